@@ -1,0 +1,91 @@
+"""The demo programme that ``seed_demo`` creates, so a newcomer can log in at once."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from backend.accounts import services as account_services
+from backend.accounts.models import Programme, StaffRole, User
+from backend.cases import services as case_services
+from backend.cases.models import Case
+
+DEMO_PROGRAMME = "Demo exit programme"
+DEMO_ALIAS = "Falken"
+DEMO_STAFF = {
+    "contact_person": ("demo-contact", "Kim", "Contact", [StaffRole.Role.CONTACT_PERSON]),
+    "on_call": ("demo-oncall", "Alex", "On-call", [StaffRole.Role.ON_CALL]),
+    "supervisor": ("demo-supervisor", "Sam", "Supervisor", [StaffRole.Role.SUPERVISOR]),
+}
+
+
+def demo_password(username: str) -> str:
+    """Stable across runs (derived from this installation's secret key), so seeding again
+    reuses the staff and still prints a password that works."""
+    digest = hmac.new(settings.SECRET_KEY.encode(), f"demo-password:{username}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest).decode()[:20].lower()
+
+
+def _totp_secret(device: TOTPDevice) -> str:
+    return base64.b32encode(bytes.fromhex(device.key)).decode()
+
+
+@dataclass
+class DemoSeed:
+    programme: Programme
+    staff: dict[str, tuple[User, str, str]]
+    case: Case
+    enrollment_code: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "programme": {"id": self.programme.pk, "name": self.programme.name},
+            "staff": {
+                role: {"username": user.username, "password": password, "totp_secret": secret, "user_id": user.pk}
+                for role, (user, password, secret) in self.staff.items()
+            },
+            "case": {"id": self.case.pk, "alias": self.case.defector.alias, "enrollment_code": self.enrollment_code},
+        }
+
+
+def _staff_member(
+    programme: Programme, username: str, first: str, last: str, roles: list[str]
+) -> tuple[User, str, str]:
+    password = demo_password(username)
+    user, created = User.objects.get_or_create(
+        username=username, defaults={"kind": User.Kind.STAFF, "first_name": first, "last_name": last}
+    )
+    if created or not user.check_password(password):
+        user.set_password(password)
+        user.save()
+    for role in roles:
+        StaffRole.objects.get_or_create(user=user, programme=programme, role=role)
+    totp = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if totp is None:
+        totp = TOTPDevice.objects.create(user=user, name="demo authenticator", confirmed=True)
+    return user, password, _totp_secret(totp)
+
+
+def seed_demo() -> DemoSeed:
+    """Create or reuse the demo programme, staff and case; always a fresh enrollment code."""
+    with transaction.atomic():
+        programme, _ = Programme.objects.get_or_create(name=DEMO_PROGRAMME)
+        staff = {
+            key: _staff_member(programme, username, first, last, roles)
+            for key, (username, first, last, roles) in DEMO_STAFF.items()
+        }
+        contact = staff["contact_person"][0]
+        case = Case.objects.filter(programme=programme, defector__alias=DEMO_ALIAS).select_related("defector").first()
+        if case is None:
+            case = case_services.open_case(
+                programme=programme, alias=DEMO_ALIAS, primary_contact=contact, actor=contact
+            )
+        code, _ = account_services.create_enrollment_code(case=case, created_by=contact)
+    return DemoSeed(programme=programme, staff=staff, case=case, enrollment_code=code)

@@ -1,0 +1,332 @@
+"""Enrollment, tokens, staff credentials and revocation.
+
+Every function that changes state runs in one transaction and writes an audit entry.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+import nacl.exceptions
+import nacl.signing
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.sessions.backends.base import SessionBase
+from django.db import transaction
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from backend import realtime
+from backend.accounts.models import Device, DeviceToken, EnrollmentCode, User
+from backend.audit.services import record_event
+from backend.cases import policy
+from backend.cases.models import Case
+from backend.problems import Problem
+
+# Crockford base32: no I, L, O, U, so a code read aloud or off paper is hard to mistype.
+ENROLLMENT_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+ENROLLMENT_CODE_LENGTH = 12  # 12 x 5 bits = 60 bits of entropy
+SESSION_LOGIN_AT_KEY = "livlina_login_at"
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class DeviceKeys:
+    name: str
+    platform: str
+    signing_key: str
+    box_key: str
+    push_token: str = ""
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# --- enrollment codes ----------------------------------------------------------------
+
+
+def generate_enrollment_code() -> str:
+    raw = "".join(secrets.choice(ENROLLMENT_ALPHABET) for _ in range(ENROLLMENT_CODE_LENGTH))
+    return "-".join(raw[i : i + 4] for i in range(0, ENROLLMENT_CODE_LENGTH, 4))
+
+
+def normalise_enrollment_code(code: str) -> str:
+    cleaned = "".join(ch for ch in code.upper() if ch.isalnum())
+    return cleaned.translate(str.maketrans("OIL", "011"))
+
+
+def enrollment_code_hash(code: str) -> str:
+    """A keyed hash: without the pepper (kept outside the database) a leaked hash
+    cannot be checked against guesses offline, however short the code."""
+    return hmac.new(
+        settings.LIVLINA_ENROLLMENT_PEPPER, normalise_enrollment_code(code).encode(), hashlib.sha256
+    ).hexdigest()
+
+
+def create_enrollment_code(*, case: Case, created_by: User) -> tuple[str, EnrollmentCode]:
+    """A fresh one-time code for ``case``. Only staff assigned to the case (or holding a
+    grant for it) may call this; anyone else gets "not found". Returns the plain code,
+    which is never stored."""
+    policy.require_case_for_staff(created_by, case.pk)
+    if case.status != Case.Status.OPEN:
+        raise Problem(status_code=409, slug="case-closed", detail="The case is closed.")
+    code = generate_enrollment_code()
+    with transaction.atomic():
+        row = EnrollmentCode.objects.create(
+            case=case,
+            code_hash=enrollment_code_hash(code),
+            created_by=created_by,
+            expires_at=timezone.now() + settings.LIVLINA_ENROLLMENT_CODE_TTL,
+        )
+        record_event(
+            action="enrollment_code.created", actor=created_by, case_id=case.pk, target=f"enrollment_code:{row.pk}"
+        )
+    return code, row
+
+
+# --- tokens --------------------------------------------------------------------------
+
+
+def issue_token_pair(device: Device, *, now: datetime) -> TokenPair:
+    access = secrets.token_urlsafe(32)
+    refresh = secrets.token_urlsafe(32)
+    DeviceToken.objects.bulk_create(
+        [
+            DeviceToken(
+                device=device,
+                kind=DeviceToken.Kind.ACCESS,
+                token_hash=hash_token(access),
+                expires_at=now + settings.LIVLINA_ACCESS_TOKEN_TTL,
+            ),
+            DeviceToken(
+                device=device,
+                kind=DeviceToken.Kind.REFRESH,
+                token_hash=hash_token(refresh),
+                expires_at=now + settings.LIVLINA_REFRESH_TOKEN_TTL,
+            ),
+        ]
+    )
+    return TokenPair(access, refresh, int(settings.LIVLINA_ACCESS_TOKEN_TTL.total_seconds()))
+
+
+def device_for_access_token(token: str) -> Device | None:
+    """The live device behind an access token, or None if the token is unknown, expired,
+    or its device was revoked. Checked on every request, so revocation is immediate."""
+    now = timezone.now()
+    row = (
+        DeviceToken.objects.select_related("device__user")
+        .filter(
+            token_hash=hash_token(token),
+            kind=DeviceToken.Kind.ACCESS,
+            expires_at__gt=now,
+            device__revoked_at__isnull=True,
+            device__user__is_active=True,
+        )
+        .first()
+    )
+    return row.device if row else None
+
+
+def _decode_b64(value: str, *, field: str, length: int | None = None) -> bytes:
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise Problem(status_code=400, slug="validation", detail="Not valid base64.", field=field) from None
+    if length is not None and len(raw) != length:
+        raise Problem(status_code=400, slug="validation", detail=f"Must be base64 of {length} bytes.", field=field)
+    return raw
+
+
+def refresh_tokens(*, device_id: str, refresh_token: str, timestamp: str, signature: str) -> TokenPair:
+    """Rotate a device's tokens. Needs the device's Ed25519 signature over
+    ``refresh_token + "." + timestamp`` within the allowed clock skew. A refresh token
+    presented a second time means it was copied: the device is revoked."""
+    invalid = Problem(status_code=401, slug="refresh-invalid", detail="The refresh token is invalid or expired.")
+    now = timezone.now()
+    try:
+        ts = int(timestamp)
+    except ValueError:
+        raise Problem(status_code=400, slug="validation", detail="Must be Unix seconds.", field="timestamp") from None
+    if abs(now.timestamp() - ts) > settings.LIVLINA_REFRESH_CLOCK_SKEW.total_seconds():
+        raise Problem(
+            status_code=401,
+            slug="clock-skew",
+            detail="The timestamp is too far from the server's clock.",
+            field="timestamp",
+        )
+    raw_signature = _decode_b64(signature, field="signature", length=64)
+    with transaction.atomic():
+        row = (
+            DeviceToken.objects.select_for_update()
+            .select_related("device")
+            .filter(token_hash=hash_token(refresh_token), kind=DeviceToken.Kind.REFRESH)
+            .first()
+        )
+        if row is None or str(row.device_id) != str(device_id) or row.device.is_revoked:
+            raise invalid
+        device = row.device
+        verify_key = nacl.signing.VerifyKey(base64.b64decode(device.signing_key))
+        try:
+            verify_key.verify(f"{refresh_token}.{timestamp}".encode(), raw_signature)
+        except nacl.exceptions.BadSignatureError:
+            raise Problem(
+                status_code=401, slug="signature-invalid", detail="The signature does not verify.", field="signature"
+            ) from None
+        if row.used_at is not None:
+            _revoke(device, actor=None, reason="refresh token reused")
+            record_event(
+                action="device.refresh_reuse", actor=None, case_id=_case_id_for(device), target=f"device:{device.pk}"
+            )
+        elif row.expires_at <= now:
+            raise invalid
+        else:
+            row.used_at = now
+            row.save(update_fields=["used_at"])
+            # The old access tokens die with the rotation: only the newest pair works.
+            DeviceToken.objects.filter(device=device, kind=DeviceToken.Kind.ACCESS).delete()
+            device.last_seen_at = now
+            device.save(update_fields=["last_seen_at"])
+            return issue_token_pair(device, now=now)
+    # Raised outside the atomic block so the revocation above is committed.
+    raise Problem(
+        status_code=401, slug="refresh-reused", detail="This refresh token was already used; the device is revoked."
+    )
+
+
+# --- enrollment ----------------------------------------------------------------------
+
+
+def _validate_device_keys(keys: DeviceKeys) -> None:
+    _decode_b64(keys.signing_key, field="device.signing_key", length=32)
+    _decode_b64(keys.box_key, field="device.box_key", length=32)
+
+
+def _new_device(user: User, keys: DeviceKeys) -> Device:
+    return Device.objects.create(
+        user=user,
+        name=keys.name,
+        platform=keys.platform,
+        signing_key=keys.signing_key,
+        box_key=keys.box_key,
+        push_token=keys.push_token,
+    )
+
+
+def enroll_device(*, code: str, keys: DeviceKeys) -> tuple[Device, TokenPair, Case]:
+    """Enroll the defector's app with a one-time code. Single use: the row is locked, so
+    two apps racing with one code get one device and one 4xx."""
+    _validate_device_keys(keys)
+    now = timezone.now()
+    with transaction.atomic():
+        row = (
+            EnrollmentCode.objects.select_for_update()
+            .select_related("case__defector__user")
+            .filter(code_hash=enrollment_code_hash(code))
+            .first()
+        )
+        if row is None:
+            raise Problem(
+                status_code=400, slug="enrollment-code-invalid", detail="Unknown enrollment code.", field="code"
+            )
+        if row.used_at is not None:
+            raise Problem(
+                status_code=400, slug="enrollment-code-used", detail="This code was already used.", field="code"
+            )
+        if row.expires_at <= now:
+            raise Problem(
+                status_code=400, slug="enrollment-code-expired", detail="This code has expired.", field="code"
+            )
+        case = row.case
+        if case.status != Case.Status.OPEN:
+            raise Problem(status_code=400, slug="case-closed", detail="The case is closed.", field="code")
+        device = _new_device(case.defector.user, keys)
+        row.used_at = now
+        row.used_by_device = device
+        row.save(update_fields=["used_at", "used_by_device"])
+        pair = issue_token_pair(device, now=now)
+        record_event(action="device.enrolled", actor=case.defector.user, case_id=case.pk, target=f"device:{device.pk}")
+    return device, pair, case
+
+
+def verify_staff_credentials(*, username: str, password: str, otp: str) -> User | None:
+    """The staff member if password and current TOTP both check out, else None."""
+    user = authenticate(username=username, password=password)
+    if user is None or not isinstance(user, User) or not user.is_staff_member:
+        return None
+    for totp in TOTPDevice.objects.devices_for_user(user, confirmed=True):
+        if totp.verify_token(otp):
+            return user
+    return None
+
+
+def enroll_staff_device(*, username: str, password: str, otp: str, keys: DeviceKeys) -> tuple[Device, TokenPair]:
+    """Enroll an on-call or contact person's phone; needs password and TOTP."""
+    _validate_device_keys(keys)
+    user = verify_staff_credentials(username=username, password=password, otp=otp)
+    if user is None:
+        with transaction.atomic():
+            record_event(action="staff.login_failed", actor=None, target=f"username:{username[:150]}")
+        raise Problem(status_code=401, slug="credentials-invalid", detail="Wrong username, password or one-time code.")
+    with transaction.atomic():
+        device = _new_device(user, keys)
+        pair = issue_token_pair(device, now=timezone.now())
+        record_event(action="device.enrolled", actor=user, target=f"device:{device.pk}")
+    return device, pair
+
+
+# --- revocation ----------------------------------------------------------------------
+
+
+def _case_id_for(device: Device) -> int | None:
+    return Case.objects.filter(defector__user_id=device.user_id).values_list("pk", flat=True).first()
+
+
+def _revoke(device: Device, *, actor: User | None, reason: str) -> None:
+    device.revoked_at = timezone.now()
+    device.revoked_reason = reason[:200]
+    device.push_token = ""
+    device.save(update_fields=["revoked_at", "revoked_reason", "push_token"])
+    DeviceToken.objects.filter(device=device).delete()
+    realtime.publish_on_commit(realtime.device_group(device.pk), {"type": "device.revoked"})
+
+
+def revoke_device(*, device: Device, actor: User, reason: str = "") -> None:
+    """Revoke a lost or stolen device at once: its tokens die, its sockets close, its push
+    token is dropped. Allowed for the device's owner, staff who may see the defector's
+    case, and supervisors or admins of the staff member's programme. Idempotent."""
+    if not policy.may_revoke_device(actor, device):
+        raise Problem(status_code=404, slug="not-found", detail="No such device.")
+    with transaction.atomic():
+        locked = Device.objects.select_for_update().get(pk=device.pk)
+        if locked.is_revoked:
+            return
+        _revoke(locked, actor=actor, reason=reason or "revoked")
+        record_event(
+            action="device.revoked",
+            actor=actor,
+            case_id=_case_id_for(locked),
+            target=f"device:{locked.pk}",
+            reason=reason,
+        )
+    device.refresh_from_db()
+
+
+def staff_session_expired(session: SessionBase, *, now: datetime) -> bool:
+    """True once a staff session is older than the absolute limit, however active."""
+    login_at = session.get(SESSION_LOGIN_AT_KEY)
+    if login_at is None:
+        return True
+    return now.timestamp() - float(login_at) > settings.LIVLINA_SESSION_MAX_AGE.total_seconds()

@@ -1,0 +1,89 @@
+"""The access policy: the single answer to "may this person see this case?".
+
+- A defector sees only their own case.
+- Staff see cases they are assigned to, cases they hold an active grant for (an alert
+  they hold, or a supervisor's break-glass opening with a written reason), and nothing
+  else; a supervisor role alone opens nothing.
+Every lookup answers "not found" both when the case does not exist and when the caller
+may not see it, so ids leak nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from backend.accounts.models import Device, StaffRole, User
+from backend.cases.models import AccessGrant, Case, CaseAssignment
+from backend.problems import Problem
+
+
+def active_grants(*, now: datetime) -> Q:
+    """The grants in force at ``now`` (a Q over AccessGrant)."""
+    return Q(ended_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+
+def visible_cases(user: User, *, now: datetime | None = None) -> QuerySet[Case]:
+    now = now or timezone.now()
+    if not user.is_active:
+        return Case.objects.none()
+    if user.is_defector:
+        return Case.objects.filter(defector__user=user)
+    assigned = CaseAssignment.objects.filter(staff=user).values("case_id")
+    granted = AccessGrant.objects.filter(active_grants(now=now), staff=user).values("case_id")
+    return Case.objects.filter(Q(pk__in=assigned) | Q(pk__in=granted))
+
+
+def _not_found(what: str = "case") -> Problem:
+    return Problem(status_code=404, slug="not-found", detail=f"No such {what}.")
+
+
+def require_case(user: User, case_id: int) -> Case:
+    """The case if ``user`` may see it; otherwise "not found"."""
+    case = visible_cases(user).select_related("programme", "defector").filter(pk=case_id).first()
+    if case is None:
+        raise _not_found()
+    return case
+
+
+def require_case_for_staff(user: User, case_id: int) -> Case:
+    """Like ``require_case``, for actions only staff may take on a case."""
+    if not user.is_staff_member:
+        raise _not_found()
+    return require_case(user, case_id)
+
+
+def has_role(user: User, programme_id: int, *roles: str) -> bool:
+    return StaffRole.objects.filter(user=user, programme_id=programme_id, role__in=roles).exists()
+
+
+def is_supervisor(user: User, programme_id: int) -> bool:
+    return user.is_staff_member and has_role(user, programme_id, StaffRole.Role.SUPERVISOR, StaffRole.Role.ADMIN)
+
+
+def may_revoke_device(actor: User, device: Device) -> bool:
+    """The owner; staff who may see the defector's case; supervisors of that programme;
+    for a staff phone, supervisors or admins of a programme the owner works in."""
+    if device.user_id == actor.pk:
+        return True
+    if not actor.is_staff_member:
+        return False
+    owner = device.user
+    if owner.is_defector:
+        case = Case.objects.filter(defector__user=owner).first()
+        if case is None:
+            return False
+        return visible_cases(actor).filter(pk=case.pk).exists() or is_supervisor(actor, case.programme_id)
+    owner_programmes = StaffRole.objects.filter(user=owner).values("programme_id")
+    return StaffRole.objects.filter(
+        user=actor,
+        programme_id__in=owner_programmes,
+        role__in=[StaffRole.Role.SUPERVISOR, StaffRole.Role.ADMIN],
+    ).exists()
+
+
+def case_devices(case: Case) -> QuerySet[Device]:
+    """The defector's devices on a case (the caller has already passed ``require_case``)."""
+    return Device.objects.filter(user_id=case.defector.user_id).order_by("created_at")

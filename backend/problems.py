@@ -1,0 +1,127 @@
+"""RFC 9457 problem details for every error the API returns.
+
+Each problem has a stable ``type`` (``urn:livlina:problem:<slug>``), a human ``title``,
+the HTTP ``status``, a ``detail`` and, for validation errors, ``errors``: a list of
+``{field, message}`` so a client can point at the field that is wrong.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+TITLES = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    410: "Gone",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    429: "Too many requests",
+    500: "Internal error",
+}
+
+
+class Problem(exceptions.APIException):
+    """An API error with a stable slug, raised by services and views alike."""
+
+    def __init__(self, *, status_code: int, slug: str, detail: str, field: str | None = None) -> None:
+        super().__init__(detail=detail)
+        self.status_code = status_code
+        self.slug = slug
+        self.field = field
+
+
+def problem_type(slug: str) -> str:
+    return f"urn:livlina:problem:{slug}"
+
+
+def _flatten_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
+    if isinstance(detail, dict):
+        out: list[dict[str, str]] = []
+        for key, value in detail.items():
+            name = "" if key == "non_field_errors" else str(key)
+            out.extend(_flatten_errors(value, f"{prefix}.{name}" if prefix and name else prefix or name))
+        return out
+    if isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            return [{"field": prefix, "message": str(item)} for item in detail]
+        out = []
+        for index, item in enumerate(detail):
+            out.extend(_flatten_errors(item, f"{prefix}[{index}]"))
+        return out
+    return [{"field": prefix, "message": str(detail)}]
+
+
+def problem_body(
+    *, status_code: int, slug: str, detail: str, errors: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": problem_type(slug),
+        "title": TITLES.get(status_code, "Error"),
+        "status": status_code,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+_SLUGS = {
+    exceptions.ParseError: "malformed-request",
+    exceptions.AuthenticationFailed: "not-authenticated",
+    exceptions.NotAuthenticated: "not-authenticated",
+    exceptions.PermissionDenied: "forbidden",
+    exceptions.NotFound: "not-found",
+    exceptions.MethodNotAllowed: "method-not-allowed",
+    exceptions.NotAcceptable: "not-acceptable",
+    exceptions.UnsupportedMediaType: "unsupported-media-type",
+    exceptions.Throttled: "rate-limited",
+}
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    # Imported here: rest_framework.views loads the authentication classes, which use Problem.
+    from rest_framework.views import exception_handler
+
+    response = exception_handler(exc, context)
+    if response is None:
+        return None  # a real bug: Django's 500 handler answers (as problem+json, see urls.py)
+    status_code = response.status_code
+    if isinstance(exc, Problem):
+        errors = [{"field": exc.field, "message": str(exc.detail)}] if exc.field else None
+        body = problem_body(status_code=status_code, slug=exc.slug, detail=str(exc.detail), errors=errors)
+    elif isinstance(exc, exceptions.ValidationError):
+        errors = _flatten_errors(exc.detail)
+        detail = "; ".join(f"{e['field'] or 'request'}: {e['message']}" for e in errors) or "Invalid input."
+        body = problem_body(status_code=status_code, slug="validation", detail=detail, errors=errors)
+    else:
+        slug = next((s for cls, s in _SLUGS.items() if isinstance(exc, cls)), "error")
+        detail = str(exc.detail) if isinstance(exc, exceptions.APIException) else str(exc)
+        body = problem_body(status_code=status_code, slug=slug, detail=detail)
+        wait = getattr(exc, "wait", None)
+        if isinstance(exc, exceptions.Throttled) and wait is not None:
+            body["retry_after"] = int(wait) + 1
+    if status_code == status.HTTP_401_UNAUTHORIZED and "WWW-Authenticate" not in response:
+        response["WWW-Authenticate"] = "Bearer"
+    response.data = body
+    response.content_type = PROBLEM_CONTENT_TYPE
+    return response
+
+
+def problem_response(*, status_code: int, slug: str, detail: str) -> JsonResponse:
+    """A problem+json answer outside DRF (Django's own 404/500 handlers for /api/)."""
+    return JsonResponse(
+        problem_body(status_code=status_code, slug=slug, detail=detail),
+        status=status_code,
+        content_type=PROBLEM_CONTENT_TYPE,
+    )

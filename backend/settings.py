@@ -1,0 +1,261 @@
+"""Django settings for Livlina, read from the environment (see docs/configuration.md).
+
+``LIVLINA_ENV=development`` (default) runs on the embedded default: SQLite in the data
+folder, the in-memory channel layer, generated keys. ``LIVLINA_ENV=production`` turns
+DEBUG off, enables every secure setting and refuses to start without its secrets.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from backend import secret_material
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+LIVLINA_ENV = os.environ.get("LIVLINA_ENV", "development")
+if LIVLINA_ENV not in {"development", "production"}:
+    raise ImproperlyConfigured("LIVLINA_ENV must be 'development' or 'production'")
+PRODUCTION = LIVLINA_ENV == "production"
+
+DATA_DIR = Path(os.environ.get("LIVLINA_DATA_DIR", BASE_DIR / "var")).resolve()
+
+# --- secrets -------------------------------------------------------------------------
+if PRODUCTION:
+    SECRET_KEY = secret_material.read_env_or_file("LIVLINA_SECRET_KEY")
+    LIVLINA_KEKS = secret_material.parse_keks(secret_material.read_env_or_file("LIVLINA_KEKS"))
+    LIVLINA_ACTIVE_KEK = secret_material.require_env("LIVLINA_ACTIVE_KEK")
+    LIVLINA_ENROLLMENT_PEPPER = secret_material.decode_key(
+        secret_material.read_env_or_file("LIVLINA_ENROLLMENT_PEPPER"),
+        name="LIVLINA_ENROLLMENT_PEPPER",
+    )
+    LIVLINA_AUDIT_SIGNING_KEY = secret_material.decode_key(
+        secret_material.read_env_or_file("LIVLINA_AUDIT_SIGNING_KEY"),
+        name="LIVLINA_AUDIT_SIGNING_KEY",
+    )
+else:
+    _dev_keys = secret_material.load_development_keys(DATA_DIR)
+    SECRET_KEY = str(_dev_keys["secret_key"])
+    _dev_keks = _dev_keys["keks"]
+    assert isinstance(_dev_keks, dict)
+    LIVLINA_KEKS = {
+        kid: secret_material.decode_key(value, name=f"keys.json keks[{kid}]") for kid, value in _dev_keks.items()
+    }
+    if os.environ.get("LIVLINA_KEKS"):
+        LIVLINA_KEKS.update(secret_material.parse_keks(os.environ["LIVLINA_KEKS"]))
+    LIVLINA_ACTIVE_KEK = os.environ.get("LIVLINA_ACTIVE_KEK", str(_dev_keys["active_kek"]))
+    LIVLINA_ENROLLMENT_PEPPER = secret_material.decode_key(
+        str(_dev_keys["enrollment_pepper"]), name="enrollment_pepper"
+    )
+    LIVLINA_AUDIT_SIGNING_KEY = secret_material.decode_key(
+        str(_dev_keys["audit_signing_key"]), name="audit_signing_key"
+    )
+if LIVLINA_ACTIVE_KEK not in LIVLINA_KEKS:
+    raise ImproperlyConfigured(f"LIVLINA_ACTIVE_KEK={LIVLINA_ACTIVE_KEK!r} is not in LIVLINA_KEKS")
+
+DEBUG = not PRODUCTION and os.environ.get("LIVLINA_DEBUG", "1") == "1"
+
+if PRODUCTION:
+    ALLOWED_HOSTS = [h.strip() for h in secret_material.require_env("LIVLINA_ALLOWED_HOSTS").split(",") if h.strip()]
+else:
+    ALLOWED_HOSTS = [
+        h.strip()
+        for h in os.environ.get("LIVLINA_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",")
+        if h.strip()
+    ]
+# Origins allowed to open an inbox WebSocket with a session cookie.
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("LIVLINA_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+
+# --- apps ----------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "backend.accounts",
+    "backend.cases",
+    "backend.vault",
+    "backend.audit",
+    "backend.push",
+    "backend.messaging",
+    "backend.checkins",
+    "backend.crisis",
+    "backend.inbox",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "backend.urls"
+ASGI_APPLICATION = "backend.asgi.application"
+AUTH_USER_MODEL = "accounts.User"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+# --- database ------------------------------------------------------------------------
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+else:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(DATA_DIR / "livlina.sqlite3"),
+            "OPTIONS": {
+                # WAL lets readers and one writer work at once; the busy timeout makes a
+                # second process (Daphne and run_worker) wait instead of failing with
+                # "database is locked"; IMMEDIATE takes the write lock at BEGIN so two
+                # transactions never deadlock upgrading read locks.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- channel layer and cache ---------------------------------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            # Pub/sub: the database is the source of truth, the layer only carries live
+            # frames, and pub/sub has no per-process capacity that silently drops them.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "livlina",
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- authentication ------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "/inbox/login/"
+# Staff sessions end after 30 idle minutes, and never live longer than 12 hours.
+SESSION_COOKIE_AGE = int(os.environ.get("LIVLINA_SESSION_IDLE_SECONDS", 30 * 60))
+SESSION_SAVE_EVERY_REQUEST = True
+LIVLINA_SESSION_MAX_AGE = timedelta(hours=12)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+OTP_TOTP_ISSUER = "Livlina"
+
+LIVLINA_ACCESS_TOKEN_TTL = timedelta(minutes=15)
+LIVLINA_REFRESH_TOKEN_TTL = timedelta(days=30)
+LIVLINA_REFRESH_CLOCK_SKEW = timedelta(minutes=5)
+LIVLINA_ENROLLMENT_CODE_TTL = timedelta(hours=24)
+LIVLINA_BREAK_GLASS_TTL = timedelta(hours=4)
+LIVLINA_AUDIT_CHECKPOINT_EVERY = int(os.environ.get("LIVLINA_AUDIT_CHECKPOINT_EVERY", 100))
+
+# --- push ----------------------------------------------------------------------------
+LIVLINA_PUSH_BACKEND = os.environ.get("LIVLINA_PUSH_BACKEND", "fcm" if PRODUCTION else "log")
+LIVLINA_FCM_CREDENTIALS = os.environ.get("LIVLINA_FCM_CREDENTIALS", "")
+LIVLINA_FCM_PROJECT_ID = os.environ.get("LIVLINA_FCM_PROJECT_ID", "")
+
+# --- REST API ------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "backend.accounts.authentication.DeviceTokenAuthentication",
+        "backend.accounts.authentication.VerifiedStaffSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "backend.problems.problem_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+    # Client addresses come from REMOTE_ADDR only (Daphne --proxy-headers sets it behind the
+    # TLS proxy); a client-sent X-Forwarded-For must not buy a fresh throttle budget.
+    "NUM_PROXIES": 0,
+    "DEFAULT_THROTTLE_RATES": {
+        "enroll_address": os.environ.get("LIVLINA_ENROLL_RATE_PER_ADDRESS", "10/hour"),
+        "enroll_global": os.environ.get("LIVLINA_ENROLL_RATE_GLOBAL", "200/hour"),
+        "staff_login": "20/hour",
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Livlina API",
+    "DESCRIPTION": "Mobile-facing and staff API of Livlina. Errors are application/problem+json (RFC 9457).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- i18n, static --------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+TIME_ZONE = "Europe/Stockholm"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+# --- logging -------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LIVLINA_LOG_LEVEL", "INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}},
+}
+
+# --- production hardening ------------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "no-referrer"
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = 63072000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "__Host-livlina-session"
+    CSRF_COOKIE_NAME = "__Host-livlina-csrf"

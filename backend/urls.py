@@ -1,0 +1,32 @@
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from backend.problems import problem_response
+
+urlpatterns = [
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/v1/", include("backend.accounts.urls")),
+    path("api/v1/", include("backend.cases.urls")),
+    path("inbox/", include("backend.inbox.urls")),
+]
+
+
+def _wants_problem(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _wants_problem(request):
+        return problem_response(status_code=404, slug="not-found", detail="No such resource.")
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception or Exception())
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if _wants_problem(request):
+        return problem_response(status_code=500, slug="internal", detail="The server failed; nothing was changed.")
+    from django.views.defaults import server_error
+
+    return server_error(request)

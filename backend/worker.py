@@ -1,0 +1,66 @@
+"""The background worker: periodic jobs run by ``run_worker`` (or inside ``serve`` on the
+embedded default). Each job claims its own rows (``SELECT … FOR UPDATE SKIP LOCKED`` or
+a lease), so any number of workers may run at once."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import close_old_connections
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PeriodicJob:
+    name: str
+    every_seconds: float
+    run: Callable[[], object]
+    next_run: float = field(default=0.0)
+
+
+def default_jobs() -> list[PeriodicJob]:
+    # Imported here so the worker module loads without pulling every app at import time.
+    from backend.audit.services import write_checkpoint
+
+    return [PeriodicJob("audit-checkpoint", 60.0, write_checkpoint)]
+
+
+class Worker:
+    def __init__(self, jobs: list[PeriodicJob] | None = None, *, tick_seconds: float = 0.5) -> None:
+        self.jobs = jobs if jobs is not None else default_jobs()
+        self.tick_seconds = tick_seconds
+        self.stopping = threading.Event()
+
+    def run_due(self, now: float | None = None) -> list[str]:
+        """Run every job whose time has come; a failing job is logged and retried later,
+        never allowed to stop the others."""
+        now = time.monotonic() if now is None else now
+        ran = []
+        for job in self.jobs:
+            if job.next_run > now:
+                continue
+            close_old_connections()
+            try:
+                job.run()
+            except Exception:
+                logger.exception("worker job %s failed; retrying in %.0fs", job.name, job.every_seconds)
+            job.next_run = now + job.every_seconds
+            ran.append(job.name)
+        return ran
+
+    def run_forever(self) -> None:
+        logger.info("worker started with jobs: %s", ", ".join(j.name for j in self.jobs))
+        while not self.stopping.is_set():
+            self.run_due()
+            self.stopping.wait(self.tick_seconds)
+        close_old_connections()
+
+    def start_in_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run_forever, name="livlina-worker", daemon=True)
+        thread.start()
+        return thread
