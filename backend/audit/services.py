@@ -56,6 +56,8 @@ class AuditIntegrityError(RuntimeError):
 
 @dataclass(frozen=True)
 class VerificationResult:
+    """What ``verify_chain`` found: ``ok``, how far it got, and the first problem."""
+
     ok: bool
     entries_checked: int
     checkpoints_checked: int
@@ -299,7 +301,8 @@ def _signature_valid(checkpoint: AuditCheckpoint, verify_key: VerifyKey) -> bool
 
 
 def _check_checkpoint(checkpoint: AuditCheckpoint, entry_hash: str, verify_key: VerifyKey) -> str:
-    """"" if the checkpoint is genuine and matches the entry at its seq, else the problem."""
+    """The problem with ``checkpoint``, or an empty string when it is genuine and matches
+    the entry at its seq."""
     expected_key_id = key_id_for(verify_key)
     if checkpoint.key_id != expected_key_id:
         return (
@@ -309,9 +312,7 @@ def _check_checkpoint(checkpoint: AuditCheckpoint, entry_hash: str, verify_key: 
     if not _signature_valid(checkpoint, verify_key):
         return f"checkpoint at seq {checkpoint.seq} has an invalid signature (forged or altered checkpoint)"
     if checkpoint.entry_hash != entry_hash:
-        return (
-            f"entry {checkpoint.seq} does not match its signed checkpoint: the chain up to it was rewritten"
-        )
+        return f"entry {checkpoint.seq} does not match its signed checkpoint: the chain up to it was rewritten"
     return ""
 
 
@@ -370,7 +371,8 @@ def verify_chain() -> VerificationResult:
         if row["prev_hash"] != prev_hash:
             return broken(
                 seq,
-                f"entry {seq}'s prev_hash does not link to entry {seq - 1}: an entry was removed, inserted or reordered",
+                f"entry {seq}'s prev_hash does not link to entry {seq - 1}: "
+                "an entry was removed, inserted or reordered",
             )
         recomputed = compute_entry_hash(
             prev_hash=prev_hash,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -108,7 +109,7 @@ def test_appended_entries_form_a_contiguous_chain_that_verifies():
 
     assert [e.seq for e in entries] == [1, 2, 3, 4, 5]
     assert entries[0].prev_hash == GENESIS_HASH
-    assert all(later.prev_hash == earlier.entry_hash for earlier, later in zip(entries, entries[1:], strict=False))
+    assert all(later.prev_hash == earlier.entry_hash for earlier, later in itertools.pairwise(entries))
     assert len({e.entry_hash for e in entries}) == 5
     head = AuditHead.objects.get(pk=1)
     assert (head.seq, head.entry_hash) == (5, entries[-1].entry_hash)
