@@ -40,12 +40,19 @@ class LiveServer:
 
 @contextmanager
 def live_server(data_dir: Path, *, extra_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL") and not k.startswith("LIVLINA_")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL") and not k.startswith("LIVLINA_")
+    }
     env["LIVLINA_DATA_DIR"] = str(data_dir)
     env.update(extra_env or {})
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=300)
     seeded = subprocess.run(
-        [sys.executable, "manage.py", "seed_demo", "--json"], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+        [sys.executable, "manage.py", "seed_demo", "--json"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     port = free_port()
     process = subprocess.Popen(

@@ -57,7 +57,13 @@ def test_production_reads_secrets_from_files(tmp_path):
 
 @pytest.mark.parametrize(
     "missing",
-    ["LIVLINA_SECRET_KEY", "LIVLINA_KEKS", "LIVLINA_ENROLLMENT_PEPPER", "LIVLINA_AUDIT_SIGNING_KEY", "LIVLINA_ALLOWED_HOSTS"],
+    [
+        "LIVLINA_SECRET_KEY",
+        "LIVLINA_KEKS",
+        "LIVLINA_ENROLLMENT_PEPPER",
+        "LIVLINA_AUDIT_SIGNING_KEY",
+        "LIVLINA_ALLOWED_HOSTS",
+    ],
 )
 def test_production_refuses_to_start_without_a_secret(tmp_path, missing):
     env = production_env(tmp_path)
@@ -80,7 +86,9 @@ def test_production_refuses_a_short_key(tmp_path):
 
 
 def test_seed_demo_refuses_in_production_without_force(tmp_path):
-    result = manage("seed_demo", "--json", env=production_env(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3"))
+    result = manage(
+        "seed_demo", "--json", env=production_env(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3")
+    )
     assert result.returncode != 0
     assert "refuses to run in production without --force" in result.stderr
 
