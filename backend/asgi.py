@@ -1,3 +1,5 @@
+"""HTTP and WebSocket entry point: ``daphne backend.asgi:application``."""
+
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
@@ -6,6 +8,14 @@ from django.core.asgi import get_asgi_application
 
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import path  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi_app})
+from backend.messaging.consumers import LivlinaConsumer  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": URLRouter([path("ws/v1/", LivlinaConsumer.as_asgi())]),
+    }
+)

@@ -28,3 +28,14 @@ class StrictSerializer(serializers.Serializer):
 
     def update(self, instance: Any, validated_data: Any) -> Any:  # pragma: no cover - input only
         raise NotImplementedError
+
+
+class TextField(serializers.CharField):
+    """A string and only a string: DRF's CharField would quietly turn 12 or true into text."""
+
+    default_error_messages = {"not_text": "Must be a string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("not_text")
+        return super().to_internal_value(data)

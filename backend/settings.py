@@ -192,10 +192,21 @@ LIVLINA_ENROLLMENT_CODE_TTL = timedelta(hours=24)
 LIVLINA_BREAK_GLASS_TTL = timedelta(hours=4)
 LIVLINA_AUDIT_CHECKPOINT_EVERY = int(os.environ.get("LIVLINA_AUDIT_CHECKPOINT_EVERY", 100))
 
+# Per device (or staff member without a device), REST and WebSocket together.
+LIVLINA_MESSAGE_RATE = os.environ.get("LIVLINA_MESSAGE_RATE", "120/minute")
+# Per WebSocket connection: frames a second and burst (over it: an error frame, not a close).
+LIVLINA_SOCKET_RATE = float(os.environ.get("LIVLINA_SOCKET_RATE", 10))
+LIVLINA_SOCKET_BURST = float(os.environ.get("LIVLINA_SOCKET_BURST", 30))
+
 # --- push ----------------------------------------------------------------------------
 LIVLINA_PUSH_BACKEND = os.environ.get("LIVLINA_PUSH_BACKEND", "fcm" if PRODUCTION else "log")
 LIVLINA_FCM_CREDENTIALS = os.environ.get("LIVLINA_FCM_CREDENTIALS", "")
 LIVLINA_FCM_PROJECT_ID = os.environ.get("LIVLINA_FCM_PROJECT_ID", "")
+# Only for testing against a local stand-in of the FCM v1 endpoint.
+LIVLINA_FCM_ENDPOINT = os.environ.get("LIVLINA_FCM_ENDPOINT", "")
+LIVLINA_FCM_TIMEOUT_SECONDS = float(os.environ.get("LIVLINA_FCM_TIMEOUT_SECONDS", 10))
+if PRODUCTION and LIVLINA_PUSH_BACKEND == "fcm" and not LIVLINA_FCM_CREDENTIALS:
+    raise ImproperlyConfigured("LIVLINA_FCM_CREDENTIALS must be set when LIVLINA_PUSH_BACKEND=fcm in production")
 
 # --- REST API ------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -8,6 +8,7 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/", include("backend.accounts.urls")),
     path("api/v1/", include("backend.cases.urls")),
+    path("api/v1/", include("backend.messaging.urls")),
     path("inbox/", include("backend.inbox.urls")),
 ]
 

@@ -26,8 +26,12 @@ class PeriodicJob:
 def default_jobs() -> list[PeriodicJob]:
     # Imported here so the worker module loads without pulling every app at import time.
     from backend.audit.services import write_checkpoint
+    from backend.push.services import drain_outbox
 
-    return [PeriodicJob("audit-checkpoint", 60.0, write_checkpoint)]
+    return [
+        PeriodicJob("push-outbox", 1.0, drain_outbox),
+        PeriodicJob("audit-checkpoint", 60.0, write_checkpoint),
+    ]
 
 
 class Worker:

@@ -12,6 +12,7 @@ from backend.accounts.models import Defector, Programme, StaffRole, User
 from backend.audit.services import record_event
 from backend.cases import policy
 from backend.cases.models import AccessGrant, Case, CaseAssignment
+from backend.messaging.models import Conversation
 from backend.problems import Problem
 from backend.vault.services import create_case_key
 
@@ -42,6 +43,7 @@ def open_case(*, programme: Programme, alias: str, primary_contact: User, actor:
         case = Case.objects.create(programme=programme, defector=defector)
         CaseAssignment.objects.create(case=case, staff=primary_contact, role=CaseAssignment.Role.PRIMARY)
         create_case_key(case=case)
+        Conversation.objects.create(case=case)
         record_event(action="case.opened", actor=actor, case_id=case.pk, target=f"case:{case.pk}")
     return case
 

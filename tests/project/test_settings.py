@@ -30,6 +30,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         LIVLINA_ENROLLMENT_PEPPER=key(),
         LIVLINA_AUDIT_SIGNING_KEY=key(),
         LIVLINA_ALLOWED_HOSTS="livlina.example.se",
+        LIVLINA_PUSH_BACKEND="log",
     )
     env.update(overrides)
     return env
@@ -77,6 +78,12 @@ def test_production_refuses_an_active_kek_it_does_not_have(tmp_path):
     result = manage("check", env=production_env(tmp_path, LIVLINA_ACTIVE_KEK="k2"))
     assert result.returncode != 0
     assert "LIVLINA_ACTIVE_KEK='k2' is not in LIVLINA_KEKS" in result.stderr
+
+
+def test_production_refuses_fcm_without_credentials(tmp_path):
+    result = manage("check", env=production_env(tmp_path, LIVLINA_PUSH_BACKEND="fcm"))
+    assert result.returncode != 0
+    assert "LIVLINA_FCM_CREDENTIALS must be set" in result.stderr
 
 
 def test_production_refuses_a_short_key(tmp_path):

@@ -1,0 +1,165 @@
+"""The WebSocket endpoint ``/ws/v1/``: a thin edge over messaging.services/selectors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from backend import realtime
+from backend.accounts.models import Device, User
+from backend.messaging import selectors, services
+from backend.messaging.rate_limits import require_send_budget
+from backend.messaging.socket_auth import authenticate_handshake
+from backend.messaging.socket_frames import FrameError, parse_frame
+from backend.problems import Problem
+
+logger = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_REVOKED = 4403
+SYNC_PAGE = 200
+
+
+class TokenBucket:
+    """Per-connection rate limit: ``rate`` frames a second, bursts up to ``burst``."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.updated = burst, time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+def _live_device_or_none(device: Device | None) -> None:
+    """Refuse a frame from a device revoked after its socket opened, even if the layer
+    that carries the revocation event is down."""
+    if device is not None and not Device.objects.filter(pk=device.pk, revoked_at__isnull=True).exists():
+        raise FrameError("revoked", "This device was revoked.")
+
+
+@database_sync_to_async
+def _send(user: User, device: Device | None, frame: dict[str, Any]) -> dict[str, Any]:
+    _live_device_or_none(device)
+    conversation = selectors.conversation_for(user, frame["conversation"])
+    require_send_budget(user=user, device=device)
+    result = services.send_message(
+        sender=user,
+        sender_device=device,
+        conversation=conversation,
+        client_id=uuid.UUID(frame["client_id"]),
+        body=frame["body"],
+    )
+    return {
+        "type": "message.ack",
+        "conversation": conversation.pk,
+        "client_id": str(result.message.client_id),
+        "id": result.message.pk,
+        "seq": result.message.seq,
+    }
+
+
+@database_sync_to_async
+def _sync_page(user: User, device: Device | None, conversation_id: int, after_seq: int) -> selectors.MessagePage:
+    _live_device_or_none(device)
+    conversation = selectors.conversation_for(user, conversation_id)
+    return selectors.messages_after(user, conversation, after_seq=after_seq, limit=SYNC_PAGE)
+
+
+@database_sync_to_async
+def _read(user: User, device: Device | None, conversation_id: int, up_to_seq: int) -> None:
+    _live_device_or_none(device)
+    conversation = selectors.conversation_for(user, conversation_id)
+    services.mark_read(user=user, conversation=conversation, up_to_seq=up_to_seq)
+
+
+class LivlinaConsumer(AsyncWebsocketConsumer):
+    user: User | None = None
+    device: Device | None = None
+
+    async def connect(self) -> None:
+        user, device, reason = await authenticate_handshake(self.scope)
+        if user is None:
+            logger.info("websocket refused: %s", reason)
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.user, self.device = user, device
+        self.bucket = TokenBucket(settings.LIVLINA_SOCKET_RATE, settings.LIVLINA_SOCKET_BURST)
+        self.joined = [realtime.user_group(user.pk)]
+        if device is not None:
+            self.joined.append(realtime.device_group(device.pk))
+        for group in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        for group in getattr(self, "joined", []):
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:  # a layer outage must not turn a disconnect into an error
+                logger.debug("group_discard failed for %s", group)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            frame = parse_frame(text_data, bytes_data)
+            if not self.bucket.take():
+                raise FrameError("rate-limited", "Too many frames; slow down and retry.", frame.get("client_id"))
+            await self.handle(frame)
+        except FrameError as error:
+            await self.send_json(error.as_frame())
+        except Problem as problem:
+            client_id = frame.get("client_id") if isinstance(frame.get("client_id"), str) else None
+            error = FrameError(problem.slug, str(problem.detail), client_id)
+            await self.send_json(error.as_frame())
+
+    async def handle(self, frame: dict[str, Any]) -> None:
+        assert self.user is not None
+        kind = frame["type"]
+        if kind == "message.send":
+            await self.send_json(await _send(self.user, self.device, frame))
+        elif kind == "sync":
+            after = frame["after_seq"]
+            while True:
+                page = await _sync_page(self.user, self.device, frame["conversation"], after)
+                for message in page.results:
+                    await self.send_json(
+                        {"type": "message.new", "conversation": frame["conversation"], "message": message}
+                    )
+                    after = message["seq"]
+                if not page.has_more:
+                    break
+            await self.send_json({"type": "sync.done", "conversation": frame["conversation"], "last_seq": after})
+        elif kind == "read":
+            await _read(self.user, self.device, frame["conversation"], frame["up_to_seq"])
+        elif kind == "ping":
+            await self.send_json({"type": "pong"})
+
+    async def send_json(self, content: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(content, separators=(",", ":")))
+
+    # --- events from the channel layer ------------------------------------------------
+
+    async def message_new(self, event: dict[str, Any]) -> None:
+        await self.send_json(event)
+
+    async def receipt_read(self, event: dict[str, Any]) -> None:
+        await self.send_json(event)
+
+    async def alert_new(self, event: dict[str, Any]) -> None:
+        await self.send_json(event)
+
+    async def device_revoked(self, event: dict[str, Any]) -> None:
+        await self.close(code=CLOSE_REVOKED)

@@ -1,0 +1,103 @@
+"""Access-checked reads of conversations and messages. Staff reads of content are audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from backend.accounts.models import User
+from backend.audit.services import record_event
+from backend.cases import policy
+from backend.cases.models import AccessGrant, Case, CaseAssignment
+from backend.messaging.models import Conversation, Message, ReadState
+from backend.problems import Problem
+from backend.vault.services import ContentShredded, open_sealed
+
+MAX_PAGE = 200
+
+
+def participant_ids(case: Case) -> list[int]:
+    """Everyone who may read and write the case's conversation now: the defector, the
+    staff assigned to the case, and staff holding an active grant (an alert they hold,
+    or break-glass)."""
+    now = timezone.now()
+    staff = set(CaseAssignment.objects.filter(case=case).values_list("staff_id", flat=True))
+    staff |= set(
+        AccessGrant.objects.filter(policy.active_grants(now=now), case=case).values_list("staff_id", flat=True)
+    )
+    return [case.defector.user_id, *sorted(staff)]
+
+
+def conversation_for(user: User, conversation_id: int) -> Conversation:
+    """The conversation if ``user`` may see its case; "not found" otherwise."""
+    conversation = (
+        Conversation.objects.select_related("case__defector")
+        .filter(pk=conversation_id, case__in=policy.visible_cases(user))
+        .first()
+    )
+    if conversation is None:
+        raise Problem(status_code=404, slug="not-found", detail="No such conversation.")
+    return conversation
+
+
+def conversations_for(user: User) -> list[dict[str, Any]]:
+    """The caller's conversations with their unread counts, in one query."""
+    last_read = ReadState.objects.filter(conversation=OuterRef("pk"), user=user).values("last_read_seq")[:1]
+    rows = (
+        Conversation.objects.filter(case__in=policy.visible_cases(user))
+        .annotate(read_seq=Coalesce(Subquery(last_read), 0))
+        .annotate(unread=Count("messages", filter=Q(messages__seq__gt=F("read_seq")) & ~Q(messages__sender=user)))
+        .order_by("pk")
+    )
+    return [{"id": c.pk, "case_id": c.case_id, "unread": c.unread, "last_seq": c.last_seq} for c in rows]
+
+
+def open_body(message: Message, *, case_id: int) -> str:
+    try:
+        return open_sealed(case_id=case_id, record=message.vault_record, ciphertext=bytes(message.body_sealed)).decode()
+    except ContentShredded:
+        return ""
+
+
+def message_payload(message: Message, body: str) -> dict[str, Any]:
+    return {
+        "id": message.pk,
+        "seq": message.seq,
+        "client_id": str(message.client_id),
+        "sender": message.sender_id,
+        "body": body,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    results: list[dict[str, Any]]
+    has_more: bool
+
+
+def messages_after(user: User, conversation: Conversation, *, after_seq: int, limit: int) -> MessagePage:
+    """Messages with ``seq > after_seq`` in order, at most ``limit``. A client that was
+    offline for any length of time catches up from its cursor; nothing expires."""
+    if after_seq < 0:
+        raise Problem(status_code=400, slug="validation", detail="Must be 0 or more.", field="after_seq")
+    if not 1 <= limit <= MAX_PAGE:
+        raise Problem(status_code=400, slug="validation", detail=f"Must be 1 to {MAX_PAGE}.", field="limit")
+    rows = list(Message.objects.filter(conversation=conversation, seq__gt=after_seq).order_by("seq")[: limit + 1])
+    page = rows[:limit]
+    if user.is_staff_member and page:
+        with transaction.atomic():
+            record_event(
+                action="messages.read",
+                actor=user,
+                case_id=conversation.case_id,
+                target=f"conversation:{conversation.pk}",
+                details={"from_seq": page[0].seq, "to_seq": page[-1].seq},
+            )
+    results = [message_payload(m, open_body(m, case_id=conversation.case_id)) for m in page]
+    return MessagePage(results, has_more=len(rows) > limit)

@@ -1,0 +1,81 @@
+"""Who is on the other end of a WebSocket handshake.
+
+Devices send ``Authorization: Bearer <access_token>`` on the handshake; a mobile client
+may send no ``Origin`` at all, since the token is the control (tokens never go in the URL:
+proxies log it). The inbox uses its session cookie, which needs a verified second factor
+and an ``Origin`` this server allows, so another site cannot ride the cookie."""
+
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import urlsplit
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.models import Device as OtpDevice
+
+from backend.accounts import services as account_services
+from backend.accounts.models import Device, User
+
+
+def _headers(scope: dict[str, Any]) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+def origin_allowed(origin: str, host: str) -> bool:
+    if not origin:
+        return False
+    parts = urlsplit(origin)
+    if parts.netloc and parts.netloc == host:
+        return True
+    return origin.rstrip("/") in {o.rstrip("/") for o in settings.CSRF_TRUSTED_ORIGINS}
+
+
+def _staff_from_session(session_key: str) -> User | None:
+    session = SessionStore(session_key=session_key)
+    user_id = session.get(SESSION_KEY)
+    if user_id is None or BACKEND_SESSION_KEY not in session:
+        return None
+    user = User.objects.filter(pk=user_id, is_active=True, kind=User.Kind.STAFF).first()
+    if user is None:
+        return None
+    if not constant_time_compare(session.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()):
+        return None
+    otp_device = OtpDevice.from_persistent_id(session.get(DEVICE_ID_SESSION_KEY, ""), for_verify=False)
+    if otp_device is None or otp_device.user_id != user.pk:
+        return None
+    if account_services.staff_session_expired(session, now=timezone.now()):
+        return None
+    return user
+
+
+@database_sync_to_async
+def authenticate_handshake(scope: dict[str, Any]) -> tuple[User | None, Device | None, str]:
+    """(user, device, reason): device-token sockets get a device; inbox sockets none."""
+    headers = _headers(scope)
+    authorization = headers.get("authorization", "")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer":
+            return None, None, "unsupported authorization scheme"
+        device = account_services.device_for_access_token(token.strip())
+        if device is None:
+            return None, None, "invalid, expired or revoked token"
+        return device.user, device, ""
+    cookie = SimpleCookie()
+    cookie.load(headers.get("cookie", ""))
+    morsel = cookie.get(settings.SESSION_COOKIE_NAME)
+    if morsel is None:
+        return None, None, "no credentials"
+    if not origin_allowed(headers.get("origin", ""), headers.get("host", "")):
+        return None, None, "origin not allowed"
+    user = _staff_from_session(morsel.value)
+    if user is None:
+        return None, None, "session invalid, expired or without second factor"
+    return user, None, ""

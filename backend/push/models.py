@@ -1,0 +1,47 @@
+"""The push outbox: one row per (recipient device, event). Written in the transaction that
+makes the event true; drained by the worker with retries. Payloads carry no content."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+
+class PushOutbox(models.Model):
+    class Kind(models.TextChoices):
+        MESSAGE = "message"
+        ALERT = "alert"
+        CHECKIN = "checkin"
+        REMINDER = "reminder"
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        SENT = "sent"
+        DROPPED = "dropped"  # the token is dead or was removed; nothing left to try
+        FAILED = "failed"  # gave up after the last retry
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    device = models.ForeignKey("accounts.Device", on_delete=models.CASCADE, related_name="push_outbox")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    high_priority = models.BooleanField(default=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    lease_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True, default="")
+    provider_message_id = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "next_attempt_at"])]
+
+
+class PushLogEntry(models.Model):
+    """What the log backend 'sent' on the embedded default: visible in the inbox and tests."""
+
+    outbox = models.ForeignKey(PushOutbox, on_delete=models.CASCADE, related_name="log_entries")
+    device = models.ForeignKey("accounts.Device", on_delete=models.CASCADE, related_name="+")
+    payload = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -1,0 +1,132 @@
+"""Where a push goes: FCM through firebase-admin in production, a log on the embedded default.
+
+A sender turns one outbox row into one delivery attempt and reports the outcome; the
+retry policy lives in ``push.services``. Payloads are data-only and carry no content:
+a kind and the outbox row's opaque id, nothing a lock screen or Google could read.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Protocol
+
+from django.conf import settings
+
+from backend.push.models import PushLogEntry, PushOutbox
+
+logger = logging.getLogger(__name__)
+
+
+class Outcome(enum.Enum):
+    SENT = "sent"
+    RETRY = "retry"  # transient: try again later
+    SLOW_DOWN = "slow_down"  # quota: try again, much later
+    TOKEN_DEAD = "token_dead"  # the token is gone for good: drop it
+    FAILED = "failed"  # permanent for this row
+
+
+@dataclass(frozen=True)
+class Delivery:
+    outcome: Outcome
+    detail: str = ""
+    provider_id: str = ""
+
+
+def payload_for(row: PushOutbox) -> dict[str, str]:
+    return {"kind": row.kind, "ref": str(row.pk)}
+
+
+class PushSender(Protocol):
+    def send(self, row: PushOutbox, token: str) -> Delivery: ...
+
+
+class LogSender:
+    """The embedded default: records what would be sent, where the inbox and tests see it."""
+
+    def send(self, row: PushOutbox, token: str) -> Delivery:
+        PushLogEntry.objects.create(outbox=row, device_id=row.device_id, payload=payload_for(row))
+        logger.info("push (log backend) %s to device %s", row.kind, row.device_id)
+        return Delivery(Outcome.SENT, provider_id=f"log:{row.pk}")
+
+
+class FcmSender:
+    """The real firebase-admin code path (``messaging.send``)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def build_message(self, row: PushOutbox, token: str) -> Any:
+        from firebase_admin import messaging
+
+        priority = "high" if row.high_priority else "normal"
+        return messaging.Message(
+            token=token,
+            data=payload_for(row),
+            android=messaging.AndroidConfig(priority=priority, ttl=3600),
+            apns=messaging.APNSConfig(
+                headers={"apns-priority": "10" if row.high_priority else "5", "apns-push-type": "background"},
+                payload=messaging.APNSPayload(aps=messaging.Aps(content_available=True)),
+            ),
+        )
+
+    def send(self, row: PushOutbox, token: str) -> Delivery:
+        from firebase_admin import exceptions, messaging
+
+        try:
+            name = messaging.send(self.build_message(row, token), app=self.app)
+        except (messaging.UnregisteredError, messaging.SenderIdMismatchError) as exc:
+            return Delivery(Outcome.TOKEN_DEAD, _short(exc))
+        except messaging.QuotaExceededError as exc:
+            return Delivery(Outcome.SLOW_DOWN, _short(exc))
+        except (exceptions.InvalidArgumentError, exceptions.PermissionDeniedError) as exc:
+            return Delivery(Outcome.FAILED, _short(exc))
+        except exceptions.FirebaseError as exc:
+            # 5xx, timeouts, connection errors, auth hiccups: transient.
+            return Delivery(Outcome.RETRY, _short(exc))
+        return Delivery(Outcome.SENT, provider_id=name)
+
+
+def _short(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+@cache
+def firebase_app() -> Any:
+    """The firebase-admin app named 'livlina', built once from settings."""
+    import firebase_admin
+    from firebase_admin import credentials, messaging
+
+    if settings.LIVLINA_FCM_CREDENTIALS:
+        credential: Any = credentials.Certificate(settings.LIVLINA_FCM_CREDENTIALS)
+    else:
+        credential = AnonymousCredential()
+    options: dict[str, Any] = {"httpTimeout": settings.LIVLINA_FCM_TIMEOUT_SECONDS}
+    if settings.LIVLINA_FCM_PROJECT_ID:
+        options["projectId"] = settings.LIVLINA_FCM_PROJECT_ID
+    app = firebase_admin.initialize_app(credential, options, name="livlina")
+    if settings.LIVLINA_FCM_ENDPOINT:
+        # firebase-admin has no emulator setting for FCM; the endpoint lives on the
+        # messaging service instance (pinned version; tests fail loudly if it moves).
+        service = messaging._get_messaging_service(app)
+        if not hasattr(service, "_fcm_url"):
+            raise RuntimeError("firebase-admin no longer keeps _fcm_url; update LIVLINA_FCM_ENDPOINT support")
+        service._fcm_url = settings.LIVLINA_FCM_ENDPOINT
+    return app
+
+
+class AnonymousCredential:
+    """A firebase-admin credential that sends no token: only for a local FCM stand-in."""
+
+    def get_credential(self) -> Any:
+        from google.auth.credentials import AnonymousCredentials
+
+        return AnonymousCredentials()
+
+
+def current_sender() -> PushSender:
+    if settings.LIVLINA_PUSH_BACKEND == "fcm":
+        return FcmSender(firebase_app())
+    return LogSender()

@@ -1,0 +1,103 @@
+"""The push outbox: rows written inside the transaction that makes an event true, then
+drained by the worker with retries and backoff.
+
+Delivery is at-least-once per row: a row is sent, then marked sent; a worker that dies
+between the two leaves a lease that expires, and another worker sends again. A row
+marked sent is never sent again."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from backend.accounts.models import Device
+from backend.push.models import PushOutbox
+from backend.push.senders import Delivery, Outcome, PushSender, current_sender
+
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 12
+MAX_BACKOFF = timedelta(minutes=15)
+
+
+def enqueue_push(
+    *, user_ids: Iterable[int], kind: str, exclude_device: Device | None = None, high_priority: bool = True
+) -> list[PushOutbox]:
+    """One outbox row per live device with a push token of each user. Call inside the
+    caller's transaction, so the rows exist exactly when the event does."""
+    devices = Device.objects.filter(user_id__in=list(user_ids), revoked_at__isnull=True).exclude(push_token="")
+    if exclude_device is not None:
+        devices = devices.exclude(pk=exclude_device.pk)
+    now = timezone.now()
+    rows = [
+        PushOutbox(device_id=device_id, kind=kind, high_priority=high_priority, next_attempt_at=now)
+        for device_id in devices.values_list("pk", flat=True)
+    ]
+    return PushOutbox.objects.bulk_create(rows)
+
+
+def backoff(attempts: int, *, slow: bool = False) -> timedelta:
+    """Exponential with jitter: 5 s, 10 s, 20 s … up to 15 min; quota errors wait 4x."""
+    base = 5 * 2 ** max(attempts - 1, 0) * (4 if slow else 1)
+    seconds = min(base, MAX_BACKOFF.total_seconds())
+    return timedelta(seconds=seconds * random.uniform(0.8, 1.2))  # noqa: S311 - jitter, not security
+
+
+def claim_due(*, now: datetime, limit: int = 100) -> list[uuid.UUID]:
+    """Lease due rows to this worker. ``SKIP LOCKED`` lets several workers claim at once
+    on PostgreSQL; on SQLite the write lock serialises claims. An expired lease (a worker
+    that died) makes the row claimable again."""
+    with transaction.atomic():
+        ids = list(
+            PushOutbox.objects.select_for_update(skip_locked=True)
+            .filter(state=PushOutbox.State.PENDING, next_attempt_at__lte=now)
+            .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if ids:
+            PushOutbox.objects.filter(pk__in=ids).update(lease_until=now + LEASE, attempts=F("attempts") + 1)
+    return ids
+
+
+def _record(row: PushOutbox, token: str, result: Delivery, *, now: datetime) -> None:
+    fields: dict[str, object] = {"lease_until": None, "last_error": result.detail[:300]}
+    if result.outcome is Outcome.SENT:
+        fields |= {"state": PushOutbox.State.SENT, "sent_at": now, "provider_message_id": result.provider_id[:200]}
+    elif result.outcome is Outcome.TOKEN_DEAD:
+        fields["state"] = PushOutbox.State.DROPPED
+        # Clear the token only if it is still the one that failed: the app may have
+        # registered a fresh one meanwhile.
+        Device.objects.filter(pk=row.device_id, push_token=token).update(push_token="")
+    elif result.outcome is Outcome.FAILED or row.attempts >= MAX_ATTEMPTS:
+        fields["state"] = PushOutbox.State.FAILED
+    else:
+        fields["next_attempt_at"] = now + backoff(row.attempts, slow=result.outcome is Outcome.SLOW_DOWN)
+    PushOutbox.objects.filter(pk=row.pk).update(**fields)
+
+
+def deliver(row_id: uuid.UUID, *, sender: PushSender) -> Outcome | None:
+    row = PushOutbox.objects.select_related("device").filter(pk=row_id).first()
+    if row is None or row.state != PushOutbox.State.PENDING:
+        return None
+    token = row.device.push_token
+    if row.device.is_revoked or not token:
+        _record(row, token, Delivery(Outcome.TOKEN_DEAD, "device revoked or has no push token"), now=timezone.now())
+        return Outcome.TOKEN_DEAD
+    result = sender.send(row, token)
+    _record(row, token, result, now=timezone.now())
+    return result.outcome
+
+
+def drain_outbox(*, sender: PushSender | None = None, limit: int = 100) -> int:
+    """Claim and send due rows; returns how many were attempted. Worker job."""
+    sender = sender or current_sender()
+    ids = claim_due(now=timezone.now(), limit=limit)
+    for row_id in ids:
+        deliver(row_id, sender=sender)
+    return len(ids)
