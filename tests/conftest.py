@@ -26,6 +26,15 @@ ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "pos
 requires_postgres = pytest.mark.skipif(not ON_POSTGRES, reason="needs PostgreSQL (set DATABASE_URL)")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _short_lived_thread_connections():
+    # Consumers reach the database from worker threads; with persistent connections those
+    # threads would keep the test database open past its teardown.
+    from django.conf import settings
+
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     # Throttle counters live in the cache; every test starts with a clean budget.

@@ -1,0 +1,203 @@
+"""The WebSocket endpoint against the real consumer and channel layer (Redis in CI)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from asgiref.sync import sync_to_async
+from rest_framework.test import APIClient
+
+from backend.messaging.models import Conversation, Message
+from tests.conftest import device_client, staff_client
+from tests.messaging.socket_clients import device_socket, receive, receive_type, session_socket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def conversation(case) -> Conversation:
+    return Conversation.objects.get(case=case)
+
+
+def send_frame(conversation_id: int, body: str, client_id: str | None = None) -> dict:
+    return {"type": "message.send", "conversation": conversation_id, "client_id": client_id or str(uuid.uuid4()), "body": body}
+
+
+@pytest.fixture
+def staff_cookie(contact) -> str:
+    return staff_client(contact).cookies["sessionid"].value
+
+
+async def test_device_without_origin_is_accepted_and_a_message_reaches_staff(conversation, defector_device, staff_cookie):
+    app = device_socket(defector_device.access_token)
+    assert (await app.connect())[0]
+    inbox = session_socket(staff_cookie, origin="http://testserver")
+    assert (await inbox.connect())[0]
+    frame = send_frame(conversation.pk, "Det är någon utanför")
+    await app.send_json_to(frame)
+    ack = await receive_type(app, "message.ack")
+    assert ack["client_id"] == frame["client_id"] and ack["seq"] == 1
+    stored = await sync_to_async(Message.objects.get)(pk=ack["id"])
+    assert stored.seq == 1
+    new = await receive_type(inbox, "message.new")
+    assert new["conversation"] == conversation.pk
+    assert new["message"]["body"] == "Det är någon utanför" and new["message"]["seq"] == 1
+    await app.disconnect()
+    await inbox.disconnect()
+
+
+async def test_handshake_without_credentials_or_with_bad_token_is_refused(db):
+    for socket in (device_socket("wrong-token"), session_socket("nope", origin="http://testserver")):
+        connected, code = await socket.connect()
+        assert not connected
+
+
+async def test_inbox_socket_from_a_foreign_origin_is_refused(staff_cookie):
+    connected, _ = await session_socket(staff_cookie, origin="https://evil.example").connect()
+    assert not connected
+    connected, _ = await session_socket(staff_cookie, origin="").connect()
+    assert not connected
+
+
+async def test_session_without_second_factor_is_refused(contact, case):
+    client = APIClient()
+    await sync_to_async(client.force_login)(contact.user)
+    connected, _ = await session_socket(client.cookies["sessionid"].value, origin="http://testserver").connect()
+    assert not connected
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("{not json", "invalid-json"),
+        ("[1, 2]", "invalid-frame"),
+        (json.dumps({"type": "dance"}), "unknown-type"),
+        (json.dumps({"type": "message.send", "conversation": 1, "client_id": "x", "body": "hi"}), "invalid-frame"),
+        (json.dumps({"type": "message.send", "conversation": "1", "client_id": str(uuid.uuid4()), "body": "hi"}), "invalid-frame"),
+        (json.dumps({"type": "sync", "conversation": 1, "after_seq": 0, "extra": 1}), "invalid-frame"),
+        (json.dumps({"type": "ping", "pad": "x" * 20000}), "frame-too-large"),
+    ],
+)
+async def test_bad_frames_get_an_error_frame_and_the_socket_stays_open(defector_device, raw, code):
+    app = device_socket(defector_device.access_token)
+    await app.connect()
+    await app.send_to(text_data=raw)
+    error = await receive(app)
+    assert error["type"] == "error" and error["code"] == code, error
+    await app.send_json_to({"type": "ping"})
+    assert (await receive(app))["type"] == "pong"
+    await app.disconnect()
+
+
+async def test_body_errors_name_the_client_id_and_store_nothing(conversation, defector_device):
+    app = device_socket(defector_device.access_token)
+    await app.connect()
+    for body, code in (("   ", "validation"), ("x" * 4001, "body-too-long")):
+        frame = send_frame(conversation.pk, body)
+        await app.send_json_to(frame)
+        error = await receive(app)
+        assert (error["code"], error["client_id"]) == (code, frame["client_id"])
+    assert await sync_to_async(Message.objects.count)() == 0
+    await app.disconnect()
+
+
+async def test_other_cases_conversation_is_not_found_over_the_socket(other_case, defector_device):
+    other = await sync_to_async(Conversation.objects.get)(case=other_case)
+    app = device_socket(defector_device.access_token)
+    await app.connect()
+    await app.send_json_to(send_frame(other.pk, "hej"))
+    assert (await receive(app))["code"] == "not-found"
+    await app.send_json_to({"type": "sync", "conversation": other.pk, "after_seq": 0})
+    assert (await receive(app))["code"] == "not-found"
+    await app.disconnect()
+
+
+async def test_retry_with_the_same_client_id_acks_the_same_message(conversation, defector_device):
+    app = device_socket(defector_device.access_token)
+    await app.connect()
+    frame = send_frame(conversation.pk, "once")
+    await app.send_json_to(frame)
+    first = await receive_type(app, "message.ack")
+    await app.disconnect()
+    again = device_socket(defector_device.access_token)  # reconnected after a dropped connection
+    await again.connect()
+    await again.send_json_to(frame)
+    second = await receive_type(again, "message.ack")
+    assert (first["id"], first["seq"]) == (second["id"], second["seq"])
+    assert await sync_to_async(Message.objects.count)() == 1
+    await again.disconnect()
+
+
+async def test_sync_replays_missed_messages_in_order(conversation, defector_device, contact):
+    staff = await sync_to_async(staff_client)(contact)
+    for i in range(5):
+        await sync_to_async(staff.post)(
+            f"/api/v1/conversations/{conversation.pk}/messages", {"client_id": str(uuid.uuid4()), "body": f"m{i}"}, format="json"
+        )
+    app = device_socket(defector_device.access_token)
+    await app.connect()
+    await app.send_json_to({"type": "sync", "conversation": conversation.pk, "after_seq": 2})
+    replayed = [await receive(app) for _ in range(4)]
+    assert [f["message"]["seq"] for f in replayed[:3]] == [3, 4, 5]
+    assert replayed[3] == {"type": "sync.done", "conversation": conversation.pk, "last_seq": 5}
+    await app.disconnect()
+
+
+async def test_read_receipts_reach_the_other_side_live(conversation, defector_device, staff_cookie):
+    app = device_socket(defector_device.access_token)
+    await app.connect()
+    await app.send_json_to(send_frame(conversation.pk, "hej"))
+    await receive_type(app, "message.ack")
+    inbox = session_socket(staff_cookie, origin="http://testserver")
+    await inbox.connect()
+    await inbox.send_json_to({"type": "read", "conversation": conversation.pk, "up_to_seq": 1})
+    receipt = await receive_type(app, "receipt.read")
+    assert receipt["up_to_seq"] == 1 and receipt["conversation"] == conversation.pk
+    await app.disconnect()
+    await inbox.disconnect()
+
+
+async def test_revoking_a_device_closes_its_socket_at_once(conversation, defector_device, contact):
+    app = device_socket(defector_device.access_token)
+    await app.connect()
+    staff = await sync_to_async(staff_client)(contact)
+    response = await sync_to_async(staff.post)(f"/api/v1/devices/{defector_device.device_id}/revoke", {}, format="json")
+    assert response.status_code == 204
+    output = await app.receive_output(timeout=3)
+    assert output == {"type": "websocket.close", "code": 4403}
+    connected, _ = await device_socket(defector_device.access_token).connect()
+    assert not connected
+
+
+async def test_socket_rate_limit_is_an_error_frame_not_a_close(defector_device, settings):
+    settings.LIVLINA_SOCKET_RATE = 0.001
+    settings.LIVLINA_SOCKET_BURST = 3
+    app = device_socket(defector_device.access_token)
+    await app.connect()
+    for _ in range(4):
+        await app.send_json_to({"type": "ping"})
+    frames = [await receive(app) for _ in range(4)]
+    assert [f["type"] for f in frames] == ["pong", "pong", "pong", "error"]
+    assert frames[3]["code"] == "rate-limited"
+    await app.disconnect()
+
+
+async def test_per_device_send_limit_holds_across_sockets(conversation, defector_device, settings):
+    settings.LIVLINA_MESSAGE_RATE = "2/minute"
+    first, second = device_socket(defector_device.access_token), device_socket(defector_device.access_token)
+    await first.connect()
+    await second.connect()
+    await first.send_json_to(send_frame(conversation.pk, "hej"))
+    assert (await receive_type(first, "message.ack"))["seq"] == 1
+    await second.send_json_to(send_frame(conversation.pk, "hej"))
+    assert (await receive_type(second, "message.ack"))["seq"] == 2
+    await second.send_json_to(send_frame(conversation.pk, "hej"))
+    assert (await receive_type(second, "error"))["code"] == "rate-limited"
+    await first.disconnect()
+    await second.disconnect()
+
+
+async def test_device_http_token_still_works_after_socket_use(defector_device):
+    assert (await sync_to_async(device_client(defector_device).get)("/api/v1/me")).status_code == 200
