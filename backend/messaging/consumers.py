@@ -102,7 +102,12 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
         if device is not None:
             self.joined.append(realtime.device_group(device.pk))
         for group in self.joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+            try:
+                await self.channel_layer.group_add(group, self.channel_name)
+            except Exception as exc:
+                # The layer is down: the socket still sends, acks and syncs; only live
+                # frames pause until the client reconnects.
+                realtime.layer_health.failed(exc)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:

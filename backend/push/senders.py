@@ -63,7 +63,7 @@ class FcmSender:
 
         priority = "high" if row.high_priority else "normal"
         return messaging.Message(
-            token=token,
+            fid=token,  # the app registers its Firebase installation ID as its push token
             data=payload_for(row),
             android=messaging.AndroidConfig(priority=priority, ttl=3600),
             apns=messaging.APNSConfig(
@@ -93,37 +93,38 @@ def _short(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
 
 
-@cache
-def firebase_app() -> Any:
-    """The firebase-admin app named 'livlina', built once from settings."""
+def build_firebase_app(*, name: str, credentials_path: str, project_id: str, endpoint: str, timeout: float) -> Any:
+    """A firebase-admin app. ``endpoint`` points FCM at a local stand-in (tests only)."""
     import firebase_admin
     from firebase_admin import credentials, messaging
+    from google.auth.credentials import AnonymousCredentials
 
-    if settings.LIVLINA_FCM_CREDENTIALS:
-        credential: Any = credentials.Certificate(settings.LIVLINA_FCM_CREDENTIALS)
-    else:
-        credential = AnonymousCredential()
-    options: dict[str, Any] = {"httpTimeout": settings.LIVLINA_FCM_TIMEOUT_SECONDS}
-    if settings.LIVLINA_FCM_PROJECT_ID:
-        options["projectId"] = settings.LIVLINA_FCM_PROJECT_ID
-    app = firebase_admin.initialize_app(credential, options, name="livlina")
-    if settings.LIVLINA_FCM_ENDPOINT:
+    # Without a service account (a local stand-in only) requests carry no token.
+    credential: Any = credentials.Certificate(credentials_path) if credentials_path else AnonymousCredentials()
+    options: dict[str, Any] = {"httpTimeout": timeout}
+    if project_id:
+        options["projectId"] = project_id
+    app = firebase_admin.initialize_app(credential, options, name=name)
+    if endpoint:
         # firebase-admin has no emulator setting for FCM; the endpoint lives on the
-        # messaging service instance (pinned version; tests fail loudly if it moves).
+        # messaging service instance (pinned version; a test fails loudly if it moves).
         service = messaging._get_messaging_service(app)
         if not hasattr(service, "_fcm_url"):
             raise RuntimeError("firebase-admin no longer keeps _fcm_url; update LIVLINA_FCM_ENDPOINT support")
-        service._fcm_url = settings.LIVLINA_FCM_ENDPOINT
+        service._fcm_url = endpoint
     return app
 
 
-class AnonymousCredential:
-    """A firebase-admin credential that sends no token: only for a local FCM stand-in."""
-
-    def get_credential(self) -> Any:
-        from google.auth.credentials import AnonymousCredentials
-
-        return AnonymousCredentials()
+@cache
+def firebase_app() -> Any:
+    """The process's firebase-admin app, built once from settings."""
+    return build_firebase_app(
+        name="livlina",
+        credentials_path=settings.LIVLINA_FCM_CREDENTIALS,
+        project_id=settings.LIVLINA_FCM_PROJECT_ID,
+        endpoint=settings.LIVLINA_FCM_ENDPOINT,
+        timeout=settings.LIVLINA_FCM_TIMEOUT_SECONDS,
+    )
 
 
 def current_sender() -> PushSender:

@@ -22,7 +22,12 @@ def conversation(case) -> Conversation:
 
 
 def send_frame(conversation_id: int, body: str, client_id: str | None = None) -> dict:
-    return {"type": "message.send", "conversation": conversation_id, "client_id": client_id or str(uuid.uuid4()), "body": body}
+    return {
+        "type": "message.send",
+        "conversation": conversation_id,
+        "client_id": client_id or str(uuid.uuid4()),
+        "body": body,
+    }
 
 
 @pytest.fixture
@@ -30,7 +35,9 @@ def staff_cookie(contact) -> str:
     return staff_client(contact).cookies["sessionid"].value
 
 
-async def test_device_without_origin_is_accepted_and_a_message_reaches_staff(conversation, defector_device, staff_cookie):
+async def test_device_without_origin_is_accepted_and_a_message_reaches_staff(
+    conversation, defector_device, staff_cookie
+):
     app = device_socket(defector_device.access_token)
     assert (await app.connect())[0]
     inbox = session_socket(staff_cookie, origin="http://testserver")
@@ -75,7 +82,10 @@ async def test_session_without_second_factor_is_refused(contact, case):
         ("[1, 2]", "invalid-frame"),
         (json.dumps({"type": "dance"}), "unknown-type"),
         (json.dumps({"type": "message.send", "conversation": 1, "client_id": "x", "body": "hi"}), "invalid-frame"),
-        (json.dumps({"type": "message.send", "conversation": "1", "client_id": str(uuid.uuid4()), "body": "hi"}), "invalid-frame"),
+        (
+            json.dumps({"type": "message.send", "conversation": "1", "client_id": str(uuid.uuid4()), "body": "hi"}),
+            "invalid-frame",
+        ),
         (json.dumps({"type": "sync", "conversation": 1, "after_seq": 0, "extra": 1}), "invalid-frame"),
         (json.dumps({"type": "ping", "pad": "x" * 20000}), "frame-too-large"),
     ],
@@ -134,7 +144,9 @@ async def test_sync_replays_missed_messages_in_order(conversation, defector_devi
     staff = await sync_to_async(staff_client)(contact)
     for i in range(5):
         await sync_to_async(staff.post)(
-            f"/api/v1/conversations/{conversation.pk}/messages", {"client_id": str(uuid.uuid4()), "body": f"m{i}"}, format="json"
+            f"/api/v1/conversations/{conversation.pk}/messages",
+            {"client_id": str(uuid.uuid4()), "body": f"m{i}"},
+            format="json",
         )
     app = device_socket(defector_device.access_token)
     await app.connect()
