@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import nacl.exceptions
 import nacl.signing
@@ -125,6 +125,12 @@ def issue_token_pair(device: Device, *, now: datetime) -> TokenPair:
 def device_for_access_token(token: str) -> Device | None:
     """The live device behind an access token, or None if the token is unknown, expired,
     or its device was revoked. Checked on every request, so revocation is immediate."""
+    found = access_token_lookup(token)
+    return found[0] if found else None
+
+
+def access_token_lookup(token: str) -> tuple[Device, datetime] | None:
+    """The live device behind an access token and the moment the token expires."""
     now = timezone.now()
     row = (
         DeviceToken.objects.select_related("device__user")
@@ -137,7 +143,14 @@ def device_for_access_token(token: str) -> Device | None:
         )
         .first()
     )
-    return row.device if row else None
+    return (row.device, row.expires_at) if row else None
+
+
+def staff_session_ends_at(session: SessionBase) -> datetime | None:
+    login_at = session.get(SESSION_LOGIN_AT_KEY)
+    if login_at is None:
+        return None
+    return datetime.fromtimestamp(float(login_at), tz=UTC) + settings.LIVLINA_SESSION_MAX_AGE
 
 
 def _decode_b64(value: str, *, field: str, length: int | None = None) -> bytes:
@@ -326,7 +339,5 @@ def revoke_device(*, device: Device, actor: User, reason: str = "") -> None:
 
 def staff_session_expired(session: SessionBase, *, now: datetime) -> bool:
     """True once a staff session is older than the absolute limit, however active."""
-    login_at = session.get(SESSION_LOGIN_AT_KEY)
-    if login_at is None:
-        return True
-    return now.timestamp() - float(login_at) > settings.LIVLINA_SESSION_MAX_AGE.total_seconds()
+    ends_at = staff_session_ends_at(session)
+    return ends_at is None or now >= ends_at

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -11,6 +12,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils import timezone
 
 from backend import realtime
 from backend.accounts.models import Device, User
@@ -91,12 +93,19 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
     device: Device | None = None
 
     async def connect(self) -> None:
-        user, device, reason = await authenticate_handshake(self.scope)
-        if user is None:
+        identity, reason = await authenticate_handshake(self.scope)
+        if identity is None:
             logger.info("websocket refused: %s", reason)
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        user, device = identity.user, identity.device
         self.user, self.device = user, device
+        # A socket lives no longer than the credential that opened it: the client
+        # reconnects with a fresh access token (or logs in again).
+        remaining = (identity.valid_until - timezone.now()).total_seconds()
+        self.expiry = asyncio.get_running_loop().call_later(
+            max(remaining, 0), lambda: asyncio.ensure_future(self.close(code=CLOSE_UNAUTHENTICATED))
+        )
         self.bucket = TokenBucket(settings.LIVLINA_SOCKET_RATE, settings.LIVLINA_SOCKET_BURST)
         self.joined = [realtime.user_group(user.pk)]
         if device is not None:
@@ -111,6 +120,8 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "expiry", None) is not None:
+            self.expiry.cancel()
         for group in getattr(self, "joined", []):
             try:
                 await self.channel_layer.group_discard(group, self.channel_name)

@@ -7,6 +7,8 @@ and an ``Origin`` this server allows, so another site cannot ride the cookie."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,7 +39,14 @@ def origin_allowed(origin: str, host: str) -> bool:
     return origin.rstrip("/") in {o.rstrip("/") for o in settings.CSRF_TRUSTED_ORIGINS}
 
 
-def _staff_from_session(session_key: str) -> User | None:
+@dataclass(frozen=True)
+class SocketIdentity:
+    user: User
+    device: Device | None
+    valid_until: datetime  # the access token's expiry, or the staff session's absolute end
+
+
+def _staff_from_session(session_key: str) -> SocketIdentity | None:
     session = SessionStore(session_key=session_key)
     user_id = session.get(SESSION_KEY)
     if user_id is None or BACKEND_SESSION_KEY not in session:
@@ -50,32 +59,34 @@ def _staff_from_session(session_key: str) -> User | None:
     otp_device = OtpDevice.from_persistent_id(session.get(DEVICE_ID_SESSION_KEY, ""), for_verify=False)
     if otp_device is None or otp_device.user_id != user.pk:
         return None
-    if account_services.staff_session_expired(session, now=timezone.now()):
+    ends_at = account_services.staff_session_ends_at(session)
+    if ends_at is None or ends_at <= timezone.now():
         return None
-    return user
+    return SocketIdentity(user, None, ends_at)
 
 
 @database_sync_to_async
-def authenticate_handshake(scope: dict[str, Any]) -> tuple[User | None, Device | None, str]:
-    """(user, device, reason): device-token sockets get a device; inbox sockets none."""
+def authenticate_handshake(scope: dict[str, Any]) -> tuple[SocketIdentity | None, str]:
+    """(identity, reason refused): device-token sockets have a device; inbox sockets none."""
     headers = _headers(scope)
     authorization = headers.get("authorization", "")
     if authorization:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer":
-            return None, None, "unsupported authorization scheme"
-        device = account_services.device_for_access_token(token.strip())
-        if device is None:
-            return None, None, "invalid, expired or revoked token"
-        return device.user, device, ""
+            return None, "unsupported authorization scheme"
+        found = account_services.access_token_lookup(token.strip())
+        if found is None:
+            return None, "invalid, expired or revoked token"
+        device, expires_at = found
+        return SocketIdentity(device.user, device, expires_at), ""
     cookie = SimpleCookie()
     cookie.load(headers.get("cookie", ""))
     morsel = cookie.get(settings.SESSION_COOKIE_NAME)
     if morsel is None:
-        return None, None, "no credentials"
+        return None, "no credentials"
     if not origin_allowed(headers.get("origin", ""), headers.get("host", "")):
-        return None, None, "origin not allowed"
-    user = _staff_from_session(morsel.value)
-    if user is None:
-        return None, None, "session invalid, expired or without second factor"
-    return user, None, ""
+        return None, "origin not allowed"
+    identity = _staff_from_session(morsel.value)
+    if identity is None:
+        return None, "session invalid, expired or without second factor"
+    return identity, ""

@@ -57,7 +57,7 @@ async def test_device_without_origin_is_accepted_and_a_message_reaches_staff(
 
 async def test_handshake_without_credentials_or_with_bad_token_is_refused(db):
     for socket in (device_socket("wrong-token"), session_socket("nope", origin="http://testserver")):
-        connected, code = await socket.connect()
+        connected, _ = await socket.connect()
         assert not connected
 
 
@@ -213,3 +213,17 @@ async def test_per_device_send_limit_holds_across_sockets(conversation, defector
 
 async def test_device_http_token_still_works_after_socket_use(defector_device):
     assert (await sync_to_async(device_client(defector_device).get)("/api/v1/me")).status_code == 200
+
+
+async def test_a_socket_closes_when_its_access_token_expires(case, contact, settings):
+    from datetime import timedelta
+
+    from tests.conftest import enroll, new_enrollment_code
+
+    settings.LIVLINA_ACCESS_TOKEN_TTL = timedelta(seconds=1)
+    code = await sync_to_async(new_enrollment_code)(case, contact)
+    session = await sync_to_async(enroll)(APIClient(), code)
+    app = device_socket(session.access_token)
+    assert (await app.connect())[0]
+    output = await app.receive_output(timeout=4)
+    assert output == {"type": "websocket.close", "code": 4401}
