@@ -127,6 +127,8 @@ TEMPLATES = [
 
 # --- database ------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if PRODUCTION and not DATABASE_URL:
+    raise ImproperlyConfigured("DATABASE_URL must be set when LIVLINA_ENV=production")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 else:
@@ -150,6 +152,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- channel layer and cache ---------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+if PRODUCTION and not REDIS_URL:
+    # Throttles and live delivery must be shared by every server process.
+    raise ImproperlyConfigured("REDIS_URL must be set when LIVLINA_ENV=production")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -259,7 +264,9 @@ LOGGING = {
 # --- production hardening ------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-SECURE_REFERRER_POLICY = "no-referrer"
+# same-origin, not no-referrer: under no-referrer browsers send "Origin: null" with the
+# inbox's own form posts, which Django's CSRF check rejects.
+SECURE_REFERRER_POLICY = "same-origin"
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True

@@ -12,7 +12,7 @@ from django.core.cache import cache
 from backend.accounts.models import Device, User
 from backend.problems import Problem
 
-PERIODS = {"s": 1, "m": 60, "h": 3600}
+PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def _rate() -> tuple[int, int]:

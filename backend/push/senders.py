@@ -66,8 +66,10 @@ class FcmSender:
             fid=token,  # the app registers its Firebase installation ID as its push token
             data=payload_for(row),
             android=messaging.AndroidConfig(priority=priority, ttl=3600),
+            # A content-free wake-up is an APNs background push, which Apple only accepts
+            # at priority 5; Android's data message can be high priority.
             apns=messaging.APNSConfig(
-                headers={"apns-priority": "10" if row.high_priority else "5", "apns-push-type": "background"},
+                headers={"apns-priority": "5", "apns-push-type": "background"},
                 payload=messaging.APNSPayload(aps=messaging.Aps(content_available=True)),
             ),
         )

@@ -31,6 +31,8 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         LIVLINA_AUDIT_SIGNING_KEY=key(),
         LIVLINA_ALLOWED_HOSTS="livlina.example.se",
         LIVLINA_PUSH_BACKEND="log",
+        DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3",
+        REDIS_URL="redis://127.0.0.1:6379/0",
     )
     env.update(overrides)
     return env
@@ -64,6 +66,8 @@ def test_production_reads_secrets_from_files(tmp_path):
         "LIVLINA_ENROLLMENT_PEPPER",
         "LIVLINA_AUDIT_SIGNING_KEY",
         "LIVLINA_ALLOWED_HOSTS",
+        "DATABASE_URL",
+        "REDIS_URL",
     ],
 )
 def test_production_refuses_to_start_without_a_secret(tmp_path, missing):
@@ -93,9 +97,7 @@ def test_production_refuses_a_short_key(tmp_path):
 
 
 def test_seed_demo_refuses_in_production_without_force(tmp_path):
-    result = manage(
-        "seed_demo", "--json", env=production_env(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3")
-    )
+    result = manage("seed_demo", "--json", env=production_env(tmp_path))
     assert result.returncode != 0
     assert "refuses to run in production without --force" in result.stderr
 

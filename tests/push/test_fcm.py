@@ -72,7 +72,8 @@ def test_a_push_is_data_only_high_priority_and_carries_no_content(sender, standi
     assert message["data"] == {"kind": "message", "ref": str(row.pk)}
     assert "notification" not in message
     assert message["android"]["priority"] == "high"
-    assert message["apns"]["headers"]["apns-priority"] == "10"
+    assert message["apns"]["headers"] == {"apns-priority": "5", "apns-push-type": "background"}
+    assert message["apns"]["payload"] == {"aps": {"content-available": 1}}
     row.refresh_from_db()
     assert row.state == PushOutbox.State.SENT and row.provider_message_id.startswith("projects/livlina-test/messages/")
 
