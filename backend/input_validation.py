@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
+from rest_framework.parsers import JSONParser
+
+from backend.problems import Problem
 
 
 class StrictSerializer(serializers.Serializer):
@@ -39,3 +43,21 @@ class TextField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("not_text")
         return super().to_internal_value(data)
+
+
+class BoundedJSONParser(JSONParser):
+    """JSON bodies up to ``DATA_UPLOAD_MAX_MEMORY_SIZE``; larger ones are a 413 before parsing.
+    (DRF's parser reads the stream itself, so Django's own limit never applies.)"""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        request = (parser_context or {}).get("request")
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0) if request is not None else 0
+        except ValueError:
+            length = 0
+        if length > limit:
+            raise Problem(
+                status_code=413, slug="payload-too-large", detail=f"Request bodies are at most {limit} bytes."
+            )
+        return super().parse(stream, media_type, parser_context)

@@ -7,6 +7,7 @@ the WebSocket, and print what comes back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 
 from client.device import LivlinaClient
@@ -34,7 +35,5 @@ async def main(base_url: str, code: str) -> None:
 if __name__ == "__main__":
     if len(sys.argv) != 3:
         sys.exit(__doc__)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main(sys.argv[1], sys.argv[2]))
-    except KeyboardInterrupt:
-        pass

@@ -209,3 +209,13 @@ def test_shredded_case_content_reads_as_empty(conversation, case, defector_devic
     case.save()
     page = app.get(f"/api/v1/conversations/{conversation.pk}/messages").json()
     assert page["results"][0]["body"] == ""
+
+
+def test_an_oversized_request_body_is_a_413_problem(conversation, defector_device):
+    huge = '{"client_id": "%s", "body": "%s"}' % (uuid.uuid4(), "x" * 300_000)
+    response = device_client(defector_device).generic(
+        "POST", f"/api/v1/conversations/{conversation.pk}/messages", huge, content_type="application/json"
+    )
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/problem+json"
+    assert Message.objects.count() == 0
