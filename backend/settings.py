@@ -203,6 +203,9 @@ LIVLINA_MESSAGE_RATE = os.environ.get("LIVLINA_MESSAGE_RATE", "120/minute")
 LIVLINA_SOCKET_RATE = float(os.environ.get("LIVLINA_SOCKET_RATE", 10))
 LIVLINA_SOCKET_BURST = float(os.environ.get("LIVLINA_SOCKET_BURST", 30))
 
+# How long a worker holds a claimed escalation step before another may take it over.
+LIVLINA_ESCALATION_LEASE_SECONDS = float(os.environ.get("LIVLINA_ESCALATION_LEASE_SECONDS", 30))
+
 # --- push ----------------------------------------------------------------------------
 LIVLINA_PUSH_BACKEND = os.environ.get("LIVLINA_PUSH_BACKEND", "fcm" if PRODUCTION else "log")
 LIVLINA_FCM_CREDENTIALS = os.environ.get("LIVLINA_FCM_CREDENTIALS", "")

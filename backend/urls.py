@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/v1/", include("backend.accounts.urls")),
     path("api/v1/", include("backend.cases.urls")),
     path("api/v1/", include("backend.messaging.urls")),
+    path("api/v1/", include("backend.crisis.urls")),
     path("inbox/", include("backend.inbox.urls")),
 ]
 

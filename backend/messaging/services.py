@@ -11,6 +11,7 @@ from django.utils import timezone
 from backend import realtime
 from backend.accounts.models import Device, User
 from backend.cases.models import Case
+from backend.crisis.unanswered import schedule_check
 from backend.messaging import selectors
 from backend.messaging.models import Conversation, Message, ReadState, message_record
 from backend.problems import Problem
@@ -74,6 +75,8 @@ def send_message(
                 created_at=timezone.now(),
             )
             _mark_read(locked, sender, message.seq)
+            if sender.is_defector:
+                schedule_check(conversation=locked, case=case, seq=message.seq)
             participant_ids = selectors.participant_ids(case)
             enqueue_push(
                 user_ids=[uid for uid in participant_ids if uid != sender.pk],

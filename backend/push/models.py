@@ -33,6 +33,10 @@ class PushOutbox(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True, default="")
     provider_message_id = models.CharField(max_length=200, blank=True, default="")
+    # For alert pushes: each attempt and its outcome shows on the alert's timeline.
+    alert = models.ForeignKey(
+        "crisis.Alert", null=True, blank=True, on_delete=models.SET_NULL, related_name="push_deliveries"
+    )
 
     class Meta:
         indexes = [models.Index(fields=["state", "next_attempt_at"])]

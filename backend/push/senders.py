@@ -19,6 +19,10 @@ from backend.push.models import PushLogEntry, PushOutbox
 
 logger = logging.getLogger(__name__)
 
+ALERT_TITLE = "Livlina"
+ALERT_BODY = "Nytt larm. Öppna appen."
+ANDROID_ALERT_CHANNEL = "livlina_alerts"
+
 
 class Outcome(enum.Enum):
     SENT = "sent"
@@ -61,6 +65,8 @@ class FcmSender:
     def build_message(self, row: PushOutbox, token: str) -> Any:
         from firebase_admin import messaging
 
+        if row.kind == "alert":
+            return self.build_alert(row, token)
         priority = "high" if row.high_priority else "normal"
         return messaging.Message(
             fid=token,  # the app registers its Firebase installation ID as its push token
@@ -71,6 +77,34 @@ class FcmSender:
             apns=messaging.APNSConfig(
                 headers={"apns-priority": "5", "apns-push-type": "background"},
                 payload=messaging.APNSPayload(aps=messaging.Aps(content_available=True)),
+            ),
+        )
+
+    def build_alert(self, row: PushOutbox, token: str) -> Any:
+        """A staff alert must wake a phone on silent: an APNs critical alert and Android's
+        high-priority alert channel. The visible text is fixed and says nothing of the case."""
+        from firebase_admin import messaging
+
+        return messaging.Message(
+            fid=token,
+            data=payload_for(row),
+            android=messaging.AndroidConfig(
+                priority="high",
+                ttl=600,
+                notification=messaging.AndroidNotification(
+                    title=ALERT_TITLE, body=ALERT_BODY, channel_id=ANDROID_ALERT_CHANNEL, priority="max"
+                ),
+            ),
+            apns=messaging.APNSConfig(
+                headers={"apns-priority": "10", "apns-push-type": "alert"},
+                payload=messaging.APNSPayload(
+                    aps=messaging.Aps(
+                        alert=messaging.ApsAlert(title=ALERT_TITLE, body=ALERT_BODY),
+                        sound=messaging.CriticalSound("default", critical=True, volume=1.0),
+                        content_available=True,
+                        custom_data={"interruption-level": "critical"},
+                    )
+                ),
             ),
         )
 

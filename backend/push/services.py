@@ -26,7 +26,12 @@ MAX_BACKOFF = timedelta(minutes=15)
 
 
 def enqueue_push(
-    *, user_ids: Iterable[int], kind: str, exclude_device: Device | None = None, high_priority: bool = True
+    *,
+    user_ids: Iterable[int],
+    kind: str,
+    exclude_device: Device | None = None,
+    high_priority: bool = True,
+    alert_id: int | None = None,
 ) -> list[PushOutbox]:
     """One outbox row per live device with a push token of each user. Call inside the
     caller's transaction, so the rows exist exactly when the event does."""
@@ -35,7 +40,7 @@ def enqueue_push(
         devices = devices.exclude(pk=exclude_device.pk)
     now = timezone.now()
     rows = [
-        PushOutbox(device_id=device_id, kind=kind, high_priority=high_priority, next_attempt_at=now)
+        PushOutbox(device_id=device_id, kind=kind, high_priority=high_priority, next_attempt_at=now, alert_id=alert_id)
         for device_id in devices.values_list("pk", flat=True)
     ]
     return PushOutbox.objects.bulk_create(rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -212,7 +213,7 @@ def test_shredded_case_content_reads_as_empty(conversation, case, defector_devic
 
 
 def test_an_oversized_request_body_is_a_413_problem(conversation, defector_device):
-    huge = '{"client_id": "%s", "body": "%s"}' % (uuid.uuid4(), "x" * 300_000)
+    huge = json.dumps({"client_id": str(uuid.uuid4()), "body": "x" * 300_000})
     response = device_client(defector_device).generic(
         "POST", f"/api/v1/conversations/{conversation.pk}/messages", huge, content_type="application/json"
     )

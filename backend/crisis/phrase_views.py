@@ -1,0 +1,137 @@
+"""Supervisors' management of a programme's crisis phrases (thin views over
+``crisis.phrase_services``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.accounts.permissions import IsStaffMember
+from backend.crisis import phrase_services
+from backend.crisis.phrase_lists import PHRASE_MAX_LENGTH
+from backend.crisis.scanning import CATEGORIES, LANGUAGES, SEVERITIES
+from backend.input_validation import StrictSerializer, TextField
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """true or false only: DRF's BooleanField would also take "yes", "1" or 0."""
+
+    default_error_messages = {"not_boolean": "Must be true or false."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("not_boolean")
+        return data
+
+
+class PhraseInput(StrictSerializer):
+    phrase = TextField(
+        max_length=PHRASE_MAX_LENGTH,
+        help_text='Words to match, whole words only; a trailing "*" lets the last word continue.',
+    )
+    language = serializers.ChoiceField(choices=LANGUAGES)
+    severity = serializers.ChoiceField(choices=SEVERITIES, required=False, help_text="required unless exclusion")
+    category = serializers.ChoiceField(choices=CATEGORIES, required=False, help_text="required unless exclusion")
+    exclusion = StrictBooleanField(
+        required=False, default=False, help_text="a phrase inside which matches of other phrases are ignored"
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        errors: dict[str, list[str]] = {}
+        for name in ("severity", "category"):
+            if attrs.get("exclusion") and name in attrs:
+                errors[name] = ["An exclusion has no severity or category."]
+            elif not attrs.get("exclusion") and name not in attrs:
+                errors[name] = ["This field is required."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class PhraseOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    phrase = serializers.CharField()
+    normalised = serializers.CharField(help_text="the form the scanner matches")
+    language = serializers.CharField(source="phrase_list.language")
+    severity = serializers.CharField(help_text="empty for an exclusion")
+    category = serializers.CharField(help_text="empty for an exclusion")
+    exclusion = serializers.BooleanField(source="is_exclusion")
+    created_at = serializers.DateTimeField()
+
+
+class CreatedPhraseOutput(PhraseOutput):
+    version = serializers.IntegerField(help_text="the programme's phrase version after this change")
+
+
+class PhraseListOutput(serializers.Serializer):
+    programme_id = serializers.IntegerField()
+    version = serializers.IntegerField()
+    phrases = PhraseOutput(many=True)
+
+
+class PhraseChangeOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    version = serializers.IntegerField(source="programme_version")
+    list_version = serializers.IntegerField(source="version")
+    language = serializers.CharField(source="phrase_list.language")
+    at = serializers.DateTimeField()
+    actor_id = serializers.IntegerField(allow_null=True)
+    actor = serializers.CharField(source="actor.username", allow_null=True, default=None)
+    summary = serializers.JSONField()
+
+
+class PhraseHistoryOutput(serializers.Serializer):
+    programme_id = serializers.IntegerField()
+    version = serializers.IntegerField()
+    changes = PhraseChangeOutput(many=True)
+
+
+class PhraseListView(APIView):
+    permission_classes = [IsStaffMember]
+
+    @extend_schema(responses={200: PhraseListOutput}, summary="A programme's custom crisis phrases")
+    def get(self, request: Request, programme_id: int) -> Response:
+        found = phrase_services.list_phrases(user=request.user, programme_id=programme_id)
+        return Response(PhraseListOutput(found).data)
+
+    @extend_schema(
+        request=PhraseInput, responses={201: CreatedPhraseOutput}, summary="Add a crisis phrase (supervisors)"
+    )
+    def post(self, request: Request, programme_id: int) -> Response:
+        data = PhraseInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        row, version = phrase_services.add_phrase(
+            actor=request.user,
+            programme_id=programme_id,
+            phrase=values["phrase"],
+            language=values["language"],
+            severity=values.get("severity", ""),
+            category=values.get("category", ""),
+            exclusion=values["exclusion"],
+        )
+        body = {**PhraseOutput(row).data, "version": version}
+        return Response(CreatedPhraseOutput(body).data, status=status.HTTP_201_CREATED)
+
+
+class PhraseDetailView(APIView):
+    permission_classes = [IsStaffMember]
+
+    @extend_schema(request=None, responses={204: None}, summary="Remove a crisis phrase (supervisors)")
+    def delete(self, request: Request, programme_id: int, phrase_id: int) -> Response:
+        phrase_services.remove_phrase(actor=request.user, programme_id=programme_id, phrase_id=phrase_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PhraseHistoryView(APIView):
+    permission_classes = [IsStaffMember]
+
+    @extend_schema(responses={200: PhraseHistoryOutput}, summary="Every change to a programme's crisis phrases")
+    def get(self, request: Request, programme_id: int) -> Response:
+        history = phrase_services.phrase_history(user=request.user, programme_id=programme_id)
+        return Response(PhraseHistoryOutput(history).data)

@@ -1,0 +1,99 @@
+"""Escalation policies and on-call schedules: what supervisors change, and the overview."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from backend.accounts.models import Programme, StaffRole, User
+from backend.audit.services import record_event
+from backend.crisis import oncall
+from backend.crisis.models import EscalationPolicy, OnCallOverride, OnCallRotation
+from backend.crisis.services import DEFAULT_REPEAT, DEFAULT_STEPS
+from backend.problems import Problem
+
+GAP_HORIZON = dt.timedelta(days=14)
+
+
+def policy_for(programme: Programme) -> dict[str, Any]:
+    policy = EscalationPolicy.objects.filter(programme=programme).first()
+    if policy is None:
+        return {"steps": DEFAULT_STEPS, "repeat": DEFAULT_REPEAT}
+    return {"steps": policy.steps, "repeat": policy.repeat}
+
+
+def set_policy(*, programme: Programme, steps: list[dict[str, Any]], repeat: int, actor: User) -> dict[str, Any]:
+    """Replace the policy. Running escalations keep the copy they started with."""
+    clean = [{"action": s["action"], **({"minutes": s["minutes"]} if s["action"] == "wait" else {})} for s in steps]
+    if all(step["action"] == "wait" for step in clean):
+        raise Problem(status_code=400, slug="validation", detail="A policy must notify someone.", field="steps")
+    with transaction.atomic():
+        EscalationPolicy.objects.update_or_create(programme=programme, defaults={"steps": clean, "repeat": repeat})
+        record_event(action="escalation_policy.changed", actor=actor, details={"programme": programme.pk})
+    return policy_for(programme)
+
+
+def _require_programme_staff(programme: Programme, user_ids: list[int], field: str) -> None:
+    known = set(StaffRole.objects.filter(programme=programme, user_id__in=user_ids).values_list("user_id", flat=True))
+    missing = [uid for uid in user_ids if uid not in known]
+    if missing:
+        raise Problem(
+            status_code=400, slug="validation", detail=f"Not staff in this programme: {missing}.", field=field
+        )
+
+
+def add_rotation(
+    *,
+    programme: Programme,
+    actor: User,
+    name: str,
+    members: list[int],
+    start_date: dt.date,
+    handoff_time: dt.time,
+    shift_days: int,
+    timezone: str,
+) -> OnCallRotation:
+    _require_programme_staff(programme, members, "members")
+    with transaction.atomic():
+        rotation = OnCallRotation.objects.create(
+            programme=programme,
+            name=name,
+            members=members,
+            start_date=start_date,
+            handoff_time=handoff_time,
+            shift_days=shift_days,
+            timezone=timezone,
+        )
+        record_event(action="oncall.rotation_added", actor=actor, details={"rotation": rotation.pk})
+    return rotation
+
+
+def add_override(
+    *, programme: Programme, actor: User, rotation: int, user: int, starts_at: dt.datetime, ends_at: dt.datetime
+) -> OnCallOverride:
+    target = OnCallRotation.objects.filter(pk=rotation, programme=programme).first()
+    if target is None:
+        raise Problem(
+            status_code=400, slug="validation", detail="No such rotation in this programme.", field="rotation"
+        )
+    _require_programme_staff(programme, [user], "user")
+    with transaction.atomic():
+        override = OnCallOverride.objects.create(rotation=target, user_id=user, starts_at=starts_at, ends_at=ends_at)
+        record_event(action="oncall.override_added", actor=actor, details={"override": override.pk})
+    return override
+
+
+def on_call_overview(programme: Programme, *, now: dt.datetime | None = None) -> dict[str, Any]:
+    now = now or timezone.now()
+    rotations = list(OnCallRotation.objects.filter(programme=programme))
+    overrides = list(OnCallOverride.objects.filter(rotation__programme=programme, ends_at__gt=now))
+    found = oncall.gaps(rotations, overrides, now, now + GAP_HORIZON)
+    warnings = [f"Nobody is on call from {start.isoformat()} to {end.isoformat()}." for start, end in found]
+    return {
+        "on_call_now": oncall.on_call_at(rotations, overrides, now),
+        "gaps": [{"starts_at": start, "ends_at": end} for start, end in found],
+        "warnings": warnings,
+    }

@@ -1,0 +1,58 @@
+"""Access-checked reads of alerts. Defectors never see alerts (a duress alert must never
+reach the defector's own devices); staff see alerts of cases they may see and alerts
+they were notified of."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from backend.accounts.models import User
+from backend.cases import policy
+from backend.crisis.models import Alert
+from backend.problems import Problem
+
+
+def visible_alerts(user: User) -> QuerySet[Alert]:
+    if not user.is_staff_member or not user.is_active:
+        return Alert.objects.none()
+    return Alert.objects.filter(Q(case__in=policy.visible_cases(user)) | Q(recipients__user=user)).distinct()
+
+
+def alert_for(user: User, alert_id: int) -> Alert:
+    alert = visible_alerts(user).select_related("case").filter(pk=alert_id).first()
+    if alert is None:
+        raise Problem(status_code=404, slug="not-found", detail="No such alert.")
+    return alert
+
+
+def alert_summary(alert: Alert) -> dict[str, Any]:
+    return {
+        "id": alert.pk,
+        "case_id": alert.case_id,
+        "kind": alert.kind,
+        "severity": alert.severity_name,
+        "state": alert.state,
+        "categories": alert.categories,
+        "trigger_count": alert.trigger_count,
+        "created_at": alert.created_at,
+        "acknowledged_by": alert.acknowledged_by_id,
+        "resolved_by": alert.resolved_by_id,
+    }
+
+
+def alert_detail(alert: Alert) -> dict[str, Any]:
+    """The alert with its timeline: its own events and every push attempt's outcome."""
+    timeline = [{"at": e.at, "event": e.kind, "actor": e.actor_id, "detail": e.detail} for e in alert.events.all()]
+    for push in alert.push_deliveries.all():
+        timeline.append(
+            {
+                "at": push.sent_at or push.created_at,
+                "event": f"push.{push.state}",
+                "actor": None,
+                "detail": {"device": str(push.device_id), "attempts": push.attempts, "error": push.last_error},
+            }
+        )
+    timeline.sort(key=lambda item: item["at"])
+    return {**alert_summary(alert), "resolution_note": alert.resolution_note, "timeline": timeline}

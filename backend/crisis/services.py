@@ -1,0 +1,191 @@
+"""Alerts: raising, acknowledging, resolving. ``raise_alert`` is the one entry point other
+apps call, inside their own transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from backend import realtime
+from backend.accounts.models import User
+from backend.audit.services import record_event
+from backend.cases.models import Case, CaseAssignment
+from backend.cases.services import end_alert_access, grant_alert_access
+from backend.crisis.models import Alert, AlertEvent, EscalationPolicy
+from backend.problems import Problem
+
+DEFAULT_STEPS: list[dict[str, Any]] = [
+    {"action": "notify_contacts"},
+    {"action": "wait", "minutes": 5},
+    {"action": "notify_on_call"},
+    {"action": "wait", "minutes": 5},
+    {"action": "notify_supervisors"},
+    {"action": "wait", "minutes": 10},
+]
+DEFAULT_REPEAT = 3
+NOTIFY_ACTIONS = {"notify_contacts", "notify_on_call", "notify_supervisors", "notify_critical"}
+SEVERITIES = {"normal": Alert.Severity.NORMAL, "high": Alert.Severity.HIGH, "critical": Alert.Severity.CRITICAL}
+
+
+def alert_ref(alert: Alert) -> str:
+    return f"alert:{alert.pk}"
+
+
+def add_event(alert: Alert, kind: str, *, actor: User | None = None, **detail: Any) -> AlertEvent:
+    return AlertEvent.objects.create(alert=alert, at=timezone.now(), kind=kind, actor=actor, detail=detail)
+
+
+def policy_snapshot(case: Case, severity: int) -> dict[str, Any]:
+    """The programme's policy as it is now, copied onto the alert so later edits do not
+    change a running escalation. Critical alerts reach the contact persons and whoever is
+    on call at once, before the ordinary steps."""
+    policy = EscalationPolicy.objects.filter(programme_id=case.programme_id).first()
+    steps = list(policy.steps) if policy else list(DEFAULT_STEPS)
+    repeat = policy.repeat if policy else DEFAULT_REPEAT
+    if severity == Alert.Severity.CRITICAL:
+        steps = [{"action": "notify_critical"}, *steps]
+    return {"steps": steps, "repeat": repeat}
+
+
+def alert_frame(alert: Alert, frame_type: str = "alert.new") -> dict[str, Any]:
+    """What a staff socket gets: no message text, no names."""
+    return {
+        "type": frame_type,
+        "alert": {
+            "id": alert.pk,
+            "case_id": alert.case_id,
+            "kind": alert.kind,
+            "severity": alert.severity_name,
+            "state": alert.state,
+            "created_at": alert.created_at.isoformat(),
+        },
+    }
+
+
+def publish_to_case_staff(alert: Alert, frame_type: str, extra_user_ids: Iterable[int] = ()) -> None:
+    staff = set(CaseAssignment.objects.filter(case_id=alert.case_id).values_list("staff_id", flat=True))
+    staff |= set(alert.recipients.values_list("user_id", flat=True))
+    staff |= set(extra_user_ids)
+    frame = alert_frame(alert, frame_type)
+    for user_id in sorted(staff):
+        realtime.publish_on_commit(realtime.user_group(user_id), frame)
+
+
+def raise_alert(
+    *, case: Case, kind: str, severity: str, categories: Iterable[str] = (), detail: dict[str, Any] | None = None
+) -> Alert:
+    """Raise an alert, or add to the open one of the same case and kind; a higher
+    severity raises it (and a raise to critical re-opens and re-escalates at once).
+    Call inside the caller's transaction: the alert exists exactly when its cause does.
+    ``detail`` goes on the timeline; never put message text in it."""
+    if severity not in SEVERITIES:
+        raise ValueError(f"unknown severity {severity!r}")
+    level = SEVERITIES[severity]
+    now = timezone.now()
+    with transaction.atomic():
+        existing = (
+            Alert.objects.select_for_update().filter(case=case, kind=kind).exclude(state=Alert.State.RESOLVED).first()
+        )
+        if existing is None:
+            try:
+                with transaction.atomic():
+                    alert = Alert.objects.create(
+                        case=case,
+                        kind=kind,
+                        severity=level,
+                        categories=sorted(set(categories)),
+                        created_at=now,
+                        updated_at=now,
+                        escalation=policy_snapshot(case, level),
+                        next_step_at=now,
+                    )
+                    add_event(alert, "raised", severity=severity, categories=alert.categories, **(detail or {}))
+                    record_event(
+                        action="alert.raised", case_id=case.pk, target=alert_ref(alert), details={"kind": kind}
+                    )
+                    publish_to_case_staff(alert, "alert.new")
+                    return alert
+            except IntegrityError:
+                # Another transaction opened the same alert a moment ago: add to it.
+                existing = (
+                    Alert.objects.select_for_update()
+                    .filter(case=case, kind=kind)
+                    .exclude(state=Alert.State.RESOLVED)
+                    .get()
+                )
+        return _retrigger(existing, level, categories, detail or {}, now=now)
+
+
+def _retrigger(alert: Alert, level: int, categories: Iterable[str], detail: dict[str, Any], *, now: Any) -> Alert:
+    alert.trigger_count += 1
+    alert.categories = sorted(set(alert.categories) | set(categories))
+    alert.updated_at = now
+    add_event(alert, "retriggered", severity=Alert.Severity(level).label, **detail)
+    if level > alert.severity:
+        add_event(alert, "severity_raised", previous=alert.severity_name, severity=Alert.Severity(level).label)
+        alert.severity = level
+        if level == Alert.Severity.CRITICAL:
+            if alert.state == Alert.State.ACKNOWLEDGED:
+                add_event(alert, "reopened", reason="raised to critical")
+            alert.state = Alert.State.OPEN
+            alert.escalation = policy_snapshot(alert.case, level)
+            alert.step_index = alert.round = 0
+            alert.next_step_at = now
+            alert.reopen_at = None
+    alert.save()
+    publish_to_case_staff(alert, "alert.updated")
+    return alert
+
+
+def acknowledge_alert(*, alert: Alert, user: User, note: str = "") -> Alert:
+    """A human has it: escalation stops at once (a step already claimed by a worker sees
+    the new state under its row lock and does nothing). The acknowledger may read the
+    case while the alert is unresolved. Idempotent for the same person."""
+    with transaction.atomic():
+        locked = Alert.objects.select_for_update().select_related("case__programme").get(pk=alert.pk)
+        if locked.state == Alert.State.RESOLVED:
+            raise Problem(status_code=409, slug="alert-resolved", detail="The alert is already resolved.")
+        if locked.state == Alert.State.ACKNOWLEDGED:
+            return locked
+        now = timezone.now()
+        locked.state = Alert.State.ACKNOWLEDGED
+        locked.acknowledged_at, locked.acknowledged_by = now, user
+        locked.next_step_at = locked.lease_until = None
+        locked.lease_owner = ""
+        locked.reopen_at = now + locked.case.programme.ack_timeout
+        locked.updated_at = now
+        locked.save()
+        add_event(locked, "acknowledged", actor=user, note=note[:2000])
+        if not CaseAssignment.objects.filter(case_id=locked.case_id, staff=user).exists():
+            grant_alert_access(
+                case=locked.case, staff=user, alert_ref=alert_ref(locked), reason=f"acknowledged {locked.kind}"
+            )
+        record_event(action="alert.acknowledged", actor=user, case_id=locked.case_id, target=alert_ref(locked))
+        publish_to_case_staff(locked, "alert.updated")
+    return locked
+
+
+def resolve_alert(*, alert: Alert, user: User, note: str) -> Alert:
+    """Close the alert with a note saying what was done. Ends alert-based access."""
+    note = note.strip()
+    if not note:
+        raise Problem(status_code=400, slug="validation", detail="Say what was done.", field="note")
+    with transaction.atomic():
+        locked = Alert.objects.select_for_update().get(pk=alert.pk)
+        if locked.state == Alert.State.RESOLVED:
+            raise Problem(status_code=409, slug="alert-resolved", detail="The alert is already resolved.")
+        now = timezone.now()
+        locked.state = Alert.State.RESOLVED
+        locked.resolved_at, locked.resolved_by, locked.resolution_note = now, user, note[:4000]
+        locked.next_step_at = locked.lease_until = locked.reopen_at = None
+        locked.lease_owner = ""
+        locked.updated_at = now
+        locked.save()
+        add_event(locked, "resolved", actor=user)
+        end_alert_access(alert_ref=alert_ref(locked))
+        record_event(action="alert.resolved", actor=user, case_id=locked.case_id, target=alert_ref(locked))
+        publish_to_case_staff(locked, "alert.updated")
+    return locked

@@ -1,0 +1,72 @@
+"""Somebody always answers: a defector message that no staff member has read in time
+raises an ``unanswered`` alert. In time means within the programme's limit (10 minutes
+by default), or at once when the primary contact person is outside working hours."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.utils import timezone
+
+from backend.cases.models import Case, CaseAssignment
+from backend.crisis.models import UnansweredCheck, WorkingHours
+from backend.crisis.services import raise_alert
+from backend.messaging.models import Conversation, Message, ReadState
+
+DEFAULT_WEEKDAYS = [1, 2, 3, 4, 5]
+DEFAULT_START, DEFAULT_END = dt.time(8, 0), dt.time(17, 0)
+DEFAULT_ZONE = "Europe/Stockholm"
+
+
+def at_work(user_id: int, at: dt.datetime) -> bool:
+    hours = WorkingHours.objects.filter(user_id=user_id).first()
+    weekdays = hours.weekdays if hours else DEFAULT_WEEKDAYS
+    start, end = (hours.start, hours.end) if hours else (DEFAULT_START, DEFAULT_END)
+    local = at.astimezone(ZoneInfo(hours.timezone if hours else DEFAULT_ZONE))
+    return local.isoweekday() in weekdays and start <= local.time() < end
+
+
+def schedule_check(*, conversation: Conversation, case: Case, seq: int) -> UnansweredCheck:
+    """Call in the send transaction of a defector's message."""
+    now = timezone.now()
+    primary = (
+        CaseAssignment.objects.filter(case=case, role=CaseAssignment.Role.PRIMARY)
+        .values_list("staff_id", flat=True)
+        .first()
+    )
+    due = now + case.programme.unanswered_limit if primary and at_work(primary, now) else now
+    return UnansweredCheck.objects.create(conversation=conversation, seq=seq, due_at=due)
+
+
+def _answered(check: UnansweredCheck) -> bool:
+    conversation_id = check.conversation_id
+    case_user = Conversation.objects.filter(pk=conversation_id).values_list("case__defector__user_id", flat=True).get()
+    staff_read = ReadState.objects.filter(conversation_id=conversation_id, last_read_seq__gte=check.seq).exclude(
+        user_id=case_user
+    )
+    staff_replied = Message.objects.filter(conversation_id=conversation_id, seq__gt=check.seq).exclude(
+        sender_id=case_user
+    )
+    return staff_read.exists() or staff_replied.exists()
+
+
+def sweep_unanswered(*, now: dt.datetime | None = None, limit: int = 200) -> int:
+    """Worker job: each due check either finds the message read (and goes) or raises an
+    alert. Claimed with SKIP LOCKED; deleted in the same transaction, so exactly once."""
+    now = now or timezone.now()
+    raised = 0
+    with transaction.atomic():
+        due = list(
+            UnansweredCheck.objects.select_for_update(skip_locked=True)
+            .filter(due_at__lte=now)
+            .select_related("conversation__case__programme")
+            .order_by("due_at")[:limit]
+        )
+        for check in due:
+            if not _answered(check):
+                raise_alert(case=check.conversation.case, kind="unanswered", severity="high", detail={"seq": check.seq})
+                raised += 1
+            check.delete()
+    return raised

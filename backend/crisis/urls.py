@@ -1,0 +1,18 @@
+from django.urls import path
+
+from backend.crisis import views
+
+urlpatterns = [
+    path("alerts", views.AlertListView.as_view(), name="alert-list"),
+    path("alerts/<int:alert_id>", views.AlertDetailView.as_view(), name="alert-detail"),
+    path("alerts/<int:alert_id>/ack", views.AlertAckView.as_view(), name="alert-ack"),
+    path("alerts/<int:alert_id>/resolve", views.AlertResolveView.as_view(), name="alert-resolve"),
+    path(
+        "programmes/<int:programme_id>/escalation-policy",
+        views.EscalationPolicyView.as_view(),
+        name="programme-escalation-policy",
+    ),
+    path("programmes/<int:programme_id>/oncall", views.OnCallView.as_view(), name="programme-oncall"),
+    path("programmes/<int:programme_id>/oncall/rotations", views.RotationView.as_view(), name="programme-rotations"),
+    path("programmes/<int:programme_id>/oncall/overrides", views.OverrideView.as_view(), name="programme-overrides"),
+]
