@@ -150,4 +150,6 @@ class UnansweredCheck(models.Model):
     conversation = models.ForeignKey("messaging.Conversation", on_delete=models.CASCADE, related_name="+")
     seq = models.PositiveBigIntegerField()
     due_at = models.DateTimeField(db_index=True)
+
+
 from backend.crisis.phrase_lists import *  # noqa: E402,F403

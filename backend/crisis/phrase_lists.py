@@ -54,9 +54,7 @@ class Phrase(models.Model):
     class Meta:
         ordering = ["pk"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["phrase_list", "normalised", "is_exclusion"], name="unique_phrase_in_list"
-            )
+            models.UniqueConstraint(fields=["phrase_list", "normalised", "is_exclusion"], name="unique_phrase_in_list")
         ]
 
 
@@ -67,12 +65,12 @@ class PhraseListChange(models.Model):
     phrase_list = models.ForeignKey(PhraseList, on_delete=models.PROTECT, related_name="changes")
     version = models.PositiveIntegerField()
     programme_version = models.PositiveIntegerField()
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     at = models.DateTimeField()
     summary = models.JSONField(default=dict)
 
     class Meta:
         ordering = ["-pk"]
-        constraints = [
-            models.UniqueConstraint(fields=["phrase_list", "version"], name="unique_phrase_list_version")
-        ]
+        constraints = [models.UniqueConstraint(fields=["phrase_list", "version"], name="unique_phrase_list_version")]

@@ -115,8 +115,7 @@ class PhraseListView(APIView):
             category=values.get("category", ""),
             exclusion=values["exclusion"],
         )
-        body = {**PhraseOutput(row).data, "version": version}
-        return Response(CreatedPhraseOutput(body).data, status=status.HTTP_201_CREATED)
+        return Response({**PhraseOutput(row).data, "version": version}, status=status.HTTP_201_CREATED)
 
 
 class PhraseDetailView(APIView):

@@ -46,7 +46,11 @@ def policy_snapshot(case: Case, severity: int) -> dict[str, Any]:
     steps = list(policy.steps) if policy else list(DEFAULT_STEPS)
     repeat = policy.repeat if policy else DEFAULT_REPEAT
     if severity == Alert.Severity.CRITICAL:
-        steps = [{"action": "notify_critical"}, *steps]
+        # notify_critical already covers the contact persons and on-call staff: drop the
+        # policy's own notifications of them before its first wait, so nobody gets two.
+        first_wait = next((i for i, step in enumerate(steps) if step["action"] == "wait"), len(steps))
+        head = [s for s in steps[:first_wait] if s["action"] not in {"notify_contacts", "notify_on_call"}]
+        steps = [{"action": "notify_critical"}, *head, *steps[first_wait:]]
     return {"steps": steps, "repeat": repeat}
 
 
