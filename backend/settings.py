@@ -206,6 +206,10 @@ LIVLINA_SOCKET_BURST = float(os.environ.get("LIVLINA_SOCKET_BURST", 30))
 # How long a worker holds a claimed escalation step before another may take it over.
 LIVLINA_ESCALATION_LEASE_SECONDS = float(os.environ.get("LIVLINA_ESCALATION_LEASE_SECONDS", 30))
 
+# Wrong check-in PINs before the PIN is locked, and for how long.
+LIVLINA_PIN_MAX_FAILURES = int(os.environ.get("LIVLINA_PIN_MAX_FAILURES", 5))
+LIVLINA_PIN_LOCKOUT = timedelta(minutes=15)
+
 # --- push ----------------------------------------------------------------------------
 LIVLINA_PUSH_BACKEND = os.environ.get("LIVLINA_PUSH_BACKEND", "fcm" if PRODUCTION else "log")
 LIVLINA_FCM_CREDENTIALS = os.environ.get("LIVLINA_FCM_CREDENTIALS", "")
@@ -251,7 +255,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 
 # --- i18n, static --------------------------------------------------------------------
 LANGUAGE_CODE = "en"
-TIME_ZONE = "Europe/Stockholm"
+# The API speaks UTC; the inbox shows staff their own time (LIVLINA_INBOX_TIME_ZONE).
+TIME_ZONE = "UTC"
+LIVLINA_INBOX_TIME_ZONE = os.environ.get("LIVLINA_INBOX_TIME_ZONE", "Europe/Stockholm")
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "/static/"

@@ -26,10 +26,12 @@ class PeriodicJob:
 def default_jobs() -> list[PeriodicJob]:
     # Imported here so the worker module loads without pulling every app at import time.
     from backend.audit.services import write_checkpoint
+    from backend.checkins.services import run_checkin_sweeps
     from backend.crisis.engine import run_escalations
     from backend.push.services import drain_outbox
 
     return [
+        PeriodicJob("checkins", 0.5, run_checkin_sweeps),
         PeriodicJob("escalations", 0.5, run_escalations),
         PeriodicJob("push-outbox", 0.5, drain_outbox),
         PeriodicJob("audit-checkpoint", 60.0, write_checkpoint),

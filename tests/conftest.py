@@ -36,6 +36,13 @@ def _short_lived_thread_connections():
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings, request):
+    # Slow hashes cost ~0.3 s each; tests that check the real hasher opt out by name.
+    if "real_password_hasher" not in request.keywords:
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     # Throttle counters live in the cache; every test starts with a clean budget.
     cache.clear()

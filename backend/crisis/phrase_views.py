@@ -11,11 +11,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backend.accounts.models import User
 from backend.accounts.permissions import IsStaffMember
 from backend.crisis import phrase_services
 from backend.crisis.phrase_lists import PHRASE_MAX_LENGTH
 from backend.crisis.scanning import CATEGORIES, LANGUAGES, SEVERITIES
 from backend.input_validation import StrictSerializer, TextField
+
+
+def _caller(request: Request) -> User:
+    # IsStaffMember has already turned away anonymous callers.
+    assert isinstance(request.user, User)
+    return request.user
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -96,7 +103,7 @@ class PhraseListView(APIView):
 
     @extend_schema(responses={200: PhraseListOutput}, summary="A programme's custom crisis phrases")
     def get(self, request: Request, programme_id: int) -> Response:
-        found = phrase_services.list_phrases(user=request.user, programme_id=programme_id)
+        found = phrase_services.list_phrases(user=_caller(request), programme_id=programme_id)
         return Response(PhraseListOutput(found).data)
 
     @extend_schema(
@@ -107,7 +114,7 @@ class PhraseListView(APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         row, version = phrase_services.add_phrase(
-            actor=request.user,
+            actor=_caller(request),
             programme_id=programme_id,
             phrase=values["phrase"],
             language=values["language"],
@@ -123,7 +130,7 @@ class PhraseDetailView(APIView):
 
     @extend_schema(request=None, responses={204: None}, summary="Remove a crisis phrase (supervisors)")
     def delete(self, request: Request, programme_id: int, phrase_id: int) -> Response:
-        phrase_services.remove_phrase(actor=request.user, programme_id=programme_id, phrase_id=phrase_id)
+        phrase_services.remove_phrase(actor=_caller(request), programme_id=programme_id, phrase_id=phrase_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -132,5 +139,5 @@ class PhraseHistoryView(APIView):
 
     @extend_schema(responses={200: PhraseHistoryOutput}, summary="Every change to a programme's crisis phrases")
     def get(self, request: Request, programme_id: int) -> Response:
-        history = phrase_services.phrase_history(user=request.user, programme_id=programme_id)
+        history = phrase_services.phrase_history(user=_caller(request), programme_id=programme_id)
         return Response(PhraseHistoryOutput(history).data)

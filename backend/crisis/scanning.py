@@ -38,6 +38,7 @@ __all__ = [
     "PhraseEntry",
     "PhraseMatcher",
     "ScanResult",
+    "clear_cache",
     "compilation_count",
     "compile_matcher",
     "default_entries",
@@ -45,7 +46,6 @@ __all__ = [
     "matcher_for",
     "normalise",
     "normalised_variants",
-    "clear_cache",
     "parse_phrase",
     "scan_text",
 ]
@@ -66,12 +66,9 @@ PREFIX_MARK = "*"
 
 # Invisible characters someone may slip into a word ("sj\u200bälvmord") to get past a
 # filter; they are removed, not turned into spaces.
-_INVISIBLE = dict.fromkeys(
-    [0x00AD, 0x034F, 0x061C, 0x180E, 0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0x2061, 0x2062, 0x2063]
-    + [0x2064, 0xFEFF],
-)
+_INVISIBLE = dict.fromkeys([0x00AD, 0x034F, 0x061C, 0x180E, *range(0x200B, 0x2010), *range(0x2060, 0x2065), 0xFEFF])
 # Letters that NFKD does not split into a base letter and a combining mark.
-_UNSPLITTABLE = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i"})
+_UNSPLITTABLE = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "\u0131": "i"})
 # Digit-for-letter swaps, applied only inside tokens that also contain a letter, so
 # numbers ("112", "2024") stay numbers. "1" is read as "i" first and, as a second
 # variant, as "l" ("he1p", "vi11 dö").
@@ -281,11 +278,8 @@ class PhraseMatcher:
         for end, (length, group) in self._automaton.iter(padded):
             start = end - length + 2  # first letter of the phrase
             for entry in group:
-                if entry.prefix:
-                    # The match reaches to the end of the word it started.
-                    stop = padded.find(" ", end + 1) - 1
-                else:
-                    stop = end - 1
+                # A prefix match reaches to the end of the word it started.
+                stop = padded.find(" ", end + 1) - 1 if entry.prefix else end - 1
                 found.append((start, stop, entry))
 
     def scan(self, text: str) -> ScanResult:
@@ -327,9 +321,9 @@ def compile_matcher(extra: Iterable[PhraseEntry] = ()) -> PhraseMatcher:
 # --- per-programme cache ----------------------------------------------------------------
 
 _cache_lock = threading.Lock()
-# programme id -> (list version, matcher). Only the newest version of each programme is
+# programme id -> (list state, matcher). Only the newest state of each programme is
 # kept: versions only grow, so an older one is never asked for again.
-_programme_matchers: dict[int, tuple[int, PhraseMatcher]] = {}
+_programme_matchers: dict[int, tuple[tuple[int, Any], PhraseMatcher]] = {}
 
 
 @cache
@@ -337,15 +331,17 @@ def _default_matcher() -> PhraseMatcher:
     return compile_matcher()
 
 
-def _programme_version(programme_id: int) -> int:
-    """The programme's phrase version: the sum of its lists' versions. Every change
-    bumps one list by one under a lock on the programme row, so it only ever grows."""
-    from django.db.models import Sum
+def _programme_state(programme_id: int) -> tuple[int, Any]:
+    """The programme's phrase version (the sum of its lists' versions: every change bumps
+    one list by one under a lock on the programme row, so it only grows) and the time of
+    its latest change. The time guards the cache against a version number coming back,
+    as it does when a test database rolls back and the same ids are handed out again."""
+    from django.db.models import Max, Sum
 
     from backend.crisis.phrase_lists import PhraseList
 
-    total = PhraseList.objects.filter(programme_id=programme_id).aggregate(v=Sum("version"))["v"]
-    return int(total or 0)
+    row = PhraseList.objects.filter(programme_id=programme_id).aggregate(v=Sum("version"), t=Max("updated_at"))
+    return int(row["v"] or 0), row["t"]
 
 
 def _programme_entries(programme_id: int) -> list[PhraseEntry]:
@@ -370,20 +366,20 @@ def matcher_for(programme_id: int | None) -> PhraseMatcher:
     cache is current; a rebuild (one more query and a compile) when it is not."""
     if programme_id is None:
         return _default_matcher()
-    version = _programme_version(programme_id)
-    if version == 0:
+    state = _programme_state(programme_id)
+    if state[0] == 0:
         return _default_matcher()
     cached = _programme_matchers.get(programme_id)
-    if cached is not None and cached[0] == version:
+    if cached is not None and cached[0] == state:
         return cached[1]
     with _cache_lock:
         cached = _programme_matchers.get(programme_id)
-        if cached is not None and cached[0] == version:
+        if cached is not None and cached[0] == state:
             return cached[1]
         # Read under READ COMMITTED, the phrases may already include a change committed
         # after the version was read; the next scan sees the newer version and rebuilds.
         matcher = compile_matcher(_programme_entries(programme_id))
-        _programme_matchers[programme_id] = (version, matcher)
+        _programme_matchers[programme_id] = (state, matcher)
         return matcher
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import segno
 from django import forms
+from django.conf import settings
 from django.contrib.auth import login, logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -45,7 +46,9 @@ def verified_staff_required(view: Callable[..., HttpResponse]) -> Callable[..., 
         ):
             logout(request)
             return HttpResponseRedirect(f"{reverse('inbox-login')}?next={request.path}")
-        return view(request, *args, **kwargs)
+        # override, not activate: the zone must not leak to the next request on this thread.
+        with timezone.override(settings.LIVLINA_INBOX_TIME_ZONE):
+            return view(request, *args, **kwargs)
 
     return wrapper
 

@@ -1,0 +1,382 @@
+"""Check-ins: schedules, opening and closing occurrences, answers, duress, panic.
+
+The timer runs on the server: occurrences open, remind and go missed in the worker, so a
+check-in fires even when the phone is dead, lost or taken."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import secrets
+from typing import Any
+from zoneinfo import available_timezones
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from backend.accounts.models import Defector, User
+from backend.audit.services import record_event
+from backend.cases import policy
+from backend.cases.models import Case
+from backend.checkins import recurrence
+from backend.checkins.models import Checkin, CheckinAnswer, CheckinSchedule, DefectorPins
+from backend.crisis.services import raise_alert
+from backend.problems import Problem
+from backend.push.services import enqueue_push
+from backend.vault.services import open_sealed, seal
+
+ANSWERS = {"ok", "need_contact", "danger"}
+MAX_EXTENSION = dt.timedelta(hours=1)
+
+
+@functools.cache
+def _stand_in_hash(hasher: str) -> str:
+    """Compared against when a PIN is not set, so every answer costs the same two slow
+    checks (Django skips the work for an unusable hash, which would show in the timing)."""
+    return make_password(secrets.token_hex(16))
+
+
+def _bad(field: str, detail: str) -> Problem:
+    return Problem(status_code=400, slug="validation", detail=detail, field=field)
+
+
+# --- schedules -----------------------------------------------------------------------
+
+
+def create_schedule(
+    *,
+    case: Case,
+    actor: User,
+    rrule: str,
+    at: dt.datetime | None,
+    dtstart: dt.datetime | None,
+    zone: str,
+    window_minutes: int,
+    grace_minutes: int,
+    reminder_minutes: int,
+) -> CheckinSchedule:
+    """A recurring schedule (``rrule``) or a one-off check-in (``at``). Only staff who may
+    see the case; anyone else gets "not found"."""
+    policy.require_case_for_staff(actor, case.pk)
+    if zone not in available_timezones():
+        raise _bad("timezone", "Not an IANA time zone.")
+    if bool(rrule) == bool(at):
+        raise _bad("rrule", "Give either rrule (recurring) or at (one-off).")
+    now = timezone.now()
+    start = at or dtstart or now
+    if rrule:
+        try:
+            gap = recurrence.shortest_gap(rule_text=rrule, dtstart=start, zone=zone)
+        except (ValueError, TypeError) as exc:
+            raise _bad("rrule", f"Not a valid RRULE: {exc}") from None
+        if gap is not None and gap < recurrence.MIN_INTERVAL:
+            raise _bad("rrule", "Check-ins must be at least 15 minutes apart.")
+        if gap is not None and dt.timedelta(minutes=window_minutes) > gap:
+            raise _bad("window_minutes", "The window is longer than the time between check-ins.")
+        first = recurrence.next_occurrence(
+            rule_text=rrule, dtstart=start, zone=zone, after=now - dt.timedelta(seconds=1)
+        )
+    else:
+        if start <= now:
+            raise _bad("at", "Must be in the future.")
+        first = start
+    if first is None:
+        raise _bad("rrule", "The rule has no future occurrence.")
+    with transaction.atomic():
+        schedule = CheckinSchedule.objects.create(
+            case=case,
+            rrule=rrule,
+            dtstart=start,
+            timezone=zone,
+            window_minutes=window_minutes,
+            grace_minutes=grace_minutes,
+            reminder_minutes=reminder_minutes,
+            next_due_at=first,
+            created_by=actor,
+        )
+        record_event(action="checkin_schedule.created", actor=actor, case_id=case.pk, target=f"schedule:{schedule.pk}")
+    return schedule
+
+
+def set_paused(*, schedule: CheckinSchedule, actor: User, paused: bool) -> CheckinSchedule:
+    """Pause (no check-ins open while paused) or resume (from the next occurrence after now)."""
+    policy.require_case_for_staff(actor, schedule.case_id)
+    with transaction.atomic():
+        locked = CheckinSchedule.objects.select_for_update().get(pk=schedule.pk)
+        locked.paused = paused
+        if not paused:
+            locked.next_due_at = recurrence.next_occurrence(
+                rule_text=locked.rrule, dtstart=locked.dtstart, zone=locked.timezone, after=timezone.now()
+            )
+        locked.save(update_fields=["paused", "next_due_at"])
+        record_event(
+            action="checkin_schedule.paused" if paused else "checkin_schedule.resumed",
+            actor=actor,
+            case_id=locked.case_id,
+            target=f"schedule:{locked.pk}",
+        )
+    return locked
+
+
+# --- the worker's sweeps ----------------------------------------------------------------
+
+
+def open_due_checkins(*, now: dt.datetime | None = None, limit: int = 500) -> int:
+    """Open every occurrence whose time has come, and move each schedule to its next one.
+    Claimed with SKIP LOCKED, so several workers share the work."""
+    now = now or timezone.now()
+    opened = 0
+    with transaction.atomic():
+        schedules = list(
+            CheckinSchedule.objects.select_for_update(skip_locked=True)
+            .filter(paused=False, next_due_at__lte=now)
+            .order_by("next_due_at")[:limit]
+        )
+        for schedule in schedules:
+            due = schedule.next_due_at
+            assert due is not None
+            closes = due + dt.timedelta(minutes=schedule.window_minutes)
+            remind = closes - dt.timedelta(minutes=schedule.reminder_minutes)
+            _, created = Checkin.objects.get_or_create(
+                schedule=schedule,
+                due_at=due,
+                defaults={
+                    "case_id": schedule.case_id,
+                    "closes_at": closes,
+                    "grace_until": closes + dt.timedelta(minutes=schedule.grace_minutes),
+                    "remind_at": remind if schedule.reminder_minutes and remind > due else None,
+                },
+            )
+            if created:
+                opened += 1
+                enqueue_push(user_ids=[_defector_user_id(schedule.case_id)], kind="checkin")
+            schedule.next_due_at = recurrence.next_occurrence(
+                rule_text=schedule.rrule, dtstart=schedule.dtstart, zone=schedule.timezone, after=due
+            )
+            schedule.save(update_fields=["next_due_at"])
+    return opened
+
+
+def _defector_user_id(case_id: int) -> int:
+    return Case.objects.filter(pk=case_id).values_list("defector__user_id", flat=True).get()
+
+
+def send_reminders(*, now: dt.datetime | None = None, limit: int = 500) -> int:
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = list(
+            Checkin.objects.select_for_update(skip_locked=True)
+            .filter(status=Checkin.Status.OPEN, remind_at__lte=now)
+            .order_by("remind_at")[:limit]
+        )
+        for checkin in due:
+            enqueue_push(user_ids=[_defector_user_id(checkin.case_id)], kind="reminder")
+            checkin.remind_at = None
+            checkin.save(update_fields=["remind_at"])
+    return len(due)
+
+
+def mark_missed(*, now: dt.datetime | None = None, limit: int = 500) -> int:
+    """Each check-in past its window and grace without an answer becomes missed exactly
+    once (row lock + state check in one transaction) and raises a ``missed_checkin`` alert."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        overdue = list(
+            Checkin.objects.select_for_update(skip_locked=True)
+            .filter(status=Checkin.Status.OPEN, grace_until__lte=now)
+            .select_related("case")
+            .order_by("grace_until")[:limit]
+        )
+        for checkin in overdue:
+            checkin.status = Checkin.Status.MISSED
+            checkin.missed_at = now
+            checkin.save(update_fields=["status", "missed_at"])
+            raise_alert(
+                case=checkin.case,
+                kind="missed_checkin",
+                severity="high",
+                detail={"checkin": checkin.pk, "due_at": checkin.due_at.isoformat()},
+            )
+    return len(overdue)
+
+
+def process_answers(*, limit: int = 500) -> int:
+    """Read what each answer meant; an answer under duress raises the critical alert."""
+    with transaction.atomic():
+        pending = list(
+            CheckinAnswer.objects.select_for_update(skip_locked=True)
+            .filter(processed_at__isnull=True)
+            .select_related("checkin__case")
+            .order_by("created_at")[:limit]
+        )
+        for answer in pending:
+            case = answer.checkin.case
+            assessment = json.loads(
+                open_sealed(case_id=case.pk, record=_answer_record(answer), ciphertext=bytes(answer.sealed_assessment))
+            )
+            if assessment.get("duress"):
+                raise_alert(case=case, kind="duress", severity="critical", detail={"checkin": answer.checkin_id})
+            answer.processed_at = timezone.now()
+            answer.save(update_fields=["processed_at"])
+    return len(pending)
+
+
+def run_checkin_sweeps() -> None:
+    """Worker job."""
+    now = timezone.now()
+    open_due_checkins(now=now)
+    process_answers()
+    send_reminders(now=now)
+    mark_missed(now=now)
+
+
+# --- the defector's side ---------------------------------------------------------------
+
+
+def _answer_record(answer: CheckinAnswer) -> str:
+    # One answer per check-in (an answered check-in takes no other), so the id binds it.
+    return f"checkin-answer:{answer.checkin_id}"
+
+
+def _pin_attempts_key(defector: Defector) -> str:
+    return f"pin-failures:{defector.pk}"
+
+
+def _check_pin(defector: Defector, pin: str | None) -> bool:
+    """True when the PIN is the duress PIN. Both hashes are always checked, so the normal
+    and the duress PIN take the same time; a wrong PIN is counted and throttled."""
+    if cache.get(_pin_attempts_key(defector), 0) >= settings.LIVLINA_PIN_MAX_FAILURES:
+        raise Problem(status_code=429, slug="pin-locked", detail="Too many wrong PINs; try again later.", field="pin")
+    pins = DefectorPins.objects.filter(defector=defector).first()
+    candidate = pin if pin is not None else ""
+    stand_in = _stand_in_hash(settings.PASSWORD_HASHERS[0])
+    normal = check_password(candidate, (pins and pins.normal_pin_hash) or stand_in)
+    duress = check_password(candidate, (pins and pins.duress_pin_hash) or stand_in)
+    if pin is not None and not (normal or duress):
+        key = _pin_attempts_key(defector)
+        cache.add(key, 0, timeout=int(settings.LIVLINA_PIN_LOCKOUT.total_seconds()))
+        cache.incr(key)
+        raise Problem(status_code=400, slug="pin-invalid", detail="Wrong PIN.", field="pin")
+    return duress and not normal
+
+
+def respond(*, user: User, checkin_id: int, answer: str, pin: str | None) -> Checkin:
+    """Answer an open check-in. With the duress PIN the request does exactly what it does
+    with the normal PIN (same queries, same response); what it meant is sealed into the
+    answer row and the worker raises the critical alert from there. The alert never
+    reaches the defector's devices or conversation."""
+    if answer not in ANSWERS:
+        raise _bad("status", f"One of {sorted(ANSWERS)}.")
+    defector = user.defector
+    checkin = Checkin.objects.filter(pk=checkin_id, case__defector=defector).select_related("case").first()
+    if checkin is None:
+        raise Problem(status_code=404, slug="not-found", detail="No such check-in.")
+    under_duress = _check_pin(defector, pin)
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Checkin.objects.select_for_update().select_related("case").get(pk=checkin.pk)
+        if locked.status != Checkin.Status.OPEN:
+            raise Problem(status_code=409, slug="checkin-closed", detail="This check-in is no longer open.")
+        locked.status = Checkin.Status.ANSWERED
+        locked.answered_at, locked.answer, locked.remind_at = now, answer, None
+        locked.save(update_fields=["status", "answered_at", "answer", "remind_at"])
+        row = CheckinAnswer(checkin=locked, created_at=now, sealed_assessment=b"")
+        row.sealed_assessment = seal(
+            case_id=locked.case_id,
+            record=_answer_record(row),
+            # 0/1, not false/true: the sealed row has the same length either way.
+            plaintext=json.dumps({"duress": int(under_duress), "answer": answer}),
+        )
+        row.save()
+        if answer == "need_contact":
+            raise_alert(case=locked.case, kind="need_contact", severity="normal", detail={"checkin": locked.pk})
+        elif answer == "danger":
+            raise_alert(case=locked.case, kind="danger", severity="critical", detail={"checkin": locked.pk})
+    return locked
+
+
+def extend(*, user: User, checkin_id: int, minutes: int) -> Checkin:
+    """Push an open check-in's close back once, by at most an hour."""
+    if not 1 <= minutes <= MAX_EXTENSION.total_seconds() // 60:
+        raise _bad("minutes", "1 to 60 minutes.")
+    with transaction.atomic():
+        checkin = Checkin.objects.select_for_update().filter(pk=checkin_id, case__defector__user=user).first()
+        if checkin is None:
+            raise Problem(status_code=404, slug="not-found", detail="No such check-in.")
+        if checkin.status != Checkin.Status.OPEN or checkin.closes_at <= timezone.now():
+            raise Problem(status_code=409, slug="checkin-closed", detail="This check-in is no longer open.")
+        if checkin.extended:
+            raise Problem(status_code=409, slug="already-extended", detail="A check-in can be extended once.")
+        delta = dt.timedelta(minutes=minutes)
+        checkin.closes_at += delta
+        checkin.grace_until += delta
+        if checkin.remind_at is not None:
+            checkin.remind_at += delta
+        checkin.extended = True
+        checkin.save(update_fields=["closes_at", "grace_until", "remind_at", "extended"])
+    return checkin
+
+
+def set_pin(*, user: User, pin: str, duress: bool) -> None:
+    """Set the app PIN or the duress PIN (slow hash, never recoverable). They must differ."""
+    if not (pin.isdigit() and 4 <= len(pin) <= 8):
+        raise _bad("pin", "4 to 8 digits.")
+    defector = user.defector
+    with transaction.atomic():
+        pins, _ = DefectorPins.objects.select_for_update().get_or_create(defector=defector)
+        other = pins.normal_pin_hash if duress else pins.duress_pin_hash
+        if other and check_password(pin, other):
+            raise _bad("pin", "The duress PIN must differ from the app PIN.")
+        if duress:
+            pins.duress_pin_hash = make_password(pin)
+        else:
+            pins.normal_pin_hash = make_password(pin)
+        pins.save()
+        record_event(
+            action="pin.set", actor=user, case_id=_case_id(defector), details={"kind": "duress" if duress else "app"}
+        )
+
+
+def _case_id(defector: Defector) -> int | None:
+    return Case.objects.filter(defector=defector).values_list("pk", flat=True).first()
+
+
+def panic(*, user: User) -> None:
+    """The panic button: a critical alert at once."""
+    case = Case.objects.filter(defector__user=user).first()
+    if case is None:
+        raise Problem(status_code=404, slug="not-found", detail="No case for this device.")
+    with transaction.atomic():
+        raise_alert(case=case, kind="panic", severity="critical")
+
+
+def open_checkins_for(user: User) -> list[dict[str, Any]]:
+    now = timezone.now()
+    rows = Checkin.objects.filter(
+        case__defector__user=user, status=Checkin.Status.OPEN, due_at__lte=now, grace_until__gt=now
+    ).order_by("due_at")
+    return [{"id": c.pk, "due_at": c.due_at, "closes_at": c.closes_at} for c in rows]
+
+
+def history_for(case: Case) -> list[dict[str, Any]]:
+    rows = Checkin.objects.filter(case=case).order_by("-due_at")[:500]
+    out = []
+    for c in rows:
+        late = bool(c.answered_at and c.answered_at > c.closes_at)
+        out.append(
+            {
+                "id": c.pk,
+                "due_at": c.due_at,
+                "closes_at": c.closes_at,
+                "status": c.status,
+                "late": late,
+                "answer": c.answer,
+                "answered_at": c.answered_at,
+                "missed_at": c.missed_at,
+            }
+        )
+    return out

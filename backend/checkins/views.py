@@ -1,0 +1,179 @@
+"""Check-ins over REST (thin views over checkins.services)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.accounts.permissions import IsDefector, IsStaffMember
+from backend.cases import policy
+from backend.checkins import services
+from backend.checkins.models import CheckinSchedule
+from backend.input_validation import StrictSerializer, TextField
+from backend.problems import Problem
+
+
+class ScheduleInput(StrictSerializer):
+    rrule = TextField(max_length=500, required=False, allow_blank=True, default="", help_text="RFC 5545 RRULE")
+    at = serializers.DateTimeField(required=False, help_text="a one-off check-in instead of an rrule")
+    dtstart = serializers.DateTimeField(required=False, help_text="when the rule starts (default now)")
+    timezone = serializers.CharField(max_length=64)
+    window_minutes = serializers.IntegerField(min_value=5, max_value=24 * 60)
+    grace_minutes = serializers.IntegerField(min_value=0, max_value=24 * 60)
+    reminder_minutes = serializers.IntegerField(min_value=0, max_value=24 * 60, required=False, default=10)
+
+
+class ScheduleOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    rrule = serializers.CharField()
+    timezone = serializers.CharField()
+    window_minutes = serializers.IntegerField()
+    grace_minutes = serializers.IntegerField()
+    reminder_minutes = serializers.IntegerField()
+    paused = serializers.BooleanField()
+    next_due_at = serializers.DateTimeField(allow_null=True)
+
+
+class OpenCheckinOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    due_at = serializers.DateTimeField()
+    closes_at = serializers.DateTimeField()
+
+
+class RespondInput(StrictSerializer):
+    status = serializers.ChoiceField(choices=sorted(services.ANSWERS))
+    pin = serializers.RegexField(r"^\d{4,8}$", required=False)
+
+
+class RespondOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    answered_at = serializers.DateTimeField()
+
+
+class ExtendInput(StrictSerializer):
+    minutes = serializers.IntegerField(min_value=1, max_value=60)
+
+
+class PinInput(StrictSerializer):
+    pin = serializers.RegexField(r"^\d{4,8}$")
+
+
+class PanicInput(StrictSerializer):
+    """An empty object: the request itself is the signal."""
+
+
+class HistoryOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    due_at = serializers.DateTimeField()
+    closes_at = serializers.DateTimeField()
+    status = serializers.CharField()
+    late = serializers.BooleanField()
+    answer = serializers.CharField()
+    answered_at = serializers.DateTimeField(allow_null=True)
+    missed_at = serializers.DateTimeField(allow_null=True)
+
+
+def _data(serializer_class: type[StrictSerializer], request: Request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class CaseSchedulesView(APIView):
+    permission_classes = [IsStaffMember]
+
+    @extend_schema(responses={200: ScheduleOutput(many=True)}, summary="A case's check-in schedules")
+    def get(self, request: Request, case_id: int) -> Response:
+        case = policy.require_case_for_staff(request.user, case_id)
+        return Response(ScheduleOutput(CheckinSchedule.objects.filter(case=case).order_by("pk"), many=True).data)
+
+    @extend_schema(request=ScheduleInput, responses={201: ScheduleOutput}, summary="Create a check-in schedule")
+    def post(self, request: Request, case_id: int) -> Response:
+        case = policy.require_case_for_staff(request.user, case_id)
+        data = _data(ScheduleInput, request)
+        schedule = services.create_schedule(
+            case=case,
+            actor=request.user,
+            rrule=data["rrule"],
+            at=data.get("at"),
+            dtstart=data.get("dtstart"),
+            zone=data["timezone"],
+            window_minutes=data["window_minutes"],
+            grace_minutes=data["grace_minutes"],
+            reminder_minutes=data["reminder_minutes"],
+        )
+        return Response(ScheduleOutput(schedule).data, status=status.HTTP_201_CREATED)
+
+
+class SchedulePauseView(APIView):
+    permission_classes = [IsStaffMember]
+    paused = True
+
+    @extend_schema(request=None, responses={200: ScheduleOutput}, summary="Pause or resume a schedule")
+    def post(self, request: Request, schedule_id: int) -> Response:
+        schedule = CheckinSchedule.objects.filter(pk=schedule_id, case__in=policy.visible_cases(request.user)).first()
+        if schedule is None:
+            raise Problem(status_code=404, slug="not-found", detail="No such schedule.")
+        schedule = services.set_paused(schedule=schedule, actor=request.user, paused=self.paused)
+        return Response(ScheduleOutput(schedule).data)
+
+
+class CaseCheckinHistoryView(APIView):
+    permission_classes = [IsStaffMember]
+
+    @extend_schema(responses={200: HistoryOutput(many=True)}, summary="A case's check-ins: answered, late, missed")
+    def get(self, request: Request, case_id: int) -> Response:
+        case = policy.require_case_for_staff(request.user, case_id)
+        return Response(HistoryOutput(services.history_for(case), many=True).data)
+
+
+class OpenCheckinsView(APIView):
+    permission_classes = [IsDefector]
+
+    @extend_schema(responses={200: OpenCheckinOutput(many=True)}, summary="The caller's open check-ins")
+    def get(self, request: Request) -> Response:
+        return Response(OpenCheckinOutput(services.open_checkins_for(request.user), many=True).data)
+
+
+class RespondView(APIView):
+    permission_classes = [IsDefector]
+
+    @extend_schema(request=RespondInput, responses={200: RespondOutput}, summary="Answer a check-in")
+    def post(self, request: Request, checkin_id: int) -> Response:
+        data = _data(RespondInput, request)
+        checkin = services.respond(user=request.user, checkin_id=checkin_id, answer=data["status"], pin=data.get("pin"))
+        return Response({"id": checkin.pk, "status": checkin.status, "answered_at": checkin.answered_at})
+
+
+class ExtendView(APIView):
+    permission_classes = [IsDefector]
+
+    @extend_schema(request=ExtendInput, responses={200: OpenCheckinOutput}, summary="Extend an open check-in once")
+    def post(self, request: Request, checkin_id: int) -> Response:
+        data = _data(ExtendInput, request)
+        checkin = services.extend(user=request.user, checkin_id=checkin_id, minutes=data["minutes"])
+        return Response({"id": checkin.pk, "due_at": checkin.due_at, "closes_at": checkin.closes_at})
+
+
+class PinView(APIView):
+    permission_classes = [IsDefector]
+    duress = False
+
+    @extend_schema(request=PinInput, responses={204: None}, summary="Set the app PIN or the duress PIN")
+    def post(self, request: Request) -> Response:
+        services.set_pin(user=request.user, pin=_data(PinInput, request)["pin"], duress=self.duress)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PanicView(APIView):
+    permission_classes = [IsDefector]
+
+    @extend_schema(request=PanicInput, responses={202: None}, summary="Raise a critical alert at once")
+    def post(self, request: Request) -> Response:
+        _data(PanicInput, request)
+        services.panic(user=request.user)
+        return Response(status=status.HTTP_202_ACCEPTED)
