@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/v1/", include("backend.cases.urls")),
     path("api/v1/", include("backend.messaging.urls")),
     path("api/v1/", include("backend.crisis.urls")),
+    path("api/v1/", include("backend.crisis.phrase_urls")),
     path("api/v1/", include("backend.checkins.urls")),
     path("inbox/", include("backend.inbox.urls")),
 ]

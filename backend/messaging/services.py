@@ -11,6 +11,8 @@ from django.utils import timezone
 from backend import realtime
 from backend.accounts.models import Device, User
 from backend.cases.models import Case
+from backend.crisis.scanning import scan_text
+from backend.crisis.services import raise_alert
 from backend.crisis.unanswered import schedule_check
 from backend.messaging import selectors
 from backend.messaging.models import Conversation, Message, ReadState, message_record
@@ -77,6 +79,7 @@ def send_message(
             _mark_read(locked, sender, message.seq)
             if sender.is_defector:
                 schedule_check(conversation=locked, case=case, seq=message.seq)
+                _scan_for_crisis(case, text, seq=message.seq)
             participant_ids = selectors.participant_ids(case)
             enqueue_push(
                 user_ids=[uid for uid in participant_ids if uid != sender.pk],
@@ -97,6 +100,16 @@ def send_message(
             raise
         return existing
     return SendResult(message, text, created=True)
+
+
+def _scan_for_crisis(case: Case, text: str, *, seq: int) -> None:
+    """Crisis language raises (or adds to) a keyword alert in the same transaction. The
+    alert carries the severity and categories, never the words matched."""
+    result = scan_text(text, programme_id=case.programme_id)
+    if result.severity is not None:
+        raise_alert(
+            case=case, kind="keyword", severity=result.severity, categories=result.categories, detail={"seq": seq}
+        )
 
 
 def _existing(conversation: Conversation, sender: User, client_id: uuid.UUID) -> SendResult | None:

@@ -158,3 +158,39 @@ def test_timeline_shows_nothing_before_escalation(case, contact, as_staff):
     detail = as_staff(contact).get(f"/api/v1/alerts/{alert.pk}").json()
     assert [item["event"] for item in detail["timeline"]] == ["raised"]
     assert timezone.now() >= Alert.objects.get().created_at
+
+
+def test_crisis_language_in_a_defector_message_raises_a_keyword_alert(case, contact, defector_device, as_staff):
+    conversation = Conversation.objects.get(case=case)
+    app = device_client(defector_device)
+    sent = app.post(
+        f"/api/v1/conversations/{conversation.pk}/messages",
+        {"client_id": str(uuid.uuid4()), "body": "Jag orkar inte mer, har tagit hela burken med tabletter"},
+        format="json",
+    )
+    assert sent.status_code == 201
+    alert = Alert.objects.get(kind="keyword")
+    assert alert.severity_name == "critical" and "self_harm" in alert.categories
+    # The alert and its timeline say what kind of danger, never the words.
+    detail = as_staff(contact).get(f"/api/v1/alerts/{alert.pk}").json()
+    assert "tabletter" not in str(detail) and "orkar" not in str(detail)
+
+
+def test_staff_messages_are_not_scanned(case, contact, as_staff):
+    conversation = Conversation.objects.get(case=case)
+    as_staff(contact).post(
+        f"/api/v1/conversations/{conversation.pk}/messages",
+        {"client_id": str(uuid.uuid4()), "body": "Har du tagit tabletter? Vill du ta livet av dig?"},
+        format="json",
+    )
+    assert not Alert.objects.exists()
+
+
+def test_an_everyday_message_raises_nothing(case, defector_device):
+    conversation = Conversation.objects.get(case=case)
+    device_client(defector_device).post(
+        f"/api/v1/conversations/{conversation.pk}/messages",
+        {"client_id": str(uuid.uuid4()), "body": "Hej! Jag dör av skratt, vi ses på tisdag i Döbeln"},
+        format="json",
+    )
+    assert not Alert.objects.filter(kind="keyword").exists()
