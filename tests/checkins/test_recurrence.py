@@ -61,3 +61,32 @@ def test_a_one_off_occurs_once():
     at = dt.datetime(2026, 11, 22, 22, 0, tzinfo=STOCKHOLM)
     assert next_occurrence(rule_text="", dtstart=at, zone="Europe/Stockholm", after=at - dt.timedelta(hours=1)) == at
     assert next_occurrence(rule_text="", dtstart=at, zone="Europe/Stockholm", after=at) is None
+
+
+def test_the_worker_opens_one_0230_checkin_per_day_through_both_changes(case, contact):
+    import time_machine
+
+    from backend.checkins.models import Checkin, CheckinSchedule
+    from backend.checkins.services import open_due_checkins
+
+    for first_day, month in ((26, 3), (22, 10)):
+        CheckinSchedule.objects.all().delete()
+        start = dt.datetime(2026, month, first_day, 2, 30, tzinfo=STOCKHOLM)
+        CheckinSchedule.objects.create(
+            case=case,
+            rrule="FREQ=DAILY",
+            dtstart=start,
+            timezone="Europe/Stockholm",
+            window_minutes=30,
+            grace_minutes=10,
+            next_due_at=start,
+            created_by=contact.user,
+        )
+        moment = start - dt.timedelta(hours=1)
+        with time_machine.travel(moment, tick=False) as clock:
+            for _ in range(6 * 24 * 4 - 8):  # six days less two hours, the worker sweeping every 15 minutes
+                clock.shift(dt.timedelta(minutes=15))
+                open_due_checkins()
+        local_days = [c.due_at.astimezone(STOCKHOLM).date() for c in Checkin.objects.order_by("due_at")]
+        assert local_days == [start.date() + dt.timedelta(days=i) for i in range(6)]
+        Checkin.objects.all().delete()
