@@ -7,10 +7,12 @@ the HTTP ``status``, a ``detail`` and, for validation errors, ``errors``: a list
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from django.db import DataError
 from django.http import JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -39,6 +41,12 @@ class Problem(exceptions.APIException):
         self.status_code = status_code
         self.slug = slug
         self.field = field
+
+
+def api_datetime(value: datetime) -> str:
+    """A timestamp as the API writes it everywhere (DRF's form: ISO 8601, UTC as Z), also
+    for frames built outside serializers."""
+    return serializers.DateTimeField().to_representation(value)
 
 
 def problem_type(slug: str) -> str:
@@ -93,6 +101,10 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     # Imported here: rest_framework.views loads the authentication classes, which use Problem.
     from rest_framework.views import exception_handler
 
+    if isinstance(exc, (OverflowError, DataError)):
+        # A number or text the database cannot hold (an id of 10**30, a NUL byte): the
+        # client's input, not a server fault.
+        exc = Problem(status_code=400, slug="out-of-range", detail="A value in the request is out of range.")
     response = exception_handler(exc, context)
     if response is None:
         return None  # a real bug: Django's 500 handler answers (as problem+json, see urls.py)

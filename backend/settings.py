@@ -202,6 +202,8 @@ LIVLINA_MESSAGE_RATE = os.environ.get("LIVLINA_MESSAGE_RATE", "120/minute")
 # Per WebSocket connection: frames a second and burst (over it: an error frame, not a close).
 LIVLINA_SOCKET_RATE = float(os.environ.get("LIVLINA_SOCKET_RATE", 10))
 LIVLINA_SOCKET_BURST = float(os.environ.get("LIVLINA_SOCKET_BURST", 30))
+# How often an open socket re-checks its credential (revocation, logout) in the database.
+LIVLINA_SOCKET_RECHECK_SECONDS = float(os.environ.get("LIVLINA_SOCKET_RECHECK_SECONDS", 30))
 
 # How long a worker holds a claimed escalation step before another may take it over.
 LIVLINA_ESCALATION_LEASE_SECONDS = float(os.environ.get("LIVLINA_ESCALATION_LEASE_SECONDS", 30))

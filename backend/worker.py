@@ -26,12 +26,16 @@ class PeriodicJob:
 def default_jobs() -> list[PeriodicJob]:
     # Imported here so the worker module loads without pulling every app at import time.
     from backend.audit.services import write_checkpoint
-    from backend.checkins.services import run_checkin_sweeps
+    from backend.checkins import services as checkins
     from backend.crisis.engine import run_escalations
     from backend.push.services import drain_outbox
 
     return [
-        PeriodicJob("checkins", 0.5, run_checkin_sweeps),
+        # Separate jobs, so a failure in one sweep never stops the others.
+        PeriodicJob("checkins-open", 0.5, checkins.open_due_checkins),
+        PeriodicJob("checkins-duress", 0.5, checkins.process_answers),
+        PeriodicJob("checkins-reminders", 1.0, checkins.send_reminders),
+        PeriodicJob("checkins-missed", 0.5, checkins.mark_missed),
         PeriodicJob("escalations", 0.5, run_escalations),
         PeriodicJob("push-outbox", 0.5, drain_outbox),
         PeriodicJob("audit-checkpoint", 60.0, write_checkpoint),

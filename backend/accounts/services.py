@@ -77,10 +77,10 @@ def enrollment_code_hash(code: str) -> str:
 
 
 def create_enrollment_code(*, case: Case, created_by: User) -> tuple[str, EnrollmentCode]:
-    """A fresh one-time code for ``case``. Only staff assigned to the case (or holding a
-    grant for it) may call this; anyone else gets "not found". Returns the plain code,
-    which is never stored."""
-    policy.require_case_for_staff(created_by, case.pk)
+    """A fresh one-time code for ``case``. Only staff assigned to the case may call this
+    (a device enrolled with it outlives any temporary access); anyone else gets "not
+    found". Returns the plain code, which is never stored."""
+    policy.require_assigned_case(created_by, case.pk)
     if case.status != Case.Status.OPEN:
         raise Problem(status_code=409, slug="case-closed", detail="The case is closed.")
     code = generate_enrollment_code()
@@ -199,7 +199,7 @@ def refresh_tokens(*, device_id: str, refresh_token: str, timestamp: str, signat
                 status_code=401, slug="signature-invalid", detail="The signature does not verify.", field="signature"
             ) from None
         if row.used_at is not None:
-            _revoke(device, actor=None, reason="refresh token reused")
+            _revoke(device, reason="refresh token reused")
             record_event(
                 action="device.refresh_reuse", actor=None, case_id=_case_id_for(device), target=f"device:{device.pk}"
             )
@@ -274,6 +274,14 @@ def enroll_device(*, code: str, keys: DeviceKeys) -> tuple[Device, TokenPair, Ca
     return device, pair, case
 
 
+def failed_login_target(username: str) -> str:
+    """What the audit log keeps of a failed login: a keyed hash of the typed name, so
+    attempts on one account can be correlated but a password typed into the username
+    field is never written to the append-only log."""
+    digest = hmac.new(settings.SECRET_KEY.encode(), username.encode(), hashlib.sha256).hexdigest()[:16]
+    return f"username-hash:{digest}"
+
+
 def verify_staff_credentials(*, username: str, password: str, otp: str) -> User | None:
     """The staff member if password and current TOTP both check out, else None."""
     user = authenticate(username=username, password=password)
@@ -291,7 +299,7 @@ def enroll_staff_device(*, username: str, password: str, otp: str, keys: DeviceK
     user = verify_staff_credentials(username=username, password=password, otp=otp)
     if user is None:
         with transaction.atomic():
-            record_event(action="staff.login_failed", actor=None, target=f"username:{username[:150]}")
+            record_event(action="staff.login_failed", actor=None, target=failed_login_target(username))
         raise Problem(status_code=401, slug="credentials-invalid", detail="Wrong username, password or one-time code.")
     with transaction.atomic():
         device = _new_device(user, keys)
@@ -307,7 +315,7 @@ def _case_id_for(device: Device) -> int | None:
     return Case.objects.filter(defector__user_id=device.user_id).values_list("pk", flat=True).first()
 
 
-def _revoke(device: Device, *, actor: User | None, reason: str) -> None:
+def _revoke(device: Device, *, reason: str) -> None:
     device.revoked_at = timezone.now()
     device.revoked_reason = reason[:200]
     device.push_token = ""
@@ -326,7 +334,7 @@ def revoke_device(*, device: Device, actor: User, reason: str = "") -> None:
         locked = Device.objects.select_for_update().get(pk=device.pk)
         if locked.is_revoked:
             return
-        _revoke(locked, actor=actor, reason=reason or "revoked")
+        _revoke(locked, reason=reason or "revoked")
         record_event(
             action="device.revoked",
             actor=actor,

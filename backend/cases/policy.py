@@ -36,6 +36,14 @@ def visible_cases(user: User, *, now: datetime | None = None) -> QuerySet[Case]:
     return Case.objects.filter(Q(pk__in=assigned) | Q(pk__in=granted))
 
 
+def staff_with_access_ids(case: Case, *, now: datetime | None = None) -> list[int]:
+    """The staff who may see ``case`` now: assigned, or holding an active grant."""
+    now = now or timezone.now()
+    staff = set(CaseAssignment.objects.filter(case=case).values_list("staff_id", flat=True))
+    staff |= set(AccessGrant.objects.filter(active_grants(now=now), case=case).values_list("staff_id", flat=True))
+    return sorted(staff)
+
+
 def _not_found(what: str = "case") -> Problem:
     return Problem(status_code=404, slug="not-found", detail=f"No such {what}.")
 
@@ -53,6 +61,16 @@ def require_case_for_staff(user: User, case_id: int) -> Case:
     if not user.is_staff_member:
         raise _not_found()
     return require_case(user, case_id)
+
+
+def require_assigned_case(user: User, case_id: int) -> Case:
+    """The case if ``user`` is assigned to it. Temporary access (an alert held,
+    break-glass) is for reading and answering, not for acts that outlive it, such as
+    enrolling a device as the defector."""
+    case = require_case_for_staff(user, case_id)
+    if not CaseAssignment.objects.filter(case=case, staff=user).exists():
+        raise _not_found()
+    return case
 
 
 def has_role(user: User, programme_id: int, *roles: str) -> bool:

@@ -14,6 +14,7 @@ from backend.accounts.permissions import IsStaffMember
 from backend.cases import policy, selectors, services
 from backend.cases.models import Case
 from backend.input_validation import StrictSerializer
+from backend.problems import Problem
 
 
 class CaseOutput(serializers.Serializer):
@@ -57,7 +58,10 @@ class CaseListView(APIView):
 class CaseDetailView(APIView):
     @extend_schema(responses={200: CaseOutput}, summary="One case (staff reads are audited)")
     def get(self, request: Request, case_id: int) -> Response:
-        case = selectors.case_for_reading(request.user, case_id, why=request.query_params.get("why", "")[:200])
+        why = request.query_params.get("why", "")
+        if len(why) > 200 or any(ord(ch) < 32 for ch in why):
+            raise Problem(status_code=400, slug="validation", detail="At most 200 printable characters.", field="why")
+        case = selectors.case_for_reading(request.user, case_id, why=why)
         return Response(CaseOutput(case).data)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import logging
 import secrets
 from typing import Any
 from zoneinfo import available_timezones
@@ -27,10 +28,14 @@ from backend.checkins.models import Checkin, CheckinAnswer, CheckinSchedule, Def
 from backend.crisis.services import raise_alert
 from backend.problems import Problem
 from backend.push.services import enqueue_push
-from backend.vault.services import open_sealed, seal
+from backend.vault.services import ContentShredded, open_sealed, seal
+
+logger = logging.getLogger(__name__)
 
 ANSWERS = {"ok", "need_contact", "danger"}
 MAX_EXTENSION = dt.timedelta(hours=1)
+MAX_START_AGE = dt.timedelta(days=1)
+MAX_START_AHEAD = dt.timedelta(days=730)
 
 
 @functools.cache
@@ -68,10 +73,13 @@ def create_schedule(
         raise _bad("rrule", "Give either rrule (recurring) or at (one-off).")
     now = timezone.now()
     start = at or dtstart or now
+    # Bounded: a rule expanded from a far-past start walks every occurrence since then.
+    if not now - MAX_START_AGE <= start <= now + MAX_START_AHEAD:
+        raise _bad("at" if at else "dtstart", "Must be within a day before and two years after now.")
     if rrule:
         try:
             gap = recurrence.shortest_gap(rule_text=rrule, dtstart=start, zone=zone)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             raise _bad("rrule", f"Not a valid RRULE: {exc}") from None
         if gap is not None and gap < recurrence.MIN_INTERVAL:
             raise _bad("rrule", "Check-ins must be at least 15 minutes apart.")
@@ -191,21 +199,29 @@ def mark_missed(*, now: dt.datetime | None = None, limit: int = 500) -> int:
             .select_related("case")
             .order_by("grace_until")[:limit]
         )
+        marked = 0
         for checkin in overdue:
-            checkin.status = Checkin.Status.MISSED
-            checkin.missed_at = now
-            checkin.save(update_fields=["status", "missed_at"])
-            raise_alert(
-                case=checkin.case,
-                kind="missed_checkin",
-                severity="high",
-                detail={"checkin": checkin.pk, "due_at": checkin.due_at.isoformat()},
-            )
-    return len(overdue)
+            try:
+                with transaction.atomic():
+                    checkin.status = Checkin.Status.MISSED
+                    checkin.missed_at = now
+                    checkin.save(update_fields=["status", "missed_at"])
+                    raise_alert(
+                        case=checkin.case,
+                        kind="missed_checkin",
+                        severity="high",
+                        detail={"checkin": checkin.pk, "due_at": checkin.due_at.isoformat()},
+                    )
+                    marked += 1
+            except Exception:
+                logger.exception("missed check-in %s could not be processed; retrying later", checkin.pk)
+    return marked
 
 
 def process_answers(*, limit: int = 500) -> int:
-    """Read what each answer meant; an answer under duress raises the critical alert."""
+    """Read what each answer meant; an answer under duress raises the critical alert.
+    Each row in its own savepoint: one unreadable row never holds up the others."""
+    done = 0
     with transaction.atomic():
         pending = list(
             CheckinAnswer.objects.select_for_update(skip_locked=True)
@@ -214,24 +230,27 @@ def process_answers(*, limit: int = 500) -> int:
             .order_by("created_at")[:limit]
         )
         for answer in pending:
-            case = answer.checkin.case
-            assessment = json.loads(
-                open_sealed(case_id=case.pk, record=_answer_record(answer), ciphertext=bytes(answer.sealed_assessment))
-            )
-            if assessment.get("duress"):
-                raise_alert(case=case, kind="duress", severity="critical", detail={"checkin": answer.checkin_id})
-            answer.processed_at = timezone.now()
-            answer.save(update_fields=["processed_at"])
-    return len(pending)
+            try:
+                with transaction.atomic():
+                    _process_answer(answer)
+                    done += 1
+            except ContentShredded:
+                # The case was erased: nothing can be read, nobody is left to alert.
+                CheckinAnswer.objects.filter(pk=answer.pk).update(processed_at=timezone.now())
+            except Exception:
+                logger.exception("check-in answer %s could not be processed; retrying later", answer.pk)
+    return done
 
 
-def run_checkin_sweeps() -> None:
-    """Worker job."""
-    now = timezone.now()
-    open_due_checkins(now=now)
-    process_answers()
-    send_reminders(now=now)
-    mark_missed(now=now)
+def _process_answer(answer: CheckinAnswer) -> None:
+    case = answer.checkin.case
+    assessment = json.loads(
+        open_sealed(case_id=case.pk, record=_answer_record(answer), ciphertext=bytes(answer.sealed_assessment))
+    )
+    if assessment.get("duress"):
+        raise_alert(case=case, kind="duress", severity="critical", detail={"checkin": answer.checkin_id})
+    answer.processed_at = timezone.now()
+    answer.save(update_fields=["processed_at"])
 
 
 # --- the defector's side ---------------------------------------------------------------
@@ -252,6 +271,9 @@ def _check_pin(defector: Defector, pin: str | None) -> bool:
     if cache.get(_pin_attempts_key(defector), 0) >= settings.LIVLINA_PIN_MAX_FAILURES:
         raise Problem(status_code=429, slug="pin-locked", detail="Too many wrong PINs; try again later.", field="pin")
     pins = DefectorPins.objects.filter(defector=defector).first()
+    if pin is None and pins is not None and pins.normal_pin_hash:
+        # Once a PIN is set, an answer without one proves nothing about who holds the phone.
+        raise Problem(status_code=400, slug="pin-required", detail="Answer with your PIN.", field="pin")
     candidate = pin if pin is not None else ""
     stand_in = _stand_in_hash(settings.PASSWORD_HASHERS[0])
     normal = check_password(candidate, (pins and pins.normal_pin_hash) or stand_in)

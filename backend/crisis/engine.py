@@ -74,23 +74,25 @@ def recipients_for(alert: Alert, action: str, *, now: dt.datetime) -> list[int]:
     return sorted(set(contacts) | set(on_call) | set(supervisors))  # notify_everyone
 
 
-def notify(alert: Alert, action: str, *, now: dt.datetime) -> None:
+def notify(alert: Alert, action: str, *, now: dt.datetime) -> bool:
+    """Notify the step's people; True if at least one phone was sent an alert."""
     users = recipients_for(alert, action, now=now)
     if not users:
-        # Recorded, and the engine moves straight on: an empty step never waits.
         add_event(alert, "nobody_to_notify", action=action)
-        return
+        return False
     for user_id in users:
         AlertRecipient.objects.get_or_create(alert=alert, user_id=user_id, defaults={"first_notified_at": now})
     rows = enqueue_push(user_ids=users, kind="alert", high_priority=True, alert_id=alert.pk)
-    add_event(alert, "notified", action=action, users=users, pushes=len(rows))
+    add_event(alert, "notified" if rows else "nobody_reachable", action=action, users=users, pushes=len(rows))
     frame = alert_frame(alert)
     for user_id in users:
         realtime.publish_on_commit(realtime.user_group(user_id), frame)
+    return bool(rows)
 
 
 def _advance(alert: Alert, *, now: dt.datetime) -> None:
-    """Run steps from the current one until a wait (or the end of the round)."""
+    """Run steps from the current one until a wait (or the end of the round). A wait
+    after steps that reached no phone is skipped: nobody is waiting for an answer."""
     steps: list[dict[str, Any]] = alert.escalation.get("steps", [])
     repeat = int(alert.escalation.get("repeat", 1))
     if alert.round >= repeat or not steps:
@@ -100,18 +102,22 @@ def _advance(alert: Alert, *, now: dt.datetime) -> None:
         notify(alert, "notify_everyone", now=now)
         alert.next_step_at = now + EXHAUSTED_BEAT
         return
+    reached = False
     for _ in range(len(steps) + 1):
         step = steps[alert.step_index]
         alert.step_index += 1
         if alert.step_index >= len(steps):
             alert.step_index = 0
             alert.round += 1
+        if step["action"] == "wait" and not reached:
+            add_event(alert, "wait_skipped", reason="nobody was reached")
+            continue
         if step["action"] == "wait":
             minutes = int(step.get("minutes", 5))
             add_event(alert, "waiting", minutes=minutes)
             alert.next_step_at = now + dt.timedelta(minutes=minutes)
             return
-        notify(alert, step["action"], now=now)
+        reached = notify(alert, step["action"], now=now) or reached
         if alert.step_index == 0:
             alert.next_step_at = now  # the next round (or the steady beat) starts on the next pass
             return

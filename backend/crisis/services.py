@@ -12,10 +12,11 @@ from django.utils import timezone
 from backend import realtime
 from backend.accounts.models import User
 from backend.audit.services import record_event
+from backend.cases import policy
 from backend.cases.models import Case, CaseAssignment
 from backend.cases.services import end_alert_access, grant_alert_access
 from backend.crisis.models import Alert, AlertEvent, EscalationPolicy
-from backend.problems import Problem
+from backend.problems import Problem, api_datetime
 
 DEFAULT_STEPS: list[dict[str, Any]] = [
     {"action": "notify_contacts"},
@@ -26,7 +27,6 @@ DEFAULT_STEPS: list[dict[str, Any]] = [
     {"action": "wait", "minutes": 10},
 ]
 DEFAULT_REPEAT = 3
-NOTIFY_ACTIONS = {"notify_contacts", "notify_on_call", "notify_supervisors", "notify_critical"}
 SEVERITIES = {"normal": Alert.Severity.NORMAL, "high": Alert.Severity.HIGH, "critical": Alert.Severity.CRITICAL}
 
 
@@ -64,15 +64,16 @@ def alert_frame(alert: Alert, frame_type: str = "alert.new") -> dict[str, Any]:
             "kind": alert.kind,
             "severity": alert.severity_name,
             "state": alert.state,
-            "created_at": alert.created_at.isoformat(),
+            "created_at": api_datetime(alert.created_at),
         },
     }
 
 
-def publish_to_case_staff(alert: Alert, frame_type: str, extra_user_ids: Iterable[int] = ()) -> None:
-    staff = set(CaseAssignment.objects.filter(case_id=alert.case_id).values_list("staff_id", flat=True))
+def publish_to_case_staff(alert: Alert, frame_type: str) -> None:
+    """To every staff member who may see the alert: those who may see the case, and
+    those who were notified of it. Never to the defector."""
+    staff = set(policy.staff_with_access_ids(alert.case))
     staff |= set(alert.recipients.values_list("user_id", flat=True))
-    staff |= set(extra_user_ids)
     frame = alert_frame(alert, frame_type)
     for user_id in sorted(staff):
         realtime.publish_on_commit(realtime.user_group(user_id), frame)
@@ -82,7 +83,7 @@ def raise_alert(
     *, case: Case, kind: str, severity: str, categories: Iterable[str] = (), detail: dict[str, Any] | None = None
 ) -> Alert:
     """Raise an alert, or add to the open one of the same case and kind; a higher
-    severity raises it (and a raise to critical re-opens and re-escalates at once).
+    severity raises it, and any critical trigger re-opens it and escalates at once.
     Call inside the caller's transaction: the alert exists exactly when its cause does.
     ``detail`` goes on the timeline; never put message text in it."""
     if severity not in SEVERITIES:
@@ -131,14 +132,17 @@ def _retrigger(alert: Alert, level: int, categories: Iterable[str], detail: dict
     if level > alert.severity:
         add_event(alert, "severity_raised", previous=alert.severity_name, severity=Alert.Severity(level).label)
         alert.severity = level
-        if level == Alert.Severity.CRITICAL:
-            if alert.state == Alert.State.ACKNOWLEDGED:
-                add_event(alert, "reopened", reason="raised to critical")
-            alert.state = Alert.State.OPEN
-            alert.escalation = policy_snapshot(alert.case, level)
-            alert.step_index = alert.round = 0
-            alert.next_step_at = now
-            alert.reopen_at = None
+    if level == Alert.Severity.CRITICAL:
+        # Every critical trigger (a second panic, duress again, a raise to critical) must
+        # reach people at once, even when someone acknowledged the alert: re-open and
+        # escalate from the top, contacts and on-call first.
+        if alert.state == Alert.State.ACKNOWLEDGED:
+            add_event(alert, "reopened", reason="critical trigger")
+        alert.state = Alert.State.OPEN
+        alert.escalation = policy_snapshot(alert.case, level)
+        alert.step_index = alert.round = 0
+        alert.next_step_at = now
+        alert.reopen_at = None
     alert.save()
     publish_to_case_staff(alert, "alert.updated")
     return alert

@@ -74,7 +74,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 record_event(action="staff.login", actor=user, target=f"user:{user.pk}")
                 next_url = request.GET.get("next", "")
                 return HttpResponseRedirect(next_url if next_url.startswith("/inbox/") else reverse("inbox-home"))
-            record_event(action="staff.login_failed", target=f"username:{form.cleaned_data['username'][:150]}")
+            record_event(
+                action="staff.login_failed", target=account_services.failed_login_target(form.cleaned_data["username"])
+            )
             error = "Wrong username, password or one-time code."
         else:
             error = "Fill in username, password and the 6-digit code from your authenticator app."

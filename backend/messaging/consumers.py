@@ -18,7 +18,7 @@ from backend import realtime
 from backend.accounts.models import Device, User
 from backend.messaging import selectors, services
 from backend.messaging.rate_limits import require_send_budget
-from backend.messaging.socket_auth import authenticate_handshake
+from backend.messaging.socket_auth import SocketIdentity, authenticate_handshake, still_valid
 from backend.messaging.socket_frames import FrameError, parse_frame
 from backend.problems import Problem
 
@@ -46,16 +46,21 @@ class TokenBucket:
         return True
 
 
-def _live_device_or_none(device: Device | None) -> None:
-    """Refuse a frame from a device revoked after its socket opened, even if the layer
-    that carries the revocation event is down."""
-    if device is not None and not Device.objects.filter(pk=device.pk, revoked_at__isnull=True).exists():
-        raise FrameError("revoked", "This device was revoked.")
+def _require_valid(identity: SocketIdentity) -> None:
+    """Refuse a frame once the credential behind the socket is gone (a revoked device, a
+    logged-out session), even if the event that closes the socket never arrived."""
+    if not still_valid(identity):
+        raise CredentialGoneError
+
+
+class CredentialGoneError(Exception):
+    pass
 
 
 @database_sync_to_async
-def _send(user: User, device: Device | None, frame: dict[str, Any]) -> dict[str, Any]:
-    _live_device_or_none(device)
+def _send(identity: SocketIdentity, frame: dict[str, Any]) -> dict[str, Any]:
+    _require_valid(identity)
+    user, device = identity.user, identity.device
     conversation = selectors.conversation_for(user, frame["conversation"])
     require_send_budget(user=user, device=device)
     result = services.send_message(
@@ -75,15 +80,17 @@ def _send(user: User, device: Device | None, frame: dict[str, Any]) -> dict[str,
 
 
 @database_sync_to_async
-def _sync_page(user: User, device: Device | None, conversation_id: int, after_seq: int) -> selectors.MessagePage:
-    _live_device_or_none(device)
+def _sync_page(identity: SocketIdentity, conversation_id: int, after_seq: int) -> selectors.MessagePage:
+    _require_valid(identity)
+    user = identity.user
     conversation = selectors.conversation_for(user, conversation_id)
     return selectors.messages_after(user, conversation, after_seq=after_seq, limit=SYNC_PAGE)
 
 
 @database_sync_to_async
-def _read(user: User, device: Device | None, conversation_id: int, up_to_seq: int) -> None:
-    _live_device_or_none(device)
+def _read(identity: SocketIdentity, conversation_id: int, up_to_seq: int) -> None:
+    _require_valid(identity)
+    user = identity.user
     conversation = selectors.conversation_for(user, conversation_id)
     services.mark_read(user=user, conversation=conversation, up_to_seq=up_to_seq)
 
@@ -99,13 +106,11 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         user, device = identity.user, identity.device
+        self.identity = identity
         self.user, self.device = user, device
         # A socket lives no longer than the credential that opened it: the client
         # reconnects with a fresh access token (or logs in again).
-        remaining = (identity.valid_until - timezone.now()).total_seconds()
-        self.expiry = asyncio.get_running_loop().call_later(
-            max(remaining, 0), lambda: asyncio.ensure_future(self.close(code=CLOSE_UNAUTHENTICATED))
-        )
+        self.watcher = asyncio.create_task(self._watch_credential())
         self.bucket = TokenBucket(settings.LIVLINA_SOCKET_RATE, settings.LIVLINA_SOCKET_BURST)
         self.joined = [realtime.user_group(user.pk)]
         if device is not None:
@@ -120,8 +125,8 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "expiry", None) is not None:
-            self.expiry.cancel()
+        if getattr(self, "watcher", None) is not None:
+            self.watcher.cancel()
         for group in getattr(self, "joined", []):
             try:
                 await self.channel_layer.group_discard(group, self.channel_name)
@@ -134,6 +139,8 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
             if not self.bucket.take():
                 raise FrameError("rate-limited", "Too many frames; slow down and retry.", frame.get("client_id"))
             await self.handle(frame)
+        except CredentialGoneError:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
         except FrameError as error:
             await self.send_json(error.as_frame())
         except Problem as problem:
@@ -141,15 +148,26 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
             error = FrameError(problem.slug, str(problem.detail), client_id)
             await self.send_json(error.as_frame())
 
+    async def _watch_credential(self) -> None:
+        """Close at the credential's end, and re-check it on a short beat so that a
+        logout or a revocation whose event was lost still ends the socket."""
+        recheck = settings.LIVLINA_SOCKET_RECHECK_SECONDS
+        while True:
+            remaining = (self.identity.valid_until - timezone.now()).total_seconds()
+            await asyncio.sleep(max(0.0, min(recheck, remaining)))
+            if not await database_sync_to_async(still_valid)(self.identity):
+                await self.close(code=CLOSE_UNAUTHENTICATED)
+                return
+
     async def handle(self, frame: dict[str, Any]) -> None:
         assert self.user is not None
         kind = frame["type"]
         if kind == "message.send":
-            await self.send_json(await _send(self.user, self.device, frame))
+            await self.send_json(await _send(self.identity, frame))
         elif kind == "sync":
             after = frame["after_seq"]
             while True:
-                page = await _sync_page(self.user, self.device, frame["conversation"], after)
+                page = await _sync_page(self.identity, frame["conversation"], after)
                 for message in page.results:
                     await self.send_json(
                         {"type": "message.new", "conversation": frame["conversation"], "message": message}
@@ -159,7 +177,7 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
                     break
             await self.send_json({"type": "sync.done", "conversation": frame["conversation"], "last_seq": after})
         elif kind == "read":
-            await _read(self.user, self.device, frame["conversation"], frame["up_to_seq"])
+            await _read(self.identity, frame["conversation"], frame["up_to_seq"])
         elif kind == "ping":
             await self.send_json({"type": "pong"})
 
@@ -175,6 +193,9 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
         await self.send_json(event)
 
     async def alert_new(self, event: dict[str, Any]) -> None:
+        await self.send_json(event)
+
+    async def alert_updated(self, event: dict[str, Any]) -> None:
         await self.send_json(event)
 
     async def device_revoked(self, event: dict[str, Any]) -> None:

@@ -8,14 +8,13 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from backend.accounts.models import User
 from backend.audit.services import record_event
 from backend.cases import policy
-from backend.cases.models import AccessGrant, Case, CaseAssignment
+from backend.cases.models import Case
 from backend.messaging.models import Conversation, Message, ReadState
-from backend.problems import Problem
+from backend.problems import Problem, api_datetime
 from backend.vault.services import ContentShredded, open_sealed
 
 MAX_PAGE = 200
@@ -25,12 +24,7 @@ def participant_ids(case: Case) -> list[int]:
     """Everyone who may read and write the case's conversation now: the defector, the
     staff assigned to the case, and staff holding an active grant (an alert they hold,
     or break-glass)."""
-    now = timezone.now()
-    staff = set(CaseAssignment.objects.filter(case=case).values_list("staff_id", flat=True))
-    staff |= set(
-        AccessGrant.objects.filter(policy.active_grants(now=now), case=case).values_list("staff_id", flat=True)
-    )
-    return [case.defector.user_id, *sorted(staff)]
+    return [case.defector.user_id, *policy.staff_with_access_ids(case)]
 
 
 def conversation_for(user: User, conversation_id: int) -> Conversation:
@@ -71,7 +65,7 @@ def message_payload(message: Message, body: str) -> dict[str, Any]:
         "client_id": str(message.client_id),
         "sender": message.sender_id,
         "body": body,
-        "created_at": message.created_at.isoformat(),
+        "created_at": api_datetime(message.created_at),
     }
 
 

@@ -35,6 +35,8 @@ def clean_body(body: object) -> str:
     if not isinstance(body, str):
         raise Problem(status_code=400, slug="validation", detail="Must be a string.", field="body")
     text = body.strip()
+    if "\x00" in text:
+        raise Problem(status_code=400, slug="validation", detail="Must not contain NUL characters.", field="body")
     if not text:
         raise Problem(status_code=400, slug="validation", detail="Must not be empty.", field="body")
     if len(text) > MAX_BODY_CHARS:

@@ -44,6 +44,17 @@ class SocketIdentity:
     user: User
     device: Device | None
     valid_until: datetime  # the access token's expiry, or the staff session's absolute end
+    session_key: str = ""
+
+
+def still_valid(identity: SocketIdentity) -> bool:
+    """Re-checked while the socket lives: the device not revoked, the staff session not
+    logged out or expired, the credential not past its end."""
+    if timezone.now() >= identity.valid_until:
+        return False
+    if identity.device is not None:
+        return Device.objects.filter(pk=identity.device.pk, revoked_at__isnull=True, user__is_active=True).exists()
+    return _staff_from_session(identity.session_key) is not None
 
 
 def _staff_from_session(session_key: str) -> SocketIdentity | None:
@@ -62,7 +73,7 @@ def _staff_from_session(session_key: str) -> SocketIdentity | None:
     ends_at = account_services.staff_session_ends_at(session)
     if ends_at is None or ends_at <= timezone.now():
         return None
-    return SocketIdentity(user, None, ends_at)
+    return SocketIdentity(user, None, ends_at, session_key)
 
 
 @database_sync_to_async

@@ -12,12 +12,20 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from backend.checkins.models import Checkin, CheckinAnswer, CheckinSchedule
-from backend.checkins.services import mark_missed, open_due_checkins, process_answers, run_checkin_sweeps
+from backend.checkins.services import mark_missed, open_due_checkins, process_answers
 from backend.crisis.models import Alert
 from backend.push.models import PushOutbox
+from backend.worker import default_jobs
 from tests.conftest import device_client, enroll, new_enrollment_code
 
 NOW = dt.datetime(2026, 11, 23, 18, 0, tzinfo=dt.UTC)
+
+
+def run_checkin_sweeps() -> None:
+    """What the worker runs for check-ins, from its own job list."""
+    for job in default_jobs():
+        if job.name.startswith("checkins"):
+            job.run()
 
 
 @pytest.fixture
@@ -244,3 +252,47 @@ def test_a_defector_cannot_answer_another_cases_checkin(
     other_app = device_client(enroll(APIClient(), new_enrollment_code(other_case, other_contact)))
     assert other_app.post(f"/api/v1/checkins/{mine.pk}/respond", {"status": "ok"}, format="json").status_code == 404
     assert other_app.get("/api/v1/checkins/open").json() == []
+
+
+def test_once_a_pin_is_set_an_answer_needs_it(frozen, case, contact, as_staff, app):
+    app.post("/api/v1/me/pin", {"pin": "1234"}, format="json")
+    checkin = open_one(frozen, as_staff(contact), case)
+    response = app.post(f"/api/v1/checkins/{checkin.pk}/respond", {"status": "ok"}, format="json")
+    assert response.status_code == 400 and response.json()["type"] == "urn:livlina:problem:pin-required"
+    assert (
+        app.post(f"/api/v1/checkins/{checkin.pk}/respond", {"status": "ok", "pin": "1234"}, format="json").status_code
+        == 200
+    )
+
+
+@pytest.mark.parametrize("dtstart", ["1900-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "9999-12-31T23:00:00Z"])
+def test_a_far_away_start_is_refused_not_a_stall_or_a_500(frozen, case, contact, as_staff, dtstart):
+    response = schedule(as_staff(contact), case, rrule="FREQ=MINUTELY;INTERVAL=15", dtstart=dtstart, window_minutes=10)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "dtstart"
+
+
+def test_a_shredded_cases_answer_does_not_hold_up_another_cases_duress(
+    frozen, case, contact, other_case, other_contact, as_staff, app
+):
+    from rest_framework.test import APIClient
+
+    from backend.vault.services import shred_case_key
+
+    first = open_one(frozen, as_staff(contact), case)
+    app.post(f"/api/v1/checkins/{first.pk}/respond", {"status": "ok"}, format="json")
+    shred_case_key(case=case, actor=contact.user)
+    other_app = device_client(enroll(APIClient(), new_enrollment_code(other_case, other_contact)))
+    other_app.post("/api/v1/me/pin", {"pin": "1111"}, format="json")
+    other_app.post("/api/v1/me/duress-pin", {"pin": "2222"}, format="json")
+    other_schedule = schedule(
+        as_staff(other_contact), other_case, rrule="", at=(timezone.now() + dt.timedelta(minutes=5)).isoformat()
+    )
+    assert other_schedule.status_code == 201
+    frozen.shift(dt.timedelta(minutes=5))
+    open_due_checkins()
+    theirs = Checkin.objects.get(case=other_case)
+    other_app.post(f"/api/v1/checkins/{theirs.pk}/respond", {"status": "ok", "pin": "2222"}, format="json")
+    run_checkin_sweeps()
+    assert Alert.objects.get(kind="duress").case_id == other_case.pk
+    assert not CheckinAnswer.objects.filter(processed_at__isnull=True).exists()

@@ -227,3 +227,27 @@ async def test_a_socket_closes_when_its_access_token_expires(case, contact, sett
     assert (await app.connect())[0]
     output = await app.receive_output(timeout=4)
     assert output == {"type": "websocket.close", "code": 4401}
+
+
+async def test_an_inbox_socket_ends_when_its_session_logs_out(contact, settings):
+    settings.LIVLINA_SOCKET_RECHECK_SECONDS = 0.2
+    client = await sync_to_async(staff_client)(contact)
+    inbox = session_socket(client.cookies["sessionid"].value, origin="http://testserver")
+    assert (await inbox.connect())[0]
+    await sync_to_async(client.post)("/inbox/logout/")
+    output = await inbox.receive_output(timeout=3)
+    assert output == {"type": "websocket.close", "code": 4401}
+
+
+async def test_a_revoked_device_socket_closes_even_if_the_revocation_event_is_lost(defector_device, settings):
+    from django.utils import timezone
+
+    from backend.accounts.models import Device
+
+    settings.LIVLINA_SOCKET_RECHECK_SECONDS = 0.2
+    app = device_socket(defector_device.access_token)
+    assert (await app.connect())[0]
+    # Revoked straight in the database: no event goes over the channel layer.
+    await sync_to_async(Device.objects.filter(pk=defector_device.device_id).update)(revoked_at=timezone.now())
+    output = await app.receive_output(timeout=3)
+    assert output == {"type": "websocket.close", "code": 4401}
