@@ -29,27 +29,28 @@ def device_group(device_id: object) -> str:
     return f"device.{device_id}"
 
 
-class _LayerHealth:
-    """Logs a broken channel layer once, and once more when it recovers, not per message."""
+class OutageLog:
+    """Logs a broken dependency once, and once more when it recovers, not per request."""
 
-    def __init__(self) -> None:
+    def __init__(self, what: str) -> None:
+        self.what = what
         self._lock = threading.Lock()
         self.failing = False
 
     def failed(self, exc: Exception) -> None:
         with self._lock:
             if not self.failing:
-                logger.error("channel layer unavailable, live delivery paused (clients sync): %r", exc)
+                logger.error("%s: %r", self.what, exc)
             self.failing = True
 
     def succeeded(self) -> None:
         with self._lock:
             if self.failing:
-                logger.warning("channel layer reachable again")
+                logger.warning("recovered: %s", self.what)
             self.failing = False
 
 
-layer_health = _LayerHealth()
+layer_health = OutageLog("channel layer unavailable, live delivery paused (clients sync)")
 
 
 def publish_now(group: str, event: dict[str, Any]) -> None:

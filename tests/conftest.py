@@ -47,7 +47,6 @@ def _fresh_cache():
     # Throttle counters live in the cache; every test starts with a clean budget.
     cache.clear()
     yield
-    cache.clear()
 
 
 @dataclass

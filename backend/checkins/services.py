@@ -28,9 +28,11 @@ from backend.checkins.models import Checkin, CheckinAnswer, CheckinSchedule, Def
 from backend.crisis.services import raise_alert
 from backend.problems import Problem
 from backend.push.services import enqueue_push
+from backend.realtime import OutageLog
 from backend.vault.services import ContentShredded, open_sealed, seal
 
 logger = logging.getLogger(__name__)
+pin_cache_health = OutageLog("cache unavailable; wrong-PIN lockout paused until it is back")
 
 ANSWERS = {"ok", "need_contact", "danger"}
 MAX_EXTENSION = dt.timedelta(hours=1)
@@ -265,10 +267,29 @@ def _pin_attempts_key(defector: Defector) -> str:
     return f"pin-failures:{defector.pk}"
 
 
+def _pin_failures(defector: Defector) -> int:
+    try:
+        return int(cache.get(_pin_attempts_key(defector), 0))
+    except Exception as exc:
+        # The cache (Redis) is down: a check-in must stay answerable, so the lockout
+        # pauses (logged once) rather than the answer failing.
+        pin_cache_health.failed(exc)
+        return 0
+
+
+def _count_pin_failure(defector: Defector) -> None:
+    key = _pin_attempts_key(defector)
+    try:
+        cache.add(key, 0, timeout=int(settings.LIVLINA_PIN_LOCKOUT.total_seconds()))
+        cache.incr(key)
+    except Exception as exc:
+        pin_cache_health.failed(exc)
+
+
 def _check_pin(defector: Defector, pin: str | None) -> bool:
     """True when the PIN is the duress PIN. Both hashes are always checked, so the normal
     and the duress PIN take the same time; a wrong PIN is counted and throttled."""
-    if cache.get(_pin_attempts_key(defector), 0) >= settings.LIVLINA_PIN_MAX_FAILURES:
+    if _pin_failures(defector) >= settings.LIVLINA_PIN_MAX_FAILURES:
         raise Problem(status_code=429, slug="pin-locked", detail="Too many wrong PINs; try again later.", field="pin")
     pins = DefectorPins.objects.filter(defector=defector).first()
     if pin is None and pins is not None and pins.normal_pin_hash:
@@ -279,9 +300,7 @@ def _check_pin(defector: Defector, pin: str | None) -> bool:
     normal = check_password(candidate, (pins and pins.normal_pin_hash) or stand_in)
     duress = check_password(candidate, (pins and pins.duress_pin_hash) or stand_in)
     if pin is not None and not (normal or duress):
-        key = _pin_attempts_key(defector)
-        cache.add(key, 0, timeout=int(settings.LIVLINA_PIN_LOCKOUT.total_seconds()))
-        cache.incr(key)
+        _count_pin_failure(defector)
         raise Problem(status_code=400, slug="pin-invalid", detail="Wrong PIN.", field="pin")
     return duress and not normal
 
