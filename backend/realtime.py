@@ -21,10 +21,6 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-def conversation_group(conversation_id: int) -> str:
-    return f"conversation.{conversation_id}"
-
-
 def device_group(device_id: object) -> str:
     return f"device.{device_id}"
 

@@ -12,9 +12,9 @@ from rest_framework.views import APIView
 from backend.accounts import services
 from backend.accounts.models import Device, User
 from backend.accounts.throttles import EnrollmentAddressThrottle, EnrollmentGlobalThrottle, StaffLoginThrottle
+from backend.cases import policy
 from backend.cases.models import Case
 from backend.input_validation import StrictSerializer
-from backend.problems import Problem
 
 
 class DeviceInput(StrictSerializer):
@@ -138,9 +138,14 @@ class MeView(APIView):
     def get(self, request: Request) -> Response:
         user: User = request.user
         device = request.auth if isinstance(request.auth, Device) else None
-        case_id = Case.objects.filter(defector__user=user).values_list("pk", flat=True).first()
+        case = policy.case_of_defector(user.pk)
         return Response(
-            {"user_id": user.pk, "role": user.kind, "device_id": str(device.pk) if device else None, "case_id": case_id}
+            {
+                "user_id": user.pk,
+                "role": user.kind,
+                "device_id": str(device.pk) if device else None,
+                "case_id": case.pk if case else None,
+            }
         )
 
 
@@ -148,8 +153,6 @@ class DeviceRevokeView(APIView):
     @extend_schema(request=RevokeInput, responses={204: None}, summary="Revoke a device at once")
     def post(self, request: Request, device_id: str) -> Response:
         reason = _parse(RevokeInput, request).validated_data["reason"]
-        device = Device.objects.select_related("user").filter(pk=device_id).first()
-        if device is None:
-            raise Problem(status_code=404, slug="not-found", detail="No such device.")
+        device = policy.device_for(request.user, device_id)
         services.revoke_device(device=device, actor=request.user, reason=reason)
         return Response(status=status.HTTP_204_NO_CONTENT)

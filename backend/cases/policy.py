@@ -10,6 +10,7 @@ may not see it, so ids leak nothing.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from django.db.models import Q, QuerySet
@@ -18,6 +19,11 @@ from django.utils import timezone
 from backend.accounts.models import Device, StaffRole, User
 from backend.cases.models import AccessGrant, Case, CaseAssignment
 from backend.problems import Problem
+
+
+def case_of_defector(user_id: int) -> Case | None:
+    """The case of the defector who is ``user_id`` (None for staff)."""
+    return Case.objects.filter(defector__user_id=user_id).first()
 
 
 def active_grants(*, now: datetime) -> Q:
@@ -42,6 +48,14 @@ def staff_with_access_ids(case: Case, *, now: datetime | None = None) -> list[in
     staff = set(CaseAssignment.objects.filter(case=case).values_list("staff_id", flat=True))
     staff |= set(AccessGrant.objects.filter(active_grants(now=now), case=case).values_list("staff_id", flat=True))
     return sorted(staff)
+
+
+def device_for(actor: User, device_id: uuid.UUID | str) -> Device:
+    """A device ``actor`` may act on (revoke); "not found" otherwise."""
+    device = Device.objects.select_related("user").filter(pk=device_id).first()
+    if device is None or not may_revoke_device(actor, device):
+        raise _not_found("device")
+    return device
 
 
 def _not_found(what: str = "case") -> Problem:
@@ -90,7 +104,7 @@ def may_revoke_device(actor: User, device: Device) -> bool:
         return False
     owner = device.user
     if owner.is_defector:
-        case = Case.objects.filter(defector__user=owner).first()
+        case = case_of_defector(owner.pk)
         if case is None:
             return False
         return visible_cases(actor).filter(pk=case.pk).exists() or is_supervisor(actor, case.programme_id)

@@ -112,9 +112,17 @@ def create_schedule(
     return schedule
 
 
+def schedule_for(actor: User, schedule_id: int) -> CheckinSchedule:
+    """A schedule of a case ``actor`` may see; "not found" otherwise."""
+    schedule = CheckinSchedule.objects.filter(pk=schedule_id, case__in=policy.visible_cases(actor)).first()
+    if schedule is None or not actor.is_staff_member:
+        raise Problem(status_code=404, slug="not-found", detail="No such schedule.")
+    return schedule
+
+
 def set_paused(*, schedule: CheckinSchedule, actor: User, paused: bool) -> CheckinSchedule:
-    """Pause (no check-ins open while paused) or resume (from the next occurrence after now)."""
-    policy.require_case_for_staff(actor, schedule.case_id)
+    """Pause (no check-ins open while paused) or resume (from the next occurrence after
+    now). The caller got ``schedule`` through ``schedule_for``."""
     with transaction.atomic():
         locked = CheckinSchedule.objects.select_for_update().get(pk=schedule.pk)
         locked.paused = paused
@@ -383,12 +391,13 @@ def set_pin(*, user: User, pin: str, duress: bool) -> None:
 
 
 def _case_id(defector: Defector) -> int | None:
-    return Case.objects.filter(defector=defector).values_list("pk", flat=True).first()
+    case = policy.case_of_defector(defector.user_id)
+    return case.pk if case else None
 
 
 def panic(*, user: User) -> None:
     """The panic button: a critical alert at once."""
-    case = Case.objects.filter(defector__user=user).first()
+    case = policy.case_of_defector(user.pk)
     if case is None:
         raise Problem(status_code=404, slug="not-found", detail="No case for this device.")
     with transaction.atomic():

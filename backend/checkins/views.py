@@ -13,7 +13,6 @@ from backend.cases import policy
 from backend.checkins import services
 from backend.checkins.models import CheckinSchedule
 from backend.input_validation import StrictSerializer, TextField
-from backend.problems import Problem
 
 
 class ScheduleInput(StrictSerializer):
@@ -115,9 +114,7 @@ class SchedulePauseView(APIView):
 
     @extend_schema(request=None, responses={200: ScheduleOutput}, summary="Pause or resume a schedule")
     def post(self, request: Request, schedule_id: int) -> Response:
-        schedule = CheckinSchedule.objects.filter(pk=schedule_id, case__in=policy.visible_cases(request.user)).first()
-        if schedule is None:
-            raise Problem(status_code=404, slug="not-found", detail="No such schedule.")
+        schedule = services.schedule_for(request.user, schedule_id)
         schedule = services.set_paused(schedule=schedule, actor=request.user, paused=self.paused)
         return Response(ScheduleOutput(schedule).data)
 
