@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import datetime as dt
 import json
 import os
 import sys
@@ -50,10 +51,28 @@ def _keys(name: str, push_token: str) -> account_services.DeviceKeys:
     )
 
 
+def _on_duty_around_the_clock(staff: User) -> None:
+    """The bench's staff never read, so outside working hours every defector message
+    would raise an "unanswered" alert at once (crisis.unanswered). Real contact persons
+    read within the limit; keep the bench on the messaging path by putting its staff at
+    work all day, every day. Skipped where the crisis app has no working hours."""
+    try:
+        from backend.crisis.models import WorkingHours
+    except ImportError:
+        return
+    WorkingHours.objects.update_or_create(
+        user=staff,
+        defaults={"weekdays": [1, 2, 3, 4, 5, 6, 7], "start": dt.time(0, 0), "end": dt.time.max},
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("pairs", type=int)
     parser.add_argument("--push-tokens", action="store_true", help="give every device a push token")
+    parser.add_argument(
+        "--off-duty", action="store_true", help="leave staff on default working hours (alerts at night)"
+    )
     args = parser.parse_args()
 
     # Long enough for setup + both phases, whatever the run length.
@@ -79,6 +98,8 @@ def main() -> None:
             push_token=staff_keys.push_token,
         )
         staff_tokens = account_services.issue_token_pair(staff_device, now=timezone.now())
+        if not args.off_duty:
+            _on_duty_around_the_clock(staff)
         pairs.append(
             {
                 "pair": i,

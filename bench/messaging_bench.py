@@ -26,9 +26,11 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -37,6 +39,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,6 +103,7 @@ class Server:
     name: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    closing_offset: int | None = None
 
     @classmethod
     def start(cls, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> Server:
@@ -139,13 +143,22 @@ class Server:
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
-    def problems(self) -> tuple[int, list[str]]:
-        """(lines that look like errors, the first traceback or error block)."""
-        text = self.log_path.read_text(errors="replace").splitlines()
-        bad = [i for i, line in enumerate(text) if re.search(r"Traceback|\bERROR\b|Exception|CRITICAL", line)]
-        if not bad:
-            return 0, []
-        return len(bad), text[bad[0] : bad[0] + 40]
+    def mark_closing(self) -> None:
+        """Remember where the log stood when the load generator started closing sockets."""
+        self.closing_offset = self.log_path.stat().st_size
+
+    def problems(self) -> list[str]:
+        """Error-looking log lines, split into "under load" and "while sockets closed"."""
+        raw = self.log_path.read_bytes()
+        cut = len(raw) if self.closing_offset is None else self.closing_offset
+        found = []
+        for label, chunk in (("under load", raw[:cut]), ("while sockets closed / shutdown", raw[cut:])):
+            lines = chunk.decode(errors="replace").splitlines()
+            bad = [i for i, line in enumerate(lines) if re.search(r"Traceback|\bERROR\b|Exception|CRITICAL", line)]
+            if bad:
+                first = "\n".join(lines[bad[0] : bad[0] + 40])
+                found.append(f"{self.name}, {label}: {len(bad)} error-looking log lines; first:\n{first}")
+        return found
 
 
 def daphne(name: str, app: str, port: int, env: dict[str, str], log_dir: Path) -> Server:
@@ -166,17 +179,20 @@ def proc_ticks(pid: int) -> int | None:
     return int(fields[11]) + int(fields[12])  # utime + stime (fields 14, 15 of stat)
 
 
-def ticks_by_command(*names: str) -> dict[int, int]:
+def ticks_by_command(name: str, *, argument: str | None = None) -> dict[int, int]:
+    """CPU ticks of every process whose command starts with ``name`` (and, if given, whose
+    command line has the word ``argument``: a PostgreSQL backend shows its database)."""
     found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             raw = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
         command = raw[raw.index("(") + 1 : raw.rindex(")")]
-        if any(command.startswith(n) for n in names):
+        if command.startswith(name) and (argument is None or f" {argument} " in f" {cmdline} "):
             fields = raw[raw.rindex(")") + 2 :].split()
             found[int(entry.name)] = int(fields[11]) + int(fields[12])
     return found
@@ -200,7 +216,7 @@ class CpuSample:
     def take(cls, pids: dict[str, int]) -> CpuSample:
         return cls(
             {name: proc_ticks(pid) for name, pid in pids.items()},
-            ticks_by_command("postgres"),
+            ticks_by_command("postgres", argument=DB_NAME),
             ticks_by_command("redis-server"),
             machine_ticks(),
         )
@@ -212,7 +228,10 @@ def cpu_seconds(before: CpuSample, after: CpuSample) -> dict[str, float]:
         start = before.pids.get(name)
         if ticks is not None and start is not None:
             out[name] = (ticks - start) / CLK_TCK
-    for label, b, a in (("postgres (all)", before.postgres, after.postgres), ("redis", before.redis, after.redis)):
+    for label, b, a in (
+        (f"postgres ({DB_NAME} backends)", before.postgres, after.postgres),
+        ("redis", before.redis, after.redis),
+    ):
         out[label] = sum(ticks - b.get(pid, 0) for pid, ticks in a.items()) / CLK_TCK
     busy = after.machine[0] - before.machine[0]
     total = after.machine[1] - before.machine[1]
@@ -262,7 +281,7 @@ class PhaseResult:
         if not self.latencies_ns:
             return float("nan")
         ordered = sorted(self.latencies_ns)
-        rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+        rank = max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))
         return ordered[rank] / 1e6
 
 
@@ -407,6 +426,7 @@ async def run_phase(
     ack_timeout: float,
     body_chars: int,
     cpu_pids: dict[str, int],
+    before_close: Callable[[], None] = lambda: None,
 ) -> PhaseResult:
     result = PhaseResult(name=name, pairs=len(specs), seconds=seconds)
     load = Load(result, ack_timeout=ack_timeout, body_chars=body_chars)
@@ -442,6 +462,7 @@ async def run_phase(
     deadline = time.monotonic() + 10
     while result.received < result.acks and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
+    before_close()
     await asyncio.gather(*(ws.close() for ws in [*senders, *receivers]), return_exceptions=True)
     await asyncio.wait(tasks, timeout=10)
     for task in [*tasks, *loops]:
@@ -467,15 +488,18 @@ def flush_redis() -> None:
         client.close()
 
 
-def setup_livlina(pairs: int, env: dict[str, str], push_tokens: bool) -> list[dict[str, Any]]:
+def setup_livlina(pairs: int, env: dict[str, str], *, push_tokens: bool, off_duty: bool) -> list[dict[str, Any]]:
     recreate_database()
     flush_redis()
     started = time.monotonic()
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=240)
     log(f"migrated in {time.monotonic() - started:.1f}s")
     started = time.monotonic()
-    args = [sys.executable, "bench/bench_setup.py", str(pairs)] + (["--push-tokens"] if push_tokens else [])
-    done = subprocess.run(args, cwd=ROOT, env=env, check=True, timeout=240, capture_output=True, text=True)
+    args = [sys.executable, "bench/bench_setup.py", str(pairs)]
+    args += (["--push-tokens"] if push_tokens else []) + (["--off-duty"] if off_duty else [])
+    done = subprocess.run(args, cwd=ROOT, env=env, timeout=240, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench_setup.py failed ({done.returncode}):\n{done.stderr[-4000:]}")
     log(f"created {pairs} cases, {2 * pairs} devices in {time.monotonic() - started:.1f}s")
     return json.loads(done.stdout)["pairs"]
 
@@ -488,6 +512,7 @@ class StoreCheck:
     bad_conversations: list[tuple[int, int, int, int, int]]
     push_pending: int
     push_sent: int
+    alerts: int | None
 
 
 def check_store() -> StoreCheck:
@@ -507,16 +532,41 @@ def check_store() -> StoreCheck:
             if not (n == distinct and low == 1 and high == n and last == n)
         ]
         states = dict(conn.execute("SELECT state, count(*) FROM push_pushoutbox GROUP BY state").fetchall())
-    return StoreCheck(stored, len(rows), not bad, bad[:5], int(states.get("pending", 0)), int(states.get("sent", 0)))
+        alerts = None
+        if conn.execute("SELECT to_regclass('crisis_alert')").fetchone()[0] is not None:
+            alerts = conn.execute("SELECT count(*) FROM crisis_alert").fetchone()[0]
+    pending, sent = int(states.get("pending", 0)), int(states.get("sent", 0))
+    return StoreCheck(stored, len(rows), not bad, bad[:5], pending, sent, alerts)
 
 
 # --- report -----------------------------------------------------------------------------
 
 
+def source_revision() -> str:
+    """The commit benchmarked, and whether the work tree differed from it (read-only git)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "backend"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head or 'unknown'}{' + uncommitted changes in backend/' if dirty else ''}"
+
+
 def print_report(args: argparse.Namespace, results: dict[str, PhaseResult], store: StoreCheck | None) -> bool:
     mode = f"open loop, {args.rate:g} msgs/s offered" if args.rate else "closed loop (send, wait for ack, repeat)"
     print()
-    print(f"Messaging benchmark  {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}  {os.cpu_count()} cores")
+    print(
+        f"Messaging benchmark  {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}  {os.cpu_count()} cores  "
+        f"source {source_revision()}"
+    )
     print(
         f"mode: {mode}; warm-up {args.warmup:g}s excluded; body ~{args.body_chars} chars; "
         f"Livlina DEBUG {'on' if args.debug else 'off'}; push tokens {'no' if args.no_push_tokens else 'yes'}"
@@ -541,6 +591,12 @@ def print_report(args: argparse.Namespace, results: dict[str, PhaseResult], stor
         )
         cpu = ", ".join(f"{k} {v:.1f}%" if k.endswith("%") else f"{k} {v:.1f}s" for k, v in r.cpu.items())
         print(f"{r.name} CPU in the {r.seconds:g}s window: {cpu}")
+        if r.cpu.get("everything else", 0) > 0.2 * r.seconds:
+            print(
+                f"  WARNING: other processes used {r.cpu['everything else']:.1f} CPU-s of the "
+                f"{(os.cpu_count() or 1) * r.seconds:g} this machine had in the window: "
+                f"{r.name}'s figures are disturbed; run again"
+            )
     ok = True
     if "livlina" in results and "relay" in results:
         liv, relay = results["livlina"], results["relay"]
@@ -569,6 +625,8 @@ def print_report(args: argparse.Namespace, results: dict[str, PhaseResult], stor
         if store.bad_conversations:
             print(f"  first bad conversations (id, count, distinct seq, max seq, last_seq): {store.bad_conversations}")
         print(f"livlina push outbox after the run: {store.push_sent} sent, {store.push_pending} pending")
+        if store.alerts is not None:
+            print(f"livlina alerts raised during the run: {store.alerts}")
         ok = ok and same and store.contiguous
     return ok
 
@@ -587,6 +645,11 @@ def main() -> int:
     parser.add_argument("--ack-timeout", type=float, default=30)
     parser.add_argument(
         "--no-push-tokens", action="store_true", help="devices without push tokens (no push-outbox rows per message)"
+    )
+    parser.add_argument(
+        "--staff-off-duty",
+        action="store_true",
+        help="staff keep default working hours, so at night each unread defector message raises an alert",
     )
     parser.add_argument("--debug", action="store_true", help="run Livlina with DEBUG on (LIVLINA_DEBUG=1)")
     parser.add_argument("--keep-logs", action="store_true", help="keep the server logs' folder and print its path")
@@ -610,7 +673,9 @@ def main() -> int:
     try:
         fixtures: list[dict[str, Any]] = []
         if args.only != "relay":
-            fixtures = setup_livlina(args.pairs, livlina_env, push_tokens=not args.no_push_tokens)
+            fixtures = setup_livlina(
+                args.pairs, livlina_env, push_tokens=not args.no_push_tokens, off_duty=args.staff_off_duty
+            )
         else:
             flush_redis()
 
@@ -623,7 +688,9 @@ def main() -> int:
                 for i in range(args.pairs)
             ]
             cpu_pids = {"relay daphne": relay.process.pid, "load generator": os.getpid()}
-            results["relay"] = asyncio.run(run_phase("relay", specs, cpu_pids=cpu_pids, **phase_kwargs))
+            results["relay"] = asyncio.run(
+                run_phase("relay", specs, cpu_pids=cpu_pids, before_close=relay.mark_closing, **phase_kwargs)
+            )
             relay.stop()
 
         if args.only != "relay":
@@ -649,16 +716,26 @@ def main() -> int:
                 "worker": worker.process.pid,
                 "load generator": os.getpid(),
             }
-            results["livlina"] = asyncio.run(run_phase("livlina", specs, cpu_pids=cpu_pids, **phase_kwargs))
+
+            def mark() -> None:
+                app.mark_closing()
+                worker.mark_closing()
+
+            results["livlina"] = asyncio.run(
+                run_phase("livlina", specs, cpu_pids=cpu_pids, before_close=mark, **phase_kwargs)
+            )
             time.sleep(1.5)  # one more worker tick after the last message
             store = check_store()
             app.stop()
             worker.stop()
 
         for server in servers:
-            count, block = server.problems()
-            if count:
-                problems.append(f"{server.name}: {count} error-looking log lines; first:\n" + "\n".join(block))
+            problems.extend(server.problems())
+    except BaseException:
+        for server in servers:
+            print(f"--- last lines of {server.name}'s log ({server.log_path}):\n{server.log_tail()}", file=sys.stderr)
+        args.keep_logs = True
+        raise
     finally:
         for server in servers:
             server.stop()
@@ -695,8 +772,6 @@ def main() -> int:
     if args.keep_logs:
         print(f"\nserver logs kept in {data_dir}")
     else:
-        import shutil
-
         shutil.rmtree(data_dir, ignore_errors=True)
     return 0 if ok else 1
 
