@@ -9,8 +9,9 @@ import time
 import uuid
 from typing import Any
 
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.consumer import get_handler_name
 from django.conf import settings
 from django.utils import timezone
 
@@ -23,6 +24,14 @@ from backend.messaging.socket_frames import FrameError, parse_frame
 from backend.problems import Problem
 
 logger = logging.getLogger(__name__)
+
+
+def database_call(fn: Any) -> Any:
+    """Run ORM work in a thread pool, not on the one shared sync thread: sockets wait on
+    the database in parallel instead of in a single queue. Connections are per thread and
+    closed when stale, as with Channels' ``database_sync_to_async``."""
+    return DatabaseSyncToAsync(fn, thread_sensitive=False)
+
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_REVOKED = 4403
@@ -57,7 +66,7 @@ class CredentialGoneError(Exception):
     pass
 
 
-@database_sync_to_async
+@database_call
 def _send(identity: SocketIdentity, frame: dict[str, Any]) -> dict[str, Any]:
     _require_valid(identity)
     user, device = identity.user, identity.device
@@ -79,7 +88,7 @@ def _send(identity: SocketIdentity, frame: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@database_sync_to_async
+@database_call
 def _sync_page(identity: SocketIdentity, conversation_id: int, after_seq: int) -> selectors.MessagePage:
     _require_valid(identity)
     user = identity.user
@@ -87,7 +96,7 @@ def _sync_page(identity: SocketIdentity, conversation_id: int, after_seq: int) -
     return selectors.messages_after(user, conversation, after_seq=after_seq, limit=SYNC_PAGE)
 
 
-@database_sync_to_async
+@database_call
 def _read(identity: SocketIdentity, conversation_id: int, up_to_seq: int) -> None:
     _require_valid(identity)
     user = identity.user
@@ -98,6 +107,15 @@ def _read(identity: SocketIdentity, conversation_id: int, up_to_seq: int) -> Non
 class LivlinaConsumer(AsyncWebsocketConsumer):
     user: User | None = None
     device: Device | None = None
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes stale database connections on the shared sync thread before
+        # every frame, live ones included; every ORM call here goes through
+        # database_call, which does that itself, so the extra hop is skipped.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         identity, reason = await authenticate_handshake(self.scope)
@@ -155,7 +173,7 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
         while True:
             remaining = (self.identity.valid_until - timezone.now()).total_seconds()
             await asyncio.sleep(max(0.0, min(recheck, remaining)))
-            if not await database_sync_to_async(still_valid)(self.identity):
+            if not await database_call(still_valid)(self.identity):
                 await self.close(code=CLOSE_UNAUTHENTICATED)
                 return
 
