@@ -50,10 +50,10 @@ layer_health = OutageLog("channel layer unavailable, live delivery paused (clien
 
 
 def publish_now(group: str, event: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
     try:
+        layer = get_channel_layer()
+        if layer is None:
+            return
         async_to_sync(layer.group_send)(group, event)
     except Exception as exc:  # the layer is best-effort; never fail the caller's request
         layer_health.failed(exc)

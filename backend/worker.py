@@ -23,6 +23,22 @@ class PeriodicJob:
     next_run: float = field(default=0.0)
 
 
+def until_drained(batch: Callable[..., int], *, limit: int, budget_seconds: float = 1.0) -> Callable[[], int]:
+    """Run ``batch(limit=…)`` again while it comes back full, for up to ``budget_seconds``.
+    Small batches commit (and release their locks) often, so a crowd of due rows turns
+    into alerts and pushes a batch at a time instead of after one long transaction."""
+
+    def run() -> int:
+        started, total = time.monotonic(), 0
+        while True:
+            done = batch(limit=limit)
+            total += done
+            if done < limit or time.monotonic() - started > budget_seconds:
+                return total
+
+    return run
+
+
 def default_jobs() -> list[PeriodicJob]:
     # Imported here so the worker module loads without pulling every app at import time.
     from backend.audit.services import write_checkpoint
@@ -31,13 +47,14 @@ def default_jobs() -> list[PeriodicJob]:
     from backend.push.services import drain_outbox
 
     return [
-        # Separate jobs, so a failure in one sweep never stops the others.
-        PeriodicJob("checkins-open", 0.5, checkins.open_due_checkins),
-        PeriodicJob("checkins-duress", 0.5, checkins.process_answers),
-        PeriodicJob("checkins-reminders", 1.0, checkins.send_reminders),
-        PeriodicJob("checkins-missed", 0.5, checkins.mark_missed),
-        PeriodicJob("escalations", 0.5, run_escalations),
-        PeriodicJob("push-outbox", 0.5, drain_outbox),
+        # Separate jobs, so a failure in one sweep never stops the others; the alerting
+        # paths first, so a crowd of check-ins never holds up an escalation for long.
+        PeriodicJob("escalations", 0.5, until_drained(run_escalations, limit=50)),
+        PeriodicJob("push-outbox", 0.5, until_drained(drain_outbox, limit=100)),
+        PeriodicJob("checkins-duress", 0.5, until_drained(checkins.process_answers, limit=100)),
+        PeriodicJob("checkins-missed", 0.5, until_drained(checkins.mark_missed, limit=50)),
+        PeriodicJob("checkins-open", 0.5, until_drained(checkins.open_due_checkins, limit=200)),
+        PeriodicJob("checkins-reminders", 1.0, until_drained(checkins.send_reminders, limit=200)),
         PeriodicJob("audit-checkpoint", 60.0, write_checkpoint),
     ]
 

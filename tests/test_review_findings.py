@@ -111,3 +111,48 @@ def test_nul_in_a_message_body_is_refused(case, defector_device):
     )
     assert response.status_code == 400
     assert not Alert.objects.exists()
+
+
+def test_one_failing_escalation_step_does_not_hold_up_the_others(case, other_case, contact, other_contact):
+    from unittest import mock
+
+    from backend.crisis import engine
+
+    first = raise_alert(case=case, kind="keyword", severity="high")
+    second = raise_alert(case=other_case, kind="keyword", severity="high")
+    real = engine.run_step
+
+    def fails_for_the_first(alert_id, *, owner):
+        if alert_id == first.pk:
+            raise RuntimeError("a bad alert")
+        return real(alert_id, owner=owner)
+
+    with mock.patch.object(engine, "run_step", side_effect=fails_for_the_first):
+        assert engine.run_escalations() == 2
+    second.refresh_from_db()
+    assert second.events.filter(kind__in=["notified", "nobody_reachable"]).exists()
+
+
+def test_a_broken_channel_layer_config_never_escapes_a_commit(settings, case):
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"prefix": "x"}}
+    }
+    from backend.realtime import layer_health, publish_now
+
+    layer_health.failing = False
+    publish_now("user.1", {"type": "ping"})  # must not raise
+    assert layer_health.failing is True
+    layer_health.failing = False
+
+
+def test_the_worker_drains_a_crowd_in_small_batches():
+    from backend.worker import until_drained
+
+    calls = []
+
+    def batch(*, limit):
+        calls.append(limit)
+        return limit if len(calls) < 4 else 3
+
+    assert until_drained(batch, limit=10)() == 33
+    assert calls == [10, 10, 10, 10]

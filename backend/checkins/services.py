@@ -198,7 +198,7 @@ def send_reminders(*, now: dt.datetime | None = None, limit: int = 500) -> int:
     return len(due)
 
 
-def mark_missed(*, now: dt.datetime | None = None, limit: int = 500) -> int:
+def mark_missed(*, now: dt.datetime | None = None, limit: int = 50) -> int:
     """Each check-in past its window and grace without an answer becomes missed exactly
     once (row lock + state check in one transaction) and raises a ``missed_checkin`` alert."""
     now = now or timezone.now()

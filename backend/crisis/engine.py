@@ -8,6 +8,7 @@ acknowledged after it was claimed is not notified again."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import socket
 import time
@@ -27,6 +28,7 @@ from backend.crisis.models import Alert, AlertRecipient, OnCallOverride, OnCallR
 from backend.crisis.services import add_event, alert_frame
 from backend.push.services import enqueue_push
 
+logger = logging.getLogger(__name__)
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 # After the policy's repeats run out, everyone is re-notified on this beat until a human answers.
 EXHAUSTED_BEAT = dt.timedelta(minutes=15)
@@ -163,15 +165,20 @@ def reopen_unresolved(*, now: dt.datetime) -> int:
     return reopened
 
 
-def run_escalations(*, owner: str = WORKER_ID) -> int:
+def run_escalations(*, owner: str = WORKER_ID, limit: int = 50) -> int:
     """Worker job: raise alerts for unanswered messages, re-open overdue
-    acknowledgements, then run every due step."""
+    acknowledgements, then run up to ``limit`` due steps. Returns how many it claimed."""
     from backend.crisis.unanswered import sweep_unanswered
 
     now = timezone.now()
     sweep_unanswered(now=now)
     reopen_unresolved(now=now)
-    ran = 0
-    for alert_id in claim_due_alerts(now=now, owner=owner):
-        ran += run_step(alert_id, owner=owner)
-    return ran
+    claimed = claim_due_alerts(now=now, owner=owner, limit=limit)
+    for alert_id in claimed:
+        try:
+            run_step(alert_id, owner=owner)
+        except Exception:
+            # One bad alert must not hold up the others claimed with it; its lease
+            # expires and the step is tried again.
+            logger.exception("escalation step for alert %s failed", alert_id)
+    return len(claimed)

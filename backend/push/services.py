@@ -7,6 +7,7 @@ marked sent is never sent again."""
 
 from __future__ import annotations
 
+import logging
 import random
 import uuid
 from collections.abc import Iterable
@@ -20,6 +21,7 @@ from backend.accounts.models import Device
 from backend.push.models import PushOutbox
 from backend.push.senders import Delivery, Outcome, PushSender, current_sender
 
+logger = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 12
 MAX_BACKOFF = timedelta(minutes=15)
@@ -104,5 +106,9 @@ def drain_outbox(*, sender: PushSender | None = None, limit: int = 100) -> int:
     sender = sender or current_sender()
     ids = claim_due(now=timezone.now(), limit=limit)
     for row_id in ids:
-        deliver(row_id, sender=sender)
+        try:
+            deliver(row_id, sender=sender)
+        except Exception:
+            # One bad row must not hold up the rest; its lease expires and it is retried.
+            logger.exception("push outbox row %s failed", row_id)
     return len(ids)
