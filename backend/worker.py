@@ -23,7 +23,7 @@ class PeriodicJob:
     next_run: float = field(default=0.0)
 
 
-def until_drained(batch: Callable[..., int], *, limit: int, budget_seconds: float = 1.0) -> Callable[[], int]:
+def until_drained(batch: Callable[..., int], *, limit: int, budget_seconds: float = 0.25) -> Callable[[], int]:
     """Run ``batch(limit=…)`` again while it comes back full, for up to ``budget_seconds``.
     Small batches commit (and release their locks) often, so a crowd of due rows turns
     into alerts and pushes a batch at a time instead of after one long transaction."""
@@ -66,27 +66,30 @@ class Worker:
         self.stopping = threading.Event()
 
     def run_due(self, now: float | None = None) -> list[str]:
-        """Run every job whose time has come; a failing job is logged and retried later,
-        never allowed to stop the others."""
+        """Run every job whose time has come; returns the names of those that found work.
+        A job that found work is due again at once (there may be more); a failing job is
+        logged and retried after its interval, never allowed to stop the others."""
         now = time.monotonic() if now is None else now
-        ran = []
+        busy = []
         for job in self.jobs:
             if job.next_run > now:
                 continue
             close_old_connections()
             try:
-                job.run()
+                found_work = bool(job.run())
             except Exception:
                 logger.exception("worker job %s failed; retrying in %.0fs", job.name, job.every_seconds)
-            job.next_run = now + job.every_seconds
-            ran.append(job.name)
-        return ran
+                found_work = False
+            job.next_run = now if found_work else now + job.every_seconds
+            if found_work:
+                busy.append(job.name)
+        return busy
 
     def run_forever(self) -> None:
         logger.info("worker started with jobs: %s", ", ".join(j.name for j in self.jobs))
         while not self.stopping.is_set():
-            self.run_due()
-            self.stopping.wait(self.tick_seconds)
+            if not self.run_due():
+                self.stopping.wait(self.tick_seconds)
         close_old_connections()
 
     def start_in_thread(self) -> threading.Thread:

@@ -15,8 +15,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         worker = Worker()
         if options["once"]:
-            ran = worker.run_due()
-            self.stdout.write(f"ran: {', '.join(ran)}")
+            busy = worker.run_due()
+            self.stdout.write(f"jobs that found work: {', '.join(busy) or 'none'}")
             return
         signal.signal(signal.SIGTERM, lambda *_: worker.stopping.set())
         signal.signal(signal.SIGINT, lambda *_: worker.stopping.set())
