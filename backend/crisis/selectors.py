@@ -43,16 +43,12 @@ def alert_summary(alert: Alert) -> dict[str, Any]:
 
 
 def alert_detail(alert: Alert) -> dict[str, Any]:
-    """The alert with its timeline: its own events and every push attempt's outcome."""
+    """The alert with its timeline: its own events, every push attempt with its outcome
+    (``push.sent``, ``push.retry``, ``push.token_dead`` …), and pushes still waiting."""
     timeline = [{"at": e.at, "event": e.kind, "actor": e.actor_id, "detail": e.detail} for e in alert.events.all()]
-    for push in alert.push_deliveries.all():
+    for push in alert.push_deliveries.filter(state="pending", attempts=0):
         timeline.append(
-            {
-                "at": push.sent_at or push.created_at,
-                "event": f"push.{push.state}",
-                "actor": None,
-                "detail": {"device": str(push.device_id), "attempts": push.attempts, "error": push.last_error},
-            }
+            {"at": push.created_at, "event": "push.queued", "actor": None, "detail": {"device": str(push.device_id)}}
         )
     timeline.sort(key=lambda item: item["at"])
     return {**alert_summary(alert), "resolution_note": alert.resolution_note, "timeline": timeline}

@@ -18,6 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from backend.accounts.models import Device
+from backend.crisis.models import AlertEvent
 from backend.push.models import PushOutbox
 from backend.push.senders import Delivery, Outcome, PushSender, current_sender
 
@@ -86,6 +87,14 @@ def _record(row: PushOutbox, token: str, result: Delivery, *, now: datetime) -> 
     else:
         fields["next_attempt_at"] = now + backoff(row.attempts, slow=result.outcome is Outcome.SLOW_DOWN)
     PushOutbox.objects.filter(pk=row.pk).update(**fields)
+    if row.alert_id is not None:
+        # Each attempt to reach someone about an alert, and how it went, is on its timeline.
+        AlertEvent.objects.create(
+            alert_id=row.alert_id,
+            at=now,
+            kind=f"push.{result.outcome.value}",
+            detail={"device": str(row.device_id), "attempt": row.attempts, "error": result.detail[:300]},
+        )
 
 
 def deliver(row_id: uuid.UUID, *, sender: PushSender) -> Outcome | None:

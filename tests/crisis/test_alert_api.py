@@ -44,7 +44,7 @@ def test_on_call_who_was_notified_may_see_ack_and_then_read_the_case(case, oncal
     assert client.get(f"/api/v1/cases/{case.pk}").status_code == 404  # notified is not yet holding
     detail = client.get(f"/api/v1/alerts/{alert.pk}").json()
     timeline = [item["event"] for item in detail["timeline"]]
-    assert timeline[0] == "raised" and {"notified", "push.pending"} <= set(timeline)
+    assert timeline[0] == "raised" and {"notified", "push.queued"} <= set(timeline)
     acked = client.post(f"/api/v1/alerts/{alert.pk}/ack", {"note": "ringer nu"}, format="json")
     assert acked.status_code == 200 and acked.json()["state"] == "acknowledged"
     assert client.get(f"/api/v1/cases/{case.pk}").status_code == 200

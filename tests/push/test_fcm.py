@@ -168,3 +168,17 @@ def test_an_expired_lease_is_taken_over_by_another_worker(sender, standin, staff
         assert drain_outbox(sender=sender) == 1
     row.refresh_from_db()
     assert row.state == PushOutbox.State.SENT
+
+
+def test_every_attempt_to_push_an_alert_and_its_outcome_is_on_the_timeline(sender, standin, staff_phone, case):
+    from backend.crisis.services import raise_alert
+
+    alert = raise_alert(case=case, kind="panic", severity="critical")
+    (row,) = enqueue_push(user_ids=[staff_phone.user_id], kind="alert", alert_id=alert.pk)
+    standin.script.extend([fcm_error(503, "UNAVAILABLE")] * 5)
+    drain_outbox(sender=sender)
+    row.refresh_from_db()
+    with time_machine.travel(row.next_attempt_at + timezone.timedelta(seconds=1)):
+        drain_outbox(sender=sender)
+    attempts = list(alert.events.filter(kind__startswith="push.").values_list("kind", "detail__attempt"))
+    assert attempts == [("push.retry", 1), ("push.sent", 2)]
