@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import itertools
-import math
 import os
 import random
 import signal
@@ -52,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import redis
+from bench_common import code_version, flush_redis, log, percentile, recreate_database
 
 ROOT = Path(__file__).resolve().parents[1]
 DB_NAME = "livlina_bench_alerts"
@@ -72,30 +71,6 @@ from backend.settings import CHANNEL_LAYERS
 if "redis" in CHANNEL_LAYERS["default"]["BACKEND"]:  # the in-memory layer takes no prefix
     CHANNEL_LAYERS["default"].setdefault("CONFIG", {})["prefix"] = "livlina-bench-alerts"
 '''
-
-
-def log(text: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
-
-
-def code_version() -> str:
-    """The commit measured, and whether backend/ had uncommitted changes (read-only git)."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "backend"], cwd=ROOT, capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return f"{head}{' + uncommitted backend changes' if dirty else ''}"
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest rank."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 def summary(values: list[float]) -> str:
@@ -124,20 +99,6 @@ def bench_env(tmp: Path, *, app_name: str) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
     )
     return env
-
-
-def recreate_database() -> None:
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-
-
-def flush_redis() -> None:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
 
 
 def setup_django(env: dict[str, str], tmp: Path) -> None:
@@ -286,8 +247,8 @@ def main() -> int:
         f"alert latency bench: {n_open} open escalations, {args.alerts} new alerts over {args.seconds:.0f}s; "
         f"FCM stand-in at {standin.endpoint}"
     )
-    recreate_database()
-    flush_redis()
+    recreate_database(PG_ADMIN_URL, DB_NAME)
+    flush_redis(REDIS_URL)
     t = time.monotonic()
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=240)
     log(f"migrated in {time.monotonic() - t:.1f}s")

@@ -58,6 +58,7 @@ from typing import Any
 
 import psycopg
 import redis
+from bench_common import code_version, flush_redis, log, percentile, recreate_database
 
 ROOT = Path(__file__).resolve().parents[1]
 DB_NAME = "livlina_bench_checkins"
@@ -79,30 +80,6 @@ from backend.settings import CHANNEL_LAYERS
 if "redis" in CHANNEL_LAYERS["default"]["BACKEND"]:  # the in-memory layer takes no prefix
     CHANNEL_LAYERS["default"].setdefault("CONFIG", {})["prefix"] = "livlina-bench-checkins"
 '''
-
-
-def log(text: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
-
-
-def code_version() -> str:
-    """The commit measured, and whether backend/ had uncommitted changes (read-only git)."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "backend"], cwd=ROOT, capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return f"{head}{' + uncommitted backend changes' if dirty else ''}"
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest rank."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 def summary(values: list[float]) -> str:
@@ -137,24 +114,10 @@ def bench_env(tmp: Path, *, app_name: str, redis_on: bool) -> dict[str, str]:
     return env
 
 
-def recreate_database() -> None:
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-
-
 def redis_connections() -> int:
     client = redis.Redis.from_url(REDIS_URL)
     try:
         return int(client.info("stats")["total_connections_received"])
-    finally:
-        client.close()
-
-
-def flush_redis() -> None:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.flushdb()
     finally:
         client.close()
 
@@ -583,9 +546,9 @@ def main() -> int:
         f"{args.spread_seconds:.0f}s + burst of {args.burst}; "
         f"channel layer: {'redis pub/sub' if redis_on else 'memory'}"
     )
-    recreate_database()
+    recreate_database(PG_ADMIN_URL, DB_NAME)
     if redis_on:
-        flush_redis()
+        flush_redis(REDIS_URL)
     t = time.monotonic()
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=240)
     log(f"migrated in {time.monotonic() - t:.1f}s")
