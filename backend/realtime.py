@@ -6,8 +6,10 @@ database is the source of truth, so a layer that is down costs live delivery, no
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -64,3 +66,31 @@ def publish_now(group: str, event: dict[str, Any]) -> None:
 def publish_on_commit(group: str, event: dict[str, Any]) -> None:
     """Send ``event`` to ``group`` once the current transaction commits (never before)."""
     transaction.on_commit(lambda: publish_now(group, event))
+
+
+async def publish_all(events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """``publish_now`` for many (group, event) pairs from async code, after the commit
+    that made them true: the groups in parallel, each group's events in order (a client
+    that sees ``seq`` jump syncs, so order saves it a round trip)."""
+    by_group: dict[str, list[dict[str, Any]]] = {}
+    for group, event in events:
+        by_group.setdefault(group, []).append(event)
+    try:
+        layer = get_channel_layer()
+        if layer is None or not by_group:
+            return
+
+        async def send_in_order(group: str, group_events: list[dict[str, Any]]) -> None:
+            for event in group_events:
+                await layer.group_send(group, event)
+
+        outcomes = await asyncio.gather(
+            *(send_in_order(group, group_events) for group, group_events in by_group.items()), return_exceptions=True
+        )
+        failure = next((o for o in outcomes if isinstance(o, Exception)), None)
+        if failure is not None:
+            raise failure
+    except Exception as exc:  # best-effort, as publish_now
+        layer_health.failed(exc)
+    else:
+        layer_health.succeeded()

@@ -5,12 +5,13 @@ by default), or at once when the primary contact person is outside working hours
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
 
-from backend.cases.models import Case, CaseAssignment
+from backend.cases.models import CaseAssignment
 from backend.crisis.models import UnansweredCheck, WorkingHours
 from backend.crisis.services import raise_alert
 from backend.messaging.models import Conversation, Message, ReadState
@@ -20,24 +21,33 @@ DEFAULT_START, DEFAULT_END = dt.time(8, 0), dt.time(17, 0)
 DEFAULT_ZONE = "Europe/Stockholm"
 
 
-def at_work(user_id: int, at: dt.datetime) -> bool:
-    hours = WorkingHours.objects.filter(user_id=user_id).first()
+def at_work(hours: WorkingHours | None, at: dt.datetime) -> bool:
+    """Whether ``at`` falls in these working hours (the defaults when there are none)."""
     weekdays = hours.weekdays if hours else DEFAULT_WEEKDAYS
     start, end = (hours.start, hours.end) if hours else (DEFAULT_START, DEFAULT_END)
     local = at.astimezone(ZoneInfo(hours.timezone if hours else DEFAULT_ZONE))
     return local.isoweekday() in weekdays and start <= local.time() < end
 
 
-def schedule_check(*, conversation: Conversation, case: Case, seq: int) -> UnansweredCheck:
-    """Call in the send transaction of a defector's message."""
+def schedule_checks(messages: Iterable[tuple[int, int, int]], *, limits: Mapping[int, dt.timedelta]) -> None:
+    """Call in the send transaction of defector messages: one check per (conversation id,
+    case id, seq), due after the case's limit (``limits`` by case id) while its primary
+    contact person is at work, at once otherwise. Three queries for any number."""
+    messages = list(messages)
     now = timezone.now()
-    primary = (
-        CaseAssignment.objects.filter(case=case, role=CaseAssignment.Role.PRIMARY)
-        .values_list("staff_id", flat=True)
-        .first()
+    primaries = CaseAssignment.objects.filter(
+        case_id__in={case_id for _, case_id, _ in messages}, role=CaseAssignment.Role.PRIMARY
     )
-    due = now + case.programme.unanswered_limit if primary and at_work(primary, now) else now
-    return UnansweredCheck.objects.create(conversation=conversation, seq=seq, due_at=due)
+    primary_of = dict(primaries.values_list("case_id", "staff_id"))
+    hours = {h.user_id: h for h in WorkingHours.objects.filter(user_id__in=set(primary_of.values()))}
+    checks = []
+    for conversation_id, case_id, seq in messages:
+        primary = primary_of.get(case_id)
+        working = primary is not None and at_work(hours.get(primary), now)
+        checks.append(
+            UnansweredCheck(conversation_id=conversation_id, seq=seq, due_at=now + limits[case_id] if working else now)
+        )
+    UnansweredCheck.objects.bulk_create(checks)
 
 
 def _answered(check: UnansweredCheck) -> bool:

@@ -7,7 +7,9 @@ import json
 import logging
 import time
 import uuid
-from typing import Any
+import weakref
+from dataclasses import dataclass
+from typing import Any, cast
 
 from channels.consumer import get_handler_name
 from channels.db import DatabaseSyncToAsync
@@ -18,8 +20,9 @@ from django.utils import timezone
 from backend import realtime
 from backend.accounts.models import Device, User
 from backend.messaging import selectors, services
-from backend.messaging.rate_limits import require_send_budget
-from backend.messaging.socket_auth import SocketIdentity, authenticate_handshake, still_valid
+from backend.messaging.batching import BatchQueue
+from backend.messaging.rate_limits import take_send_budgets
+from backend.messaging.socket_auth import SocketIdentity, authenticate_handshake, still_valid, still_valid_many
 from backend.messaging.socket_frames import FrameError, parse_frame
 from backend.problems import Problem
 
@@ -36,6 +39,8 @@ def database_call(fn: Any) -> Any:
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_REVOKED = 4403
 SYNC_PAGE = 200
+# Sends stored in one transaction at most; more wait for the next batch.
+SEND_BATCH = 100
 
 
 class TokenBucket:
@@ -66,26 +71,86 @@ class CredentialGoneError(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class SocketSend:
+    identity: SocketIdentity
+    frame: dict[str, Any]
+
+
 @database_call
-def _send(identity: SocketIdentity, frame: dict[str, Any]) -> dict[str, Any]:
-    _require_valid(identity)
-    user, device = identity.user, identity.device
-    conversation = selectors.conversation_for(user, frame["conversation"])
-    require_send_budget(user=user, device=device)
-    result = services.send_message(
-        sender=user,
-        sender_device=device,
-        conversation=conversation,
-        client_id=uuid.UUID(frame["client_id"]),
-        body=frame["body"],
-    )
-    return {
-        "type": "message.ack",
-        "conversation": conversation.pk,
-        "client_id": str(result.message.client_id),
-        "id": result.message.pk,
-        "seq": result.message.seq,
-    }
+def _store_sends(sends: list[SocketSend]) -> tuple[list[dict[str, Any] | Exception], list[tuple[str, dict[str, Any]]]]:
+    """Store a batch of ``message.send`` frames from any sockets of this process: an ack
+    for each stored (or repeated) message, the Problem that refused a send, or
+    CredentialGoneError for a socket whose credential has ended; and the live frames to
+    publish now that the batch has committed."""
+    outcomes: list[dict[str, Any] | Exception | None] = [None] * len(sends)
+    valid = still_valid_many([send.identity for send in sends])
+    for i, ok in enumerate(valid):
+        if not ok:
+            outcomes[i] = CredentialGoneError()
+    live = [i for i, ok in enumerate(valid) if ok]
+    budgets = take_send_budgets([(sends[i].identity.user, sends[i].identity.device) for i in live])
+    for i, over in zip(live, budgets, strict=True):
+        outcomes[i] = over
+    admitted = [i for i in live if outcomes[i] is None]
+    requests = [
+        services.SendRequest(
+            sender=sends[i].identity.user,
+            sender_device=sends[i].identity.device,
+            conversation_id=sends[i].frame["conversation"],
+            client_id=uuid.UUID(sends[i].frame["client_id"]),
+            body=sends[i].frame["body"],
+        )
+        for i in admitted
+    ]
+    sent = services.send_messages(requests)
+    for i, result in zip(admitted, sent.results, strict=True):
+        if isinstance(result, Problem):
+            outcomes[i] = result
+            continue
+        outcomes[i] = {
+            "type": "message.ack",
+            "conversation": result.message.conversation_id,
+            "client_id": str(result.message.client_id),
+            "id": result.message.pk,
+            "seq": result.message.seq,
+        }
+    return cast("list[dict[str, Any] | Exception]", outcomes), sent.frames
+
+
+async def _store_and_publish(sends: list[SocketSend]) -> list[dict[str, Any] | Exception]:
+    try:
+        outcomes, frames = await _store_sends(sends)
+    except Exception:
+        if len(sends) == 1:
+            raise
+        # Something unexpected broke the batch (it rolled back): store each send alone,
+        # so one bad send fails only its own socket's frame.
+        logger.exception("a batch of %d sends failed; storing them one by one", len(sends))
+        outcomes, frames = [], []
+        for send in sends:
+            try:
+                (outcome,), sent_frames = await _store_sends([send])
+            except Exception as exc:
+                outcome, sent_frames = exc, []
+            outcomes.append(outcome)
+            frames.extend(sent_frames)
+    await realtime.publish_all(frames)
+    return outcomes
+
+
+_send_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, BatchQueue[SocketSend, dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _send_queue() -> BatchQueue[SocketSend, dict[str, Any]]:
+    """The process's send queue (one per event loop: Daphne runs one)."""
+    loop = asyncio.get_running_loop()
+    queue = _send_queues.get(loop)
+    if queue is None:
+        queue = _send_queues[loop] = BatchQueue(_store_and_publish, max_batch=SEND_BATCH)
+    return queue
 
 
 @database_call
@@ -181,7 +246,16 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
         assert self.user is not None
         kind = frame["type"]
         if kind == "message.send":
-            await self.send_json(await _send(self.identity, frame))
+            try:
+                ack = await _send_queue().submit(SocketSend(self.identity, frame))
+            except (CredentialGoneError, Problem):
+                raise
+            except Exception:
+                logger.exception("storing a message failed")
+                raise FrameError(
+                    "server-error", "The message was not stored; send it again.", frame["client_id"]
+                ) from None
+            await self.send_json(ack)
         elif kind == "sync":
             after = frame["after_seq"]
             while True:

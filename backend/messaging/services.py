@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from backend import realtime
 from backend.accounts.models import Device, User
+from backend.cases import policy
 from backend.cases.models import Case
-from backend.crisis.scanning import scan_text
+from backend.crisis.scanning import matcher_for
 from backend.crisis.services import raise_alert
-from backend.crisis.unanswered import schedule_check
+from backend.crisis.unanswered import schedule_checks
 from backend.messaging import selectors
 from backend.messaging.models import Conversation, Message, ReadState, message_record
 from backend.problems import Problem
-from backend.push.services import enqueue_push
-from backend.vault.services import seal
+from backend.push.services import enqueue_message_pushes
+from backend.vault.services import CaseSealer
 
 MAX_BODY_CHARS = 4000
 
@@ -49,76 +53,256 @@ def clean_body(body: object) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class SendRequest:
+    sender: User
+    sender_device: Device | None
+    conversation_id: int
+    client_id: uuid.UUID
+    body: object
+
+
+@dataclass
+class SentBatch:
+    """One result per request, in order (a SendResult, or the Problem that refused it),
+    and the live frames to publish now that the batch has committed."""
+
+    results: list[SendResult | Problem]
+    frames: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What a send needs to know about its conversation, read for a whole batch at once."""
+
+    conversation_id: int
+    case_id: int
+    programme_id: int
+    open: bool
+    unanswered_limit: dt.timedelta
+    access: policy.CaseAccess
+
+
 def send_message(
     *, sender: User, sender_device: Device | None, conversation: Conversation, client_id: uuid.UUID, body: str
 ) -> SendResult:
-    """Store a message and tell its recipients. Transactional: the sealed message, its
-    sequence number and its push-outbox rows commit together; the live ``message.new``
-    frames go out only after that commit. Idempotent per (conversation, sender,
-    client_id): a retry returns the stored message and creates nothing. The caller must
-    have got ``conversation`` through ``selectors.conversation_for`` (the access check)."""
-    text = clean_body(body)
-    existing = _existing(conversation, sender, client_id)
-    if existing is not None:
-        return existing
-    case: Case = conversation.case
-    if case.status != Case.Status.OPEN:
-        raise Problem(status_code=409, slug="case-closed", detail="The case is closed; nothing was sent.")
-    try:
-        with transaction.atomic():
-            locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
-            locked.last_seq += 1
-            locked.save(update_fields=["last_seq"])
-            message = Message.objects.create(
-                conversation=locked,
-                seq=locked.last_seq,
-                sender=sender,
-                sender_device=sender_device,
-                client_id=client_id,
-                body_sealed=seal(case_id=case.pk, record=message_record(locked.pk, locked.last_seq), plaintext=text),
-                created_at=timezone.now(),
-            )
-            _mark_read(locked, sender, message.seq)
-            if sender.is_defector:
-                schedule_check(conversation=locked, case=case, seq=message.seq)
-                _scan_for_crisis(case, text, seq=message.seq)
-            participant_ids = selectors.participant_ids(case)
-            enqueue_push(
-                user_ids=[uid for uid in participant_ids if uid != sender.pk],
-                kind="message",
-                exclude_device=sender_device,
-            )
-            frame = {
-                "type": "message.new",
-                "conversation": locked.pk,
-                "message": selectors.message_payload(message, text),
-            }
-            for user_id in participant_ids:
-                realtime.publish_on_commit(realtime.user_group(user_id), frame)
-    except IntegrityError:
-        # A concurrent retry with the same client_id committed first: return its message.
-        existing = _existing(conversation, sender, client_id)
-        if existing is None:
-            raise
-        return existing
-    return SendResult(message, text, created=True)
+    """Store one message and tell its recipients (``send_messages`` with one request):
+    the live frames go out when the caller's transaction commits. Raises the Problem
+    that refused it."""
+    sent = send_messages([SendRequest(sender, sender_device, conversation.pk, client_id, body)])
+    for group, frame in sent.frames:
+        realtime.publish_on_commit(group, frame)
+    (result,) = sent.results
+    if isinstance(result, Problem):
+        raise result
+    return result
 
 
-def _scan_for_crisis(case: Case, text: str, *, seq: int) -> None:
-    """Crisis language raises (or adds to) a keyword alert in the same transaction. The
-    alert carries the severity and categories, never the words matched."""
-    result = scan_text(text, programme_id=case.programme_id)
-    if result.severity is not None:
-        raise_alert(
-            case=case, kind="keyword", severity=result.severity, categories=result.categories, detail={"seq": seq}
+def send_messages(requests: Sequence[SendRequest]) -> SentBatch:
+    """Store messages, in one transaction for the whole batch (a server under load
+    commits many senders' messages together): each message sealed with its case's data
+    key, the next sequence number of its conversation (conversation rows locked in id
+    order), the sender's read marker, push-outbox rows for the other participants'
+    devices, and for a defector's message the unanswered check and the crisis scan.
+
+    Each request is checked on its own first (may the sender see the conversation, is
+    the body valid, is the case open) and a refused one becomes a Problem in its place
+    without touching the others. Idempotent per (conversation, sender, client_id): a
+    retry, in this batch or a later one, returns the stored message and creates nothing.
+    The caller publishes ``frames`` after the commit, never before."""
+    results: list[SendResult | Problem | None] = [None] * len(requests)
+    targets = _targets({r.conversation_id for r in requests})
+    texts: dict[int, str] = {}
+    for i, request in enumerate(requests):
+        target = targets.get(request.conversation_id)
+        if target is None or not target.access.allows(request.sender):
+            results[i] = Problem(status_code=404, slug="not-found", detail="No such conversation.")
+            continue
+        try:
+            texts[i] = clean_body(request.body)
+        except Problem as problem:
+            results[i] = problem
+    _fill_existing(requests, texts, results, targets)
+    to_store: list[int] = []
+    first_of: dict[tuple[int, int, uuid.UUID], int] = {}
+    for i in texts:
+        if results[i] is not None:
+            continue
+        request = requests[i]
+        key = (request.conversation_id, request.sender.pk, request.client_id)
+        if key in first_of:
+            continue  # a repeat inside this batch: answered from the first below
+        if not targets[request.conversation_id].open:
+            results[i] = Problem(status_code=409, slug="case-closed", detail="The case is closed; nothing was sent.")
+            continue
+        first_of[key] = i
+        to_store.append(i)
+    frames: list[tuple[str, dict[str, Any]]] = []
+    if to_store:
+        try:
+            with transaction.atomic():
+                _store(
+                    [requests[i] for i in to_store], [texts[i] for i in to_store], targets, results, to_store, frames
+                )
+        except IntegrityError:
+            if len(to_store) == 1:
+                # A concurrent retry with the same client_id committed first: return its message.
+                frames.clear()
+                _fill_existing(requests, texts, results, targets, only=to_store)
+                if results[to_store[0]] is None:
+                    raise
+            else:
+                # One of them raced a retry in another process: store them one by one.
+                frames.clear()
+                for i in to_store:
+                    alone = send_messages([requests[i]])
+                    results[i] = alone.results[0]
+                    frames.extend(alone.frames)
+    for i in texts:
+        if results[i] is None:  # a repeat inside this batch
+            request = requests[i]
+            first = results[first_of[(request.conversation_id, request.sender.pk, request.client_id)]]
+            results[i] = (
+                SendResult(first.message, first.body, created=False) if isinstance(first, SendResult) else first
+            )
+    assert all(result is not None for result in results)
+    return SentBatch(cast("list[SendResult | Problem]", results), frames)
+
+
+def _targets(conversation_ids: set[int]) -> dict[int, _Target]:
+    rows = Conversation.objects.filter(pk__in=conversation_ids).values_list(
+        "pk",
+        "case_id",
+        "case__programme_id",
+        "case__status",
+        "case__programme__unanswered_limit",
+        "case__defector__user_id",
+    )
+    rows = list(rows)
+    access = policy.case_access({case_id: defector_user for _, case_id, _, _, _, defector_user in rows})
+    return {
+        pk: _Target(pk, case_id, programme_id, status == Case.Status.OPEN, limit, access[case_id])
+        for pk, case_id, programme_id, status, limit, _ in rows
+    }
+
+
+def _fill_existing(
+    requests: Sequence[SendRequest],
+    texts: dict[int, str],
+    results: list[SendResult | Problem | None],
+    targets: dict[int, _Target],
+    *,
+    only: Sequence[int] | None = None,
+) -> None:
+    """Answer each retry (a client_id its sender already used) with the stored message."""
+    pending = [i for i in (only if only is not None else texts) if results[i] is None]
+    if not pending:
+        return
+    stored = Message.objects.filter(
+        conversation_id__in={requests[i].conversation_id for i in pending},
+        client_id__in={requests[i].client_id for i in pending},
+    )
+    by_key = {(m.conversation_id, m.sender_id, m.client_id): m for m in stored}
+    for i in pending:
+        request = requests[i]
+        message = by_key.get((request.conversation_id, request.sender.pk, request.client_id))
+        if message is not None:
+            case_id = targets[request.conversation_id].case_id
+            results[i] = SendResult(message, selectors.open_body(message, case_id=case_id), created=False)
+
+
+def _store(
+    requests: list[SendRequest],
+    texts: list[str],
+    targets: dict[int, _Target],
+    results: list[SendResult | Problem | None],
+    positions: list[int],
+    frames: list[tuple[str, dict[str, Any]]],
+) -> None:
+    """The transactional part of ``send_messages`` for the requests that passed every check."""
+    conversations = {
+        c.pk: c
+        for c in Conversation.objects.select_for_update()
+        .filter(pk__in={r.conversation_id for r in requests})
+        .order_by("pk")
+    }
+    sealer = CaseSealer({targets[r.conversation_id].case_id for r in requests})
+    now = timezone.now()
+    messages = []
+    for request, text in zip(requests, texts, strict=True):
+        conversation = conversations[request.conversation_id]
+        conversation.last_seq += 1
+        case_id = targets[conversation.pk].case_id
+        messages.append(
+            Message(
+                conversation=conversation,
+                seq=conversation.last_seq,
+                sender=request.sender,
+                sender_device=request.sender_device,
+                client_id=request.client_id,
+                body_sealed=sealer.seal(
+                    case_id=case_id, record=message_record(conversation.pk, conversation.last_seq), plaintext=text
+                ),
+                created_at=now,
+            )
+        )
+    Message.objects.bulk_create(messages)
+    Conversation.objects.bulk_update(conversations.values(), ["last_seq"])
+    # The sender has read everything up to their own message, which is the newest.
+    read_upto = {(m.conversation_id, m.sender_id): m.seq for m in messages}
+    ReadState.objects.bulk_create(
+        [
+            ReadState(conversation_id=c, user_id=u, last_read_seq=seq, updated_at=now)
+            for (c, u), seq in read_upto.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["conversation", "user"],
+        update_fields=["last_read_seq", "updated_at"],
+    )
+    from_defectors = [(m, text) for m, text in zip(messages, texts, strict=True) if m.sender.is_defector]
+    if from_defectors:
+        limits = {
+            targets[m.conversation_id].case_id: targets[m.conversation_id].unanswered_limit for m, _ in from_defectors
+        }
+        schedule_checks(
+            [(m.conversation_id, targets[m.conversation_id].case_id, m.seq) for m, _ in from_defectors], limits=limits
+        )
+        _scan_for_crisis([(targets[m.conversation_id], m.seq, text) for m, text in from_defectors])
+    enqueue_message_pushes(
+        (
+            [uid for uid in targets[m.conversation_id].access.participant_ids() if uid != m.sender_id],
+            m.sender_device_id,
+        )
+        for m in messages
+    )
+    for position, message, text in zip(positions, messages, texts, strict=True):
+        results[position] = SendResult(message, text, created=True)
+        frame = {
+            "type": "message.new",
+            "conversation": message.conversation_id,
+            "message": selectors.message_payload(message, text),
+        }
+        frames.extend(
+            (realtime.user_group(uid), frame) for uid in targets[message.conversation_id].access.participant_ids()
         )
 
 
-def _existing(conversation: Conversation, sender: User, client_id: uuid.UUID) -> SendResult | None:
-    message = Message.objects.filter(conversation=conversation, sender=sender, client_id=client_id).first()
-    if message is None:
-        return None
-    return SendResult(message, selectors.open_body(message, case_id=conversation.case_id), created=False)
+def _scan_for_crisis(messages: list[tuple[_Target, int, str]]) -> None:
+    """Crisis language raises (or adds to) a keyword alert in the same transaction. The
+    alert carries the severity and categories, never the words matched."""
+    matchers = {}
+    for target, seq, text in messages:
+        if target.programme_id not in matchers:
+            matchers[target.programme_id] = matcher_for(target.programme_id)
+        result = matchers[target.programme_id].scan(text)
+        if result.severity is not None:
+            raise_alert(
+                case=Case.objects.get(pk=target.case_id),
+                kind="keyword",
+                severity=result.severity,
+                categories=result.categories,
+                detail={"seq": seq},
+            )
 
 
 def _mark_read(conversation: Conversation, user: User, up_to_seq: int) -> int:

@@ -7,6 +7,7 @@ and an ``Origin`` this server allows, so another site cannot ride the cookie."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from http.cookies import SimpleCookie
@@ -50,11 +51,25 @@ class SocketIdentity:
 def still_valid(identity: SocketIdentity) -> bool:
     """Re-checked while the socket lives: the device not revoked, the staff session not
     logged out or expired, the credential not past its end."""
-    if timezone.now() >= identity.valid_until:
-        return False
-    if identity.device is not None:
-        return Device.objects.filter(pk=identity.device.pk, revoked_at__isnull=True, user__is_active=True).exists()
-    return _staff_from_session(identity.session_key) is not None
+    return still_valid_many([identity])[0]
+
+
+def still_valid_many(identities: Sequence[SocketIdentity]) -> list[bool]:
+    """``still_valid`` for each identity, with one query for all the device sockets."""
+    now = timezone.now()
+    device_ids = {i.device.pk for i in identities if i.device is not None and now < i.valid_until}
+    live = set()
+    if device_ids:
+        live = set(
+            Device.objects.filter(pk__in=device_ids, revoked_at__isnull=True, user__is_active=True).values_list(
+                "pk", flat=True
+            )
+        )
+    return [
+        now < i.valid_until
+        and (i.device.pk in live if i.device is not None else _staff_from_session(i.session_key) is not None)
+        for i in identities
+    ]
 
 
 def _staff_from_session(session_key: str) -> SocketIdentity | None:

@@ -49,6 +49,30 @@ def enqueue_push(
     return PushOutbox.objects.bulk_create(rows)
 
 
+def enqueue_message_pushes(recipients: Iterable[tuple[Iterable[int], uuid.UUID | None]]) -> int:
+    """``enqueue_push(kind="message")`` for many sent messages with one read of the
+    devices and one insert: each entry is (recipient user ids, the sending device to
+    leave out). Returns the number of rows written."""
+    wanted = [(set(user_ids), exclude) for user_ids, exclude in recipients]
+    all_users = set().union(*(users for users, _ in wanted))
+    if not all_users:
+        return 0
+    devices_by_user: dict[int, list[uuid.UUID]] = {}
+    live = Device.objects.filter(user_id__in=all_users, revoked_at__isnull=True).exclude(push_token="")
+    for device_id, user_id in live.values_list("pk", "user_id"):
+        devices_by_user.setdefault(user_id, []).append(device_id)
+    now = timezone.now()
+    rows = [
+        PushOutbox(device_id=device_id, kind="message", high_priority=True, next_attempt_at=now)
+        for users, exclude in wanted
+        for user_id in users
+        for device_id in devices_by_user.get(user_id, ())
+        if device_id != exclude
+    ]
+    PushOutbox.objects.bulk_create(rows)
+    return len(rows)
+
+
 def backoff(attempts: int, *, slow: bool = False) -> timedelta:
     """Exponential with jitter: 5 s, 10 s, 20 s … up to 15 min; quota errors wait 4x."""
     base = 5 * 2 ** max(attempts - 1, 0) * (4 if slow else 1)

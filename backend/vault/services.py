@@ -13,7 +13,7 @@ takes effect for every process at the moment its transaction commits.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from backend.cases.models import Case
 
 __all__ = [
+    "CaseSealer",
     "ContentShredded",
     "ContentTampered",
     "MissingCaseKey",
@@ -186,8 +187,39 @@ def seal(*, case_id: int, record: str, plaintext: bytes | str) -> bytes:
     """
     if not record:
         raise ValueError("record must be a non-empty, stable name for the sealed field")
+    return _seal_with(_live_data_key(case_id), case_id=case_id, record=record, plaintext=plaintext)
+
+
+class CaseSealer:
+    """Seals content for several cases with one read of their key rows (the message send
+    path seals a batch at once). Use inside the transaction that stores the content and
+    drop it afterwards: it holds unwrapped data keys, and a shredding committed later must
+    not be outlived by a copy of the key."""
+
+    def __init__(self, case_ids: Iterable[int]) -> None:
+        self._keys: dict[int, bytes | VaultError] = {}
+        rows = {row.case_id: row for row in CaseKey.objects.filter(case_id__in=set(case_ids))}
+        for case_id in set(case_ids):
+            row = rows.get(case_id)
+            if row is None:
+                self._keys[case_id] = MissingCaseKey(case_id)
+            elif row.shredded_at is not None:
+                self._keys[case_id] = ContentShredded(case_id, row.shredded_at)
+            else:
+                self._keys[case_id] = _unwrap(row)
+
+    def seal(self, *, case_id: int, record: str, plaintext: str) -> bytes:
+        """As ``seal``; raises MissingCaseKey / ContentShredded for that case only."""
+        key = self._keys[case_id]
+        if isinstance(key, VaultError):
+            raise key
+        return _seal_with(key, case_id=case_id, record=record, plaintext=plaintext)
+
+
+def _seal_with(data_key: bytes, *, case_id: int, record: str, plaintext: bytes | str) -> bytes:
+    if not record:
+        raise ValueError("record must be a non-empty, stable name for the sealed field")
     data = plaintext.encode() if isinstance(plaintext, str) else bytes(plaintext)
-    data_key = _live_data_key(case_id)
     return FORMAT_V1 + bytes(Aead(data_key).encrypt(data, _content_aad(case_id, record)))
 
 
