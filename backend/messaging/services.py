@@ -170,15 +170,16 @@ def send_messages(requests: Sequence[SendRequest]) -> SentBatch:
 
 
 def _targets(conversation_ids: set[int]) -> dict[int, _Target]:
-    rows = Conversation.objects.filter(pk__in=conversation_ids).values_list(
-        "pk",
-        "case_id",
-        "case__programme_id",
-        "case__status",
-        "case__programme__unanswered_limit",
-        "case__defector__user_id",
+    rows = list(
+        Conversation.objects.filter(pk__in=conversation_ids).values_list(
+            "pk",
+            "case_id",
+            "case__programme_id",
+            "case__status",
+            "case__programme__unanswered_limit",
+            "case__defector__user_id",
+        )
     )
-    rows = list(rows)
     access = policy.case_access({case_id: defector_user for _, case_id, _, _, _, defector_user in rows})
     return {
         pk: _Target(pk, case_id, programme_id, status == Case.Status.OPEN, limit, access[case_id])

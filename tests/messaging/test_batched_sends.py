@@ -1,0 +1,206 @@
+"""The batched send path (``send_messages``, the socket's group commit): each request in a
+batch is judged on its own, and what is stored is exactly what the one-at-a-time path
+would store."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+import uuid
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from backend.accounts.models import Device, User
+from backend.cases.models import Case
+from backend.messaging import services
+from backend.messaging.batching import BatchQueue
+from backend.messaging.consumers import SocketSend, _store_and_publish
+from backend.messaging.models import Conversation, Message, ReadState
+from backend.messaging.services import SendRequest, SendResult, send_messages
+from backend.messaging.socket_auth import SocketIdentity
+from backend.problems import Problem
+from backend.push.models import PushOutbox
+from tests.conftest import requires_postgres
+
+
+def request(sender: User, conversation: Conversation, body: object = "hej", client_id: uuid.UUID | None = None):
+    return SendRequest(sender, None, conversation.pk, client_id or uuid.uuid4(), body)
+
+
+@pytest.mark.django_db
+def test_a_batch_stores_the_valid_sends_and_refuses_each_bad_one_on_its_own(case, other_case, contact, other_contact):
+    conversation = Conversation.objects.get(case=case)
+    other = Conversation.objects.get(case=other_case)
+    defector = case.defector.user
+    retried = services.send_message(
+        sender=defector, sender_device=None, conversation=conversation, client_id=uuid.uuid4(), body="first"
+    )
+    Case.objects.filter(pk=other_case.pk).update(status=Case.Status.CLOSED)
+    repeated = uuid.uuid4()
+    batch = [
+        request(defector, conversation, "one", repeated),
+        request(defector, other, "not my case"),
+        request(contact.user, other, "not on that case"),
+        request(defector, conversation, "   "),
+        request(defector, conversation, 42),
+        request(defector, conversation, "the same again", repeated),
+        request(defector, conversation, "retry", retried.message.client_id),
+        request(other_contact.user, other, "closed"),
+        request(contact.user, conversation, "from staff"),
+    ]
+    sent = send_messages(batch)
+    results = sent.results
+    assert isinstance(results[0], SendResult) and results[0].created and results[0].message.seq == 2
+    assert [r.status_code for r in (results[1], results[2])] == [404, 404]
+    assert [(r.status_code, r.field) for r in (results[3], results[4])] == [(400, "body"), (400, "body")]
+    assert isinstance(results[5], SendResult) and not results[5].created
+    assert results[5].message.pk == results[0].message.pk and results[5].body == "one"
+    assert isinstance(results[6], SendResult) and not results[6].created
+    assert results[6].message.pk == retried.message.pk and results[6].body == "first"
+    assert isinstance(results[7], Problem) and results[7].slug == "case-closed"
+    assert isinstance(results[8], SendResult) and results[8].created and results[8].message.seq == 3
+
+    assert list(Message.objects.filter(conversation=conversation).order_by("seq").values_list("seq", flat=True)) == [
+        1,
+        2,
+        3,
+    ]
+    assert not Message.objects.filter(conversation=other).exists()
+    assert Conversation.objects.get(pk=conversation.pk).last_seq == 3
+    assert Conversation.objects.get(pk=other.pk).last_seq == 0
+    marks = dict(ReadState.objects.filter(conversation=conversation).values_list("user_id", "last_read_seq"))
+    assert marks == {defector.pk: 2, contact.user.pk: 3}
+    # One live frame per participant per stored message, and nothing for the refused.
+    defector_group, staff_group = f"user.{defector.pk}", f"user.{contact.user.pk}"
+    assert sorted((group, frame["message"]["seq"]) for group, frame in sent.frames) == sorted(
+        [(defector_group, 2), (defector_group, 3), (staff_group, 2), (staff_group, 3)]
+    )
+
+
+@pytest.mark.django_db
+def test_a_batch_writes_push_rows_for_the_other_participants_devices_only(case, contact, defector_device):
+    conversation = Conversation.objects.get(case=case)
+    staff_phone = Device.objects.create(user=contact.user, name="phone", push_token="staff-token")
+    Device.objects.filter(pk=defector_device.device_id).update(push_token="defector-token")
+    own = Device.objects.get(pk=defector_device.device_id)
+    defector = case.defector.user
+    send_messages([SendRequest(defector, own, conversation.pk, uuid.uuid4(), f"m{i}") for i in range(3)])
+    assert list(PushOutbox.objects.values_list("device_id", flat=True)) == [staff_phone.pk] * 3
+    send_messages([request(contact.user, conversation, "answer")])
+    assert PushOutbox.objects.filter(device=own).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_batch_that_races_a_retry_elsewhere_is_stored_one_by_one(case, monkeypatch):
+    conversation = Conversation.objects.get(case=case)
+    defector = case.defector.user
+    raced = uuid.uuid4()
+    real_fill = services._fill_existing
+    calls = []
+
+    def blind_first_look(*args, **kwargs):
+        # The first look finds nothing, as if the retry in another process committed
+        # just after it: the batch's insert then hits the unique constraint.
+        calls.append(kwargs.get("only"))
+        if len(calls) > 1:
+            real_fill(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_fill_existing", blind_first_look)
+    services.send_message(sender=defector, sender_device=None, conversation=conversation, client_id=raced, body="x")
+    calls.clear()
+    sent = send_messages([request(defector, conversation, "x", raced), request(defector, conversation, "new")])
+    assert not sent.results[0].created and sent.results[0].message.seq == 1
+    assert sent.results[1].created and sent.results[1].message.seq == 2
+    assert len(calls) > 1
+    assert Message.objects.filter(conversation=conversation).count() == 2
+    assert [frame["message"]["seq"] for _, frame in sent.frames] == [2, 2]
+
+
+def test_sends_that_arrive_while_a_batch_is_stored_go_into_the_next_batch():
+    batches: list[list[int]] = []
+
+    async def scenario() -> list[int]:
+        release = asyncio.Event()
+
+        async def run(items: list[int]) -> list[int | Exception]:
+            batches.append(items)
+            await release.wait()
+            return [item * 10 if item != 3 else ValueError("bad") for item in items]
+
+        queue: BatchQueue[int, int] = BatchQueue(run, max_batch=2)
+        first = asyncio.create_task(queue.submit(1))
+        await asyncio.sleep(0)
+        others = [asyncio.create_task(queue.submit(n)) for n in (2, 3, 4)]
+        await asyncio.sleep(0)
+        release.set()
+        results = [await first, await others[0], await others[2]]
+        with pytest.raises(ValueError, match="bad"):
+            await others[1]
+        return results
+
+    assert asyncio.run(scenario()) == [10, 20, 40]
+    assert batches == [[1], [2, 3], [4]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_that_breaks_its_batch_fails_alone(case, defector_device, monkeypatch):
+    conversation = Conversation.objects.get(case=case)
+    device = Device.objects.select_related("user").get(pk=defector_device.device_id)
+    identity = SocketIdentity(device.user, device, valid_until=timezone.now() + dt.timedelta(minutes=10))
+    real_scan = services._scan_for_crisis
+
+    def scan(messages):
+        if any(text == "breaks" for _, _, text in messages):
+            raise RuntimeError("scanner fault")
+        real_scan(messages)
+
+    monkeypatch.setattr(services, "_scan_for_crisis", scan)
+
+    def frame(body: str) -> dict:
+        return {"type": "message.send", "conversation": conversation.pk, "client_id": str(uuid.uuid4()), "body": body}
+
+    sends = [
+        SocketSend(identity, frame("fine")),
+        SocketSend(identity, frame("breaks")),
+        SocketSend(identity, frame("ok")),
+    ]
+    outcomes = asyncio.run(_store_and_publish(sends))
+    assert [o["seq"] for o in (outcomes[0], outcomes[2])] == [1, 2]
+    assert isinstance(outcomes[1], RuntimeError)
+    assert Message.objects.filter(conversation=conversation).count() == 2
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_over_the_same_conversations_never_deadlock_or_gap(case, other_case, contact, other_contact):
+    conversations = [Conversation.objects.get(case=case), Conversation.objects.get(case=other_case)]
+    senders = [User.objects.get(pk=contact.user.pk), User.objects.get(pk=other_contact.user.pk)]
+    threads_count, rounds = 4, 10
+    barrier = threading.Barrier(threads_count)
+    errors: list[BaseException] = []
+
+    def worker(index: int) -> None:
+        try:
+            barrier.wait()
+            for _ in range(rounds):
+                # Each batch touches both conversations, in an order that differs by thread.
+                order = [0, 1] if index % 2 else [1, 0]
+                batch = [request(senders[n], conversations[n], f"t{index}") for n in order for _ in range(3)]
+                assert all(isinstance(r, SendResult) for r in send_messages(batch).results)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(threads_count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for conversation in conversations:
+        seqs = sorted(Message.objects.filter(conversation=conversation).values_list("seq", flat=True))
+        assert seqs == list(range(1, threads_count * rounds * 3 + 1))
