@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import weakref
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -94,3 +96,38 @@ async def publish_all(events: Sequence[tuple[str, dict[str, Any]]]) -> None:
         layer_health.failed(exc)
     else:
         layer_health.succeeded()
+
+
+class _OrderedPublisher:
+    """Publishes batches of events in the order they were handed over, in the background
+    of one event loop, so whoever hands them over (an ack waiting to go out) does not wait
+    for the channel layer."""
+
+    def __init__(self) -> None:
+        self._pending: deque[Sequence[tuple[str, dict[str, Any]]]] = deque()
+        self._task: asyncio.Task[None] | None = None
+
+    def put(self, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        self._pending.append(events)
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            while self._pending:
+                await publish_all(self._pending.popleft())
+        finally:
+            self._task = None
+
+
+_publishers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _OrderedPublisher] = weakref.WeakKeyDictionary()
+
+
+def publish_soon(events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """From async code, after the commit that made ``events`` true: ``publish_all`` them in
+    the background of the running loop, after every earlier ``publish_soon`` call's events."""
+    loop = asyncio.get_running_loop()
+    publisher = _publishers.get(loop)
+    if publisher is None:
+        publisher = _publishers[loop] = _OrderedPublisher()
+    publisher.put(events)

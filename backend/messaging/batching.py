@@ -12,6 +12,10 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 
+class BatchFailedError(Exception):
+    """The batch as a whole failed (the run raised, or answered the wrong number of items)."""
+
+
 class BatchQueue(Generic[Item, Result]):
     """``submit`` waits for its item's result; ``run`` takes a list of items and returns
     one result (or an exception to raise to that submitter) per item, in order. One
@@ -31,14 +35,12 @@ class BatchQueue(Generic[Item, Result]):
         return await future
 
     async def _drain(self) -> None:
+        batch: list[tuple[Item, asyncio.Future[Result]]] = []
         try:
             while self._waiting:
                 batch = self._waiting[: self._max_batch]
                 del self._waiting[: self._max_batch]
-                try:
-                    results = await self._run([item for item, _ in batch])
-                except Exception as exc:  # the run failed as a whole: every submitter hears of it
-                    results = [exc] * len(batch)
+                results = await self._answers([item for item, _ in batch])
                 for (_, future), result in zip(batch, results, strict=True):
                     if future.done():  # the submitter went away (its socket closed)
                         continue
@@ -46,5 +48,26 @@ class BatchQueue(Generic[Item, Result]):
                         future.set_exception(result)
                     else:
                         future.set_result(result)
+                batch = []
         finally:
             self._drainer = None
+            if batch:  # cancelled while a batch ran (the server stopping): nobody waits forever
+                for _, future in [*batch, *self._waiting]:
+                    future.cancel()
+                self._waiting.clear()
+
+    async def _answers(self, items: list[Item]) -> list[Result | Exception]:
+        try:
+            results = await self._run(items)
+        except Exception as exc:
+            return [_failed(exc) for _ in items]
+        if len(results) != len(items):
+            error = RuntimeError(f"a batch of {len(items)} got {len(results)} answers")
+            return [_failed(error) for _ in items]
+        return results
+
+
+def _failed(cause: Exception) -> BatchFailedError:
+    error = BatchFailedError(str(cause))
+    error.__cause__ = cause
+    return error

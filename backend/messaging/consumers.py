@@ -8,8 +8,9 @@ import logging
 import time
 import uuid
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from channels.consumer import get_handler_name
 from channels.db import DatabaseSyncToAsync
@@ -77,22 +78,21 @@ class SocketSend:
     frame: dict[str, Any]
 
 
+def _take_budgets(requests: Sequence[services.SendRequest]) -> list[Problem | None]:
+    return take_send_budgets([(request.sender, request.sender_device) for request in requests])
+
+
 @database_call
-def _store_sends(sends: list[SocketSend]) -> tuple[list[dict[str, Any] | Exception], list[tuple[str, dict[str, Any]]]]:
+def _store_sends(
+    sends: list[SocketSend], *, count_budgets: bool
+) -> tuple[list[dict[str, Any] | Exception], list[tuple[str, dict[str, Any]]]]:
     """Store a batch of ``message.send`` frames from any sockets of this process: an ack
     for each stored (or repeated) message, the Problem that refused a send, or
     CredentialGoneError for a socket whose credential has ended; and the live frames to
     publish now that the batch has committed."""
-    outcomes: list[dict[str, Any] | Exception | None] = [None] * len(sends)
+    outcomes: list[dict[str, Any] | Exception] = [CredentialGoneError() for _ in sends]
     valid = still_valid_many([send.identity for send in sends])
-    for i, ok in enumerate(valid):
-        if not ok:
-            outcomes[i] = CredentialGoneError()
-    live = [i for i, ok in enumerate(valid) if ok]
-    budgets = take_send_budgets([(sends[i].identity.user, sends[i].identity.device) for i in live])
-    for i, over in zip(live, budgets, strict=True):
-        outcomes[i] = over
-    admitted = [i for i in live if outcomes[i] is None]
+    admitted = [i for i, ok in enumerate(valid) if ok]
     requests = [
         services.SendRequest(
             sender=sends[i].identity.user,
@@ -103,7 +103,7 @@ def _store_sends(sends: list[SocketSend]) -> tuple[list[dict[str, Any] | Excepti
         )
         for i in admitted
     ]
-    sent = services.send_messages(requests)
+    sent = services.send_messages(requests, budget=_take_budgets if count_budgets else None)
     for i, result in zip(admitted, sent.results, strict=True):
         if isinstance(result, Problem):
             outcomes[i] = result
@@ -115,27 +115,29 @@ def _store_sends(sends: list[SocketSend]) -> tuple[list[dict[str, Any] | Excepti
             "id": result.message.pk,
             "seq": result.message.seq,
         }
-    return cast("list[dict[str, Any] | Exception]", outcomes), sent.frames
+    return outcomes, sent.frames
 
 
 async def _store_and_publish(sends: list[SocketSend]) -> list[dict[str, Any] | Exception]:
     try:
-        outcomes, frames = await _store_sends(sends)
+        outcomes, frames = await _store_sends(sends, count_budgets=True)
     except Exception:
         if len(sends) == 1:
             raise
-        # Something unexpected broke the batch (it rolled back): store each send alone,
-        # so one bad send fails only its own socket's frame.
+        # Something unexpected broke the batch before or inside its transaction, so
+        # nothing of it was stored: store each send alone (their budgets are already
+        # counted), so one bad send fails only its own socket's frame.
         logger.exception("a batch of %d sends failed; storing them one by one", len(sends))
         outcomes, frames = [], []
         for send in sends:
             try:
-                (outcome,), sent_frames = await _store_sends([send])
+                (outcome,), sent_frames = await _store_sends([send], count_budgets=False)
             except Exception as exc:
                 outcome, sent_frames = exc, []
             outcomes.append(outcome)
             frames.extend(sent_frames)
-    await realtime.publish_all(frames)
+    # Acks go out now; the live frames follow in the background, in commit order.
+    realtime.publish_soon(frames)
     return outcomes
 
 

@@ -76,12 +76,8 @@ def take_send_budgets(senders: Sequence[tuple[User, Device | None]]) -> list[Pro
         cache_health.failed(exc)
         return [None] * len(senders)
     cache_health.succeeded()
-    over = Problem(
-        status_code=429,
-        slug="rate-limited",
-        detail=f"At most {settings.LIVLINA_MESSAGE_RATE} messages; retry in {period - int(time.time()) % period}s.",
-    )
-    return [over if used > limit else None for used in counts]
+    detail = f"At most {settings.LIVLINA_MESSAGE_RATE} messages; retry in {period - int(time.time()) % period}s."
+    return [Problem(status_code=429, slug="rate-limited", detail=detail) if used > limit else None for used in counts]
 
 
 def require_send_budget(*, user: User, device: Device | None) -> None:

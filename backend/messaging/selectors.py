@@ -24,7 +24,7 @@ def participant_ids(case: Case) -> list[int]:
     """Everyone who may read and write the case's conversation now: the defector, the
     staff assigned to the case, and staff holding an active grant (an alert they hold,
     or break-glass)."""
-    return [case.defector.user_id, *policy.staff_with_access_ids(case)]
+    return policy.case_access({case.pk: case.defector.user_id})[case.pk].participant_ids()
 
 
 def conversation_for(user: User, conversation_id: int) -> Conversation:

@@ -185,8 +185,6 @@ def seal(*, case_id: int, record: str, plaintext: bytes | str) -> bytes:
     Raises MissingCaseKey, or ContentShredded for an erased case (nothing new is written
     into a shredded case).
     """
-    if not record:
-        raise ValueError("record must be a non-empty, stable name for the sealed field")
     return _seal_with(_live_data_key(case_id), case_id=case_id, record=record, plaintext=plaintext)
 
 

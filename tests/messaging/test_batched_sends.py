@@ -10,7 +10,7 @@ import threading
 import uuid
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from backend.accounts.models import Device, User
@@ -23,6 +23,7 @@ from backend.messaging.services import SendRequest, SendResult, send_messages
 from backend.messaging.socket_auth import SocketIdentity
 from backend.problems import Problem
 from backend.push.models import PushOutbox
+from backend.vault.services import shred_case_key
 from tests.conftest import requires_postgres
 
 
@@ -78,6 +79,42 @@ def test_a_batch_stores_the_valid_sends_and_refuses_each_bad_one_on_its_own(case
     assert sorted((group, frame["message"]["seq"]) for group, frame in sent.frames) == sorted(
         [(defector_group, 2), (defector_group, 3), (staff_group, 2), (staff_group, 3)]
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failure_at_commit_is_never_acked_and_fails_only_its_own_message(case):
+    conversation = Conversation.objects.get(case=case)
+    defector = case.defector.user
+    gone = Device(pk=uuid.uuid4(), user=defector)  # never saved: the foreign key fails at commit
+    with pytest.raises(IntegrityError):
+        send_messages([SendRequest(defector, gone, conversation.pk, uuid.uuid4(), "lost")])
+    assert not Message.objects.exists()
+
+    sent = send_messages(
+        [SendRequest(defector, gone, conversation.pk, uuid.uuid4(), "lost"), request(defector, conversation, "kept")]
+    )
+    assert isinstance(sent.results[0], Problem) and sent.results[0].slug == "server-error"
+    assert sent.results[1].created and sent.results[1].message.seq == 1
+    assert list(Message.objects.values_list("seq", flat=True)) == [1]
+    assert {frame["message"]["seq"] for _, frame in sent.frames} == {1}
+    assert Conversation.objects.get(pk=conversation.pk).last_seq == 1
+
+
+@pytest.mark.django_db
+def test_a_send_into_an_erased_case_is_refused_on_its_own(case, other_case, other_contact):
+    shred_case_key(case=other_case, actor=None)
+    sent = send_messages(
+        [
+            request(other_contact.user, Conversation.objects.get(case=other_case)),
+            request(case.defector.user, Conversation.objects.get(case=case)),
+        ]
+    )
+    assert isinstance(sent.results[0], Problem) and (sent.results[0].status_code, sent.results[0].slug) == (
+        409,
+        "case-erased",
+    )
+    assert sent.results[1].created
+    assert Message.objects.count() == 1
 
 
 @pytest.mark.django_db
@@ -146,7 +183,8 @@ def test_sends_that_arrive_while_a_batch_is_stored_go_into_the_next_batch():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_send_that_breaks_its_batch_fails_alone(case, defector_device, monkeypatch):
+def test_a_send_that_breaks_its_batch_fails_alone(case, defector_device, monkeypatch, settings):
+    settings.LIVLINA_MESSAGE_RATE = "6/minute"
     conversation = Conversation.objects.get(case=case)
     device = Device.objects.select_related("user").get(pk=defector_device.device_id)
     identity = SocketIdentity(device.user, device, valid_until=timezone.now() + dt.timedelta(minutes=10))
