@@ -100,22 +100,29 @@ async def publish_all(events: Sequence[tuple[str, dict[str, Any]]]) -> None:
 
 class _OrderedPublisher:
     """Publishes batches of events in the order they were handed over, in the background
-    of one event loop, so whoever hands them over (an ack waiting to go out) does not wait
+    of one event loop, so whoever hands them over (acks waiting to go out) does not wait
     for the channel layer."""
 
     def __init__(self) -> None:
-        self._pending: deque[Sequence[tuple[str, dict[str, Any]]]] = deque()
+        self._pending: deque[tuple[Sequence[tuple[str, dict[str, Any]]], asyncio.Future[None]]] = deque()
         self._task: asyncio.Task[None] | None = None
 
-    def put(self, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
-        self._pending.append(events)
+    def put(self, events: Sequence[tuple[str, dict[str, Any]]]) -> asyncio.Future[None]:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((events, done))
         if self._task is None:
             self._task = asyncio.create_task(self._run())
+        return done
 
     async def _run(self) -> None:
         try:
             while self._pending:
-                await publish_all(self._pending.popleft())
+                events, done = self._pending.popleft()
+                try:
+                    await publish_all(events)
+                finally:
+                    if not done.done():
+                        done.set_result(None)
         finally:
             self._task = None
 
@@ -123,11 +130,12 @@ class _OrderedPublisher:
 _publishers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _OrderedPublisher] = weakref.WeakKeyDictionary()
 
 
-def publish_soon(events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+def publish_soon(events: Sequence[tuple[str, dict[str, Any]]]) -> asyncio.Future[None]:
     """From async code, after the commit that made ``events`` true: ``publish_all`` them in
-    the background of the running loop, after every earlier ``publish_soon`` call's events."""
+    the background of the running loop, after every earlier ``publish_soon`` call's events.
+    The future is done when they have gone out (or failed to: publishing is best-effort)."""
     loop = asyncio.get_running_loop()
     publisher = _publishers.get(loop)
     if publisher is None:
         publisher = _publishers[loop] = _OrderedPublisher()
-    publisher.put(events)
+    return publisher.put(events)

@@ -118,9 +118,11 @@ def _store_sends(
     return outcomes, sent.frames
 
 
-async def _store_and_publish(sends: list[SocketSend]) -> list[dict[str, Any] | Exception]:
+async def _store_batch(
+    sends: list[SocketSend],
+) -> tuple[list[dict[str, Any] | Exception], list[tuple[str, dict[str, Any]]]]:
     try:
-        outcomes, frames = await _store_sends(sends, count_budgets=True)
+        return await _store_sends(sends, count_budgets=True)
     except Exception:
         if len(sends) == 1:
             raise
@@ -128,7 +130,8 @@ async def _store_and_publish(sends: list[SocketSend]) -> list[dict[str, Any] | E
         # nothing of it was stored: store each send alone (their budgets are already
         # counted), so one bad send fails only its own socket's frame.
         logger.exception("a batch of %d sends failed; storing them one by one", len(sends))
-        outcomes, frames = [], []
+        outcomes: list[dict[str, Any] | Exception] = []
+        frames: list[tuple[str, dict[str, Any]]] = []
         for send in sends:
             try:
                 (outcome,), sent_frames = await _store_sends([send], count_budgets=False)
@@ -136,23 +139,37 @@ async def _store_and_publish(sends: list[SocketSend]) -> list[dict[str, Any] | E
                 outcome, sent_frames = exc, []
             outcomes.append(outcome)
             frames.extend(sent_frames)
-    # Acks go out now; the live frames follow in the background, in commit order.
-    realtime.publish_soon(frames)
-    return outcomes
+        return outcomes, frames
 
 
-_send_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, BatchQueue[SocketSend, dict[str, Any]]] = (
-    weakref.WeakKeyDictionary()
-)
+class _SendPipeline:
+    """The sends of every socket on one event loop (Daphne runs one): stored a batch at
+    a time; each batch's acks go out when it has committed and the batch before it has
+    been fanned out, and its ``message.new`` frames follow in the background. So the
+    fan-out of one batch overlaps the storing of the next, and never falls more than one
+    batch behind (a backlog of unpublished frames would only grow under load)."""
+
+    def __init__(self) -> None:
+        self.queue: BatchQueue[SocketSend, dict[str, Any]] = BatchQueue(self._store_and_publish, max_batch=SEND_BATCH)
+        self._last_fan_out: asyncio.Future[None] | None = None
+
+    async def _store_and_publish(self, sends: list[SocketSend]) -> list[dict[str, Any] | Exception]:
+        outcomes, frames = await _store_batch(sends)
+        if self._last_fan_out is not None:
+            await self._last_fan_out
+        self._last_fan_out = realtime.publish_soon(frames)
+        return outcomes
+
+
+_pipelines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SendPipeline] = weakref.WeakKeyDictionary()
 
 
 def _send_queue() -> BatchQueue[SocketSend, dict[str, Any]]:
-    """The process's send queue (one per event loop: Daphne runs one)."""
     loop = asyncio.get_running_loop()
-    queue = _send_queues.get(loop)
-    if queue is None:
-        queue = _send_queues[loop] = BatchQueue(_store_and_publish, max_batch=SEND_BATCH)
-    return queue
+    pipeline = _pipelines.get(loop)
+    if pipeline is None:
+        pipeline = _pipelines[loop] = _SendPipeline()
+    return pipeline.queue
 
 
 @database_call

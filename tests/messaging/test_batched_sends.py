@@ -17,7 +17,7 @@ from backend.accounts.models import Device, User
 from backend.cases.models import Case
 from backend.messaging import services
 from backend.messaging.batching import BatchQueue
-from backend.messaging.consumers import SocketSend, _store_and_publish
+from backend.messaging.consumers import SocketSend, _store_batch
 from backend.messaging.models import Conversation, Message, ReadState
 from backend.messaging.services import SendRequest, SendResult, send_messages
 from backend.messaging.socket_auth import SocketIdentity
@@ -205,7 +205,7 @@ def test_a_send_that_breaks_its_batch_fails_alone(case, defector_device, monkeyp
         SocketSend(identity, frame("breaks")),
         SocketSend(identity, frame("ok")),
     ]
-    outcomes = asyncio.run(_store_and_publish(sends))
+    outcomes, _ = asyncio.run(_store_batch(sends))
     assert [o["seq"] for o in (outcomes[0], outcomes[2])] == [1, 2]
     assert isinstance(outcomes[1], RuntimeError)
     assert Message.objects.filter(conversation=conversation).count() == 2
