@@ -142,29 +142,32 @@ async def _store_batch(
         return outcomes, frames
 
 
+Acked = tuple[dict[str, Any], "asyncio.Future[None]"]
+
+
 class _SendPipeline:
-    """The sends of every socket on one event loop (Daphne runs one): stored a batch at
-    a time; each batch's acks go out when it has committed and the batch before it has
-    been fanned out, and its ``message.new`` frames follow in the background. So the
-    fan-out of one batch overlaps the storing of the next, and never falls more than one
-    batch behind (a backlog of unpublished frames would only grow under load)."""
+    """The sends of every socket on one event loop (Daphne runs one), stored a batch at
+    a time. A batch's ``message.new`` frames go out in the background while the next
+    batch is stored, and each ack waits until its batch's frames have gone out, as the
+    relay's acks do. Fan-out never falls more than one batch behind: a batch starts its
+    fan-out only once the one before it has finished."""
 
     def __init__(self) -> None:
-        self.queue: BatchQueue[SocketSend, dict[str, Any]] = BatchQueue(self._store_and_publish, max_batch=SEND_BATCH)
+        self.queue: BatchQueue[SocketSend, Acked] = BatchQueue(self._store_and_publish, max_batch=SEND_BATCH)
         self._last_fan_out: asyncio.Future[None] | None = None
 
-    async def _store_and_publish(self, sends: list[SocketSend]) -> list[dict[str, Any] | Exception]:
+    async def _store_and_publish(self, sends: list[SocketSend]) -> list[Acked | Exception]:
         outcomes, frames = await _store_batch(sends)
         if self._last_fan_out is not None:
             await self._last_fan_out
-        self._last_fan_out = realtime.publish_soon(frames)
-        return outcomes
+        fan_out = self._last_fan_out = realtime.publish_soon(frames)
+        return [outcome if isinstance(outcome, Exception) else (outcome, fan_out) for outcome in outcomes]
 
 
 _pipelines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SendPipeline] = weakref.WeakKeyDictionary()
 
 
-def _send_queue() -> BatchQueue[SocketSend, dict[str, Any]]:
+def _send_queue() -> BatchQueue[SocketSend, Acked]:
     loop = asyncio.get_running_loop()
     pipeline = _pipelines.get(loop)
     if pipeline is None:
@@ -266,7 +269,9 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
         kind = frame["type"]
         if kind == "message.send":
             try:
-                ack = await _send_queue().submit(SocketSend(self.identity, frame))
+                ack, fanned_out = await _send_queue().submit(SocketSend(self.identity, frame))
+                # Shielded: this socket closing must not cancel the fan-out others wait for.
+                await asyncio.shield(fanned_out)
             except (CredentialGoneError, Problem):
                 raise
             except Exception:
