@@ -25,7 +25,7 @@ from backend.cases import policy
 from backend.cases.models import Case
 from backend.checkins import recurrence
 from backend.checkins.models import Checkin, CheckinAnswer, CheckinSchedule, DefectorPins
-from backend.crisis.services import raise_alert
+from backend.crisis.services import AlertTrigger, raise_alert, raise_alerts
 from backend.problems import Problem
 from backend.push.services import enqueue_push
 from backend.realtime import OutageLog
@@ -198,9 +198,11 @@ def send_reminders(*, now: dt.datetime | None = None, limit: int = 500) -> int:
     return len(due)
 
 
-def mark_missed(*, now: dt.datetime | None = None, limit: int = 50) -> int:
+def mark_missed(*, now: dt.datetime | None = None, limit: int = 200) -> int:
     """Each check-in past its window and grace without an answer becomes missed exactly
-    once (row lock + state check in one transaction) and raises a ``missed_checkin`` alert."""
+    once (row lock + state check in one transaction) and raises a ``missed_checkin`` alert.
+    A batch is marked and alerted with a few statements (``raise_alerts``); should that
+    fail, each check-in is tried on its own, so one bad row never holds up the others."""
     now = now or timezone.now()
     with transaction.atomic():
         overdue = list(
@@ -209,6 +211,17 @@ def mark_missed(*, now: dt.datetime | None = None, limit: int = 50) -> int:
             .select_related("case")
             .order_by("grace_until")[:limit]
         )
+        if not overdue:
+            return 0
+        try:
+            with transaction.atomic():
+                Checkin.objects.filter(pk__in=[c.pk for c in overdue]).update(
+                    status=Checkin.Status.MISSED, missed_at=now
+                )
+                raise_alerts([_missed_trigger(checkin) for checkin in overdue])
+                return len(overdue)
+        except Exception:
+            logger.exception("a batch of %d missed check-ins failed; trying them one by one", len(overdue))
         marked = 0
         for checkin in overdue:
             try:
@@ -216,16 +229,20 @@ def mark_missed(*, now: dt.datetime | None = None, limit: int = 50) -> int:
                     checkin.status = Checkin.Status.MISSED
                     checkin.missed_at = now
                     checkin.save(update_fields=["status", "missed_at"])
-                    raise_alert(
-                        case=checkin.case,
-                        kind="missed_checkin",
-                        severity="high",
-                        detail={"checkin": checkin.pk, "due_at": checkin.due_at.isoformat()},
-                    )
+                    raise_alerts([_missed_trigger(checkin)])
                     marked += 1
             except Exception:
                 logger.exception("missed check-in %s could not be processed; retrying later", checkin.pk)
     return marked
+
+
+def _missed_trigger(checkin: Checkin) -> AlertTrigger:
+    return AlertTrigger(
+        case=checkin.case,
+        kind="missed_checkin",
+        severity="high",
+        detail={"checkin": checkin.pk, "due_at": checkin.due_at.isoformat()},
+    )
 
 
 def process_answers(*, limit: int = 500) -> int:
