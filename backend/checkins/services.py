@@ -145,42 +145,54 @@ def set_paused(*, schedule: CheckinSchedule, actor: User, paused: bool) -> Check
 
 def open_due_checkins(*, now: dt.datetime | None = None, limit: int = 500) -> int:
     """Open every occurrence whose time has come, and move each schedule to its next one.
-    Claimed with SKIP LOCKED, so several workers share the work."""
+    Claimed with SKIP LOCKED, so several workers share the work. A batch takes a few
+    statements whatever its size: the check-ins, their pushes and the schedules' next
+    occurrences are each written at once."""
     now = now or timezone.now()
-    opened = 0
     with transaction.atomic():
         schedules = list(
             CheckinSchedule.objects.select_for_update(skip_locked=True)
             .filter(paused=False, next_due_at__lte=now)
             .order_by("next_due_at")[:limit]
         )
+        if not schedules:
+            return 0
+        # Only this transaction may open these schedules' occurrences (it holds their row
+        # locks); one opened before a crash that rolled back the schedule is not opened twice.
+        already = set(
+            Checkin.objects.filter(schedule__in=schedules, due_at__in={s.next_due_at for s in schedules}).values_list(
+                "schedule_id", "due_at"
+            )
+        )
+        fresh = []
         for schedule in schedules:
             due = schedule.next_due_at
             assert due is not None
-            closes = due + dt.timedelta(minutes=schedule.window_minutes)
-            remind = closes - dt.timedelta(minutes=schedule.reminder_minutes)
-            _, created = Checkin.objects.get_or_create(
-                schedule=schedule,
-                due_at=due,
-                defaults={
-                    "case_id": schedule.case_id,
-                    "closes_at": closes,
-                    "grace_until": closes + dt.timedelta(minutes=schedule.grace_minutes),
-                    "remind_at": remind if schedule.reminder_minutes and remind > due else None,
-                },
-            )
-            if created:
-                opened += 1
-                enqueue_push(user_ids=[_defector_user_id(schedule.case_id)], kind="checkin")
+            if (schedule.pk, due) not in already:
+                closes = due + dt.timedelta(minutes=schedule.window_minutes)
+                remind = closes - dt.timedelta(minutes=schedule.reminder_minutes)
+                fresh.append(
+                    Checkin(
+                        schedule=schedule,
+                        case_id=schedule.case_id,
+                        due_at=due,
+                        closes_at=closes,
+                        grace_until=closes + dt.timedelta(minutes=schedule.grace_minutes),
+                        remind_at=remind if schedule.reminder_minutes and remind > due else None,
+                    )
+                )
             schedule.next_due_at = recurrence.next_occurrence(
                 rule_text=schedule.rrule, dtstart=schedule.dtstart, zone=schedule.timezone, after=due
             )
-            schedule.save(update_fields=["next_due_at"])
-    return opened
+        Checkin.objects.bulk_create(fresh)
+        if fresh:
+            enqueue_push(user_ids=_defector_user_ids({c.case_id for c in fresh}), kind="checkin")
+        CheckinSchedule.objects.bulk_update(schedules, ["next_due_at"])
+    return len(fresh)
 
 
-def _defector_user_id(case_id: int) -> int:
-    return Case.objects.filter(pk=case_id).values_list("defector__user_id", flat=True).get()
+def _defector_user_ids(case_ids: set[int]) -> list[int]:
+    return list(Case.objects.filter(pk__in=case_ids).values_list("defector__user_id", flat=True))
 
 
 def send_reminders(*, now: dt.datetime | None = None, limit: int = 500) -> int:
@@ -191,10 +203,9 @@ def send_reminders(*, now: dt.datetime | None = None, limit: int = 500) -> int:
             .filter(status=Checkin.Status.OPEN, remind_at__lte=now)
             .order_by("remind_at")[:limit]
         )
-        for checkin in due:
-            enqueue_push(user_ids=[_defector_user_id(checkin.case_id)], kind="reminder")
-            checkin.remind_at = None
-            checkin.save(update_fields=["remind_at"])
+        if due:
+            enqueue_push(user_ids=_defector_user_ids({c.case_id for c in due}), kind="reminder")
+            Checkin.objects.filter(pk__in=[c.pk for c in due]).update(remind_at=None)
     return len(due)
 
 

@@ -82,13 +82,15 @@ def notify(alert: Alert, action: str, *, now: dt.datetime) -> bool:
     if not users:
         add_event(alert, "nobody_to_notify", action=action)
         return False
-    for user_id in users:
-        AlertRecipient.objects.get_or_create(alert=alert, user_id=user_id, defaults={"first_notified_at": now})
+    # One statement for all of them; someone notified before keeps their first time.
+    AlertRecipient.objects.bulk_create(
+        [AlertRecipient(alert=alert, user_id=user_id, first_notified_at=now) for user_id in users],
+        ignore_conflicts=True,
+    )
     rows = enqueue_push(user_ids=users, kind="alert", high_priority=True, alert_id=alert.pk)
     add_event(alert, "notified" if rows else "nobody_reachable", action=action, users=users, pushes=len(rows))
     frame = alert_frame(alert)
-    for user_id in users:
-        realtime.publish_on_commit(realtime.user_group(user_id), frame)
+    realtime.publish_many_on_commit((realtime.user_group(user_id), frame) for user_id in users)
     return bool(rows)
 
 

@@ -98,7 +98,10 @@ def _record(row: PushOutbox, token: str, result: Delivery, *, now: datetime) -> 
 
 
 def deliver(row_id: uuid.UUID, *, sender: PushSender) -> Outcome | None:
-    row = PushOutbox.objects.select_related("device").filter(pk=row_id).first()
+    return _deliver(PushOutbox.objects.select_related("device").filter(pk=row_id).first(), sender=sender)
+
+
+def _deliver(row: PushOutbox | None, *, sender: PushSender) -> Outcome | None:
     if row is None or row.state != PushOutbox.State.PENDING:
         return None
     token = row.device.push_token
@@ -114,9 +117,10 @@ def drain_outbox(*, sender: PushSender | None = None, limit: int = 100) -> int:
     """Claim and send due rows; returns how many were attempted. Worker job."""
     sender = sender or current_sender()
     ids = claim_due(now=timezone.now(), limit=limit)
+    rows = PushOutbox.objects.select_related("device").in_bulk(ids) if ids else {}
     for row_id in ids:
         try:
-            deliver(row_id, sender=sender)
+            _deliver(rows.get(row_id), sender=sender)
         except Exception:
             # One bad row must not hold up the rest; its lease expires and it is retried.
             logger.exception("push outbox row %s failed", row_id)
