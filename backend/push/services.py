@@ -49,6 +49,15 @@ def enqueue_push(
     return PushOutbox.objects.bulk_create(rows)
 
 
+def live_devices_by_user(user_ids: Iterable[int]) -> dict[int, list[uuid.UUID]]:
+    """The devices ``enqueue_push`` would write rows for, by user, in one query."""
+    found: dict[int, list[uuid.UUID]] = {}
+    devices = Device.objects.filter(user_id__in=list(user_ids), revoked_at__isnull=True).exclude(push_token="")
+    for user_id, device_id in devices.order_by("user_id", "pk").values_list("user_id", "pk"):
+        found.setdefault(user_id, []).append(device_id)
+    return found
+
+
 def backoff(attempts: int, *, slow: bool = False) -> timedelta:
     """Exponential with jitter: 5 s, 10 s, 20 s … up to 15 min; quota errors wait 4x."""
     base = 5 * 2 ** max(attempts - 1, 0) * (4 if slow else 1)
