@@ -52,7 +52,7 @@ def default_jobs() -> list[PeriodicJob]:
         PeriodicJob("escalations", 0.5, until_drained(run_escalations, limit=50)),
         PeriodicJob("push-outbox", 0.5, until_drained(drain_outbox, limit=100)),
         PeriodicJob("checkins-duress", 0.5, until_drained(checkins.process_answers, limit=100)),
-        PeriodicJob("checkins-missed", 0.5, until_drained(checkins.mark_missed, limit=50)),
+        PeriodicJob("checkins-missed", 0.5, until_drained(checkins.mark_missed, limit=200)),
         PeriodicJob("checkins-open", 0.5, until_drained(checkins.open_due_checkins, limit=200)),
         PeriodicJob("checkins-reminders", 1.0, until_drained(checkins.send_reminders, limit=200)),
         PeriodicJob("audit-checkpoint", 60.0, write_checkpoint),

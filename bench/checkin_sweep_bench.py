@@ -28,7 +28,8 @@ What runs (all on this machine, loopback only):
   (everyone who picked "21:00"). The first of them are already due when the worker
   starts, so it also opens a backlog at boot.
 - One real ``manage.py run_worker`` process (all its jobs: check-ins, escalations, push
-  outbox with the log backend, audit checkpoints), DEBUG off as in production.
+  outbox with the log backend, audit checkpoints), DEBUG off as in production;
+  ``--workers 2`` runs two, as the production units do (their CPU is summed).
 
 Measured: lag = Alert.created_at - Checkin.grace_until for every due check-in (p50, p99,
 max; spread and burst apart and together); the worker's CPU seconds per minute of wall
@@ -150,8 +151,8 @@ class CpuSampler:
     PostgreSQL backends are found by application_name; a backend that goes away (the
     worker reconnects every CONN_MAX_AGE seconds) keeps its last sample."""
 
-    def __init__(self, worker_pid: int, app_name: str) -> None:
-        self.worker_pid = worker_pid
+    def __init__(self, worker_pids: list[int], app_name: str) -> None:
+        self.worker_pids = worker_pids
         self.app_name = app_name
         self.samples: list[tuple[float, float, float]] = []  # (monotonic, worker s, pg s)
         self.pg_ticks: dict[int, int] = {}
@@ -180,9 +181,10 @@ class CpuSampler:
                     ticks = proc_cpu_ticks(pid)
                     if ticks is not None:
                         self.pg_ticks[pid] = ticks
-                worker = proc_cpu_ticks(self.worker_pid)
-                if worker is None:
+                ticks = [proc_cpu_ticks(pid) for pid in self.worker_pids]
+                if None in ticks:
                     return
+                worker = sum(t for t in ticks if t is not None)
                 self.samples.append((time.monotonic(), worker / CLK_TCK, sum(self.pg_ticks.values()) / CLK_TCK))
                 if self.stopping.wait(1.0):
                     return
@@ -520,6 +522,7 @@ def main() -> int:
     parser.add_argument("--burst", type=int, default=1000, help="due check-ins sharing one deadline")
     parser.add_argument("--burst-gap", type=float, default=15.0, help="burst deadline this long after the spread")
     parser.add_argument("--lead", type=float, default=30.0, help="first deadline this long after seeding the due set")
+    parser.add_argument("--workers", type=int, default=1, help="run_worker processes (CPU is their sum)")
     parser.add_argument("--idle-seconds", type=float, default=10.0, help="measure the idle worker this long")
     parser.add_argument("--timeout", type=float, default=60.0, help="give up this long after the burst deadline")
     parser.add_argument(
@@ -570,21 +573,26 @@ def main() -> int:
     )
     due_case_ids = due["spread_case_ids"] + due["burst_case_ids"]
     log_path = tmp / "worker.log"
-    with open(log_path, "wb") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "manage.py", "run_worker"],
-            cwd=ROOT,
-            env=worker_env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    log_paths = [log_path] + [tmp / f"worker-{i + 1}.log" for i in range(1, args.workers)]
+    workers = []
+    for path in log_paths:
+        with open(path, "wb") as out:
+            workers.append(
+                subprocess.Popen(
+                    [sys.executable, "manage.py", "run_worker"],
+                    cwd=ROOT,
+                    env=worker_env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
     worker_started = time.monotonic()
-    sampler = CpuSampler(worker.pid, "livlina-worker").start()
+    sampler = CpuSampler([w.pid for w in workers], "livlina-worker").start()
     watcher = AlertWatcher().start()
     probe = AuditProbe().start()
     log(
-        f"worker pid {worker.pid} started; deadlines from +{args.lead:.0f}s, burst at "
+        f"worker pid {', '.join(str(w.pid) for w in workers)} started; deadlines from +{args.lead:.0f}s, burst at "
         f"+{args.lead + args.spread_seconds + args.burst_gap:.0f}s"
     )
 
@@ -599,8 +607,9 @@ def main() -> int:
     redis_before = redis_connections() if redis_on else None
     try:
         while True:
-            if worker.poll() is not None:
-                raise RuntimeError(f"worker exited with {worker.returncode}; see {log_path}")
+            for w, path in zip(workers, log_paths, strict=True):
+                if w.poll() is not None:
+                    raise RuntimeError(f"worker exited with {w.returncode}; see {path}")
             p = progress()
             now = timezone.now()
             if p["opened"] and worker_ready > now:
@@ -641,13 +650,15 @@ def main() -> int:
         probe.stop()
         watcher.stop()
         sampler.stop()
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
+        for w in workers:
+            if w.poll() is None:
+                os.killpg(w.pid, signal.SIGTERM)
+        for w in workers:
             try:
-                worker.wait(timeout=15)
+                w.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait()
+                os.killpg(w.pid, signal.SIGKILL)
+                w.wait()
 
     # --- report ---
     spread_l = lags(due["spread_case_ids"], worker_ready=worker_ready, seen=watcher.seen)
@@ -662,6 +673,7 @@ def main() -> int:
         f"load avg {os.getloadavg()[0]:.2f}) =="
     )
     print(f"code: {code_version()}")
+    print(f"workers: {args.workers} run_worker process{'es' if args.workers > 1 else ''}")
     print(f"schedules: {args.schedules} active ({args.schedules - n_due} idle, next occurrence 1-24 h away)")
     print(
         f"due set:   {args.spread} deadlines over {args.spread_seconds:.0f}s + {args.burst} on one deadline; "
@@ -701,7 +713,7 @@ def main() -> int:
     print()
     print("sanity (SELECT count(*)):")
     problems = sanity(n_due, due_case_ids)
-    errors = worker_errors(log_path)
+    errors = [line for path in log_paths for line in worker_errors(path)]
     if errors:
         print(f"worker log ({log_path}) has {len(errors)} error lines, first ones:")
         for line in errors[:10]:

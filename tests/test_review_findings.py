@@ -120,17 +120,21 @@ def test_one_failing_escalation_step_does_not_hold_up_the_others(case, other_cas
 
     first = raise_alert(case=case, kind="keyword", severity="high")
     second = raise_alert(case=other_case, kind="keyword", severity="high")
-    real = engine.run_step
+    real = engine._advance
 
-    def fails_for_the_first(alert_id, *, owner):
-        if alert_id == first.pk:
+    def fails_for_the_first(alert, **kwargs):
+        if alert.pk == first.pk:
             raise RuntimeError("a bad alert")
-        return real(alert_id, owner=owner)
+        return real(alert, **kwargs)
 
-    with mock.patch.object(engine, "run_step", side_effect=fails_for_the_first):
+    # The batch fails, then each alert is stepped on its own: only the bad one is left.
+    with mock.patch.object(engine, "_advance", side_effect=fails_for_the_first):
         assert engine.run_escalations() == 2
     second.refresh_from_db()
     assert second.events.filter(kind__in=["notified", "nobody_reachable"]).exists()
+    first.refresh_from_db()
+    assert not first.events.exclude(kind="raised").exists()
+    assert first.lease_owner  # still leased: tried again when the lease expires
 
 
 def test_a_broken_channel_layer_config_never_escapes_a_commit(settings, case):

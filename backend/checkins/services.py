@@ -25,7 +25,7 @@ from backend.cases import policy
 from backend.cases.models import Case
 from backend.checkins import recurrence
 from backend.checkins.models import Checkin, CheckinAnswer, CheckinSchedule, DefectorPins
-from backend.crisis.services import raise_alert
+from backend.crisis.services import AlertTrigger, raise_alert, raise_alerts
 from backend.problems import Problem
 from backend.push.services import enqueue_push
 from backend.realtime import OutageLog
@@ -145,42 +145,54 @@ def set_paused(*, schedule: CheckinSchedule, actor: User, paused: bool) -> Check
 
 def open_due_checkins(*, now: dt.datetime | None = None, limit: int = 500) -> int:
     """Open every occurrence whose time has come, and move each schedule to its next one.
-    Claimed with SKIP LOCKED, so several workers share the work."""
+    Claimed with SKIP LOCKED, so several workers share the work. A batch takes a few
+    statements whatever its size: the check-ins, their pushes and the schedules' next
+    occurrences are each written at once."""
     now = now or timezone.now()
-    opened = 0
     with transaction.atomic():
         schedules = list(
             CheckinSchedule.objects.select_for_update(skip_locked=True)
             .filter(paused=False, next_due_at__lte=now)
             .order_by("next_due_at")[:limit]
         )
+        if not schedules:
+            return 0
+        # Only this transaction may open these schedules' occurrences (it holds their row
+        # locks); one opened before a crash that rolled back the schedule is not opened twice.
+        already = set(
+            Checkin.objects.filter(schedule__in=schedules, due_at__in={s.next_due_at for s in schedules}).values_list(
+                "schedule_id", "due_at"
+            )
+        )
+        fresh = []
         for schedule in schedules:
             due = schedule.next_due_at
             assert due is not None
-            closes = due + dt.timedelta(minutes=schedule.window_minutes)
-            remind = closes - dt.timedelta(minutes=schedule.reminder_minutes)
-            _, created = Checkin.objects.get_or_create(
-                schedule=schedule,
-                due_at=due,
-                defaults={
-                    "case_id": schedule.case_id,
-                    "closes_at": closes,
-                    "grace_until": closes + dt.timedelta(minutes=schedule.grace_minutes),
-                    "remind_at": remind if schedule.reminder_minutes and remind > due else None,
-                },
-            )
-            if created:
-                opened += 1
-                enqueue_push(user_ids=[_defector_user_id(schedule.case_id)], kind="checkin")
+            if (schedule.pk, due) not in already:
+                closes = due + dt.timedelta(minutes=schedule.window_minutes)
+                remind = closes - dt.timedelta(minutes=schedule.reminder_minutes)
+                fresh.append(
+                    Checkin(
+                        schedule=schedule,
+                        case_id=schedule.case_id,
+                        due_at=due,
+                        closes_at=closes,
+                        grace_until=closes + dt.timedelta(minutes=schedule.grace_minutes),
+                        remind_at=remind if schedule.reminder_minutes and remind > due else None,
+                    )
+                )
             schedule.next_due_at = recurrence.next_occurrence(
                 rule_text=schedule.rrule, dtstart=schedule.dtstart, zone=schedule.timezone, after=due
             )
-            schedule.save(update_fields=["next_due_at"])
-    return opened
+        Checkin.objects.bulk_create(fresh)
+        if fresh:
+            enqueue_push(user_ids=_defector_user_ids({c.case_id for c in fresh}), kind="checkin")
+        CheckinSchedule.objects.bulk_update(schedules, ["next_due_at"])
+    return len(fresh)
 
 
-def _defector_user_id(case_id: int) -> int:
-    return Case.objects.filter(pk=case_id).values_list("defector__user_id", flat=True).get()
+def _defector_user_ids(case_ids: set[int]) -> list[int]:
+    return list(Case.objects.filter(pk__in=case_ids).values_list("defector__user_id", flat=True))
 
 
 def send_reminders(*, now: dt.datetime | None = None, limit: int = 500) -> int:
@@ -191,16 +203,17 @@ def send_reminders(*, now: dt.datetime | None = None, limit: int = 500) -> int:
             .filter(status=Checkin.Status.OPEN, remind_at__lte=now)
             .order_by("remind_at")[:limit]
         )
-        for checkin in due:
-            enqueue_push(user_ids=[_defector_user_id(checkin.case_id)], kind="reminder")
-            checkin.remind_at = None
-            checkin.save(update_fields=["remind_at"])
+        if due:
+            enqueue_push(user_ids=_defector_user_ids({c.case_id for c in due}), kind="reminder")
+            Checkin.objects.filter(pk__in=[c.pk for c in due]).update(remind_at=None)
     return len(due)
 
 
-def mark_missed(*, now: dt.datetime | None = None, limit: int = 50) -> int:
+def mark_missed(*, now: dt.datetime | None = None, limit: int = 200) -> int:
     """Each check-in past its window and grace without an answer becomes missed exactly
-    once (row lock + state check in one transaction) and raises a ``missed_checkin`` alert."""
+    once (row lock + state check in one transaction) and raises a ``missed_checkin`` alert.
+    A batch is marked and alerted with a few statements (``raise_alerts``); should that
+    fail, each check-in is tried on its own, so one bad row never holds up the others."""
     now = now or timezone.now()
     with transaction.atomic():
         overdue = list(
@@ -209,6 +222,17 @@ def mark_missed(*, now: dt.datetime | None = None, limit: int = 50) -> int:
             .select_related("case")
             .order_by("grace_until")[:limit]
         )
+        if not overdue:
+            return 0
+        try:
+            with transaction.atomic():
+                Checkin.objects.filter(pk__in=[c.pk for c in overdue]).update(
+                    status=Checkin.Status.MISSED, missed_at=now
+                )
+                raise_alerts([_missed_trigger(checkin) for checkin in overdue])
+                return len(overdue)
+        except Exception:
+            logger.exception("a batch of %d missed check-ins failed; trying them one by one", len(overdue))
         marked = 0
         for checkin in overdue:
             try:
@@ -216,16 +240,20 @@ def mark_missed(*, now: dt.datetime | None = None, limit: int = 50) -> int:
                     checkin.status = Checkin.Status.MISSED
                     checkin.missed_at = now
                     checkin.save(update_fields=["status", "missed_at"])
-                    raise_alert(
-                        case=checkin.case,
-                        kind="missed_checkin",
-                        severity="high",
-                        detail={"checkin": checkin.pk, "due_at": checkin.due_at.isoformat()},
-                    )
+                    raise_alerts([_missed_trigger(checkin)])
                     marked += 1
             except Exception:
                 logger.exception("missed check-in %s could not be processed; retrying later", checkin.pk)
     return marked
+
+
+def _missed_trigger(checkin: Checkin) -> AlertTrigger:
+    return AlertTrigger(
+        case=checkin.case,
+        kind="missed_checkin",
+        severity="high",
+        detail={"checkin": checkin.pk, "due_at": checkin.due_at.isoformat()},
+    )
 
 
 def process_answers(*, limit: int = 500) -> int:

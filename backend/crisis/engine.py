@@ -24,9 +24,10 @@ from backend import realtime
 from backend.accounts.models import StaffRole
 from backend.cases.models import CaseAssignment
 from backend.crisis import oncall
-from backend.crisis.models import Alert, AlertRecipient, OnCallOverride, OnCallRotation
-from backend.crisis.services import add_event, alert_frame
-from backend.push.services import enqueue_push
+from backend.crisis.models import Alert, AlertEvent, AlertRecipient, OnCallOverride, OnCallRotation
+from backend.crisis.services import alert_frame
+from backend.push.models import PushOutbox
+from backend.push.services import live_devices_by_user
 
 logger = logging.getLogger(__name__)
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -52,56 +53,122 @@ def claim_due_alerts(*, now: dt.datetime, owner: str = WORKER_ID, limit: int = 5
     return ids
 
 
-def recipients_for(alert: Alert, action: str, *, now: dt.datetime) -> list[int]:
-    case = alert.case
-    contacts = list(CaseAssignment.objects.filter(case=case).values_list("staff_id", flat=True))
+class StepWrites:
+    """What one or more escalation steps write, gathered and written with one statement
+    per table (``flush``), in the order the steps produced it. The people a step reaches
+    (assignments, on-call, supervisors) and their phones are looked up once per batch."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+        self.events: list[AlertEvent] = []
+        self.recipients: list[AlertRecipient] = []
+        self.pushes: list[PushOutbox] = []
+        self.frames: list[tuple[str, dict[str, Any]]] = []
+        self._contacts: dict[int, list[int]] = {}
+        self._on_call: dict[int, list[int]] = {}
+        self._supervisors: dict[int, list[int]] = {}
+        self._devices: dict[int, list[uuid.UUID]] = {}
+
+    def prefetch(self, alerts: list[Alert]) -> None:
+        """The assigned staff of every alert's case and their phones, in two queries."""
+        case_ids = {alert.case_id for alert in alerts} - self._contacts.keys()
+        for case_id in case_ids:
+            self._contacts[case_id] = []
+        for case_id, staff_id in CaseAssignment.objects.filter(case_id__in=case_ids).values_list("case_id", "staff_id"):
+            self._contacts[case_id].append(staff_id)
+        self.devices({staff for case_id in case_ids for staff in self._contacts[case_id]})
+
+    def contacts(self, alert: Alert) -> list[int]:
+        if alert.case_id not in self._contacts:
+            self.prefetch([alert])
+        return sorted(self._contacts[alert.case_id])
+
+    def on_call(self, programme_id: int) -> list[int]:
+        if programme_id not in self._on_call:
+            self._on_call[programme_id] = oncall.on_call_at(
+                OnCallRotation.objects.filter(programme_id=programme_id),
+                OnCallOverride.objects.filter(rotation__programme_id=programme_id),
+                self.now,
+            )
+        return self._on_call[programme_id]
+
+    def supervisors(self, programme_id: int) -> list[int]:
+        if programme_id not in self._supervisors:
+            self._supervisors[programme_id] = sorted(
+                set(
+                    StaffRole.objects.filter(
+                        programme_id=programme_id, role=StaffRole.Role.SUPERVISOR, user__is_active=True
+                    ).values_list("user_id", flat=True)
+                )
+            )
+        return self._supervisors[programme_id]
+
+    def devices(self, user_ids: set[int]) -> list[uuid.UUID]:
+        """The live phones (with a push token) of ``user_ids``."""
+        missing = user_ids - self._devices.keys()
+        if missing:
+            found = live_devices_by_user(missing)
+            for user_id in missing:
+                self._devices[user_id] = found.get(user_id, [])
+        return [device for user_id in sorted(user_ids) for device in self._devices[user_id]]
+
+    def event(self, alert: Alert, kind: str, **detail: Any) -> None:
+        self.events.append(AlertEvent(alert=alert, at=self.now, kind=kind, detail=detail))
+
+    def flush(self) -> None:
+        AlertRecipient.objects.bulk_create(self.recipients, ignore_conflicts=True)
+        PushOutbox.objects.bulk_create(self.pushes)
+        AlertEvent.objects.bulk_create(self.events)
+        realtime.publish_many_on_commit(self.frames)
+        self.events, self.recipients, self.pushes, self.frames = [], [], [], []
+
+
+def recipients_for(alert: Alert, action: str, *, now: dt.datetime, writes: StepWrites | None = None) -> list[int]:
+    writes = writes or StepWrites(now)
+    programme_id = alert.case.programme_id
+    contacts = writes.contacts(alert)
     if action == "notify_contacts":
-        return sorted(contacts)
-    on_call = oncall.on_call_at(
-        OnCallRotation.objects.filter(programme_id=case.programme_id),
-        OnCallOverride.objects.filter(rotation__programme_id=case.programme_id),
-        now,
-    )
+        return contacts
+    on_call = writes.on_call(programme_id)
     if action == "notify_on_call":
         return on_call
-    supervisors = list(
-        StaffRole.objects.filter(
-            programme_id=case.programme_id, role=StaffRole.Role.SUPERVISOR, user__is_active=True
-        ).values_list("user_id", flat=True)
-    )
+    supervisors = writes.supervisors(programme_id)
     if action == "notify_supervisors":
-        return sorted(set(supervisors))
+        return supervisors
     if action == "notify_critical":
         return sorted(set(contacts) | set(on_call))
     return sorted(set(contacts) | set(on_call) | set(supervisors))  # notify_everyone
 
 
-def notify(alert: Alert, action: str, *, now: dt.datetime) -> bool:
+def notify(alert: Alert, action: str, *, now: dt.datetime, writes: StepWrites) -> bool:
     """Notify the step's people; True if at least one phone was sent an alert."""
-    users = recipients_for(alert, action, now=now)
+    users = recipients_for(alert, action, now=now, writes=writes)
     if not users:
-        add_event(alert, "nobody_to_notify", action=action)
+        writes.event(alert, "nobody_to_notify", action=action)
         return False
-    for user_id in users:
-        AlertRecipient.objects.get_or_create(alert=alert, user_id=user_id, defaults={"first_notified_at": now})
-    rows = enqueue_push(user_ids=users, kind="alert", high_priority=True, alert_id=alert.pk)
-    add_event(alert, "notified" if rows else "nobody_reachable", action=action, users=users, pushes=len(rows))
+    # Someone notified before keeps their first time (the insert ignores conflicts).
+    writes.recipients.extend(AlertRecipient(alert=alert, user_id=user_id, first_notified_at=now) for user_id in users)
+    devices = writes.devices(set(users))
+    writes.pushes.extend(
+        PushOutbox(device_id=device, kind="alert", high_priority=True, next_attempt_at=now, alert_id=alert.pk)
+        for device in devices
+    )
+    writes.event(alert, "notified" if devices else "nobody_reachable", action=action, users=users, pushes=len(devices))
     frame = alert_frame(alert)
-    for user_id in users:
-        realtime.publish_on_commit(realtime.user_group(user_id), frame)
-    return bool(rows)
+    writes.frames.extend((realtime.user_group(user_id), frame) for user_id in users)
+    return bool(devices)
 
 
-def _advance(alert: Alert, *, now: dt.datetime) -> None:
+def _advance(alert: Alert, *, now: dt.datetime, writes: StepWrites) -> None:
     """Run steps from the current one until a wait (or the end of the round). A wait
     after steps that reached no phone is skipped: nobody is waiting for an answer."""
     steps: list[dict[str, Any]] = alert.escalation.get("steps", [])
     repeat = int(alert.escalation.get("repeat", 1))
     if alert.round >= repeat or not steps:
         if not alert.escalation.get("exhausted"):
-            add_event(alert, "escalation_exhausted", rounds=alert.round)
+            writes.event(alert, "escalation_exhausted", rounds=alert.round)
             alert.escalation = {**alert.escalation, "exhausted": True}
-        notify(alert, "notify_everyone", now=now)
+        notify(alert, "notify_everyone", now=now, writes=writes)
         alert.next_step_at = now + EXHAUSTED_BEAT
         return
     reached = False
@@ -112,14 +179,14 @@ def _advance(alert: Alert, *, now: dt.datetime) -> None:
             alert.step_index = 0
             alert.round += 1
         if step["action"] == "wait" and not reached:
-            add_event(alert, "wait_skipped", reason="nobody was reached")
+            writes.event(alert, "wait_skipped", reason="nobody was reached")
             continue
         if step["action"] == "wait":
             minutes = int(step.get("minutes", 5))
-            add_event(alert, "waiting", minutes=minutes)
+            writes.event(alert, "waiting", minutes=minutes)
             alert.next_step_at = now + dt.timedelta(minutes=minutes)
             return
-        reached = notify(alert, step["action"], now=now) or reached
+        reached = notify(alert, step["action"], now=now, writes=writes) or reached
         if alert.step_index == 0:
             alert.next_step_at = now  # the next round (or the steady beat) starts on the next pass
             return
@@ -133,17 +200,56 @@ def pause_for_fault_tests() -> None:
         time.sleep(pause)
 
 
+STEP_FIELDS = ["step_index", "round", "next_step_at", "lease_until", "lease_owner", "escalation"]
+
+
 def run_step(alert_id: int, *, owner: str = WORKER_ID) -> bool:
     pause_for_fault_tests()
     with transaction.atomic():
         alert = Alert.objects.select_for_update().select_related("case").filter(pk=alert_id).first()
         if alert is None or alert.state != Alert.State.OPEN or alert.lease_owner != owner:
             return False  # acknowledged, resolved, or the lease went to another worker
-        now = timezone.now()
-        _advance(alert, now=now)
+        writes = StepWrites(timezone.now())
+        _advance(alert, now=writes.now, writes=writes)
         alert.lease_until, alert.lease_owner = None, ""
-        alert.save(update_fields=["step_index", "round", "next_step_at", "lease_until", "lease_owner", "escalation"])
+        alert.save(update_fields=STEP_FIELDS)
+        writes.flush()
     return True
+
+
+def run_steps(alert_ids: list[int], *, owner: str = WORKER_ID) -> int:
+    """``run_step`` for a claimed batch in one transaction, its writes a few statements
+    per batch, so a crowd of new alerts reaches phones a batch at a time. Should the batch
+    fail, each alert is stepped on its own, so one bad alert never holds up the others.
+    Returns how many alerts took a step."""
+    if not alert_ids:
+        return 0
+    pause_for_fault_tests()
+    try:
+        with transaction.atomic():
+            alerts = list(
+                Alert.objects.select_for_update().select_related("case").filter(pk__in=alert_ids).order_by("pk")
+            )
+            # Acknowledged, resolved, or the lease went to another worker: nothing to do.
+            mine = [a for a in alerts if a.state == Alert.State.OPEN and a.lease_owner == owner]
+            writes = StepWrites(timezone.now())
+            writes.prefetch(mine)
+            for alert in mine:
+                _advance(alert, now=writes.now, writes=writes)
+                alert.lease_until, alert.lease_owner = None, ""
+            writes.flush()
+            Alert.objects.bulk_update(mine, STEP_FIELDS)
+            return len(mine)
+    except Exception:
+        logger.exception("a batch of %d escalation steps failed; stepping them one by one", len(alert_ids))
+    stepped = 0
+    for alert_id in alert_ids:
+        try:
+            stepped += run_step(alert_id, owner=owner)
+        except Exception:
+            # Its lease expires and the step is tried again.
+            logger.exception("escalation step for alert %s failed", alert_id)
+    return stepped
 
 
 def reopen_unresolved(*, now: dt.datetime) -> int:
@@ -160,7 +266,9 @@ def reopen_unresolved(*, now: dt.datetime) -> int:
             alert.next_step_at, alert.reopen_at = now, None
             alert.escalation = {**alert.escalation, "exhausted": False}
             alert.save(update_fields=["state", "step_index", "round", "next_step_at", "reopen_at", "escalation"])
-            add_event(alert, "reopened", reason="acknowledged but not resolved in time")
+            AlertEvent.objects.create(
+                alert=alert, at=now, kind="reopened", detail={"reason": "acknowledged but not resolved in time"}
+            )
             reopened += 1
     return reopened
 
@@ -174,11 +282,5 @@ def run_escalations(*, owner: str = WORKER_ID, limit: int = 50) -> int:
     sweep_unanswered(now=now)
     reopen_unresolved(now=now)
     claimed = claim_due_alerts(now=now, owner=owner, limit=limit)
-    for alert_id in claimed:
-        try:
-            run_step(alert_id, owner=owner)
-        except Exception:
-            # One bad alert must not hold up the others claimed with it; its lease
-            # expires and the step is tried again.
-            logger.exception("escalation step for alert %s failed", alert_id)
+    run_steps(claimed, owner=owner)
     return len(claimed)

@@ -3,7 +3,9 @@ apps call, inside their own transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -11,9 +13,9 @@ from django.utils import timezone
 
 from backend import realtime
 from backend.accounts.models import User
-from backend.audit.services import record_event
+from backend.audit.services import AuditEvent, record_event, record_events
 from backend.cases import policy
-from backend.cases.models import Case, CaseAssignment
+from backend.cases.models import AccessGrant, Case, CaseAssignment
 from backend.cases.services import end_alert_access, grant_alert_access
 from backend.crisis.models import Alert, AlertEvent, EscalationPolicy
 from backend.problems import Problem, api_datetime
@@ -27,6 +29,7 @@ DEFAULT_STEPS: list[dict[str, Any]] = [
     {"action": "wait", "minutes": 10},
 ]
 DEFAULT_REPEAT = 3
+logger = logging.getLogger(__name__)
 SEVERITIES = {"normal": Alert.Severity.NORMAL, "high": Alert.Severity.HIGH, "critical": Alert.Severity.CRITICAL}
 
 
@@ -42,7 +45,10 @@ def policy_snapshot(case: Case, severity: int) -> dict[str, Any]:
     """The programme's policy as it is now, copied onto the alert so later edits do not
     change a running escalation. Critical alerts reach the contact persons and whoever is
     on call at once, before the ordinary steps."""
-    policy = EscalationPolicy.objects.filter(programme_id=case.programme_id).first()
+    return _snapshot_of(EscalationPolicy.objects.filter(programme_id=case.programme_id).first(), severity)
+
+
+def _snapshot_of(policy: EscalationPolicy | None, severity: int) -> dict[str, Any]:
     steps = list(policy.steps) if policy else list(DEFAULT_STEPS)
     repeat = policy.repeat if policy else DEFAULT_REPEAT
     if severity == Alert.Severity.CRITICAL:
@@ -122,6 +128,129 @@ def raise_alert(
                     .get()
                 )
         return _retrigger(existing, level, categories, detail or {}, now=now)
+
+
+@dataclass(frozen=True)
+class AlertTrigger:
+    """One cause for ``raise_alerts``; the fields mean what ``raise_alert``'s arguments do."""
+
+    case: Case
+    kind: str
+    severity: str
+    categories: tuple[str, ...] = ()
+    detail: dict[str, Any] | None = None
+
+
+def raise_alerts(triggers: Sequence[AlertTrigger]) -> list[Alert]:
+    """``raise_alert`` for many causes at once, with the same outcome as calling it for
+    each in turn: a new alert, or a retrigger of the unresolved one of the same case and
+    kind. New alerts, their ``raised`` events and audit entries are written with one
+    statement each, so a crowd of missed check-ins costs a few queries per batch, not
+    sixteen per alert. Call inside the caller's transaction. Returns the alerts in the
+    order of ``triggers``."""
+    for trigger in triggers:
+        if trigger.severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {trigger.severity!r}")
+    if not triggers:
+        return []
+    with transaction.atomic():
+        now = timezone.now()
+        existing = {
+            (alert.case_id, alert.kind): alert
+            for alert in Alert.objects.select_for_update()
+            .filter(case_id__in={t.case.pk for t in triggers}, kind__in={t.kind for t in triggers})
+            .exclude(state=Alert.State.RESOLVED)
+            .select_related("case")
+        }
+        results: dict[int, Alert] = {}
+        fresh: list[tuple[int, AlertTrigger]] = []
+        again: list[tuple[int, AlertTrigger]] = []
+        claimed: set[tuple[int, str]] = set()
+        for index, trigger in enumerate(triggers):
+            key = (trigger.case.pk, trigger.kind)
+            if key in existing:
+                alert = existing[key]
+                results[index] = _retrigger(
+                    alert, SEVERITIES[trigger.severity], trigger.categories, trigger.detail or {}, now=now
+                )
+            elif key in claimed:
+                again.append((index, trigger))  # a second cause for an alert of this batch
+            else:
+                claimed.add(key)
+                fresh.append((index, trigger))
+        if fresh:
+            # In one order everywhere, so two sweeps inserting for the same cases never deadlock.
+            fresh.sort(key=lambda pair: (pair[1].case.pk, pair[1].kind))
+            try:
+                with transaction.atomic():
+                    for (index, _), alert in zip(fresh, _create_alerts([t for _, t in fresh], now=now), strict=True):
+                        results[index] = alert
+            except IntegrityError:
+                # Another transaction opened one of these alerts a moment ago: one by one,
+                # each adds to the alert that now exists.
+                logger.info("an alert of this batch was raised elsewhere meanwhile; raising one by one")
+                again = fresh + again
+        for index, trigger in sorted(again, key=lambda pair: pair[0]):
+            results[index] = raise_alert(
+                case=trigger.case,
+                kind=trigger.kind,
+                severity=trigger.severity,
+                categories=trigger.categories,
+                detail=trigger.detail,
+            )
+    return [results[index] for index in range(len(triggers))]
+
+
+def _create_alerts(triggers: list[AlertTrigger], *, now: Any) -> list[Alert]:
+    """New alerts with their ``raised`` events and audit entries, in a few statements."""
+    programme_ids = {t.case.programme_id for t in triggers}
+    policies = {p.programme_id: p for p in EscalationPolicy.objects.filter(programme_id__in=programme_ids)}
+    alerts = Alert.objects.bulk_create(
+        [
+            Alert(
+                case=t.case,
+                kind=t.kind,
+                severity=SEVERITIES[t.severity],
+                categories=sorted(set(t.categories)),
+                created_at=now,
+                updated_at=now,
+                escalation=_snapshot_of(policies.get(t.case.programme_id), SEVERITIES[t.severity]),
+                next_step_at=now,
+            )
+            for t in triggers
+        ]
+    )
+    AlertEvent.objects.bulk_create(
+        [
+            AlertEvent(
+                alert=alert,
+                at=now,
+                kind="raised",
+                detail={"severity": t.severity, "categories": alert.categories, **(t.detail or {})},
+            )
+            for alert, t in zip(alerts, triggers, strict=True)
+        ]
+    )
+    record_events(
+        [
+            AuditEvent(action="alert.raised", case_id=t.case.pk, target=alert_ref(alert), details={"kind": t.kind})
+            for alert, t in zip(alerts, triggers, strict=True)
+        ]
+    )
+    # Who may see each case, for all of them at once (a new alert has no recipients yet).
+    case_ids = {alert.case_id for alert in alerts}
+    staff: dict[int, set[int]] = {case_id: set() for case_id in case_ids}
+    for case_id, staff_id in CaseAssignment.objects.filter(case_id__in=case_ids).values_list("case_id", "staff_id"):
+        staff[case_id].add(staff_id)
+    grants = AccessGrant.objects.filter(policy.active_grants(now=timezone.now()), case_id__in=case_ids)
+    for case_id, staff_id in grants.values_list("case_id", "staff_id"):
+        staff[case_id].add(staff_id)
+    realtime.publish_many_on_commit(
+        (realtime.user_group(user_id), alert_frame(alert, "alert.new"))
+        for alert in alerts
+        for user_id in sorted(staff[alert.case_id])
+    )
+    return alerts
 
 
 def _retrigger(alert: Alert, level: int, categories: Iterable[str], detail: dict[str, Any], *, now: Any) -> Alert:

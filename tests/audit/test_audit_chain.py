@@ -21,10 +21,12 @@ from nacl.signing import SigningKey
 from backend.audit.management.commands.verify_audit import Command as VerifyAuditCommand
 from backend.audit.models import GENESIS_HASH, AppendOnlyError, AuditCheckpoint, AuditEntry, AuditHead
 from backend.audit.services import (
+    AuditEvent,
     AuditIntegrityError,
     checkpoint_message,
     compute_entry_hash,
     record_event,
+    record_events,
     verify_chain,
     write_checkpoint,
 )
@@ -582,3 +584,42 @@ def test_concurrent_writers_in_separate_connections_never_fork_the_chain(setting
     result = verify_chain()
     assert result.ok, result.problem
     assert (result.entries_checked, result.checkpoints_checked) == (total, total // 7)
+
+
+def test_entries_appended_in_bulk_extend_one_chain_with_checkpoints_inside_the_batch(settings, django_user_model):
+    settings.LIVLINA_AUDIT_CHECKPOINT_EVERY = 3
+    actor = django_user_model.objects.create_user(username="bulk-actor", password="x" * 16)
+    record_n(2)
+    batch = record_events(
+        [
+            AuditEvent(action="alert.raised", case_id=i, target=f"alert:{i}", details={"kind": "missed", "x": 0.5})
+            for i in range(5)
+        ]
+        + [AuditEvent(action="case.read", actor=actor, case_id=9, reason="bulk")]
+    )
+    record_n(1)
+    assert record_events([]) == []
+    assert [e.seq for e in batch] == [3, 4, 5, 6, 7, 8]
+    assert batch[0].prev_hash == AuditEntry.objects.get(seq=2).entry_hash
+    assert (batch[-1].actor_id, batch[-1].actor_label) == (actor.pk, "bulk-actor")
+    assert list(AuditCheckpoint.objects.values_list("seq", flat=True)) == [3, 6, 9]
+    assert AuditHead.objects.get().seq == 9
+    result = verify_chain()
+    assert result.ok, result.problem
+    assert result.entries_checked == 9
+
+
+def test_a_bulk_append_that_is_rolled_back_leaves_no_trace():
+    record_n(1)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        record_events([AuditEvent(action="alert.raised", target=f"alert:{i}") for i in range(3)])
+        raise RuntimeError("the caller's change failed")
+    assert AuditEntry.objects.count() == 1
+    assert AuditHead.objects.get().seq == 1
+    assert verify_chain().ok
+
+
+def test_a_bulk_entry_that_does_not_fit_refuses_the_whole_batch():
+    with pytest.raises(ValueError):
+        record_events([AuditEvent(action="ok"), AuditEvent(action="x" * 65)])
+    assert AuditEntry.objects.count() == 0

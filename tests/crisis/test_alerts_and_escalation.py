@@ -159,3 +159,57 @@ def test_resolving_needs_a_note_and_ends_alert_access(case, oncall, contact, rot
         resolve_alert(alert=alert, user=oncall.user, note="  ")
     resolve_alert(alert=alert, user=oncall.user, note="Called; safe with family.")
     assert not policy.visible_cases(oncall.user).filter(pk=case.pk).exists()
+
+
+def test_a_batch_of_steps_notifies_each_alerts_people_as_one_by_one_would(
+    case, other_case, contact, other_contact, oncall, rotation, phone_of
+):
+    from backend.crisis.engine import run_steps
+
+    for staff in (contact, other_contact, oncall):
+        phone_of(staff)
+    high = raise_alert(case=case, kind="keyword", severity="high")
+    critical = raise_alert(case=other_case, kind="panic", severity="critical")
+    acknowledged = raise_alert(case=case, kind="missed_checkin", severity="high")
+    claimed = claim_due_alerts(now=timezone.now(), owner="worker-a")
+    assert set(claimed) == {high.pk, critical.pk, acknowledged.pk}
+    acknowledge_alert(alert=acknowledged, user=contact.user)
+
+    assert run_steps(claimed, owner="worker-a") == 2
+
+    assert pushed_users(high) == {contact.user.pk}
+    assert pushed_users(critical) == {other_contact.user.pk, oncall.user.pk}
+    assert pushed_users(acknowledged) == set()
+    assert events(high) == ["raised", "notified", "waiting"]
+    assert events(critical)[:2] == ["raised", "notified"]
+    assert set(AlertRecipient.objects.filter(alert=critical).values_list("user_id", flat=True)) == {
+        other_contact.user.pk,
+        oncall.user.pk,
+    }
+    for alert in (high, critical):
+        alert.refresh_from_db()
+        assert (alert.lease_owner, alert.lease_until) == ("", None)
+        assert alert.next_step_at > timezone.now() or alert.step_index > 0
+
+
+def test_a_batch_of_steps_costs_the_same_few_statements_however_many_alerts_it_holds(programme, contact, phone_of):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from backend.cases.services import open_case
+    from backend.crisis.engine import run_steps
+
+    phone_of(contact)
+
+    def statements(count: int) -> int:
+        for i in range(count):
+            alias = f"S{count}-{i}"
+            case = open_case(programme=programme, alias=alias, primary_contact=contact.user, actor=contact.user)
+            raise_alert(case=case, kind="keyword", severity="high")
+        claimed = claim_due_alerts(now=timezone.now(), owner="worker-a")
+        assert len(claimed) == count
+        with CaptureQueriesContext(connection) as queries:
+            assert run_steps(claimed, owner="worker-a") == count
+        return sum(1 for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT")))
+
+    assert statements(2) == statements(12) < 12

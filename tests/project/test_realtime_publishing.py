@@ -1,0 +1,59 @@
+"""Publishing from plain threads (the worker) goes through one long-lived event loop, so
+a layer's connections are reused instead of opened per frame."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from unittest import mock
+
+from backend import realtime
+
+
+class RecordingLayer:
+    """Stands in for a Redis layer: remembers each frame and the loop that sent it."""
+
+    def __init__(self, fail_group: str = "") -> None:
+        self.sent: list[tuple[str, dict]] = []
+        self.loops: set[int] = set()
+        self.fail_group = fail_group
+
+    async def group_send(self, group: str, event: dict) -> None:
+        self.loops.add(id(asyncio.get_running_loop()))
+        if group == self.fail_group:
+            raise ConnectionError("redis went away")
+        self.sent.append((group, event))
+
+
+def test_frames_from_plain_threads_share_one_event_loop_and_keep_their_order():
+    layer = RecordingLayer()
+    with mock.patch("backend.realtime.get_channel_layer", return_value=layer):
+        realtime.publish_now("user.1", {"type": "a"})
+        realtime.publish_many_now([("user.2", {"type": "b"}), ("user.3", {"type": "c"})])
+        worker = threading.Thread(target=realtime.publish_now, args=("user.4", {"type": "d"}))
+        worker.start()
+        worker.join()
+    assert [group for group, _ in layer.sent] == ["user.1", "user.2", "user.3", "user.4"]
+    assert len(layer.loops) == 1
+
+
+def test_one_failing_frame_does_not_stop_the_others_and_is_reported():
+    layer = RecordingLayer(fail_group="user.2")
+    realtime.layer_health.failing = False
+    with mock.patch("backend.realtime.get_channel_layer", return_value=layer):
+        realtime.publish_many_now([("user.1", {"type": "a"}), ("user.2", {"type": "b"}), ("user.3", {"type": "c"})])
+    assert [group for group, _ in layer.sent] == ["user.1", "user.3"]
+    assert realtime.layer_health.failing is True
+    realtime.layer_health.failing = False
+
+
+def test_frames_published_on_commit_wait_for_the_commit(db, django_capture_on_commit_callbacks):
+    layer = RecordingLayer()
+    with mock.patch("backend.realtime.get_channel_layer", return_value=layer):
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            realtime.publish_many_on_commit([("user.1", {"type": "a"})])
+            realtime.publish_many_on_commit([])
+        assert layer.sent == []
+        for callback in callbacks:
+            callback()
+    assert layer.sent == [("user.1", {"type": "a"})]
