@@ -10,8 +10,6 @@ import asyncio
 import logging
 import os
 import threading
-import weakref
-from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -108,49 +106,6 @@ async def publish_all(events: Sequence[tuple[str, dict[str, Any]]]) -> None:
         layer_health.failed(exc)
     else:
         layer_health.succeeded()
-
-
-class _OrderedPublisher:
-    """Publishes batches of events in the order they were handed over, in the background
-    of one event loop, so whoever hands them over (acks waiting to go out) does not wait
-    for the channel layer."""
-
-    def __init__(self) -> None:
-        self._pending: deque[tuple[Sequence[tuple[str, dict[str, Any]]], asyncio.Future[None]]] = deque()
-        self._task: asyncio.Task[None] | None = None
-
-    def put(self, events: Sequence[tuple[str, dict[str, Any]]]) -> asyncio.Future[None]:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((events, done))
-        if self._task is None:
-            self._task = asyncio.create_task(self._run())
-        return done
-
-    async def _run(self) -> None:
-        try:
-            while self._pending:
-                events, done = self._pending.popleft()
-                try:
-                    await publish_all(events)
-                finally:
-                    if not done.done():
-                        done.set_result(None)
-        finally:
-            self._task = None
-
-
-_publishers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _OrderedPublisher] = weakref.WeakKeyDictionary()
-
-
-def publish_soon(events: Sequence[tuple[str, dict[str, Any]]]) -> asyncio.Future[None]:
-    """From async code, after the commit that made ``events`` true: ``publish_all`` them in
-    the background of the running loop, after every earlier ``publish_soon`` call's events.
-    The future is done when they have gone out (or failed to: publishing is best-effort)."""
-    loop = asyncio.get_running_loop()
-    publisher = _publishers.get(loop)
-    if publisher is None:
-        publisher = _publishers[loop] = _OrderedPublisher()
-    return publisher.put(events)
 
 
 # --- publishing from plain threads (the worker) ------------------------------------------

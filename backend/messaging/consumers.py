@@ -142,37 +142,27 @@ async def _store_batch(
         return outcomes, frames
 
 
-Acked = tuple[dict[str, Any], "asyncio.Future[None]"]
+async def _store_and_publish(sends: list[SocketSend]) -> list[dict[str, Any] | Exception]:
+    """One batch: store it, then fan its ``message.new`` frames out, then answer its
+    senders. Acks after the fan-out, as the relay's: the next batch is stored only when
+    this one's frames are out, so the fan-out never falls behind the store."""
+    outcomes, frames = await _store_batch(sends)
+    await realtime.publish_all(frames)
+    return outcomes
 
 
-class _SendPipeline:
-    """The sends of every socket on one event loop (Daphne runs one), stored a batch at
-    a time. A batch's ``message.new`` frames go out in the background while the next
-    batch is stored, and each ack waits until its batch's frames have gone out, as the
-    relay's acks do. Fan-out never falls more than one batch behind: a batch starts its
-    fan-out only once the one before it has finished."""
-
-    def __init__(self) -> None:
-        self.queue: BatchQueue[SocketSend, Acked] = BatchQueue(self._store_and_publish, max_batch=SEND_BATCH)
-        self._last_fan_out: asyncio.Future[None] | None = None
-
-    async def _store_and_publish(self, sends: list[SocketSend]) -> list[Acked | Exception]:
-        outcomes, frames = await _store_batch(sends)
-        if self._last_fan_out is not None:
-            await self._last_fan_out
-        fan_out = self._last_fan_out = realtime.publish_soon(frames)
-        return [outcome if isinstance(outcome, Exception) else (outcome, fan_out) for outcome in outcomes]
+_send_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, BatchQueue[SocketSend, dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-_pipelines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SendPipeline] = weakref.WeakKeyDictionary()
-
-
-def _send_queue() -> BatchQueue[SocketSend, Acked]:
+def _send_queue() -> BatchQueue[SocketSend, dict[str, Any]]:
+    """The send queue of the running event loop (Daphne runs one per process)."""
     loop = asyncio.get_running_loop()
-    pipeline = _pipelines.get(loop)
-    if pipeline is None:
-        pipeline = _pipelines[loop] = _SendPipeline()
-    return pipeline.queue
+    queue = _send_queues.get(loop)
+    if queue is None:
+        queue = _send_queues[loop] = BatchQueue(_store_and_publish, max_batch=SEND_BATCH)
+    return queue
 
 
 @database_call
@@ -269,9 +259,7 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
         kind = frame["type"]
         if kind == "message.send":
             try:
-                ack, fanned_out = await _send_queue().submit(SocketSend(self.identity, frame))
-                # Shielded: this socket closing must not cancel the fan-out others wait for.
-                await asyncio.shield(fanned_out)
+                ack = await _send_queue().submit(SocketSend(self.identity, frame))
             except (CredentialGoneError, Problem):
                 raise
             except Exception:
