@@ -127,8 +127,8 @@ async def _store_batch(
         if len(sends) == 1:
             raise
         # Something unexpected broke the batch before or inside its transaction, so
-        # nothing of it was stored: store each send alone (their budgets are already
-        # counted), so one bad send fails only its own socket's frame.
+        # nothing of it was stored: store each send alone, so one bad send fails only its
+        # own socket's frame (without counting budgets again: the batch may have).
         logger.exception("a batch of %d sends failed; storing them one by one", len(sends))
         outcomes: list[dict[str, Any] | Exception] = []
         frames: list[tuple[str, dict[str, Any]]] = []

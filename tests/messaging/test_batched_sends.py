@@ -12,19 +12,20 @@ import uuid
 import pytest
 from django.db import IntegrityError, connection
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from backend.accounts.models import Device, User
 from backend.cases.models import Case
 from backend.messaging import services
 from backend.messaging.batching import BatchQueue
-from backend.messaging.consumers import SocketSend, _store_batch
+from backend.messaging.consumers import CredentialGoneError, SocketSend, _store_batch, _store_sends
 from backend.messaging.models import Conversation, Message, ReadState
 from backend.messaging.services import SendRequest, SendResult, send_messages
 from backend.messaging.socket_auth import SocketIdentity
 from backend.problems import Problem
 from backend.push.models import PushOutbox
 from backend.vault.services import shred_case_key
-from tests.conftest import requires_postgres
+from tests.conftest import enroll, new_enrollment_code, requires_postgres
 
 
 def request(sender: User, conversation: Conversation, body: object = "hej", client_id: uuid.UUID | None = None):
@@ -242,3 +243,26 @@ def test_concurrent_batches_over_the_same_conversations_never_deadlock_or_gap(ca
     for conversation in conversations:
         seqs = sorted(Message.objects.filter(conversation=conversation).values_list("seq", flat=True))
         assert seqs == list(range(1, threads_count * rounds * 3 + 1))
+
+
+@pytest.mark.django_db
+def test_a_revoked_device_in_a_batch_is_refused_and_the_others_are_stored(case, other_case, contact, other_contact):
+    pairs = ((case, contact), (other_case, other_contact))
+    sessions = [enroll(APIClient(), new_enrollment_code(c, by)) for c, by in pairs]
+    devices = [Device.objects.select_related("user").get(pk=s.device_id) for s in sessions]
+    Device.objects.filter(pk=devices[0].pk).update(revoked_at=timezone.now())
+    until = timezone.now() + dt.timedelta(minutes=10)
+    sends = [
+        SocketSend(
+            SocketIdentity(device.user, device, until),
+            {"type": "message.send", "conversation": conversation.pk, "client_id": str(uuid.uuid4()), "body": "hej"},
+        )
+        for device, conversation in zip(
+            devices, [Conversation.objects.get(case=case), Conversation.objects.get(case=other_case)], strict=True
+        )
+    ]
+    outcomes, frames = _store_sends.func(sends, count_budgets=True)
+    assert isinstance(outcomes[0], CredentialGoneError)
+    assert outcomes[1]["type"] == "message.ack" and outcomes[1]["seq"] == 1
+    assert list(Message.objects.values_list("conversation__case", flat=True)) == [other_case.pk]
+    assert {frame["conversation"] for _, frame in frames} == {Conversation.objects.get(case=other_case).pk}
