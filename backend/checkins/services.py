@@ -217,7 +217,9 @@ def mark_missed(*, now: dt.datetime | None = None, limit: int = 200) -> int:
     now = now or timezone.now()
     with transaction.atomic():
         overdue = list(
-            Checkin.objects.select_for_update(skip_locked=True)
+            # of=self: lock the check-ins, not their cases (an alert insert for the
+            # case needs a key-share lock on it, which would deadlock with the audit lock).
+            Checkin.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=Checkin.Status.OPEN, grace_until__lte=now)
             .select_related("case")
             .order_by("grace_until")[:limit]
@@ -262,7 +264,7 @@ def process_answers(*, limit: int = 500) -> int:
     done = 0
     with transaction.atomic():
         pending = list(
-            CheckinAnswer.objects.select_for_update(skip_locked=True)
+            CheckinAnswer.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(processed_at__isnull=True)
             .select_related("checkin__case")
             .order_by("created_at")[:limit]
@@ -355,7 +357,7 @@ def respond(*, user: User, checkin_id: int, answer: str, pin: str | None) -> Che
     under_duress = _check_pin(defector, pin)
     now = timezone.now()
     with transaction.atomic():
-        locked = Checkin.objects.select_for_update().select_related("case").get(pk=checkin.pk)
+        locked = Checkin.objects.select_for_update(of=("self",)).select_related("case").get(pk=checkin.pk)
         if locked.status != Checkin.Status.OPEN:
             raise Problem(status_code=409, slug="checkin-closed", detail="This check-in is no longer open.")
         locked.status = Checkin.Status.ANSWERED

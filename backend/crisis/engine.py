@@ -206,7 +206,7 @@ STEP_FIELDS = ["step_index", "round", "next_step_at", "lease_until", "lease_owne
 def run_step(alert_id: int, *, owner: str = WORKER_ID) -> bool:
     pause_for_fault_tests()
     with transaction.atomic():
-        alert = Alert.objects.select_for_update().select_related("case").filter(pk=alert_id).first()
+        alert = Alert.objects.select_for_update(of=("self",)).select_related("case").filter(pk=alert_id).first()
         if alert is None or alert.state != Alert.State.OPEN or alert.lease_owner != owner:
             return False  # acknowledged, resolved, or the lease went to another worker
         writes = StepWrites(timezone.now())
@@ -228,7 +228,10 @@ def run_steps(alert_ids: list[int], *, owner: str = WORKER_ID) -> int:
     try:
         with transaction.atomic():
             alerts = list(
-                Alert.objects.select_for_update().select_related("case").filter(pk__in=alert_ids).order_by("pk")
+                Alert.objects.select_for_update(of=("self",))
+                .select_related("case")
+                .filter(pk__in=alert_ids)
+                .order_by("pk")
             )
             # Acknowledged, resolved, or the lease went to another worker: nothing to do.
             mine = [a for a in alerts if a.state == Alert.State.OPEN and a.lease_owner == owner]
@@ -257,7 +260,7 @@ def reopen_unresolved(*, now: dt.datetime) -> int:
     escalates again."""
     reopened = 0
     with transaction.atomic():
-        due = Alert.objects.select_for_update(skip_locked=True).filter(
+        due = Alert.objects.select_for_update(skip_locked=True, of=("self",)).filter(
             state=Alert.State.ACKNOWLEDGED, reopen_at__lte=now
         )
         for alert in due.select_related("case"):

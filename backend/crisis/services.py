@@ -157,10 +157,11 @@ def raise_alerts(triggers: Sequence[AlertTrigger]) -> list[Alert]:
         now = timezone.now()
         existing = {
             (alert.case_id, alert.kind): alert
-            for alert in Alert.objects.select_for_update()
+            for alert in Alert.objects.select_for_update(of=("self",))
             .filter(case_id__in={t.case.pk for t in triggers}, kind__in={t.kind for t in triggers})
             .exclude(state=Alert.State.RESOLVED)
             .select_related("case")
+            .order_by("pk")
         }
         results: dict[int, Alert] = {}
         fresh: list[tuple[int, AlertTrigger]] = []
@@ -282,7 +283,7 @@ def acknowledge_alert(*, alert: Alert, user: User, note: str = "") -> Alert:
     the new state under its row lock and does nothing). The acknowledger may read the
     case while the alert is unresolved. Idempotent for the same person."""
     with transaction.atomic():
-        locked = Alert.objects.select_for_update().select_related("case__programme").get(pk=alert.pk)
+        locked = Alert.objects.select_for_update(of=("self",)).select_related("case__programme").get(pk=alert.pk)
         if locked.state == Alert.State.RESOLVED:
             raise Problem(status_code=409, slug="alert-resolved", detail="The alert is already resolved.")
         if locked.state == Alert.State.ACKNOWLEDGED:

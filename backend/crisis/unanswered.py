@@ -69,7 +69,7 @@ def sweep_unanswered(*, now: dt.datetime | None = None, limit: int = 200) -> int
     raised = 0
     with transaction.atomic():
         due = list(
-            UnansweredCheck.objects.select_for_update(skip_locked=True)
+            UnansweredCheck.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(due_at__lte=now)
             .select_related("conversation__case__programme")
             .order_by("due_at")[:limit]

@@ -361,7 +361,7 @@ def mark_read(*, user: User, conversation: Conversation, up_to_seq: int) -> int:
     if up_to_seq < 0:
         raise Problem(status_code=400, slug="validation", detail="Must be 0 or more.", field="up_to_seq")
     with transaction.atomic():
-        locked = Conversation.objects.select_for_update().select_related("case").get(pk=conversation.pk)
+        locked = Conversation.objects.select_for_update(of=("self",)).select_related("case").get(pk=conversation.pk)
         seq = _mark_read(locked, user, up_to_seq)
         frame = {"type": "receipt.read", "conversation": locked.pk, "user": user.pk, "up_to_seq": seq}
         for user_id in selectors.participant_ids(locked.case):
