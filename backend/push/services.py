@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -24,6 +25,8 @@ from backend.push.senders import Delivery, Outcome, PushSender, current_sender
 
 logger = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
+# Rows sent between two reads of their state; see drain_outbox.
+SEND_CHUNK = 20
 MAX_ATTEMPTS = 12
 MAX_BACKOFF = timedelta(minutes=15)
 
@@ -144,18 +147,35 @@ def _deliver(row: PushOutbox | None, *, sender: PushSender) -> Outcome | None:
 
 
 def drain_outbox(*, sender: PushSender | None = None, limit: int = 100) -> int:
-    """Claim and send due rows; returns how many were attempted. Worker job.
+    """Claim and send due rows; returns how many were claimed. Worker job.
 
-    Rows that were delivered are marked sent (and put on their alerts' timelines) together
-    after the batch, in two statements; any other outcome is recorded at once. A worker
-    killed mid-batch therefore sends up to a batch again once the leases expire: a
-    content-free push twice is harmless, a missing one is not."""
+    Rows are read and sent ``SEND_CHUNK`` at a time. The delivered rows of a chunk are
+    marked sent (and put on their alerts' timelines) together, in two statements, before
+    the next chunk is read, so what a send relies on (the row still pending, its device not
+    revoked) is at most one chunk old; any other outcome is recorded at once. Once half the
+    lease has gone, the rows not yet tried are handed back, so another worker never claims
+    a row this one is still sending or has sent but not yet marked. A worker killed
+    mid-chunk sends up to a chunk again once the leases expire: a content-free push twice
+    is harmless, a missing one is not."""
     sender = sender or current_sender()
     ids = claim_due(now=timezone.now(), limit=limit)
-    rows = PushOutbox.objects.select_related("device").in_bulk(ids) if ids else {}
+    stop_at = time.monotonic() + LEASE.total_seconds() / 2
+    for start in range(0, len(ids), SEND_CHUNK):
+        untried = _send_chunk(ids[start : start + SEND_CHUNK], sender=sender, stop_at=stop_at)
+        if untried:
+            _hand_back([*untried, *ids[start + SEND_CHUNK :]])
+            break
+    return len(ids)
+
+
+def _send_chunk(ids: list[uuid.UUID], *, sender: PushSender, stop_at: float) -> list[uuid.UUID]:
+    """Send one chunk of claimed rows; returns those not tried because time ran out."""
+    rows = PushOutbox.objects.select_related("device").in_bulk(ids)
     delivered: list[tuple[PushOutbox, Delivery, datetime]] = []
     try:
-        for row_id in ids:
+        for n, row_id in enumerate(ids):
+            if time.monotonic() > stop_at:
+                return ids[n:]
             try:
                 row = rows.get(row_id)
                 if row is None or row.state != PushOutbox.State.PENDING:
@@ -174,7 +194,14 @@ def drain_outbox(*, sender: PushSender | None = None, limit: int = 100) -> int:
                 logger.exception("push outbox row %s failed", row_id)
     finally:
         _record_delivered(delivered)
-    return len(ids)
+    return []
+
+
+def _hand_back(ids: list[uuid.UUID]) -> None:
+    """Release claimed rows that were not tried, as if never claimed: due at once again."""
+    PushOutbox.objects.filter(pk__in=ids, state=PushOutbox.State.PENDING).update(
+        lease_until=None, attempts=F("attempts") - 1
+    )
 
 
 def _record_delivered(delivered: list[tuple[PushOutbox, Delivery, datetime]]) -> None:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from backend.accounts.models import Device
 from backend.crisis.models import AlertEvent
 from backend.crisis.services import raise_alert
+from backend.push import services as push_services
 from backend.push.models import PushLogEntry, PushOutbox
 from backend.push.senders import LogSender
 from backend.push.services import drain_outbox, enqueue_push
@@ -74,3 +75,42 @@ def test_recording_a_batch_costs_the_same_few_statements_however_many_rows_it_ho
         return sum(1 for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT")))
 
     assert statements(contact.user, 2) == statements(oncall.user, 12) < 10
+
+
+def test_a_chunk_is_marked_sent_before_the_next_one_is_sent(contact, monkeypatch):
+    monkeypatch.setattr(push_services, "SEND_CHUNK", 2)
+    for i in range(5):
+        phone(contact.user, f"p{i}")
+    enqueue_push(user_ids=[contact.user.pk], kind="message")
+    unmarked_when_sent: list[int] = []
+
+    class Watching(LogSender):
+        def send(self, row, token):
+            # Rows this drain delivered earlier, still not marked sent.
+            unmarked_when_sent.append(PushLogEntry.objects.filter(outbox__state="pending").count())
+            return super().send(row, token)
+
+    assert drain_outbox(sender=Watching()) == 5
+    assert unmarked_when_sent == [0, 1, 0, 1, 0]
+    assert PushOutbox.objects.filter(state="sent").count() == 5
+
+
+def test_rows_not_tried_by_half_the_lease_are_handed_back_unsent(contact, monkeypatch):
+    for i in range(4):
+        phone(contact.user, f"p{i}")
+    enqueue_push(user_ids=[contact.user.pk], kind="message")
+    clock = [1000.0]
+    monkeypatch.setattr(push_services.time, "monotonic", lambda: clock[0])
+
+    class Slow(LogSender):
+        def send(self, row, token):
+            clock[0] += push_services.LEASE.total_seconds() / 3  # each send takes a third of the lease
+            return super().send(row, token)
+
+    assert drain_outbox(sender=Slow()) == 4
+    assert PushOutbox.objects.filter(state="sent").count() == 2
+    handed_back = PushOutbox.objects.filter(state="pending")
+    assert handed_back.count() == 2
+    assert all(row.lease_until is None and row.attempts == 0 for row in handed_back)
+    assert drain_outbox(sender=LogSender()) == 2  # due again at once, for any worker
+    assert PushOutbox.objects.filter(state="sent").count() == 4
