@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -92,6 +93,45 @@ async def _send_grouped(layer: Any, events: Sequence[tuple[str, dict[str, Any]]]
         raise first_error
 
 
+PUBLISH_TIMEOUT_SECONDS = 2.0
+PAUSE_AFTER_HANG_SECONDS = 15.0
+
+
+class LayerPausedError(Exception):
+    """Publishing is paused: the channel layer hung a moment ago."""
+
+
+class _HangGuard:
+    """A layer that hangs (rather than failing fast) costs one timeout; then publishing is
+    skipped for ``PAUSE_AFTER_HANG_SECONDS``, so the worker's jobs and the server's acks go
+    on (live frames pause, clients sync), and the first try after the pause finds out
+    whether the layer is back."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._paused_until = 0.0
+
+    def check(self) -> None:
+        if time.monotonic() < self._paused_until:
+            raise LayerPausedError("the channel layer hung; publishing paused")
+
+    def hung(self) -> None:
+        with self._lock:
+            self._paused_until = time.monotonic() + PAUSE_AFTER_HANG_SECONDS
+
+
+hang_guard = _HangGuard()
+
+
+async def _guarded_send(layer: Any, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    hang_guard.check()
+    try:
+        await asyncio.wait_for(_send_grouped(layer, events), PUBLISH_TIMEOUT_SECONDS)
+    except TimeoutError:
+        hang_guard.hung()
+        raise
+
+
 async def publish_all(events: Sequence[tuple[str, dict[str, Any]]]) -> None:
     """``publish_now`` for many (group, event) pairs from async code, after the commit
     that made them true."""
@@ -101,7 +141,7 @@ async def publish_all(events: Sequence[tuple[str, dict[str, Any]]]) -> None:
         layer = get_channel_layer()
         if layer is None:
             return
-        await _send_grouped(layer, events)
+        await _guarded_send(layer, events)
     except Exception as exc:  # best-effort, as publish_now
         layer_health.failed(exc)
     else:
@@ -113,7 +153,6 @@ async def publish_all(events: Sequence[tuple[str, dict[str, Any]]]) -> None:
 # keep their connections per loop: the worker paid a fresh Redis connection (~5 ms) for
 # every frame. Plain threads publish through one long-lived loop per process instead.
 
-PUBLISH_TIMEOUT_SECONDS = 10.0
 _publish_loop_lock = threading.Lock()
 _publish_loop: tuple[int, asyncio.AbstractEventLoop] | None = None
 
@@ -137,7 +176,7 @@ def _send_all(layer: Any, frames: list[tuple[str, dict[str, Any]]]) -> None:
     """Send every frame from a plain thread; raise the first error after trying them all."""
 
     async def send() -> None:
-        await _send_grouped(layer, frames)
+        await _guarded_send(layer, frames)
 
     # The in-memory layer's queues belong to the loop of the sockets waiting on them, so
     # it keeps the old path; so does a thread already serving the server's loop.
@@ -146,7 +185,7 @@ def _send_all(layer: Any, frames: list[tuple[str, dict[str, Any]]]) -> None:
         return
     future = asyncio.run_coroutine_threadsafe(send(), _long_lived_loop())
     try:
-        future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
+        future.result(timeout=PUBLISH_TIMEOUT_SECONDS + 1)  # send() times out first
     except TimeoutError:
         future.cancel()
         raise

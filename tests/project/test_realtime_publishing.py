@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from unittest import mock
 
 from backend import realtime
@@ -57,3 +58,28 @@ def test_frames_published_on_commit_wait_for_the_commit(db, django_capture_on_co
         for callback in callbacks:
             callback()
     assert layer.sent == [("user.1", {"type": "a"})]
+
+
+def test_a_hung_channel_layer_costs_one_timeout_then_publishing_pauses(monkeypatch):
+    calls: list[str] = []
+
+    class HungLayer:
+        async def group_send(self, group, event):
+            calls.append(group)
+            await asyncio.Event().wait()  # never answers
+
+    monkeypatch.setattr(realtime, "get_channel_layer", HungLayer)
+    monkeypatch.setattr(realtime, "PUBLISH_TIMEOUT_SECONDS", 0.05)
+    monkeypatch.setattr(realtime, "PAUSE_AFTER_HANG_SECONDS", 1.0)
+    monkeypatch.setattr(realtime, "hang_guard", realtime._HangGuard())
+    monkeypatch.setattr(realtime, "layer_health", realtime.OutageLog("test layer"))
+
+    for _ in range(5):  # the worker, from a plain thread
+        realtime.publish_many_now([("user.1", {"type": "alert.new"})])
+    asyncio.run(realtime.publish_all([("user.2", {"type": "message.new"})]))  # Daphne's loop
+    assert calls == ["user.1"]  # one timeout; the rest skipped while paused
+    assert realtime.layer_health.failing
+
+    time.sleep(1.1)  # the pause ends: the next publish tries the layer again
+    realtime.publish_many_now([("user.3", {"type": "alert.new"})])
+    assert calls == ["user.1", "user.3"]
