@@ -4,11 +4,10 @@ worker dies mid-sweep."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
+import functools
 from unittest import mock
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from backend.cases.services import open_case
@@ -16,6 +15,7 @@ from backend.checkins.models import Checkin, CheckinSchedule
 from backend.checkins.services import mark_missed
 from backend.crisis.models import Alert
 from tests.conftest import requires_postgres
+from tests.threads import run_together
 
 
 def overdue_checkins(programme, contact, count: int, *, prefix: str = "D") -> list[Checkin]:
@@ -107,27 +107,14 @@ def test_one_bad_checkin_does_not_hold_up_the_rest_of_its_batch(programme, conta
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_sweeps_mark_each_checkin_missed_once(programme, contact):
     overdue_checkins(programme, contact, 40)
-    barrier = threading.Barrier(4)
-    counts, errors = [], []
 
-    def sweep() -> None:
-        try:
-            barrier.wait()
-            total = 0
-            while (n := mark_missed(limit=7)) > 0:
-                total += n
-            counts.append(total)
-        except BaseException as exc:  # pragma: no cover
-            errors.append(exc)
-        finally:
-            connection.close()
+    def sweep() -> int:
+        total = 0
+        while (n := mark_missed(limit=7)) > 0:
+            total += n
+        return total
 
-    threads = [threading.Thread(target=sweep) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    counts = run_together(*([sweep] * 4))
     assert sum(counts) == 40
     assert Checkin.objects.filter(status="missed").count() == 40
     alerts = Alert.objects.filter(kind="missed_checkin")
@@ -158,27 +145,14 @@ def test_concurrent_sweeps_over_cases_with_two_checkins_each_raise_one_alert_per
             closes_at=checkin.closes_at,
             grace_until=checkin.grace_until,
         )
-    barrier = threading.Barrier(3)
-    counts, errors = [], []
 
-    def sweep(limit: int) -> None:
-        try:
-            barrier.wait()
-            total = 0
-            while (n := mark_missed(limit=limit)) > 0:
-                total += n
-            counts.append(total)
-        except BaseException as exc:  # pragma: no cover
-            errors.append(exc)
-        finally:
-            connection.close()
+    def sweep(limit: int) -> int:
+        total = 0
+        while (n := mark_missed(limit=limit)) > 0:
+            total += n
+        return total
 
-    threads = [threading.Thread(target=sweep, args=(limit,)) for limit in (3, 5, 7)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    counts = run_together(*(functools.partial(sweep, limit) for limit in (3, 5, 7)))
     assert sum(counts) == 24
     assert Checkin.objects.filter(status="missed").count() == 24
     alerts = Alert.objects.filter(kind="missed_checkin")

@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from backend.audit.services import record_event
 from backend.checkins.models import Checkin
@@ -17,6 +17,7 @@ from backend.crisis.models import Alert
 from backend.crisis.services import raise_alert
 from tests.checkins.test_missed_exactly_once import overdue_checkins
 from tests.conftest import requires_postgres
+from tests.threads import run_together
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
 
@@ -24,36 +25,20 @@ pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
 def test_a_missed_checkin_sweep_does_not_deadlock_with_a_writer_holding_the_audit_log(programme, contact):
     (checkin,) = overdue_checkins(programme, contact, 1)
     case = checkin.case
-    audit_held, errors, marked = threading.Event(), [], []
+    audit_held = threading.Event()
 
     def other_writer() -> None:
         # Like a batched send or the unanswered sweep: an audit entry, then an alert.
-        try:
-            with transaction.atomic():
-                record_event(action="test.first")
-                audit_held.set()
-                time.sleep(0.5)  # let the sweep take its locks and wait for the audit log
-                raise_alert(case=case, kind="keyword", severity="high")
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+        with transaction.atomic():
+            record_event(action="test.first")
+            audit_held.set()
+            time.sleep(0.5)  # let the sweep take its locks and wait for the audit log
+            raise_alert(case=case, kind="keyword", severity="high")
 
-    def sweeper() -> None:
-        try:
-            audit_held.wait()
-            marked.append(mark_missed())
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+    def sweeper() -> int:
+        audit_held.wait()
+        return mark_missed()
 
-    threads = [threading.Thread(target=other_writer), threading.Thread(target=sweeper)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    assert marked == [1]
+    assert run_together(other_writer, sweeper) == [None, 1]
     assert Checkin.objects.get(pk=checkin.pk).status == Checkin.Status.MISSED
     assert set(Alert.objects.filter(case=case).values_list("kind", flat=True)) == {"keyword", "missed_checkin"}

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import threading
+import functools
 import uuid
 
 import pytest
-from django.db import IntegrityError, connection
+from django.db import IntegrityError
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -26,6 +26,7 @@ from backend.problems import Problem
 from backend.push.models import PushOutbox
 from backend.vault.services import shred_case_key
 from tests.conftest import enroll, new_enrollment_code, requires_postgres
+from tests.threads import run_together
 
 
 def request(sender: User, conversation: Conversation, body: object = "hej", client_id: uuid.UUID | None = None):
@@ -218,28 +219,15 @@ def test_concurrent_batches_over_the_same_conversations_never_deadlock_or_gap(ca
     conversations = [Conversation.objects.get(case=case), Conversation.objects.get(case=other_case)]
     senders = [User.objects.get(pk=contact.user.pk), User.objects.get(pk=other_contact.user.pk)]
     threads_count, rounds = 4, 10
-    barrier = threading.Barrier(threads_count)
-    errors: list[BaseException] = []
 
-    def worker(index: int) -> None:
-        try:
-            barrier.wait()
-            for _ in range(rounds):
-                # Each batch touches both conversations, in an order that differs by thread.
-                order = [0, 1] if index % 2 else [1, 0]
-                batch = [request(senders[n], conversations[n], f"t{index}") for n in order for _ in range(3)]
-                assert all(isinstance(r, SendResult) for r in send_messages(batch).results)
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+    def sender(index: int) -> None:
+        for _ in range(rounds):
+            # Each batch touches both conversations, in an order that differs by thread.
+            order = [0, 1] if index % 2 else [1, 0]
+            batch = [request(senders[n], conversations[n], f"t{index}") for n in order for _ in range(3)]
+            assert all(isinstance(r, SendResult) for r in send_messages(batch).results)
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(threads_count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    run_together(*(functools.partial(sender, n) for n in range(threads_count)))
     for conversation in conversations:
         seqs = sorted(Message.objects.filter(conversation=conversation).values_list("seq", flat=True))
         assert seqs == list(range(1, threads_count * rounds * 3 + 1))
