@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from asgiref.sync import SyncToAsync, async_to_sync
@@ -107,17 +107,18 @@ class _HangGuard:
     on (live frames pause, clients sync), and the first try after the pause finds out
     whether the layer is back."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._lock = threading.Lock()
         self._paused_until = 0.0
 
     def check(self) -> None:
-        if time.monotonic() < self._paused_until:
+        if self._clock() < self._paused_until:
             raise LayerPausedError("the channel layer hung; publishing paused")
 
     def hung(self) -> None:
         with self._lock:
-            self._paused_until = time.monotonic() + PAUSE_AFTER_HANG_SECONDS
+            self._paused_until = self._clock() + PAUSE_AFTER_HANG_SECONDS
 
 
 hang_guard = _HangGuard()

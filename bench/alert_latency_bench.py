@@ -51,7 +51,15 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from bench_common import code_version, flush_redis, log, percentile, recreate_database
+from bench_common import (
+    code_version,
+    flush_redis,
+    log,
+    percentile,
+    proc_cpu_ticks,
+    recreate_database,
+    setup_django,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DB_NAME = "livlina_bench_alerts"
@@ -101,23 +109,9 @@ def bench_env(tmp: Path, *, app_name: str) -> dict[str, str]:
     return env
 
 
-def setup_django(env: dict[str, str], tmp: Path) -> None:
-    os.environ.update({k: v for k, v in env.items() if k != "PYTHONPATH"})
-    for path in (str(ROOT), str(tmp)):
-        if path not in sys.path:
-            sys.path.insert(0, path)
-    import django
-
-    django.setup()
-
-
 def proc_cpu_seconds(pid: int) -> float | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    ticks = proc_cpu_ticks(pid)
+    return None if ticks is None else ticks / CLK_TCK
 
 
 class TimedRequests(list):

@@ -1,10 +1,13 @@
-"""Helpers the check-in and alert benchmarks share: logging, the commit measured,
-percentiles, and resetting their own database and Redis db."""
+"""Helpers the benchmarks share: logging, the commit measured, percentiles, CPU from
+/proc, Django set-up in the benchmark's own process, and resetting their own database
+and Redis db."""
 
 from __future__ import annotations
 
 import math
+import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -50,3 +53,24 @@ def flush_redis(url: str) -> None:
         client.flushdb()
     finally:
         client.close()
+
+
+def proc_cpu_ticks(pid: int) -> int | None:
+    """utime + stime of a process, in clock ticks (``os.sysconf("SC_CLK_TCK")`` a second)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # the process is gone
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return int(fields[11]) + int(fields[12])  # fields 14 and 15 of stat
+
+
+def setup_django(env: dict[str, str], tmp: Path) -> None:
+    """Configure Django in this process with the environment the servers get."""
+    os.environ.update({k: v for k, v in env.items() if k != "PYTHONPATH"})
+    for path in (str(ROOT), str(tmp)):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    import django
+
+    django.setup()

@@ -59,7 +59,15 @@ from typing import Any
 
 import psycopg
 import redis
-from bench_common import code_version, flush_redis, log, percentile, recreate_database
+from bench_common import (
+    code_version,
+    flush_redis,
+    log,
+    percentile,
+    proc_cpu_ticks,
+    recreate_database,
+    setup_django,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DB_NAME = "livlina_bench_checkins"
@@ -123,26 +131,7 @@ def redis_connections() -> int:
         client.close()
 
 
-def setup_django(env: dict[str, str], tmp: Path) -> None:
-    os.environ.update({k: v for k, v in env.items() if k != "PYTHONPATH"})
-    for path in (str(ROOT), str(tmp)):
-        if path not in sys.path:
-            sys.path.insert(0, path)
-    import django
-
-    django.setup()
-
-
 # --- CPU accounting ----------------------------------------------------------------------
-
-
-def proc_cpu_ticks(pid: int) -> int | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
 
 
 class CpuSampler:

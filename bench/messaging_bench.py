@@ -48,6 +48,7 @@ from typing import Any
 import psycopg
 import redis
 import websockets
+from bench_common import proc_cpu_ticks
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -170,15 +171,6 @@ def daphne(name: str, app: str, port: int, env: dict[str, str], log_dir: Path) -
 # --- CPU accounting from /proc ------------------------------------------------------------
 
 
-def proc_ticks(pid: int) -> int | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime (fields 14, 15 of stat)
-
-
 def ticks_by_command(name: str, *, argument: str | None = None) -> dict[int, int]:
     """CPU ticks of every process whose command starts with ``name`` (and, if given, whose
     command line has the word ``argument``: a PostgreSQL backend shows its database)."""
@@ -215,7 +207,7 @@ class CpuSample:
     @classmethod
     def take(cls, pids: dict[str, int]) -> CpuSample:
         return cls(
-            {name: proc_ticks(pid) for name, pid in pids.items()},
+            {name: proc_cpu_ticks(pid) for name, pid in pids.items()},
             ticks_by_command("postgres", argument=DB_NAME),
             ticks_by_command("redis-server"),
             machine_ticks(),

@@ -5,7 +5,7 @@ by default), or at once when the primary contact person is outside working hours
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -29,24 +29,22 @@ def at_work(hours: WorkingHours | None, at: dt.datetime) -> bool:
     return local.isoweekday() in weekdays and start <= local.time() < end
 
 
-def schedule_checks(messages: Iterable[tuple[int, int, int]], *, limits: Mapping[int, dt.timedelta]) -> None:
+def schedule_checks(messages: Iterable[tuple[int, int, int, dt.timedelta]]) -> None:
     """Call in the send transaction of defector messages: one check per (conversation id,
-    case id, seq), due after the case's limit (``limits`` by case id) while its primary
-    contact person is at work, at once otherwise. Three queries for any number."""
+    case id, seq, the programme's unanswered limit), due after that limit while the case's
+    primary contact person is at work, at once otherwise. Three queries for any number."""
     messages = list(messages)
     now = timezone.now()
     primaries = CaseAssignment.objects.filter(
-        case_id__in={case_id for _, case_id, _ in messages}, role=CaseAssignment.Role.PRIMARY
+        case_id__in={case_id for _, case_id, _, _ in messages}, role=CaseAssignment.Role.PRIMARY
     )
     primary_of = dict(primaries.values_list("case_id", "staff_id"))
     hours = {h.user_id: h for h in WorkingHours.objects.filter(user_id__in=set(primary_of.values()))}
     checks = []
-    for conversation_id, case_id, seq in messages:
+    for conversation_id, case_id, seq, limit in messages:
         primary = primary_of.get(case_id)
         working = primary is not None and at_work(hours.get(primary), now)
-        checks.append(
-            UnansweredCheck(conversation_id=conversation_id, seq=seq, due_at=now + limits[case_id] if working else now)
-        )
+        checks.append(UnansweredCheck(conversation_id=conversation_id, seq=seq, due_at=now + limit if working else now))
     UnansweredCheck.objects.bulk_create(checks)
 
 

@@ -297,8 +297,8 @@ def _store(
     from_defectors = [(m, text) for m, text in zip(messages, texts, strict=True) if m.sender.is_defector]
     if from_defectors:
         schedule_checks(
-            [(m.conversation_id, case_of[m.conversation_id], m.seq) for m, _ in from_defectors],
-            limits={case_of[m.conversation_id]: targets[m.conversation_id].unanswered_limit for m, _ in from_defectors},
+            (m.conversation_id, case_of[m.conversation_id], m.seq, targets[m.conversation_id].unanswered_limit)
+            for m, _ in from_defectors
         )
         _scan_for_crisis([(targets[m.conversation_id], m.seq, text) for m, text in from_defectors])
     enqueue_message_pushes(

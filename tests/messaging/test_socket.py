@@ -251,3 +251,28 @@ async def test_a_revoked_device_socket_closes_even_if_the_revocation_event_is_lo
     await sync_to_async(Device.objects.filter(pk=defector_device.device_id).update)(revoked_at=timezone.now())
     output = await app.receive_output(timeout=3)
     assert output == {"type": "websocket.close", "code": 4401}
+
+
+async def test_staff_send_from_the_inbox_socket_reaches_the_defector(conversation, defector_device, staff_cookie):
+    app = device_socket(defector_device.access_token)
+    await app.connect()
+    inbox = session_socket(staff_cookie, origin="http://testserver")
+    assert (await inbox.connect())[0]
+    frame = send_frame(conversation.pk, "Jag ringer dig om fem minuter")
+    await inbox.send_json_to(frame)
+    ack = await receive_type(inbox, "message.ack")
+    assert ack["client_id"] == frame["client_id"] and ack["seq"] == 1
+    new = await receive_type(app, "message.new")
+    assert new["message"]["body"] == "Jag ringer dig om fem minuter"
+    await app.disconnect()
+    await inbox.disconnect()
+
+
+async def test_a_send_from_a_logged_out_inbox_socket_is_refused_and_closes_it(conversation, contact):
+    client = await sync_to_async(staff_client)(contact)
+    inbox = session_socket(client.cookies["sessionid"].value, origin="http://testserver")
+    assert (await inbox.connect())[0]
+    await sync_to_async(client.post)("/inbox/logout/")
+    await inbox.send_json_to(send_frame(conversation.pk, "efter utloggning"))
+    assert await inbox.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
+    assert not await sync_to_async(Message.objects.exists)()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from unittest import mock
 
 from backend import realtime
@@ -70,8 +69,8 @@ def test_a_hung_channel_layer_costs_one_timeout_then_publishing_pauses(monkeypat
 
     monkeypatch.setattr(realtime, "get_channel_layer", HungLayer)
     monkeypatch.setattr(realtime, "PUBLISH_TIMEOUT_SECONDS", 0.05)
-    monkeypatch.setattr(realtime, "PAUSE_AFTER_HANG_SECONDS", 1.0)
-    monkeypatch.setattr(realtime, "hang_guard", realtime._HangGuard())
+    clock = [1000.0]
+    monkeypatch.setattr(realtime, "hang_guard", realtime._HangGuard(clock=lambda: clock[0]))
     monkeypatch.setattr(realtime, "layer_health", realtime.OutageLog("test layer"))
 
     for _ in range(5):  # the worker, from a plain thread
@@ -80,6 +79,6 @@ def test_a_hung_channel_layer_costs_one_timeout_then_publishing_pauses(monkeypat
     assert calls == ["user.1"]  # one timeout; the rest skipped while paused
     assert realtime.layer_health.failing
 
-    time.sleep(1.1)  # the pause ends: the next publish tries the layer again
+    clock[0] += realtime.PAUSE_AFTER_HANG_SECONDS + 1  # the pause ends: the next publish tries the layer again
     realtime.publish_many_now([("user.3", {"type": "alert.new"})])
     assert calls == ["user.1", "user.3"]
