@@ -1,5 +1,7 @@
-"""Request bodies are validated strictly: a misspelt or unexpected field is an error the
-client hears about, not something silently ignored."""
+"""Input is validated one way: a serializer per request body (``StrictSerializer``: a
+misspelt or unexpected field is an error the client hears about, not something silently
+ignored) or query string (``QuerySerializer``), checked by ``validated_input``. The API
+base views (``backend.accounts.api_views``) call it as ``parse_body`` / ``parse_query``."""
 
 from __future__ import annotations
 
@@ -12,7 +14,23 @@ from rest_framework.parsers import JSONParser
 from backend.problems import Problem
 
 
-class StrictSerializer(serializers.Serializer):
+class InputSerializer(serializers.Serializer):
+    """A serializer that only reads input; output shapes are the apps' output serializers."""
+
+    def create(self, validated_data: Any) -> Any:  # pragma: no cover - input only
+        raise NotImplementedError
+
+    def update(self, instance: Any, validated_data: Any) -> Any:  # pragma: no cover - input only
+        raise NotImplementedError
+
+
+class QuerySerializer(InputSerializer):
+    """Query-string parameters. Unknown ones are ignored: browsers, proxies and caches add
+    their own."""
+
+
+# The serializer for a request body. (Its docstring is in every input's schema entry.)
+class StrictSerializer(InputSerializer):
     """Rejects unknown fields (named in the error) and bodies that are not JSON objects."""
 
     def to_internal_value(self, data: Any) -> Any:
@@ -27,11 +45,14 @@ class StrictSerializer(serializers.Serializer):
             raise serializers.ValidationError(errors)
         return value
 
-    def create(self, validated_data: Any) -> Any:  # pragma: no cover - input only
-        raise NotImplementedError
 
-    def update(self, instance: Any, validated_data: Any) -> Any:  # pragma: no cover - input only
-        raise NotImplementedError
+def validated_input(serializer_class: type[InputSerializer], data: Any) -> dict[str, Any]:
+    """``data`` as ``serializer_class`` validates it; otherwise a ValidationError, which the
+    API answers with a 400 problem naming every field that is wrong."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    validated: dict[str, Any] = serializer.validated_data
+    return validated
 
 
 class TextField(serializers.CharField):
@@ -43,6 +64,17 @@ class TextField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("not_text")
         return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """true or false only: DRF's BooleanField would also take "yes", "1" or 0."""
+
+    default_error_messages = {"not_boolean": "Must be true or false."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("not_boolean")
+        return data
 
 
 class BoundedJSONParser(JSONParser):

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import asdict
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from backend.accounts import services
-from backend.accounts.models import Device, User
+from backend.accounts.api_views import PublicAPIView, SignedInAPIView
+from backend.accounts.models import Device
 from backend.accounts.throttles import EnrollmentAddressThrottle, EnrollmentGlobalThrottle, StaffLoginThrottle
 from backend.cases import policy
 from backend.cases.models import Case
@@ -67,45 +69,30 @@ class MeOutput(serializers.Serializer):
     case_id = serializers.IntegerField(allow_null=True)
 
 
-def _enrolled(device: Device, pair: services.TokenPair, case: Case | None) -> dict[str, object]:
-    return {
-        "device_id": str(device.pk),
-        "access_token": pair.access_token,
-        "refresh_token": pair.refresh_token,
-        "expires_in": pair.expires_in,
-        "role": device.user.kind,
-        "case_id": case.pk if case else None,
-    }
+def _enrolled(device: Device, tokens: services.TokenPair, case: Case | None) -> dict[str, object]:
+    return EnrolledOutput(
+        {**asdict(tokens), "device_id": device.pk, "role": device.user.kind, "case_id": case.pk if case else None}
+    ).data
 
 
-def _parse(serializer_class: type[StrictSerializer], request: Request) -> StrictSerializer:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer
-
-
-class EnrollView(APIView):
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
+class EnrollView(PublicAPIView):
     throttle_classes = [EnrollmentAddressThrottle, EnrollmentGlobalThrottle]
 
     @extend_schema(
         request=EnrollInput, responses={201: EnrolledOutput}, summary="Enroll the defector's app with a code"
     )
     def post(self, request: Request) -> Response:
-        data = _parse(EnrollInput, request).validated_data
+        data = self.parse_body(EnrollInput)
         device, pair, case = services.enroll_device(code=data["code"], keys=services.DeviceKeys(**data["device"]))
         return Response(_enrolled(device, pair, case), status=status.HTTP_201_CREATED)
 
 
-class StaffDeviceView(APIView):
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
+class StaffDeviceView(PublicAPIView):
     throttle_classes = [StaffLoginThrottle]
 
     @extend_schema(request=StaffDeviceInput, responses={201: EnrolledOutput}, summary="Enroll a staff phone")
     def post(self, request: Request) -> Response:
-        data = _parse(StaffDeviceInput, request).validated_data
+        data = self.parse_body(StaffDeviceInput)
         device, pair = services.enroll_staff_device(
             username=data["username"],
             password=data["password"],
@@ -115,44 +102,41 @@ class StaffDeviceView(APIView):
         return Response(_enrolled(device, pair, None), status=status.HTTP_201_CREATED)
 
 
-class RefreshView(APIView):
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-
+class RefreshView(PublicAPIView):
     @extend_schema(request=RefreshInput, responses={200: TokenOutput}, summary="Rotate a device's tokens")
     def post(self, request: Request) -> Response:
-        data = _parse(RefreshInput, request).validated_data
+        data = self.parse_body(RefreshInput)
         pair = services.refresh_tokens(
             device_id=str(data["device_id"]),
             refresh_token=data["refresh_token"],
             timestamp=data["timestamp"],
             signature=data["signature"],
         )
-        return Response(
-            {"access_token": pair.access_token, "refresh_token": pair.refresh_token, "expires_in": pair.expires_in}
-        )
+        return Response(TokenOutput(pair).data)
 
 
-class MeView(APIView):
+class MeView(SignedInAPIView):
     @extend_schema(responses={200: MeOutput}, summary="Who the caller is")
     def get(self, request: Request) -> Response:
-        user: User = request.user
-        device = request.auth if isinstance(request.auth, Device) else None
+        user = self.caller
+        device = self.calling_device
         case = policy.case_of_defector(user.pk)
         return Response(
-            {
-                "user_id": user.pk,
-                "role": user.kind,
-                "device_id": str(device.pk) if device else None,
-                "case_id": case.pk if case else None,
-            }
+            MeOutput(
+                {
+                    "user_id": user.pk,
+                    "role": user.kind,
+                    "device_id": device.pk if device else None,
+                    "case_id": case.pk if case else None,
+                }
+            ).data
         )
 
 
-class DeviceRevokeView(APIView):
+class DeviceRevokeView(SignedInAPIView):
     @extend_schema(request=RevokeInput, responses={204: None}, summary="Revoke a device at once")
-    def post(self, request: Request, device_id: str) -> Response:
-        reason = _parse(RevokeInput, request).validated_data["reason"]
-        device = policy.device_for(request.user, device_id)
-        services.revoke_device(device=device, actor=request.user, reason=reason)
+    def post(self, request: Request, device_id: uuid.UUID) -> Response:
+        reason = self.parse_body(RevokeInput)["reason"]
+        device = policy.device_for(self.caller, device_id)
+        services.revoke_device(device=device, actor=self.caller, reason=reason)
         return Response(status=status.HTTP_204_NO_CONTENT)

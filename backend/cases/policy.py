@@ -1,9 +1,13 @@
-"""The access policy: the single answer to "may this person see this case?".
+"""The access policy: the single answer to "may this person see this case?" and to
+"may this person do that in this programme?".
 
-- A defector sees only their own case.
+- A defector sees only their own case (``own_cases``).
 - Staff see cases they are assigned to, cases they hold an active grant for (an alert
   they hold, or a supervisor's break-glass opening with a written reason), and nothing
   else; a supervisor role alone opens nothing.
+- What a staff member may do in a programme follows from their roles there, asked
+  through the named questions at the end of this module (``may_manage_programme_settings``,
+  ``may_read_phrases`` …); no other module reads staff roles to decide who may act.
 Every lookup answers "not found" both when the case does not exist and when the caller
 may not see it, so ids leak nothing.
 """
@@ -12,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +26,12 @@ from django.utils import timezone
 from backend.accounts.models import Device, StaffRole, User
 from backend.cases.models import AccessGrant, Case, CaseAssignment
 from backend.problems import Problem
+
+_CONTACT_PERSON = StaffRole.Role.CONTACT_PERSON
+_ON_CALL = StaffRole.Role.ON_CALL
+_SUPERVISOR = StaffRole.Role.SUPERVISOR
+# Those who manage a programme: its settings, break-glass, other staff's phones.
+_MANAGERS = (StaffRole.Role.SUPERVISOR, StaffRole.Role.ADMIN)
 
 
 def case_of_defector(user_id: int) -> Case | None:
@@ -34,12 +44,20 @@ def active_grants(*, now: datetime) -> Q:
     return Q(ended_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
 
 
+def own_cases(user: User) -> QuerySet[Case]:
+    """The defector's own case (at most one); nothing for staff or an inactive user. The
+    gate for everything a defector reaches by id (their check-ins, their conversation)."""
+    if not (user.is_active and user.is_defector):
+        return Case.objects.none()
+    return Case.objects.filter(defector__user=user)
+
+
 def visible_cases(user: User, *, now: datetime | None = None) -> QuerySet[Case]:
     now = now or timezone.now()
     if not user.is_active:
         return Case.objects.none()
     if user.is_defector:
-        return Case.objects.filter(defector__user=user)
+        return own_cases(user)
     assigned = CaseAssignment.objects.filter(staff=user).values("case_id")
     granted = AccessGrant.objects.filter(active_grants(now=now), staff=user).values("case_id")
     return Case.objects.filter(Q(pk__in=assigned) | Q(pk__in=granted))
@@ -126,14 +144,6 @@ def require_assigned_case(user: User, case_id: int) -> Case:
     return case
 
 
-def has_role(user: User, programme_id: int, *roles: str) -> bool:
-    return StaffRole.objects.filter(user=user, programme_id=programme_id, role__in=roles).exists()
-
-
-def is_supervisor(user: User, programme_id: int) -> bool:
-    return user.is_staff_member and has_role(user, programme_id, StaffRole.Role.SUPERVISOR, StaffRole.Role.ADMIN)
-
-
 def may_revoke_device(actor: User, device: Device) -> bool:
     """The owner; staff who may see the defector's case; supervisors of that programme;
     for a staff phone, supervisors or admins of a programme the owner works in."""
@@ -146,15 +156,80 @@ def may_revoke_device(actor: User, device: Device) -> bool:
         case = case_of_defector(owner.pk)
         if case is None:
             return False
-        return visible_cases(actor).filter(pk=case.pk).exists() or is_supervisor(actor, case.programme_id)
+        return visible_cases(actor).filter(pk=case.pk).exists() or _has_role(actor, case.programme_id, *_MANAGERS)
     owner_programmes = StaffRole.objects.filter(user=owner).values("programme_id")
-    return StaffRole.objects.filter(
-        user=actor,
-        programme_id__in=owner_programmes,
-        role__in=[StaffRole.Role.SUPERVISOR, StaffRole.Role.ADMIN],
-    ).exists()
+    return StaffRole.objects.filter(user=actor, programme_id__in=owner_programmes, role__in=_MANAGERS).exists()
 
 
 def case_devices(case: Case) -> QuerySet[Device]:
     """The defector's devices on a case (the caller has already passed ``require_case``)."""
     return Device.objects.filter(user_id=case.defector.user_id).order_by("created_at")
+
+
+# --- programme roles: who may do what in a programme ---------------------------------
+
+
+def _has_role(user: User, programme_id: int, *roles: str) -> bool:
+    """Whether ``user`` is an active staff member holding one of ``roles`` in the
+    programme. Every question below is asked through this one check."""
+    if not (user.is_active and user.is_staff_member):
+        return False
+    return StaffRole.objects.filter(user=user, programme_id=programme_id, role__in=roles).exists()
+
+
+def works_in_programme(user: User, programme_id: int) -> bool:
+    """Any role in the programme. Enough to read its escalation policy and on-call
+    overview; anyone else is told the programme does not exist."""
+    return _has_role(user, programme_id, *StaffRole.Role.values)
+
+
+def may_manage_programme_settings(user: User, programme_id: int) -> bool:
+    """Supervisors and admins change the programme's escalation policy, on-call rotations
+    and overrides, and crisis phrases."""
+    return _has_role(user, programme_id, *_MANAGERS)
+
+
+def may_read_phrases(user: User, programme_id: int) -> bool:
+    """The programme's crisis phrases and their history: its contact persons, who see the
+    alerts they raise, and those who manage them."""
+    return _has_role(user, programme_id, _CONTACT_PERSON, *_MANAGERS)
+
+
+def may_open_cases(user: User, programme_id: int) -> bool:
+    """Contact persons, supervisors and admins open cases in the programme."""
+    return _has_role(user, programme_id, _CONTACT_PERSON, *_MANAGERS)
+
+
+def may_be_primary_contact(user: User, programme_id: int) -> bool:
+    """A case's primary contact is a contact person of the programme."""
+    return _has_role(user, programme_id, _CONTACT_PERSON)
+
+
+def may_be_backup_contact(user: User, programme_id: int) -> bool:
+    """A backup is a contact person or on-call staff of the programme."""
+    return _has_role(user, programme_id, _CONTACT_PERSON, _ON_CALL)
+
+
+def may_assign_backup(actor: User, case: Case) -> bool:
+    """The case's primary contact, or a supervisor or admin of its programme."""
+    is_primary = CaseAssignment.objects.filter(case=case, staff=actor, role=CaseAssignment.Role.PRIMARY).exists()
+    return (is_primary and actor.is_active) or _has_role(actor, case.programme_id, *_MANAGERS)
+
+
+def may_break_glass(user: User, programme_id: int) -> bool:
+    """Supervisors and admins may open a case of the programme with a written reason."""
+    return _has_role(user, programme_id, *_MANAGERS)
+
+
+def supervisor_ids(programme_id: int) -> list[int]:
+    """The programme's active supervisors (admins are not among them): whom an
+    escalation's ``notify_supervisors`` step reaches."""
+    rows = StaffRole.objects.filter(programme_id=programme_id, role=_SUPERVISOR, user__is_active=True)
+    return sorted(set(rows.values_list("user_id", flat=True)))
+
+
+def programme_staff_ids(programme_id: int, user_ids: Iterable[int]) -> set[int]:
+    """Those of ``user_ids`` who hold any role in the programme (who may be put on its
+    on-call rota)."""
+    rows = StaffRole.objects.filter(programme_id=programme_id, user_id__in=list(user_ids))
+    return set(rows.values_list("user_id", flat=True))

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from backend.accounts.models import Defector, Programme, StaffRole, User
+from backend.accounts.models import Defector, Programme, User
 from backend.audit.services import record_event
 from backend.cases import policy
 from backend.cases.models import AccessGrant, Case, CaseAssignment
@@ -24,11 +24,9 @@ def open_case(*, programme: Programme, alias: str, primary_contact: User, actor:
     Transactional: the defector's login identity, the case, its assignment and its data
     key exist together or not at all. The actor must be a contact person, supervisor or
     admin in the programme."""
-    if not policy.has_role(
-        actor, programme.pk, StaffRole.Role.CONTACT_PERSON, StaffRole.Role.SUPERVISOR, StaffRole.Role.ADMIN
-    ):
+    if not policy.may_open_cases(actor, programme.pk):
         raise Problem(status_code=403, slug="forbidden", detail="Only programme staff may open cases.")
-    if not policy.has_role(primary_contact, programme.pk, StaffRole.Role.CONTACT_PERSON):
+    if not policy.may_be_primary_contact(primary_contact, programme.pk):
         raise Problem(
             status_code=400,
             slug="validation",
@@ -50,10 +48,9 @@ def open_case(*, programme: Programme, alias: str, primary_contact: User, actor:
 
 def assign_backup(*, case: Case, staff: User, actor: User) -> CaseAssignment:
     """Add a backup contact person. Only the primary contact or a supervisor may."""
-    is_primary = CaseAssignment.objects.filter(case=case, staff=actor, role=CaseAssignment.Role.PRIMARY).exists()
-    if not (is_primary or policy.is_supervisor(actor, case.programme_id)):
+    if not policy.may_assign_backup(actor, case):
         raise Problem(status_code=403, slug="forbidden", detail="Only the primary contact or a supervisor may assign.")
-    if not policy.has_role(staff, case.programme_id, StaffRole.Role.CONTACT_PERSON, StaffRole.Role.ON_CALL):
+    if not policy.may_be_backup_contact(staff, case.programme_id):
         raise Problem(status_code=400, slug="validation", detail="Not staff in this programme.", field="staff")
     with transaction.atomic():
         assignment, _ = CaseAssignment.objects.get_or_create(
@@ -67,7 +64,7 @@ def open_break_glass(*, case_id: int, supervisor: User, reason: str) -> AccessGr
     """A supervisor opens a case they are not on, for ``LIVLINA_BREAK_GLASS_TTL``, with a
     written reason that goes into the audit log. Anyone else gets "not found"."""
     case = Case.objects.filter(pk=case_id).first()
-    if case is None or not policy.is_supervisor(supervisor, case.programme_id):
+    if case is None or not policy.may_break_glass(supervisor, case.programme_id):
         raise Problem(status_code=404, slug="not-found", detail="No such case.")
     reason = reason.strip()
     if len(reason) < BREAK_GLASS_MIN_REASON:

@@ -7,14 +7,31 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from backend.accounts import services as account_services
-from backend.accounts.permissions import IsStaffMember
+from backend.accounts.api_views import SignedInAPIView, StaffAPIView
 from backend.cases import policy, selectors, services
-from backend.cases.models import Case
-from backend.input_validation import StrictSerializer
-from backend.problems import Problem
+from backend.input_validation import QuerySerializer, StrictSerializer
+
+WHY_RULE = "At most 200 printable characters."
+
+
+class CaseReadQuery(QuerySerializer):
+    why = serializers.CharField(
+        max_length=200,
+        required=False,
+        default="",
+        allow_blank=True,
+        trim_whitespace=False,
+        error_messages={"max_length": WHY_RULE},
+        help_text="why staff open the case: written to the audit log with the read",
+    )
+
+    def validate_why(self, value: str) -> str:
+        # The reason lands in the audit log; control characters could forge its lines.
+        if any(ord(ch) < 32 for ch in value):
+            raise serializers.ValidationError(WHY_RULE)
+        return value
 
 
 class CaseOutput(serializers.Serializer):
@@ -49,50 +66,44 @@ class DeviceOutput(serializers.Serializer):
     revoked_at = serializers.DateTimeField(allow_null=True)
 
 
-class CaseListView(APIView):
+class CaseListView(SignedInAPIView):
     @extend_schema(responses={200: CaseOutput(many=True)}, summary="Cases the caller may see")
     def get(self, request: Request) -> Response:
-        return Response(CaseOutput(selectors.cases_for(request.user), many=True).data)
+        return Response(CaseOutput(selectors.cases_for(self.caller), many=True).data)
 
 
-class CaseDetailView(APIView):
-    @extend_schema(responses={200: CaseOutput}, summary="One case (staff reads are audited)")
+class CaseDetailView(SignedInAPIView):
+    @extend_schema(
+        parameters=[CaseReadQuery], responses={200: CaseOutput}, summary="One case (staff reads are audited)"
+    )
     def get(self, request: Request, case_id: int) -> Response:
-        why = request.query_params.get("why", "")
-        if len(why) > 200 or any(ord(ch) < 32 for ch in why):
-            raise Problem(status_code=400, slug="validation", detail="At most 200 printable characters.", field="why")
-        case = selectors.case_for_reading(request.user, case_id, why=why)
+        why = self.parse_query(CaseReadQuery)["why"]
+        case = selectors.case_for_reading(self.caller, case_id, why=why)
         return Response(CaseOutput(case).data)
 
 
-class EnrollmentCodeView(APIView):
-    permission_classes = [IsStaffMember]
-
+class EnrollmentCodeView(StaffAPIView):
     @extend_schema(request=None, responses={201: EnrollmentCodeOutput}, summary="A one-time enrollment code + QR")
     def post(self, request: Request, case_id: int) -> Response:
-        case = policy.require_case_for_staff(request.user, case_id)
-        code, row = account_services.create_enrollment_code(case=case, created_by=request.user)
+        case = policy.require_case_for_staff(self.staff_user, case_id)
+        code, row = account_services.create_enrollment_code(case=case, created_by=self.staff_user)
         qr = segno.make(code, error="m").svg_data_uri(scale=4)
-        return Response({"code": code, "expires_at": row.expires_at, "qr_svg": qr}, status=status.HTTP_201_CREATED)
+        return Response(
+            EnrollmentCodeOutput({"code": code, "expires_at": row.expires_at, "qr_svg": qr}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
-class BreakGlassView(APIView):
-    permission_classes = [IsStaffMember]
-
+class BreakGlassView(StaffAPIView):
     @extend_schema(request=BreakGlassInput, responses={201: BreakGlassOutput}, summary="Supervisor opens a case")
     def post(self, request: Request, case_id: int) -> Response:
-        data = BreakGlassInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        grant = services.open_break_glass(
-            case_id=case_id, supervisor=request.user, reason=data.validated_data["reason"]
-        )
-        return Response({"case_id": grant.case_id, "expires_at": grant.expires_at}, status=status.HTTP_201_CREATED)
+        reason = self.parse_body(BreakGlassInput)["reason"]
+        grant = services.open_break_glass(case_id=case_id, supervisor=self.staff_user, reason=reason)
+        return Response(BreakGlassOutput(grant).data, status=status.HTTP_201_CREATED)
 
 
-class CaseDevicesView(APIView):
-    permission_classes = [IsStaffMember]
-
+class CaseDevicesView(StaffAPIView):
     @extend_schema(responses={200: DeviceOutput(many=True)}, summary="The defector's devices on a case")
     def get(self, request: Request, case_id: int) -> Response:
-        case: Case = policy.require_case_for_staff(request.user, case_id)
+        case = policy.require_case_for_staff(self.staff_user, case_id)
         return Response(DeviceOutput(policy.case_devices(case), many=True).data)

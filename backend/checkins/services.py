@@ -10,13 +10,12 @@ import functools
 import json
 import logging
 import secrets
-from typing import Any
 from zoneinfo import available_timezones
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.core.cache import cache
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from backend.accounts.models import Defector, User
@@ -343,6 +342,16 @@ def _check_pin(defector: Defector, pin: str | None) -> bool:
     return duress and not normal
 
 
+def _own_checkin(user: User, checkin_id: int, *, lock: bool = False) -> Checkin:
+    """A check-in of the defector's own case (``policy.own_cases``); "not found" for any
+    other, so a defector learns nothing about other cases' check-ins."""
+    rows = Checkin.objects.filter(pk=checkin_id, case__in=policy.own_cases(user))
+    checkin = (rows.select_for_update(of=("self",)) if lock else rows).first()
+    if checkin is None:
+        raise Problem(status_code=404, slug="not-found", detail="No such check-in.")
+    return checkin
+
+
 def respond(*, user: User, checkin_id: int, answer: str, pin: str | None) -> Checkin:
     """Answer an open check-in. With the duress PIN the request does exactly what it does
     with the normal PIN (same queries, same response); what it meant is sealed into the
@@ -350,10 +359,8 @@ def respond(*, user: User, checkin_id: int, answer: str, pin: str | None) -> Che
     reaches the defector's devices or conversation."""
     if answer not in ANSWERS:
         raise _bad("status", f"One of {sorted(ANSWERS)}.")
+    checkin = _own_checkin(user, checkin_id)
     defector = user.defector
-    checkin = Checkin.objects.filter(pk=checkin_id, case__defector=defector).select_related("case").first()
-    if checkin is None:
-        raise Problem(status_code=404, slug="not-found", detail="No such check-in.")
     under_duress = _check_pin(defector, pin)
     now = timezone.now()
     with transaction.atomic():
@@ -383,9 +390,7 @@ def extend(*, user: User, checkin_id: int, minutes: int) -> Checkin:
     if not 1 <= minutes <= MAX_EXTENSION.total_seconds() // 60:
         raise _bad("minutes", "1 to 60 minutes.")
     with transaction.atomic():
-        checkin = Checkin.objects.select_for_update().filter(pk=checkin_id, case__defector__user=user).first()
-        if checkin is None:
-            raise Problem(status_code=404, slug="not-found", detail="No such check-in.")
+        checkin = _own_checkin(user, checkin_id, lock=True)
         if checkin.status != Checkin.Status.OPEN or checkin.closes_at <= timezone.now():
             raise Problem(status_code=409, slug="checkin-closed", detail="This check-in is no longer open.")
         if checkin.extended:
@@ -434,29 +439,17 @@ def panic(*, user: User) -> None:
         raise_alert(case=case, kind="panic", severity="critical")
 
 
-def open_checkins_for(user: User) -> list[dict[str, Any]]:
+def open_checkins_for(user: User) -> models.QuerySet[Checkin]:
+    """The defector's check-ins that may be answered now (due, and not past their grace)."""
     now = timezone.now()
-    rows = Checkin.objects.filter(
-        case__defector__user=user, status=Checkin.Status.OPEN, due_at__lte=now, grace_until__gt=now
+    return Checkin.objects.filter(
+        case__in=policy.own_cases(user), status=Checkin.Status.OPEN, due_at__lte=now, grace_until__gt=now
     ).order_by("due_at")
-    return [{"id": c.pk, "due_at": c.due_at, "closes_at": c.closes_at} for c in rows]
 
 
-def history_for(case: Case) -> list[dict[str, Any]]:
-    rows = Checkin.objects.filter(case=case).order_by("-due_at")[:500]
-    out = []
-    for c in rows:
-        late = bool(c.answered_at and c.answered_at > c.closes_at)
-        out.append(
-            {
-                "id": c.pk,
-                "due_at": c.due_at,
-                "closes_at": c.closes_at,
-                "status": c.status,
-                "late": late,
-                "answer": c.answer,
-                "answered_at": c.answered_at,
-                "missed_at": c.missed_at,
-            }
-        )
-    return out
+def history_for(case: Case) -> models.QuerySet[Checkin]:
+    """The case's last 500 check-ins, newest first, each with ``late`` (answered after it
+    closed). The caller has passed ``policy.require_case_for_staff``."""
+    answered_late = models.When(answered_at__gt=models.F("closes_at"), then=models.Value(True))
+    late = models.Case(answered_late, default=models.Value(False), output_field=models.BooleanField())
+    return Checkin.objects.filter(case=case).annotate(late=late).order_by("-due_at")[:500]

@@ -6,9 +6,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from backend.accounts.permissions import IsDefector, IsStaffMember
+from backend.accounts.api_views import DefectorAPIView, StaffAPIView
 from backend.cases import policy
 from backend.checkins import services
 from backend.checkins.models import CheckinSchedule
@@ -76,27 +75,19 @@ class HistoryOutput(serializers.Serializer):
     missed_at = serializers.DateTimeField(allow_null=True)
 
 
-def _data(serializer_class: type[StrictSerializer], request: Request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-class CaseSchedulesView(APIView):
-    permission_classes = [IsStaffMember]
-
+class CaseSchedulesView(StaffAPIView):
     @extend_schema(responses={200: ScheduleOutput(many=True)}, summary="A case's check-in schedules")
     def get(self, request: Request, case_id: int) -> Response:
-        case = policy.require_case_for_staff(request.user, case_id)
+        case = policy.require_case_for_staff(self.staff_user, case_id)
         return Response(ScheduleOutput(CheckinSchedule.objects.filter(case=case).order_by("pk"), many=True).data)
 
     @extend_schema(request=ScheduleInput, responses={201: ScheduleOutput}, summary="Create a check-in schedule")
     def post(self, request: Request, case_id: int) -> Response:
-        case = policy.require_case_for_staff(request.user, case_id)
-        data = _data(ScheduleInput, request)
+        case = policy.require_case_for_staff(self.staff_user, case_id)
+        data = self.parse_body(ScheduleInput)
         schedule = services.create_schedule(
             case=case,
-            actor=request.user,
+            actor=self.staff_user,
             rrule=data["rrule"],
             at=data.get("at"),
             dtstart=data.get("dtstart"),
@@ -108,69 +99,59 @@ class CaseSchedulesView(APIView):
         return Response(ScheduleOutput(schedule).data, status=status.HTTP_201_CREATED)
 
 
-class SchedulePauseView(APIView):
-    permission_classes = [IsStaffMember]
+class SchedulePauseView(StaffAPIView):
     paused = True
 
     @extend_schema(request=None, responses={200: ScheduleOutput}, summary="Pause or resume a schedule")
     def post(self, request: Request, schedule_id: int) -> Response:
-        schedule = services.schedule_for(request.user, schedule_id)
-        schedule = services.set_paused(schedule=schedule, actor=request.user, paused=self.paused)
+        schedule = services.schedule_for(self.staff_user, schedule_id)
+        schedule = services.set_paused(schedule=schedule, actor=self.staff_user, paused=self.paused)
         return Response(ScheduleOutput(schedule).data)
 
 
-class CaseCheckinHistoryView(APIView):
-    permission_classes = [IsStaffMember]
-
+class CaseCheckinHistoryView(StaffAPIView):
     @extend_schema(responses={200: HistoryOutput(many=True)}, summary="A case's check-ins: answered, late, missed")
     def get(self, request: Request, case_id: int) -> Response:
-        case = policy.require_case_for_staff(request.user, case_id)
+        case = policy.require_case_for_staff(self.staff_user, case_id)
         return Response(HistoryOutput(services.history_for(case), many=True).data)
 
 
-class OpenCheckinsView(APIView):
-    permission_classes = [IsDefector]
-
+class OpenCheckinsView(DefectorAPIView):
     @extend_schema(responses={200: OpenCheckinOutput(many=True)}, summary="The caller's open check-ins")
     def get(self, request: Request) -> Response:
-        return Response(OpenCheckinOutput(services.open_checkins_for(request.user), many=True).data)
+        return Response(OpenCheckinOutput(services.open_checkins_for(self.defector_user), many=True).data)
 
 
-class RespondView(APIView):
-    permission_classes = [IsDefector]
-
+class RespondView(DefectorAPIView):
     @extend_schema(request=RespondInput, responses={200: RespondOutput}, summary="Answer a check-in")
     def post(self, request: Request, checkin_id: int) -> Response:
-        data = _data(RespondInput, request)
-        checkin = services.respond(user=request.user, checkin_id=checkin_id, answer=data["status"], pin=data.get("pin"))
-        return Response({"id": checkin.pk, "status": checkin.status, "answered_at": checkin.answered_at})
+        data = self.parse_body(RespondInput)
+        checkin = services.respond(
+            user=self.defector_user, checkin_id=checkin_id, answer=data["status"], pin=data.get("pin")
+        )
+        return Response(RespondOutput(checkin).data)
 
 
-class ExtendView(APIView):
-    permission_classes = [IsDefector]
-
+class ExtendView(DefectorAPIView):
     @extend_schema(request=ExtendInput, responses={200: OpenCheckinOutput}, summary="Extend an open check-in once")
     def post(self, request: Request, checkin_id: int) -> Response:
-        data = _data(ExtendInput, request)
-        checkin = services.extend(user=request.user, checkin_id=checkin_id, minutes=data["minutes"])
-        return Response({"id": checkin.pk, "due_at": checkin.due_at, "closes_at": checkin.closes_at})
+        data = self.parse_body(ExtendInput)
+        checkin = services.extend(user=self.defector_user, checkin_id=checkin_id, minutes=data["minutes"])
+        return Response(OpenCheckinOutput(checkin).data)
 
 
-class PinView(APIView):
-    permission_classes = [IsDefector]
+class PinView(DefectorAPIView):
     duress = False
 
     @extend_schema(request=PinInput, responses={204: None}, summary="Set the app PIN or the duress PIN")
     def post(self, request: Request) -> Response:
-        services.set_pin(user=request.user, pin=_data(PinInput, request)["pin"], duress=self.duress)
+        services.set_pin(user=self.defector_user, pin=self.parse_body(PinInput)["pin"], duress=self.duress)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class PanicView(APIView):
-    permission_classes = [IsDefector]
-
+class PanicView(DefectorAPIView):
     @extend_schema(request=PanicInput, responses={202: None}, summary="Raise a critical alert at once")
     def post(self, request: Request) -> Response:
-        _data(PanicInput, request)
-        services.panic(user=request.user)
+        self.parse_body(PanicInput)
+        services.panic(user=self.defector_user)
         return Response(status=status.HTTP_202_ACCEPTED)

@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backend import realtime
-from backend.accounts.models import StaffRole
+from backend.cases import policy
 from backend.cases.models import CaseAssignment
 from backend.crisis import oncall
 from backend.crisis.models import Alert, AlertEvent, AlertRecipient, OnCallOverride, OnCallRotation
@@ -94,13 +94,7 @@ class StepWrites:
 
     def supervisors(self, programme_id: int) -> list[int]:
         if programme_id not in self._supervisors:
-            self._supervisors[programme_id] = sorted(
-                set(
-                    StaffRole.objects.filter(
-                        programme_id=programme_id, role=StaffRole.Role.SUPERVISOR, user__is_active=True
-                    ).values_list("user_id", flat=True)
-                )
-            )
+            self._supervisors[programme_id] = policy.supervisor_ids(programme_id)
         return self._supervisors[programme_id]
 
     def devices(self, user_ids: set[int]) -> list[uuid.UUID]:

@@ -1,9 +1,11 @@
 """Reading and changing a programme's crisis phrase lists.
 
-Who may do what: supervisors and admins of the programme read and change its lists;
-its contact persons read them; any other staff member of the programme gets 403, and
-everyone else (staff of other programmes, unknown programmes) gets "not found", so
-programme ids leak nothing. Defectors never get here (the views require staff).
+Who may do what (asked of the access policy, ``cases.policy``): supervisors and admins
+of the programme read and change its lists (``may_manage_programme_settings``); its
+contact persons read them (``may_read_phrases``); any other staff member of the programme
+gets 403, and everyone else (staff of other programmes, unknown programmes) gets "not
+found" (``works_in_programme``), so programme ids leak nothing. Defectors never get here
+(the views require staff).
 """
 
 from __future__ import annotations
@@ -14,14 +16,13 @@ from django.db import transaction
 from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
-from backend.accounts.models import Programme, StaffRole, User
+from backend.accounts.models import Programme, User
 from backend.audit.services import record_event
+from backend.cases import policy
 from backend.crisis.phrase_lists import PHRASE_MAX_LENGTH, Phrase, PhraseList, PhraseListChange
 from backend.crisis.scanning import CATEGORIES, LANGUAGES, PREFIX_MARK, SEVERITY_RANK, parse_phrase
 from backend.problems import Problem
 
-READ_ROLES = (StaffRole.Role.SUPERVISOR, StaffRole.Role.ADMIN, StaffRole.Role.CONTACT_PERSON)
-CHANGE_ROLES = (StaffRole.Role.SUPERVISOR, StaffRole.Role.ADMIN)
 # A phrase shorter than this (normalised) would fire on far too much.
 MIN_PHRASE_LENGTH = 3
 MIN_PREFIX_LENGTH = 4
@@ -46,15 +47,18 @@ def _not_found() -> Problem:
     return Problem(status_code=404, slug="not-found", detail="No such programme.")
 
 
-def _require_role(user: User, programme_id: int, allowed: tuple[str, ...], doing: str) -> None:
-    """Not found unless ``user`` works in the programme; forbidden unless in ``allowed``."""
-    if not (user.is_active and user.is_staff_member):
+def _require_reader(user: User, programme_id: int) -> None:
+    if not policy.works_in_programme(user, programme_id):
         raise _not_found()
-    roles = set(StaffRole.objects.filter(user=user, programme_id=programme_id).values_list("role", flat=True))
-    if not roles:
+    if not policy.may_read_phrases(user, programme_id):
+        raise Problem(status_code=403, slug="forbidden", detail="Only supervisors and admins may read phrase lists.")
+
+
+def _require_changer(user: User, programme_id: int) -> None:
+    if not policy.works_in_programme(user, programme_id):
         raise _not_found()
-    if not roles & set(allowed):
-        raise Problem(status_code=403, slug="forbidden", detail=f"Only supervisors and admins may {doing}.")
+    if not policy.may_manage_programme_settings(user, programme_id):
+        raise Problem(status_code=403, slug="forbidden", detail="Only supervisors and admins may change phrase lists.")
 
 
 def programme_version(programme_id: int) -> int:
@@ -66,14 +70,14 @@ def programme_version(programme_id: int) -> int:
 def list_phrases(*, user: User, programme_id: int) -> ProgrammePhrases:
     """The programme's custom phrases (defaults are not listed) and its version.
     Read-only; supervisors, admins and contact persons of the programme."""
-    _require_role(user, programme_id, READ_ROLES, "read phrase lists")
+    _require_reader(user, programme_id)
     phrases = Phrase.objects.filter(phrase_list__programme_id=programme_id).select_related("phrase_list")
     return ProgrammePhrases(programme_id, programme_version(programme_id), phrases.order_by("pk"))
 
 
 def phrase_history(*, user: User, programme_id: int) -> PhraseHistory:
     """Every change to the programme's lists, newest first. Same readers as ``list_phrases``."""
-    _require_role(user, programme_id, READ_ROLES, "read phrase lists")
+    _require_reader(user, programme_id)
     changes = (
         PhraseListChange.objects.filter(phrase_list__programme_id=programme_id)
         .select_related("phrase_list", "actor")
@@ -146,7 +150,7 @@ def add_phrase(
     history row and the audit entry commit together. Supervisors and admins only.
     Raises 400 (naming the field) for a phrase that normalises to too little, 409 for a
     duplicate in the same list."""
-    _require_role(actor, programme_id, CHANGE_ROLES, "change phrase lists")
+    _require_changer(actor, programme_id)
     if language not in LANGUAGES:
         raise _invalid("language", f"Use one of: {', '.join(LANGUAGES)}.")
     if exclusion:
@@ -209,7 +213,7 @@ def remove_phrase(*, actor: User, programme_id: int, phrase_id: int) -> int:
     """Remove one of the programme's phrases and return the programme's new version.
     Transactional like ``add_phrase``; supervisors and admins only; a phrase of another
     programme is "not found"."""
-    _require_role(actor, programme_id, CHANGE_ROLES, "change phrase lists")
+    _require_changer(actor, programme_id)
     with transaction.atomic():
         _locked_programme(programme_id)
         row = (

@@ -5,35 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from backend.accounts.models import User
-from backend.accounts.permissions import IsStaffMember
+from backend.accounts.api_views import StaffAPIView
 from backend.crisis import phrase_services
-from backend.crisis.phrase_lists import PHRASE_MAX_LENGTH
+from backend.crisis.phrase_lists import PHRASE_MAX_LENGTH, Phrase
 from backend.crisis.scanning import CATEGORIES, LANGUAGES, SEVERITIES
-from backend.input_validation import StrictSerializer, TextField
-
-
-def _caller(request: Request) -> User:
-    # IsStaffMember has already turned away anonymous callers.
-    assert isinstance(request.user, User)
-    return request.user
-
-
-class StrictBooleanField(serializers.BooleanField):
-    """true or false only: DRF's BooleanField would also take "yes", "1" or 0."""
-
-    default_error_messages = {"not_boolean": "Must be true or false."}
-
-    def to_internal_value(self, data: Any) -> bool:
-        if not isinstance(data, bool):
-            self.fail("not_boolean")
-        return data
+from backend.input_validation import StrictBooleanField, StrictSerializer, TextField
 
 
 class PhraseInput(StrictSerializer):
@@ -71,8 +53,14 @@ class PhraseOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+# A phrase just added; the programme's new version comes in the context as ``version``.
 class CreatedPhraseOutput(PhraseOutput):
-    version = serializers.IntegerField(help_text="the programme's phrase version after this change")
+    version = serializers.SerializerMethodField(help_text="the programme's phrase version after this change")
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_version(self, phrase: Phrase) -> int:
+        version: int = self.context["version"]
+        return version
 
 
 class PhraseListOutput(serializers.Serializer):
@@ -98,23 +86,19 @@ class PhraseHistoryOutput(serializers.Serializer):
     changes = PhraseChangeOutput(many=True)
 
 
-class PhraseListView(APIView):
-    permission_classes = [IsStaffMember]
-
+class PhraseListView(StaffAPIView):
     @extend_schema(responses={200: PhraseListOutput}, summary="A programme's custom crisis phrases")
     def get(self, request: Request, programme_id: int) -> Response:
-        found = phrase_services.list_phrases(user=_caller(request), programme_id=programme_id)
+        found = phrase_services.list_phrases(user=self.staff_user, programme_id=programme_id)
         return Response(PhraseListOutput(found).data)
 
     @extend_schema(
         request=PhraseInput, responses={201: CreatedPhraseOutput}, summary="Add a crisis phrase (supervisors)"
     )
     def post(self, request: Request, programme_id: int) -> Response:
-        data = PhraseInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
+        values = self.parse_body(PhraseInput)
         row, version = phrase_services.add_phrase(
-            actor=_caller(request),
+            actor=self.staff_user,
             programme_id=programme_id,
             phrase=values["phrase"],
             language=values["language"],
@@ -122,22 +106,18 @@ class PhraseListView(APIView):
             category=values.get("category", ""),
             exclusion=values["exclusion"],
         )
-        return Response({**PhraseOutput(row).data, "version": version}, status=status.HTTP_201_CREATED)
+        return Response(CreatedPhraseOutput(row, context={"version": version}).data, status=status.HTTP_201_CREATED)
 
 
-class PhraseDetailView(APIView):
-    permission_classes = [IsStaffMember]
-
+class PhraseDetailView(StaffAPIView):
     @extend_schema(request=None, responses={204: None}, summary="Remove a crisis phrase (supervisors)")
     def delete(self, request: Request, programme_id: int, phrase_id: int) -> Response:
-        phrase_services.remove_phrase(actor=_caller(request), programme_id=programme_id, phrase_id=phrase_id)
+        phrase_services.remove_phrase(actor=self.staff_user, programme_id=programme_id, phrase_id=phrase_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class PhraseHistoryView(APIView):
-    permission_classes = [IsStaffMember]
-
+class PhraseHistoryView(StaffAPIView):
     @extend_schema(responses={200: PhraseHistoryOutput}, summary="Every change to a programme's crisis phrases")
     def get(self, request: Request, programme_id: int) -> Response:
-        history = phrase_services.phrase_history(user=_caller(request), programme_id=programme_id)
+        history = phrase_services.phrase_history(user=self.staff_user, programme_id=programme_id)
         return Response(PhraseHistoryOutput(history).data)

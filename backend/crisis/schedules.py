@@ -8,8 +8,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from backend.accounts.models import Programme, StaffRole, User
+from backend.accounts.models import Programme, User
 from backend.audit.services import record_event
+from backend.cases.policy import programme_staff_ids
 from backend.crisis import oncall
 from backend.crisis.models import EscalationPolicy, OnCallOverride, OnCallRotation
 from backend.crisis.services import DEFAULT_REPEAT, DEFAULT_STEPS
@@ -37,7 +38,7 @@ def set_policy(*, programme: Programme, steps: list[dict[str, Any]], repeat: int
 
 
 def _require_programme_staff(programme: Programme, user_ids: list[int], field: str) -> None:
-    known = set(StaffRole.objects.filter(programme=programme, user_id__in=user_ids).values_list("user_id", flat=True))
+    known = programme_staff_ids(programme.pk, user_ids)
     missing = [uid for uid in user_ids if uid not in known]
     if missing:
         raise Problem(

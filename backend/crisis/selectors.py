@@ -27,28 +27,14 @@ def alert_for(user: User, alert_id: int) -> Alert:
     return alert
 
 
-def alert_summary(alert: Alert) -> dict[str, Any]:
-    return {
-        "id": alert.pk,
-        "case_id": alert.case_id,
-        "kind": alert.kind,
-        "severity": alert.severity_name,
-        "state": alert.state,
-        "categories": alert.categories,
-        "trigger_count": alert.trigger_count,
-        "created_at": alert.created_at,
-        "acknowledged_by": alert.acknowledged_by_id,
-        "resolved_by": alert.resolved_by_id,
-    }
-
-
-def alert_detail(alert: Alert) -> dict[str, Any]:
-    """The alert with its timeline: its own events, every push attempt with its outcome
-    (``push.sent``, ``push.retry``, ``push.token_dead`` …), and pushes still waiting."""
+def alert_timeline(alert: Alert) -> list[dict[str, Any]]:
+    """The alert's timeline, oldest first: its own events, every push attempt with its
+    outcome (``push.sent``, ``push.retry``, ``push.token_dead`` …), and pushes still
+    waiting. Shaped by ``crisis.outputs.TimelineItem``."""
     timeline = [{"at": e.at, "event": e.kind, "actor": e.actor_id, "detail": e.detail} for e in alert.events.all()]
     for push in alert.push_deliveries.filter(state="pending", attempts=0):
         timeline.append(
             {"at": push.created_at, "event": "push.queued", "actor": None, "detail": {"device": str(push.device_id)}}
         )
     timeline.sort(key=lambda item: item["at"])
-    return {**alert_summary(alert), "resolution_note": alert.resolution_note, "timeline": timeline}
+    return timeline

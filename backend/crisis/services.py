@@ -18,7 +18,8 @@ from backend.cases import policy
 from backend.cases.models import AccessGrant, Case, CaseAssignment
 from backend.cases.services import end_alert_access, grant_alert_access
 from backend.crisis.models import Alert, AlertEvent, EscalationPolicy
-from backend.problems import Problem, api_datetime
+from backend.crisis.outputs import alert_notice
+from backend.problems import Problem
 
 DEFAULT_STEPS: list[dict[str, Any]] = [
     {"action": "notify_contacts"},
@@ -61,18 +62,8 @@ def _snapshot_of(policy: EscalationPolicy | None, severity: int) -> dict[str, An
 
 
 def alert_frame(alert: Alert, frame_type: str = "alert.new") -> dict[str, Any]:
-    """What a staff socket gets: no message text, no names."""
-    return {
-        "type": frame_type,
-        "alert": {
-            "id": alert.pk,
-            "case_id": alert.case_id,
-            "kind": alert.kind,
-            "severity": alert.severity_name,
-            "state": alert.state,
-            "created_at": api_datetime(alert.created_at),
-        },
-    }
+    """What a staff socket gets: no message text, no names (``outputs.AlertNoticeOutput``)."""
+    return {"type": frame_type, "alert": alert_notice(alert)}
 
 
 def publish_to_case_staff(alert: Alert, frame_type: str) -> None:

@@ -4,44 +4,29 @@ from __future__ import annotations
 
 from zoneinfo import available_timezones
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from backend.accounts.models import Programme, StaffRole
-from backend.accounts.permissions import IsStaffMember
+from backend.accounts.api_views import StaffAPIView
+from backend.accounts.models import Programme
 from backend.cases import policy
 from backend.crisis import schedules, selectors, services
 from backend.crisis.models import Alert
-from backend.input_validation import StrictSerializer
+from backend.crisis.outputs import AlertDetailOutput, AlertOutput
+from backend.input_validation import QuerySerializer, StrictSerializer
 from backend.problems import Problem
 
 
-class AlertOutput(serializers.Serializer):
+class AlertListQuery(QuerySerializer):
+    state = serializers.ChoiceField(
+        choices=Alert.State.choices, required=False, error_messages={"invalid_choice": "Unknown state."}
+    )
+
+
+class CreatedOutput(serializers.Serializer):
     id = serializers.IntegerField()
-    case_id = serializers.IntegerField()
-    kind = serializers.CharField()
-    severity = serializers.ChoiceField(choices=["normal", "high", "critical"])
-    state = serializers.ChoiceField(choices=Alert.State.choices)
-    categories = serializers.ListField(child=serializers.CharField())
-    trigger_count = serializers.IntegerField()
-    created_at = serializers.DateTimeField()
-    acknowledged_by = serializers.IntegerField(allow_null=True)
-    resolved_by = serializers.IntegerField(allow_null=True)
-
-
-class TimelineItem(serializers.Serializer):
-    at = serializers.DateTimeField()
-    event = serializers.CharField()
-    actor = serializers.IntegerField(allow_null=True)
-    detail = serializers.DictField()
-
-
-class AlertDetailOutput(AlertOutput):
-    resolution_note = serializers.CharField()
-    timeline = TimelineItem(many=True)
 
 
 class AckInput(StrictSerializer):
@@ -104,113 +89,92 @@ class OnCallOutput(serializers.Serializer):
     warnings = serializers.ListField(child=serializers.CharField())
 
 
-def _parse(serializer_class: type[StrictSerializer], request: Request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-class AlertListView(APIView):
-    permission_classes = [IsStaffMember]
-
+class AlertListView(StaffAPIView):
     @extend_schema(
-        parameters=[OpenApiParameter("state", str, enum=["open", "acknowledged", "resolved"])],
-        responses={200: AlertOutput(many=True)},
-        summary="Alerts the caller may see",
+        parameters=[AlertListQuery], responses={200: AlertOutput(many=True)}, summary="Alerts the caller may see"
     )
     def get(self, request: Request) -> Response:
-        alerts = selectors.visible_alerts(request.user).order_by("-severity", "created_at")
-        state = request.query_params.get("state")
+        state = self.parse_query(AlertListQuery).get("state")
+        alerts = selectors.visible_alerts(self.staff_user).order_by("-severity", "created_at")
         if state is not None:
-            if state not in Alert.State.values:
-                raise Problem(status_code=400, slug="validation", detail="Unknown state.", field="state")
             alerts = alerts.filter(state=state)
-        return Response(AlertOutput([selectors.alert_summary(a) for a in alerts], many=True).data)
+        return Response(AlertOutput(alerts, many=True).data)
 
 
-class AlertDetailView(APIView):
-    permission_classes = [IsStaffMember]
-
+class AlertDetailView(StaffAPIView):
     @extend_schema(responses={200: AlertDetailOutput}, summary="An alert with its timeline")
     def get(self, request: Request, alert_id: int) -> Response:
-        alert = selectors.alert_for(request.user, alert_id)
-        return Response(AlertDetailOutput(selectors.alert_detail(alert)).data)
+        alert = selectors.alert_for(self.staff_user, alert_id)
+        return Response(AlertDetailOutput(alert, context={"timeline": selectors.alert_timeline(alert)}).data)
 
 
-class AlertAckView(APIView):
-    permission_classes = [IsStaffMember]
-
+class AlertAckView(StaffAPIView):
     @extend_schema(request=AckInput, responses={200: AlertOutput}, summary="Acknowledge: stops escalation")
     def post(self, request: Request, alert_id: int) -> Response:
-        alert = selectors.alert_for(request.user, alert_id)
-        note = _parse(AckInput, request)["note"]
-        alert = services.acknowledge_alert(alert=alert, user=request.user, note=note)
-        return Response(AlertOutput(selectors.alert_summary(alert)).data)
+        alert = selectors.alert_for(self.staff_user, alert_id)
+        note = self.parse_body(AckInput)["note"]
+        alert = services.acknowledge_alert(alert=alert, user=self.staff_user, note=note)
+        return Response(AlertOutput(alert).data)
 
 
-class AlertResolveView(APIView):
-    permission_classes = [IsStaffMember]
-
+class AlertResolveView(StaffAPIView):
     @extend_schema(request=ResolveInput, responses={200: AlertOutput}, summary="Resolve with a note")
     def post(self, request: Request, alert_id: int) -> Response:
-        alert = selectors.alert_for(request.user, alert_id)
-        note = _parse(ResolveInput, request)["note"]
-        alert = services.resolve_alert(alert=alert, user=request.user, note=note)
-        return Response(AlertOutput(selectors.alert_summary(alert)).data)
+        alert = selectors.alert_for(self.staff_user, alert_id)
+        note = self.parse_body(ResolveInput)["note"]
+        alert = services.resolve_alert(alert=alert, user=self.staff_user, note=note)
+        return Response(AlertOutput(alert).data)
 
 
-def _programme_for_supervisor(request: Request, programme_id: int, *, write: bool) -> Programme:
-    programme = Programme.objects.filter(pk=programme_id).first()
-    if programme is None or not policy.has_role(request.user, programme_id, *StaffRole.Role.values):
-        raise Problem(status_code=404, slug="not-found", detail="No such programme.")
-    if write and not policy.is_supervisor(request.user, programme_id):
-        raise Problem(status_code=403, slug="forbidden", detail="Only supervisors and admins may change this.")
-    return programme
+# A programme's escalation policy and on-call schedule: everyone who works in the
+# programme reads them, supervisors and admins change them; to anyone else the programme
+# does not exist.
+class ProgrammeSettingsView(StaffAPIView):
+    def programme(self, programme_id: int, *, change: bool) -> Programme:
+        programme = Programme.objects.filter(pk=programme_id).first()
+        if programme is None or not policy.works_in_programme(self.staff_user, programme_id):
+            raise Problem(status_code=404, slug="not-found", detail="No such programme.")
+        if change and not policy.may_manage_programme_settings(self.staff_user, programme_id):
+            raise Problem(status_code=403, slug="forbidden", detail="Only supervisors and admins may change this.")
+        return programme
 
 
-class EscalationPolicyView(APIView):
-    permission_classes = [IsStaffMember]
-
+class EscalationPolicyView(ProgrammeSettingsView):
     @extend_schema(responses={200: PolicyOutput}, summary="The programme's escalation policy")
     def get(self, request: Request, programme_id: int) -> Response:
-        programme = _programme_for_supervisor(request, programme_id, write=False)
-        return Response(schedules.policy_for(programme))
+        programme = self.programme(programme_id, change=False)
+        return Response(PolicyOutput(schedules.policy_for(programme)).data)
 
     @extend_schema(request=PolicyInput, responses={200: PolicyOutput}, summary="Replace the escalation policy")
     def put(self, request: Request, programme_id: int) -> Response:
-        programme = _programme_for_supervisor(request, programme_id, write=True)
-        data = _parse(PolicyInput, request)
-        return Response(
-            schedules.set_policy(programme=programme, steps=data["steps"], repeat=data["repeat"], actor=request.user)
+        programme = self.programme(programme_id, change=True)
+        data = self.parse_body(PolicyInput)
+        changed = schedules.set_policy(
+            programme=programme, steps=data["steps"], repeat=data["repeat"], actor=self.staff_user
         )
+        return Response(PolicyOutput(changed).data)
 
 
-class OnCallView(APIView):
-    permission_classes = [IsStaffMember]
-
+class OnCallView(ProgrammeSettingsView):
     @extend_schema(responses={200: OnCallOutput}, summary="Who is on call now, and gaps in the next 14 days")
     def get(self, request: Request, programme_id: int) -> Response:
-        programme = _programme_for_supervisor(request, programme_id, write=False)
-        return Response(schedules.on_call_overview(programme))
+        programme = self.programme(programme_id, change=False)
+        return Response(OnCallOutput(schedules.on_call_overview(programme)).data)
 
 
-class RotationView(APIView):
-    permission_classes = [IsStaffMember]
-
-    @extend_schema(request=RotationInput, responses={201: None}, summary="Add an on-call rotation")
+class RotationView(ProgrammeSettingsView):
+    @extend_schema(request=RotationInput, responses={201: CreatedOutput}, summary="Add an on-call rotation")
     def post(self, request: Request, programme_id: int) -> Response:
-        programme = _programme_for_supervisor(request, programme_id, write=True)
-        data = _parse(RotationInput, request)
-        rotation = schedules.add_rotation(programme=programme, actor=request.user, **data)
-        return Response({"id": rotation.pk}, status=status.HTTP_201_CREATED)
+        programme = self.programme(programme_id, change=True)
+        data = self.parse_body(RotationInput)
+        rotation = schedules.add_rotation(programme=programme, actor=self.staff_user, **data)
+        return Response(CreatedOutput(rotation).data, status=status.HTTP_201_CREATED)
 
 
-class OverrideView(APIView):
-    permission_classes = [IsStaffMember]
-
-    @extend_schema(request=OverrideInput, responses={201: None}, summary="Someone covers one stretch")
+class OverrideView(ProgrammeSettingsView):
+    @extend_schema(request=OverrideInput, responses={201: CreatedOutput}, summary="Someone covers one stretch")
     def post(self, request: Request, programme_id: int) -> Response:
-        programme = _programme_for_supervisor(request, programme_id, write=True)
-        data = _parse(OverrideInput, request)
-        override = schedules.add_override(programme=programme, actor=request.user, **data)
-        return Response({"id": override.pk}, status=status.HTTP_201_CREATED)
+        programme = self.programme(programme_id, change=True)
+        data = self.parse_body(OverrideInput)
+        override = schedules.add_override(programme=programme, actor=self.staff_user, **data)
+        return Response(CreatedOutput(override).data, status=status.HTTP_201_CREATED)

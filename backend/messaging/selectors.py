@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from backend.accounts.models import User
@@ -39,16 +39,16 @@ def conversation_for(user: User, conversation_id: int) -> Conversation:
     return conversation
 
 
-def conversations_for(user: User) -> list[dict[str, Any]]:
-    """The caller's conversations with their unread counts, in one query."""
+def conversations_for(user: User) -> QuerySet[Conversation]:
+    """The caller's conversations, each with ``unread`` (messages from others after the
+    caller's read marker), in one query."""
     last_read = ReadState.objects.filter(conversation=OuterRef("pk"), user=user).values("last_read_seq")[:1]
-    rows = (
+    return (
         Conversation.objects.filter(case__in=policy.visible_cases(user))
         .annotate(read_seq=Coalesce(Subquery(last_read), 0))
         .annotate(unread=Count("messages", filter=Q(messages__seq__gt=F("read_seq")) & ~Q(messages__sender=user)))
         .order_by("pk")
     )
-    return [{"id": c.pk, "case_id": c.case_id, "unread": c.unread, "last_seq": c.last_seq} for c in rows]
 
 
 def open_body(message: Message, *, case_id: int) -> str:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from backend.accounts.models import Device
-from backend.input_validation import StrictSerializer, TextField
+from backend.accounts.api_views import SignedInAPIView
+from backend.input_validation import QuerySerializer, StrictSerializer, TextField
 from backend.messaging import selectors, services
 from backend.messaging.rate_limits import require_send_budget
-from backend.problems import Problem
 
 
 class ConversationOutput(serializers.Serializer):
@@ -45,44 +43,37 @@ class ReadInput(StrictSerializer):
     up_to_seq = serializers.IntegerField(min_value=0)
 
 
-def _int_param(request: Request, name: str, default: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise Problem(status_code=400, slug="validation", detail="Must be an integer.", field=name) from None
+class MessagesQuery(QuerySerializer):
+    # The range rules live in selectors.messages_after, which the socket's sync shares.
+    after_seq = serializers.IntegerField(
+        required=False,
+        default=0,
+        error_messages={"invalid": "Must be an integer."},
+        help_text="return messages after this sequence number",
+    )
+    limit = serializers.IntegerField(
+        required=False,
+        default=100,
+        error_messages={"invalid": "Must be an integer."},
+        help_text=f"1 to {selectors.MAX_PAGE}, default 100",
+    )
 
 
-def _device(request: Request) -> Device | None:
-    return request.auth if isinstance(request.auth, Device) else None
-
-
-class ConversationListView(APIView):
+class ConversationListView(SignedInAPIView):
     @extend_schema(responses={200: ConversationOutput(many=True)}, summary="The caller's conversations")
     def get(self, request: Request) -> Response:
-        return Response(selectors.conversations_for(request.user))
+        return Response(ConversationOutput(selectors.conversations_for(self.caller), many=True).data)
 
 
-class MessagesView(APIView):
+class MessagesView(SignedInAPIView):
     @extend_schema(
-        parameters=[
-            OpenApiParameter("after_seq", int, description="return messages after this sequence number"),
-            OpenApiParameter("limit", int, description=f"1 to {selectors.MAX_PAGE}, default 100"),
-        ],
-        responses={200: MessagePageOutput},
-        summary="Messages after a cursor, in order",
+        parameters=[MessagesQuery], responses={200: MessagePageOutput}, summary="Messages after a cursor, in order"
     )
     def get(self, request: Request, conversation_id: int) -> Response:
-        conversation = selectors.conversation_for(request.user, conversation_id)
-        page = selectors.messages_after(
-            request.user,
-            conversation,
-            after_seq=_int_param(request, "after_seq", 0),
-            limit=_int_param(request, "limit", 100),
-        )
-        return Response({"results": page.results, "has_more": page.has_more})
+        conversation = selectors.conversation_for(self.caller, conversation_id)
+        query = self.parse_query(MessagesQuery)
+        page = selectors.messages_after(self.caller, conversation, after_seq=query["after_seq"], limit=query["limit"])
+        return Response(MessagePageOutput(page).data)
 
     @extend_schema(
         request=SendInput,
@@ -90,28 +81,26 @@ class MessagesView(APIView):
         summary="Send a message (idempotent per client_id)",
     )
     def post(self, request: Request, conversation_id: int) -> Response:
-        conversation = selectors.conversation_for(request.user, conversation_id)
-        data = SendInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        require_send_budget(user=request.user, device=_device(request))
+        conversation = selectors.conversation_for(self.caller, conversation_id)
+        data = self.parse_body(SendInput)
+        require_send_budget(user=self.caller, device=self.calling_device)
         result = services.send_message(
-            sender=request.user,
-            sender_device=_device(request),
+            sender=self.caller,
+            sender_device=self.calling_device,
             conversation=conversation,
-            client_id=data.validated_data["client_id"],
-            body=data.validated_data["body"],
+            client_id=data["client_id"],
+            body=data["body"],
         )
         return Response(
-            selectors.message_payload(result.message, result.body),
+            MessageOutput(selectors.message_payload(result.message, result.body)).data,
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 
 
-class ReadView(APIView):
+class ReadView(SignedInAPIView):
     @extend_schema(request=ReadInput, responses={204: None}, summary="Mark messages read up to a sequence number")
     def post(self, request: Request, conversation_id: int) -> Response:
-        conversation = selectors.conversation_for(request.user, conversation_id)
-        data = ReadInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.mark_read(user=request.user, conversation=conversation, up_to_seq=data.validated_data["up_to_seq"])
+        conversation = selectors.conversation_for(self.caller, conversation_id)
+        up_to_seq = self.parse_body(ReadInput)["up_to_seq"]
+        services.mark_read(user=self.caller, conversation=conversation, up_to_seq=up_to_seq)
         return Response(status=status.HTTP_204_NO_CONTENT)

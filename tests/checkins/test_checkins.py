@@ -14,6 +14,7 @@ from django.utils import timezone
 from backend.checkins.models import Checkin, CheckinAnswer, CheckinSchedule
 from backend.checkins.services import mark_missed, open_due_checkins, process_answers
 from backend.crisis.models import Alert
+from backend.problems import Problem
 from backend.push.models import PushOutbox
 from backend.worker import default_jobs
 from tests.conftest import device_client, enroll, new_enrollment_code
@@ -250,8 +251,38 @@ def test_a_defector_cannot_answer_another_cases_checkin(
 
     mine = open_one(frozen, as_staff(contact), case)
     other_app = device_client(enroll(APIClient(), new_enrollment_code(other_case, other_contact)))
-    assert other_app.post(f"/api/v1/checkins/{mine.pk}/respond", {"status": "ok"}, format="json").status_code == 404
+    respond = other_app.post(f"/api/v1/checkins/{mine.pk}/respond", {"status": "ok"}, format="json")
+    extend = other_app.post(f"/api/v1/checkins/{mine.pk}/extend", {"minutes": 10}, format="json")
+    # Someone else's check-in and one that does not exist look the same.
+    unknown = other_app.post(f"/api/v1/checkins/{mine.pk + 1000}/extend", {"minutes": 10}, format="json")
+    assert respond.status_code == extend.status_code == 404
+    assert respond.json() == extend.json() == unknown.json()
     assert other_app.get("/api/v1/checkins/open").json() == []
+    mine.refresh_from_db()
+    assert (mine.status, mine.extended) == (Checkin.Status.OPEN, False)
+    assert [c["id"] for c in app.get("/api/v1/checkins/open").json()] == [mine.pk]
+
+
+def test_only_a_defector_reaches_check_ins_by_id_and_only_their_own(frozen, case, contact, as_staff, app):
+    from backend.cases import policy
+    from backend.checkins.services import extend, open_checkins_for, respond
+
+    mine = open_one(frozen, as_staff(contact), case)
+    defector = case.defector.user
+    assert list(policy.own_cases(defector)) == [case]
+    # Staff, even on the case, answer nothing in the defector's name.
+    assert not policy.own_cases(contact.user).exists()
+    assert not open_checkins_for(contact.user).exists()
+    for act in (
+        lambda: respond(user=contact.user, checkin_id=mine.pk, answer="ok", pin=None),
+        lambda: extend(user=contact.user, checkin_id=mine.pk, minutes=5),
+    ):
+        with pytest.raises(Problem) as refused:
+            act()
+        assert refused.value.status_code == 404
+    defector.is_active = False
+    defector.save()
+    assert not policy.own_cases(defector).exists()
 
 
 def test_once_a_pin_is_set_an_answer_needs_it(frozen, case, contact, as_staff, app):

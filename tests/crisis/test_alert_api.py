@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from backend.crisis.engine import run_escalations
 from backend.crisis.models import Alert, UnansweredCheck
-from backend.crisis.services import raise_alert
+from backend.crisis.services import alert_frame, raise_alert
 from backend.messaging.models import Conversation
 from backend.messaging.services import send_message
 from backend.push.models import PushOutbox
@@ -153,6 +153,18 @@ async def test_alert_new_reaches_staff_sockets_not_the_defector(case, contact, d
     assert await app.receive_nothing(timeout=0.5)
     await inbox.disconnect()
     await app.disconnect()
+
+
+def test_an_alert_frame_tells_what_the_api_tells_for_the_same_fields(case, contact, as_staff):
+    alert = raise_alert(case=case, kind="keyword", severity="high", categories=["self_harm"])
+    as_staff(contact).post(f"/api/v1/alerts/{alert.pk}/ack", {}, format="json")
+    alert.refresh_from_db()
+    listed = as_staff(contact).get("/api/v1/alerts").json()[0]
+    frame = alert_frame(alert, "alert.updated")
+    assert frame["type"] == "alert.updated"
+    assert frame["alert"] == {name: listed[name] for name in frame["alert"]}
+    assert set(frame["alert"]) == {"id", "case_id", "kind", "severity", "state", "created_at"}
+    assert frame["alert"]["state"] == "acknowledged"
 
 
 def test_timeline_shows_nothing_before_escalation(case, contact, as_staff):

@@ -1,0 +1,60 @@
+"""The shapes of an alert, for the API and for the live ``alert.new`` / ``alert.updated``
+frames alike: one serializer per shape, each reading an ``Alert`` row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from backend.crisis.models import Alert
+
+SEVERITY_NAMES = ["normal", "high", "critical"]
+
+
+class AlertOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    case_id = serializers.IntegerField()
+    kind = serializers.CharField()
+    severity = serializers.ChoiceField(choices=SEVERITY_NAMES, source="severity_name")
+    state = serializers.ChoiceField(choices=Alert.State.choices)
+    categories = serializers.ListField(child=serializers.CharField())
+    trigger_count = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    acknowledged_by = serializers.IntegerField(source="acknowledged_by_id", allow_null=True)
+    resolved_by = serializers.IntegerField(source="resolved_by_id", allow_null=True)
+
+
+class AlertNoticeOutput(AlertOutput):
+    """What a staff socket is told of an alert (``alert.new``, ``alert.updated``): the
+    fields that identify it, no message text, no names."""
+
+    notice_fields = ("id", "case_id", "kind", "severity", "state", "created_at")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        return {name: fields[name] for name in self.notice_fields}
+
+
+class TimelineItem(serializers.Serializer):
+    at = serializers.DateTimeField()
+    event = serializers.CharField()
+    actor = serializers.IntegerField(allow_null=True)
+    detail = serializers.DictField()
+
+
+# An alert with its timeline; the timeline (``crisis.selectors.alert_timeline``) comes
+# in the serializer's context as ``timeline``, read once by the view.
+class AlertDetailOutput(AlertOutput):
+    resolution_note = serializers.CharField()
+    timeline = serializers.SerializerMethodField()
+
+    @extend_schema_field(TimelineItem(many=True))
+    def get_timeline(self, alert: Alert) -> Any:
+        return TimelineItem(self.context["timeline"], many=True).data
+
+
+def alert_notice(alert: Alert) -> dict[str, Any]:
+    """``AlertNoticeOutput`` as a plain dict (frames go through json and msgpack)."""
+    return dict(AlertNoticeOutput(alert).data)
