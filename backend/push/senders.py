@@ -7,7 +7,6 @@ a kind and the outbox row's opaque id, nothing a lock screen or Google could rea
 
 from __future__ import annotations
 
-import enum
 import logging
 from dataclasses import dataclass
 from functools import cache
@@ -15,21 +14,13 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
-from backend.push.models import PushLogEntry, PushOutbox
+from backend.push.models import Outcome, PushKind, PushLogEntry, PushOutbox
 
 logger = logging.getLogger(__name__)
 
 ALERT_TITLE = "Livlina"
 ALERT_BODY = "Nytt larm. Öppna appen."
 ANDROID_ALERT_CHANNEL = "livlina_alerts"
-
-
-class Outcome(enum.Enum):
-    SENT = "sent"
-    RETRY = "retry"  # transient: try again later
-    SLOW_DOWN = "slow_down"  # quota: try again, much later
-    TOKEN_DEAD = "token_dead"  # the token is gone for good: drop it
-    FAILED = "failed"  # permanent for this row
 
 
 @dataclass(frozen=True)
@@ -40,7 +31,7 @@ class Delivery:
 
 
 def payload_for(row: PushOutbox) -> dict[str, str]:
-    return {"kind": row.kind, "ref": str(row.pk)}
+    return {"kind": str(row.kind), "ref": str(row.pk)}
 
 
 class PushSender(Protocol):
@@ -65,7 +56,7 @@ class FcmSender:
     def build_message(self, row: PushOutbox, token: str) -> Any:
         from firebase_admin import messaging
 
-        if row.kind == "alert":
+        if row.kind == PushKind.ALERT:
             return self.build_alert(row, token)
         priority = "high" if row.high_priority else "normal"
         return messaging.Message(
