@@ -216,8 +216,6 @@ LIVLINA_PIN_LOCKOUT = timedelta(minutes=15)
 LIVLINA_PUSH_BACKEND = os.environ.get("LIVLINA_PUSH_BACKEND", "fcm" if PRODUCTION else "log")
 LIVLINA_FCM_CREDENTIALS = os.environ.get("LIVLINA_FCM_CREDENTIALS", "")
 LIVLINA_FCM_PROJECT_ID = os.environ.get("LIVLINA_FCM_PROJECT_ID", "")
-# Only for testing against a local stand-in of the FCM v1 endpoint.
-LIVLINA_FCM_ENDPOINT = os.environ.get("LIVLINA_FCM_ENDPOINT", "")
 LIVLINA_FCM_TIMEOUT_SECONDS = float(os.environ.get("LIVLINA_FCM_TIMEOUT_SECONDS", 10))
 if PRODUCTION and LIVLINA_PUSH_BACKEND == "fcm" and not LIVLINA_FCM_CREDENTIALS:
     raise ImproperlyConfigured("LIVLINA_FCM_CREDENTIALS must be set when LIVLINA_PUSH_BACKEND=fcm in production")

@@ -20,9 +20,9 @@ What runs (all on this machine, loopback only):
   the next ``--background-spread`` seconds. So while we measure, the worker also runs
   the steps of the open escalations (about 1,000/300 s = 3.3 steps/s by default).
 - A local FCM stand-in (tests/push/fcm_standin.py, answering 200 at once) in this
-  process, and one real ``manage.py run_worker`` with LIVLINA_PUSH_BACKEND=fcm and
-  LIVLINA_FCM_ENDPOINT pointing at the stand-in (no credentials: anonymous, as the
-  development settings allow), DEBUG off.
+  process, and one real ``manage.py run_worker`` with LIVLINA_PUSH_BACKEND=fcm whose
+  HTTPS_PROXY and REQUESTS_CA_BUNDLE route FCM's own URL to the stand-in (no credentials:
+  anonymous, as the development settings allow), DEBUG off.
 - This process raises ``--alerts`` new alerts at a steady rate over ``--seconds``, each
   on a fresh case (so each is a new alert, not a retrigger), cycling through
   missed_checkin/high, panic/critical, keyword/normal and danger/critical.
@@ -230,16 +230,15 @@ def main() -> int:
     standin = FcmStandIn()
     standin.requests = TimedRequests()
     standin.start()
-    worker_env = bench_env(tmp, app_name="livlina-worker") | {
-        "LIVLINA_PUSH_BACKEND": "fcm",
-        "LIVLINA_FCM_ENDPOINT": standin.endpoint,
-        "LIVLINA_FCM_PROJECT_ID": "livlina-test",
-        "LIVLINA_FCM_CREDENTIALS": "",
-    }
+    worker_env = (
+        bench_env(tmp, app_name="livlina-worker")
+        | standin.client_environment()
+        | {"LIVLINA_PUSH_BACKEND": "fcm", "LIVLINA_FCM_PROJECT_ID": "livlina-test", "LIVLINA_FCM_CREDENTIALS": ""}
+    )
     n_open = args.contacts * CASES_PER_CONTACT
     log(
         f"alert latency bench: {n_open} open escalations, {args.alerts} new alerts over {args.seconds:.0f}s; "
-        f"FCM stand-in at {standin.endpoint}"
+        f"FCM stand-in (proxy) at {standin.proxy_url}"
     )
     recreate_database(PG_ADMIN_URL, DB_NAME)
     flush_redis(REDIS_URL)

@@ -26,6 +26,7 @@ from backend.checkins import recurrence
 from backend.checkins.models import Checkin, CheckinAnswer, CheckinSchedule, DefectorPins
 from backend.crisis.services import AlertTrigger, raise_alert, raise_alerts
 from backend.problems import Problem
+from backend.push.models import PushKind
 from backend.push.services import enqueue_push
 from backend.realtime import OutageLog
 from backend.vault.services import ContentShredded, open_sealed, seal
@@ -185,7 +186,7 @@ def open_due_checkins(*, now: dt.datetime | None = None, limit: int = 500) -> in
             )
         Checkin.objects.bulk_create(fresh)
         if fresh:
-            enqueue_push(user_ids=_defector_user_ids({c.case_id for c in fresh}), kind="checkin")
+            enqueue_push(user_ids=_defector_user_ids({c.case_id for c in fresh}), kind=PushKind.CHECKIN)
         CheckinSchedule.objects.bulk_update(schedules, ["next_due_at"])
     return len(fresh)
 
@@ -203,7 +204,7 @@ def send_reminders(*, now: dt.datetime | None = None, limit: int = 500) -> int:
             .order_by("remind_at")[:limit]
         )
         if due:
-            enqueue_push(user_ids=_defector_user_ids({c.case_id for c in due}), kind="reminder")
+            enqueue_push(user_ids=_defector_user_ids({c.case_id for c in due}), kind=PushKind.REMINDER)
             Checkin.objects.filter(pk__in=[c.pk for c in due]).update(remind_at=None)
     return len(due)
 

@@ -26,8 +26,8 @@ from backend.cases.models import CaseAssignment
 from backend.crisis import oncall
 from backend.crisis.models import Alert, AlertEvent, AlertRecipient, OnCallOverride, OnCallRotation
 from backend.crisis.services import alert_frame
-from backend.push.models import PushOutbox
-from backend.push.services import live_devices_by_user
+from backend.push.models import PushKind
+from backend.push.services import PushEvent, enqueue_pushes, live_devices_by_user
 
 logger = logging.getLogger(__name__)
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -62,7 +62,7 @@ class StepWrites:
         self.now = now
         self.events: list[AlertEvent] = []
         self.recipients: list[AlertRecipient] = []
-        self.pushes: list[PushOutbox] = []
+        self.pushes: list[PushEvent] = []
         self.frames: list[tuple[str, dict[str, Any]]] = []
         self._contacts: dict[int, list[int]] = {}
         self._on_call: dict[int, list[int]] = {}
@@ -111,7 +111,7 @@ class StepWrites:
 
     def flush(self) -> None:
         AlertRecipient.objects.bulk_create(self.recipients, ignore_conflicts=True)
-        PushOutbox.objects.bulk_create(self.pushes)
+        enqueue_pushes(self.pushes, devices_by_user=self._devices)
         AlertEvent.objects.bulk_create(self.events)
         realtime.publish_many_on_commit(self.frames)
         self.events, self.recipients, self.pushes, self.frames = [], [], [], []
@@ -143,10 +143,7 @@ def notify(alert: Alert, action: str, *, now: dt.datetime, writes: StepWrites) -
     # Someone notified before keeps their first time (the insert ignores conflicts).
     writes.recipients.extend(AlertRecipient(alert=alert, user_id=user_id, first_notified_at=now) for user_id in users)
     devices = writes.devices(set(users))
-    writes.pushes.extend(
-        PushOutbox(device_id=device, kind="alert", high_priority=True, next_attempt_at=now, alert_id=alert.pk)
-        for device in devices
-    )
+    writes.pushes.append(PushEvent(user_ids=users, kind=PushKind.ALERT, alert_id=alert.pk))
     writes.event(alert, "notified" if devices else "nobody_reachable", action=action, users=users, pushes=len(devices))
     frame = alert_frame(alert)
     writes.frames.extend((realtime.user_group(user_id), frame) for user_id in users)

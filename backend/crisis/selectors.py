@@ -12,6 +12,7 @@ from backend.accounts.models import User
 from backend.cases import policy
 from backend.crisis.models import Alert
 from backend.problems import Problem
+from backend.push.models import PushAttempt, PushOutbox
 
 
 def visible_alerts(user: User) -> QuerySet[Alert]:
@@ -32,7 +33,10 @@ def alert_timeline(alert: Alert) -> list[dict[str, Any]]:
     outcome (``push.sent``, ``push.retry``, ``push.token_dead`` …), and pushes still
     waiting. Shaped by ``crisis.outputs.TimelineItem``."""
     timeline = [{"at": e.at, "event": e.kind, "actor": e.actor_id, "detail": e.detail} for e in alert.events.all()]
-    for push in alert.push_deliveries.filter(state="pending", attempts=0):
+    for attempt in PushAttempt.objects.filter(outbox__alert=alert):
+        detail = {"device": str(attempt.device_id), "attempt": attempt.number, "error": attempt.detail}
+        timeline.append({"at": attempt.at, "event": f"push.{attempt.outcome}", "actor": None, "detail": detail})
+    for push in alert.push_deliveries.filter(state=PushOutbox.State.PENDING, attempts=0):
         timeline.append(
             {"at": push.created_at, "event": "push.queued", "actor": None, "detail": {"device": str(push.device_id)}}
         )

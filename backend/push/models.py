@@ -1,5 +1,8 @@
 """The push outbox: one row per (recipient device, event). Written in the transaction that
-makes the event true; drained by the worker with retries. Payloads carry no content."""
+makes the event true; drained by the worker with retries. Payloads carry no content.
+
+Push sits below the apps that push (crisis, check-ins, messaging): they write outbox rows
+through ``push.services`` and read what happened to them here (``PushAttempt``)."""
 
 from __future__ import annotations
 
@@ -8,13 +11,26 @@ import uuid
 from django.db import models
 
 
-class PushOutbox(models.Model):
-    class Kind(models.TextChoices):
-        MESSAGE = "message"
-        ALERT = "alert"
-        CHECKIN = "checkin"
-        REMINDER = "reminder"
+class PushKind(models.TextChoices):
+    """What a push wakes the app for; the payload's ``kind``."""
 
+    MESSAGE = "message"
+    ALERT = "alert"
+    CHECKIN = "checkin"
+    REMINDER = "reminder"
+
+
+class Outcome(models.TextChoices):
+    """How one attempt to deliver a push went."""
+
+    SENT = "sent"
+    RETRY = "retry"  # transient: try again later
+    SLOW_DOWN = "slow_down"  # quota: try again, much later
+    TOKEN_DEAD = "token_dead"  # the token is gone for good: drop it
+    FAILED = "failed"  # permanent for this row
+
+
+class PushOutbox(models.Model):
     class State(models.TextChoices):
         PENDING = "pending"
         SENT = "sent"
@@ -23,7 +39,7 @@ class PushOutbox(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     device = models.ForeignKey("accounts.Device", on_delete=models.CASCADE, related_name="push_outbox")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    kind = models.CharField(max_length=16, choices=PushKind.choices)
     high_priority = models.BooleanField(default=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
@@ -33,13 +49,28 @@ class PushOutbox(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True, default="")
     provider_message_id = models.CharField(max_length=200, blank=True, default="")
-    # For alert pushes: each attempt and its outcome shows on the alert's timeline.
+    # For alert pushes: the alert's timeline shows the row while it waits and each attempt.
     alert = models.ForeignKey(
         "crisis.Alert", null=True, blank=True, on_delete=models.SET_NULL, related_name="push_deliveries"
     )
 
     class Meta:
         indexes = [models.Index(fields=["state", "next_attempt_at"])]
+
+
+class PushAttempt(models.Model):
+    """One attempt to deliver an outbox row and its outcome, written by the drain. Content-free:
+    no token, no payload; ``detail`` is the provider's error, if any."""
+
+    outbox = models.ForeignKey(PushOutbox, on_delete=models.CASCADE, related_name="attempt_log")
+    device = models.ForeignKey("accounts.Device", on_delete=models.CASCADE, related_name="+")
+    number = models.PositiveIntegerField()  # 1 for the row's first attempt
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    detail = models.CharField(max_length=300, blank=True, default="")
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "pk"]
 
 
 class PushLogEntry(models.Model):

@@ -3,11 +3,15 @@
 A sender turns one outbox row into one delivery attempt and reports the outcome; the
 retry policy lives in ``push.services``. Payloads are data-only and carry no content:
 a kind and the outbox row's opaque id, nothing a lock screen or Google could read.
+
+FCM requests go through firebase-admin's own HTTP session (``requests``), so they follow
+the standard ``HTTPS_PROXY`` and ``REQUESTS_CA_BUNDLE`` variables: that is how an egress
+proxy is configured, and how the tests reach their local FCM stand-in through the real
+firebase-admin code path (firebase-admin has no option for the FCM endpoint).
 """
 
 from __future__ import annotations
 
-import enum
 import logging
 from dataclasses import dataclass
 from functools import cache
@@ -15,21 +19,13 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
-from backend.push.models import PushLogEntry, PushOutbox
+from backend.push.models import Outcome, PushKind, PushLogEntry, PushOutbox
 
 logger = logging.getLogger(__name__)
 
 ALERT_TITLE = "Livlina"
 ALERT_BODY = "Nytt larm. Öppna appen."
 ANDROID_ALERT_CHANNEL = "livlina_alerts"
-
-
-class Outcome(enum.Enum):
-    SENT = "sent"
-    RETRY = "retry"  # transient: try again later
-    SLOW_DOWN = "slow_down"  # quota: try again, much later
-    TOKEN_DEAD = "token_dead"  # the token is gone for good: drop it
-    FAILED = "failed"  # permanent for this row
 
 
 @dataclass(frozen=True)
@@ -40,7 +36,7 @@ class Delivery:
 
 
 def payload_for(row: PushOutbox) -> dict[str, str]:
-    return {"kind": row.kind, "ref": str(row.pk)}
+    return {"kind": str(row.kind), "ref": str(row.pk)}
 
 
 class PushSender(Protocol):
@@ -65,7 +61,7 @@ class FcmSender:
     def build_message(self, row: PushOutbox, token: str) -> Any:
         from firebase_admin import messaging
 
-        if row.kind == "alert":
+        if row.kind == PushKind.ALERT:
             return self.build_alert(row, token)
         priority = "high" if row.high_priority else "normal"
         return messaging.Message(
@@ -129,10 +125,10 @@ def _short(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
 
 
-def build_firebase_app(*, name: str, credentials_path: str, project_id: str, endpoint: str, timeout: float) -> Any:
-    """A firebase-admin app. ``endpoint`` points FCM at a local stand-in (tests only)."""
+def build_firebase_app(*, name: str, credentials_path: str, project_id: str, timeout: float) -> Any:
+    """A firebase-admin app, configured only through its documented options."""
     import firebase_admin
-    from firebase_admin import credentials, messaging
+    from firebase_admin import credentials
     from google.auth.credentials import AnonymousCredentials
 
     # Without a service account (a local stand-in only) requests carry no token.
@@ -140,15 +136,7 @@ def build_firebase_app(*, name: str, credentials_path: str, project_id: str, end
     options: dict[str, Any] = {"httpTimeout": timeout}
     if project_id:
         options["projectId"] = project_id
-    app = firebase_admin.initialize_app(credential, options, name=name)
-    if endpoint:
-        # firebase-admin has no emulator setting for FCM; the endpoint lives on the
-        # messaging service instance (pinned version; a test fails loudly if it moves).
-        service = messaging._get_messaging_service(app)
-        if not hasattr(service, "_fcm_url"):
-            raise RuntimeError("firebase-admin no longer keeps _fcm_url; update LIVLINA_FCM_ENDPOINT support")
-        service._fcm_url = endpoint
-    return app
+    return firebase_admin.initialize_app(credential, options, name=name)
 
 
 @cache
@@ -158,7 +146,6 @@ def firebase_app() -> Any:
         name="livlina",
         credentials_path=settings.LIVLINA_FCM_CREDENTIALS,
         project_id=settings.LIVLINA_FCM_PROJECT_ID,
-        endpoint=settings.LIVLINA_FCM_ENDPOINT,
         timeout=settings.LIVLINA_FCM_TIMEOUT_SECONDS,
     )
 

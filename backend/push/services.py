@@ -3,15 +3,19 @@ drained by the worker with retries and backoff.
 
 Delivery is at-least-once per row: a row is sent, then marked sent; a worker that dies
 between the two leaves a lease that expires, and another worker sends again. A row
-marked sent is never sent again."""
+marked sent is never sent again. Every attempt and its outcome is kept (``PushAttempt``),
+for the apps above to show (an alert's timeline)."""
 
 from __future__ import annotations
 
+import functools
 import logging
+import operator
 import random
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -19,9 +23,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from backend.accounts.models import Device
-from backend.crisis.models import AlertEvent
-from backend.push.models import PushOutbox
-from backend.push.senders import Delivery, Outcome, PushSender, current_sender
+from backend.push.models import Outcome, PushAttempt, PushKind, PushOutbox
+from backend.push.senders import Delivery, PushSender, current_sender
 
 logger = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
@@ -31,55 +34,81 @@ MAX_ATTEMPTS = 12
 MAX_BACKOFF = timedelta(minutes=15)
 
 
-def enqueue_push(
-    *,
-    user_ids: Iterable[int],
-    kind: str,
-    exclude_device: Device | None = None,
-    high_priority: bool = True,
-    alert_id: int | None = None,
+@dataclass(frozen=True)
+class PushEvent:
+    """Something to push to the live phones of some users: one outbox row per phone."""
+
+    user_ids: Collection[int]
+    kind: PushKind
+    exclude_device_id: uuid.UUID | None = None  # the phone the event came from needs no wake-up
+    alert_id: int | None = None  # an alert's pushes show on its timeline
+    high_priority: bool = True
+
+
+def enqueue_pushes(
+    events: Iterable[PushEvent], *, devices_by_user: Mapping[int, list[uuid.UUID]] | None = None
 ) -> list[PushOutbox]:
-    """One outbox row per live device with a push token of each user. Call inside the
-    caller's transaction, so the rows exist exactly when the event does."""
-    devices = Device.objects.filter(user_id__in=list(user_ids), revoked_at__isnull=True).exclude(push_token="")
-    if exclude_device is not None:
-        devices = devices.exclude(pk=exclude_device.pk)
+    """One outbox row per live device with a push token of each event's users: one read
+    of the devices and one insert, however many events. Call inside the caller's
+    transaction, so the rows exist exactly when the events do. A caller that has already
+    read ``live_devices_by_user`` for these users passes it, and the read is skipped."""
+    events = list(events)
+    if devices_by_user is None:
+        users = {user_id for event in events for user_id in event.user_ids}
+        devices_by_user = live_devices_by_user(users) if users else {}
     now = timezone.now()
     rows = [
-        PushOutbox(device_id=device_id, kind=kind, high_priority=high_priority, next_attempt_at=now, alert_id=alert_id)
-        for device_id in devices.values_list("pk", flat=True)
+        PushOutbox(
+            device_id=device_id,
+            kind=event.kind,
+            high_priority=event.high_priority,
+            next_attempt_at=now,
+            alert_id=event.alert_id,
+        )
+        for event in events
+        for user_id in sorted(set(event.user_ids))
+        for device_id in devices_by_user.get(user_id, ())
+        if device_id != event.exclude_device_id
     ]
     return PushOutbox.objects.bulk_create(rows)
 
 
+def enqueue_push(
+    *,
+    user_ids: Iterable[int],
+    kind: PushKind,
+    exclude_device: Device | None = None,
+    high_priority: bool = True,
+    alert_id: int | None = None,
+) -> list[PushOutbox]:
+    """``enqueue_pushes`` for one event."""
+    event = PushEvent(
+        user_ids=list(user_ids),
+        kind=kind,
+        exclude_device_id=exclude_device.pk if exclude_device is not None else None,
+        alert_id=alert_id,
+        high_priority=high_priority,
+    )
+    return enqueue_pushes([event])
+
+
+def enqueue_message_pushes(recipients: Iterable[tuple[Iterable[int], uuid.UUID | None]]) -> int:
+    """``enqueue_pushes`` of ``message`` pushes for many sent messages: each entry is
+    (recipient user ids, the sending device to leave out). Returns the number of rows written."""
+    events = (
+        PushEvent(user_ids=list(user_ids), kind=PushKind.MESSAGE, exclude_device_id=exclude)
+        for user_ids, exclude in recipients
+    )
+    return len(enqueue_pushes(events))
+
+
 def live_devices_by_user(user_ids: Iterable[int]) -> dict[int, list[uuid.UUID]]:
-    """The devices ``enqueue_push`` would write rows for, by user, in one query."""
+    """The devices ``enqueue_pushes`` writes rows for, by user, in one query."""
     found: dict[int, list[uuid.UUID]] = {}
     devices = Device.objects.filter(user_id__in=list(user_ids), revoked_at__isnull=True).exclude(push_token="")
     for user_id, device_id in devices.order_by("user_id", "pk").values_list("user_id", "pk"):
         found.setdefault(user_id, []).append(device_id)
     return found
-
-
-def enqueue_message_pushes(recipients: Iterable[tuple[Iterable[int], uuid.UUID | None]]) -> int:
-    """``enqueue_push(kind="message")`` for many sent messages with one read of the
-    devices and one insert: each entry is (recipient user ids, the sending device to
-    leave out). Returns the number of rows written."""
-    wanted = [(set(user_ids), exclude) for user_ids, exclude in recipients]
-    all_users = set().union(*(users for users, _ in wanted))
-    if not all_users:
-        return 0
-    devices_by_user = live_devices_by_user(all_users)
-    now = timezone.now()
-    rows = [
-        PushOutbox(device_id=device_id, kind="message", high_priority=True, next_attempt_at=now)
-        for users, exclude in wanted
-        for user_id in users
-        for device_id in devices_by_user.get(user_id, ())
-        if device_id != exclude
-    ]
-    PushOutbox.objects.bulk_create(rows)
-    return len(rows)
 
 
 def backoff(attempts: int, *, slow: bool = False) -> timedelta:
@@ -106,57 +135,16 @@ def claim_due(*, now: datetime, limit: int = 100) -> list[uuid.UUID]:
     return ids
 
 
-def _record(row: PushOutbox, token: str, result: Delivery, *, now: datetime) -> None:
-    fields: dict[str, object] = {"lease_until": None, "last_error": result.detail[:300]}
-    if result.outcome is Outcome.SENT:
-        fields |= {"state": PushOutbox.State.SENT, "sent_at": now, "provider_message_id": result.provider_id[:200]}
-    elif result.outcome is Outcome.TOKEN_DEAD:
-        fields["state"] = PushOutbox.State.DROPPED
-        # Clear the token only if it is still the one that failed: the app may have
-        # registered a fresh one meanwhile.
-        Device.objects.filter(pk=row.device_id, push_token=token).update(push_token="")
-    elif result.outcome is Outcome.FAILED or row.attempts >= MAX_ATTEMPTS:
-        fields["state"] = PushOutbox.State.FAILED
-    else:
-        fields["next_attempt_at"] = now + backoff(row.attempts, slow=result.outcome is Outcome.SLOW_DOWN)
-    PushOutbox.objects.filter(pk=row.pk).update(**fields)
-    if row.alert_id is not None:
-        # Each attempt to reach someone about an alert, and how it went, is on its timeline.
-        AlertEvent.objects.create(
-            alert_id=row.alert_id,
-            at=now,
-            kind=f"push.{result.outcome.value}",
-            detail={"device": str(row.device_id), "attempt": row.attempts, "error": result.detail[:300]},
-        )
-
-
-def deliver(row_id: uuid.UUID, *, sender: PushSender) -> Outcome | None:
-    return _deliver(PushOutbox.objects.select_related("device").filter(pk=row_id).first(), sender=sender)
-
-
-def _deliver(row: PushOutbox | None, *, sender: PushSender) -> Outcome | None:
-    if row is None or row.state != PushOutbox.State.PENDING:
-        return None
-    token = row.device.push_token
-    if row.device.is_revoked or not token:
-        _record(row, token, Delivery(Outcome.TOKEN_DEAD, "device revoked or has no push token"), now=timezone.now())
-        return Outcome.TOKEN_DEAD
-    result = sender.send(row, token)
-    _record(row, token, result, now=timezone.now())
-    return result.outcome
-
-
 def drain_outbox(*, sender: PushSender | None = None, limit: int = 100) -> int:
     """Claim and send due rows; returns how many were claimed. Worker job.
 
-    Rows are read and sent ``SEND_CHUNK`` at a time. The delivered rows of a chunk are
-    marked sent (and put on their alerts' timelines) together, in two statements, before
-    the next chunk is read, so what a send relies on (the row still pending, its device not
-    revoked) is at most one chunk old; any other outcome is recorded at once. Once half the
-    lease has gone, the rows not yet tried are handed back, so another worker never claims
-    a row this one is still sending or has sent but not yet marked. A worker killed
-    mid-chunk sends up to a chunk again once the leases expire: a content-free push twice
-    is harmless, a missing one is not."""
+    Rows are read and sent ``SEND_CHUNK`` at a time, and the outcomes of a chunk are
+    recorded together (a few statements) before the next chunk is read, so what a send
+    relies on (the row still pending, its device not revoked) is at most one chunk old.
+    Once half the lease has gone, the rows not yet tried are handed back, so another
+    worker never claims a row this one is still sending or has sent but not yet marked.
+    A worker killed mid-chunk sends up to a chunk again once the leases expire: a
+    content-free push twice is harmless, a missing one is not."""
     sender = sender or current_sender()
     ids = claim_due(now=timezone.now(), limit=limit)
     stop_at = time.monotonic() + LEASE.total_seconds() / 2
@@ -168,61 +156,89 @@ def drain_outbox(*, sender: PushSender | None = None, limit: int = 100) -> int:
     return len(ids)
 
 
+@dataclass
+class _Attempt:
+    row: PushOutbox
+    token: str  # the token the attempt used: only that one is cleared if it is dead
+    result: Delivery
+    at: datetime
+
+
 def _send_chunk(ids: list[uuid.UUID], *, sender: PushSender, stop_at: float) -> list[uuid.UUID]:
-    """Send one chunk of claimed rows; returns those not tried because time ran out."""
+    """Send claimed rows and record their outcomes; returns those not tried because
+    time (``stop_at``, on the monotonic clock) ran out."""
     rows = PushOutbox.objects.select_related("device").in_bulk(ids)
-    delivered: list[tuple[PushOutbox, Delivery, datetime]] = []
+    attempts: list[_Attempt] = []
+    untried: list[uuid.UUID] = []
     try:
         for n, row_id in enumerate(ids):
             if time.monotonic() > stop_at:
-                return ids[n:]
+                untried = ids[n:]
+                break
+            row = rows.get(row_id)
+            if row is None or row.state != PushOutbox.State.PENDING:
+                continue
             try:
-                row = rows.get(row_id)
-                if row is None or row.state != PushOutbox.State.PENDING:
-                    continue
-                token = row.device.push_token
-                if row.device.is_revoked or not token:
-                    _deliver(row, sender=sender)  # records the dead token
-                    continue
-                result = sender.send(row, token)
-                if result.outcome is Outcome.SENT:
-                    delivered.append((row, result, timezone.now()))
-                else:
-                    _record(row, token, result, now=timezone.now())
+                attempts.append(_attempt(row, sender))
             except Exception:
                 # One bad row must not hold up the rest; its lease expires and it is retried.
                 logger.exception("push outbox row %s failed", row_id)
     finally:
-        _record_delivered(delivered)
-    return []
+        _record(attempts)
+    return untried
+
+
+def _attempt(row: PushOutbox, sender: PushSender) -> _Attempt:
+    token = row.device.push_token
+    if row.device.is_revoked or not token:
+        result = Delivery(Outcome.TOKEN_DEAD, "device revoked or has no push token")
+    else:
+        result = sender.send(row, token)
+    return _Attempt(row, token, result, timezone.now())
+
+
+def _record(attempts: list[_Attempt]) -> None:
+    """Each attempt's outcome on its row and in the attempt log, for a whole chunk in at
+    most three statements, whatever the outcomes."""
+    if not attempts:
+        return
+    dead_tokens: list[Q] = []
+    for attempt in attempts:
+        row, result = attempt.row, attempt.result
+        row.lease_until, row.last_error = None, result.detail[:300]
+        if result.outcome is Outcome.SENT:
+            row.state, row.sent_at = PushOutbox.State.SENT, attempt.at
+            row.provider_message_id = result.provider_id[:200]
+        elif result.outcome is Outcome.TOKEN_DEAD:
+            row.state = PushOutbox.State.DROPPED
+            # Clear the token only if it is still the one that failed: the app may have
+            # registered a fresh one meanwhile.
+            dead_tokens.append(Q(pk=row.device_id, push_token=attempt.token))
+        elif result.outcome is Outcome.FAILED or row.attempts >= MAX_ATTEMPTS:
+            row.state = PushOutbox.State.FAILED
+        else:
+            row.next_attempt_at = attempt.at + backoff(row.attempts, slow=result.outcome is Outcome.SLOW_DOWN)
+    PushOutbox.objects.bulk_update(
+        [attempt.row for attempt in attempts],
+        ["state", "sent_at", "lease_until", "next_attempt_at", "provider_message_id", "last_error"],
+    )
+    PushAttempt.objects.bulk_create(
+        PushAttempt(
+            outbox_id=attempt.row.pk,
+            device_id=attempt.row.device_id,
+            number=attempt.row.attempts,
+            outcome=attempt.result.outcome,
+            detail=attempt.result.detail[:300],
+            at=attempt.at,
+        )
+        for attempt in attempts
+    )
+    if dead_tokens:
+        Device.objects.filter(functools.reduce(operator.or_, dead_tokens)).update(push_token="")
 
 
 def _hand_back(ids: list[uuid.UUID]) -> None:
     """Release claimed rows that were not tried, as if never claimed: due at once again."""
     PushOutbox.objects.filter(pk__in=ids, state=PushOutbox.State.PENDING).update(
         lease_until=None, attempts=F("attempts") - 1
-    )
-
-
-def _record_delivered(delivered: list[tuple[PushOutbox, Delivery, datetime]]) -> None:
-    """What ``_record`` does for a sent row, for many rows in two statements."""
-    if not delivered:
-        return
-    for row, result, at in delivered:
-        row.state, row.sent_at, row.lease_until = PushOutbox.State.SENT, at, None
-        row.provider_message_id, row.last_error = result.provider_id[:200], result.detail[:300]
-    PushOutbox.objects.bulk_update(
-        [row for row, _, _ in delivered], ["state", "sent_at", "lease_until", "provider_message_id", "last_error"]
-    )
-    AlertEvent.objects.bulk_create(
-        [
-            AlertEvent(
-                alert_id=row.alert_id,
-                at=at,
-                kind=f"push.{result.outcome.value}",
-                detail={"device": str(row.device_id), "attempt": row.attempts, "error": result.detail[:300]},
-            )
-            for row, result, at in delivered
-            if row.alert_id is not None
-        ]
     )

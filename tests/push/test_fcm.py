@@ -1,4 +1,7 @@
-"""The real firebase-admin code path against a local FCM stand-in (not a mock of firebase-admin)."""
+"""The real firebase-admin code path against a local FCM stand-in (not a mock of firebase-admin).
+
+firebase-admin sends to ``https://fcm.googleapis.com`` as in production; the standard
+proxy variables route the request to the stand-in (tests/push/fcm_standin.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +12,11 @@ import firebase_admin
 import pytest
 import time_machine
 from django.utils import timezone
-from firebase_admin import messaging
+from urllib3.util import Retry
 
 from backend.accounts.models import Device
-from backend.push.models import PushOutbox
-from backend.push.senders import FcmSender, Outcome, build_firebase_app
+from backend.push.models import Outcome, PushAttempt, PushKind, PushOutbox
+from backend.push.senders import FcmSender, build_firebase_app
 from backend.push.services import drain_outbox, enqueue_push
 from tests.push.fcm_standin import FcmStandIn, Scripted, fcm_error
 
@@ -21,23 +24,36 @@ _app_names = itertools.count()
 
 
 @pytest.fixture
-def standin():
+def library_backoffs(monkeypatch) -> list[float]:
+    """firebase-admin retries a 500 or 503 itself, waiting out urllib3's exponential backoff
+    (1 + 2 + 4 s for a 503 five times), and offers no option for that policy. The tests
+    take the waits from urllib3's documented ``Retry.sleep`` and note them instead."""
+    waits: list[float] = []
+    monkeypatch.setattr(Retry, "sleep", lambda self, response=None: waits.append(self.get_backoff_time()))
+    return waits
+
+
+@pytest.fixture
+def standin(monkeypatch, library_backoffs):
     server = FcmStandIn().start()
+    for name, value in server.client_environment().items():
+        monkeypatch.setenv(name, value)
     yield server
     server.stop()
 
 
+def fcm_sender(*, timeout: float) -> FcmSender:
+    app = build_firebase_app(
+        name=f"test-{next(_app_names)}", credentials_path="", project_id="livlina-test", timeout=timeout
+    )
+    return FcmSender(app)
+
+
 @pytest.fixture
 def sender(standin):
-    app = build_firebase_app(
-        name=f"test-{next(_app_names)}",
-        credentials_path="",
-        project_id="livlina-test",
-        endpoint=standin.endpoint,
-        timeout=1.0,
-    )
-    yield FcmSender(app)
-    firebase_admin.delete_app(app)
+    sender = fcm_sender(timeout=5.0)
+    yield sender
+    firebase_admin.delete_app(sender.app)
 
 
 @pytest.fixture
@@ -48,16 +64,8 @@ def staff_phone(contact):
 
 
 def queue_one(device) -> PushOutbox:
-    (row,) = enqueue_push(user_ids=[device.user_id], kind="message")
+    (row,) = enqueue_push(user_ids=[device.user_id], kind=PushKind.MESSAGE)
     return row
-
-
-def test_the_endpoint_hook_firebase_admin_keeps_is_still_there(sender, standin):
-    # Pinned: firebase-admin keeps the FCM URL on the messaging service instance. If an
-    # upgrade moves it, this fails loudly instead of pushes silently going to Google.
-    assert firebase_admin.__version__ == "7.7.0"
-    assert messaging._MessagingService.FCM_URL == "https://fcm.googleapis.com/v1/projects/{0}/messages:send"
-    assert messaging._get_messaging_service(sender.app)._fcm_url == standin.endpoint
 
 
 def test_a_push_is_data_only_high_priority_and_carries_no_content(sender, standin, staff_phone, db):
@@ -65,6 +73,7 @@ def test_a_push_is_data_only_high_priority_and_carries_no_content(sender, standi
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)
         assert drain_outbox(sender=sender) == 1
+    assert standin.tunnels == ["fcm.googleapis.com:443"]  # FCM's own endpoint, as in production
     request = standin.requests[0]
     assert request["path"] == "/v1/projects/livlina-test/messages:send"
     message = request["json"]["message"]
@@ -86,10 +95,11 @@ def test_a_sent_row_is_never_sent_again(sender, standin, staff_phone, db):
     assert len(standin.requests) == 1
 
 
-def test_a_503_is_retried(sender, standin, staff_phone, db):
+def test_a_503_is_retried(sender, standin, library_backoffs, staff_phone, db):
     row = queue_one(staff_phone)
     standin.script.extend([fcm_error(503, "UNAVAILABLE")] * 5)  # firebase-admin's own retries run out
     drain_outbox(sender=sender)
+    assert not standin.script and library_backoffs  # firebase-admin did retry (without the test waiting)
     row.refresh_from_db()
     assert row.state == PushOutbox.State.PENDING and row.attempts == 1
     assert "UnavailableError" in row.last_error
@@ -101,12 +111,15 @@ def test_a_503_is_retried(sender, standin, staff_phone, db):
     assert row.state == PushOutbox.State.SENT and row.attempts == 2
 
 
-def test_a_timeout_is_retried_later(sender, standin, staff_phone, db):
+def test_a_timeout_is_retried_later(standin, staff_phone, db):
+    impatient = fcm_sender(timeout=0.2)
     row = queue_one(staff_phone)
-    standin.script.extend([Scripted(delay=1.5), Scripted(delay=1.5)])
-    drain_outbox(sender=sender)
+    standin.script.extend([Scripted(hang=True), Scripted(hang=True)])  # firebase-admin tries twice
+    drain_outbox(sender=impatient)
+    firebase_admin.delete_app(impatient.app)
     row.refresh_from_db()
-    assert row.state == PushOutbox.State.PENDING and row.last_error
+    assert row.state == PushOutbox.State.PENDING and "timed out" in row.last_error
+    assert row.next_attempt_at > timezone.now()
 
 
 def test_unregistered_token_is_dropped(sender, standin, staff_phone, db):
@@ -117,6 +130,18 @@ def test_unregistered_token_is_dropped(sender, standin, staff_phone, db):
     staff_phone.refresh_from_db()
     assert row.state == PushOutbox.State.DROPPED
     assert staff_phone.push_token == ""
+
+
+def test_an_invalid_message_fails_for_good(sender, standin, staff_phone, db):
+    row = queue_one(staff_phone)
+    standin.script.append(fcm_error(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT"))
+    drain_outbox(sender=sender)
+    row.refresh_from_db()
+    staff_phone.refresh_from_db()
+    assert row.state == PushOutbox.State.FAILED and "InvalidArgumentError" in row.last_error
+    assert staff_phone.push_token == "tok-1"  # the token is not what was wrong
+    with time_machine.travel(timezone.now() + timezone.timedelta(hours=1)):
+        assert drain_outbox(sender=sender) == 0
 
 
 def test_unregistered_does_not_clear_a_token_the_app_replaced_meanwhile(sender, standin, staff_phone, db):
@@ -170,15 +195,27 @@ def test_an_expired_lease_is_taken_over_by_another_worker(sender, standin, staff
     assert row.state == PushOutbox.State.SENT
 
 
+def test_each_attempt_is_recorded_without_the_token(sender, standin, staff_phone, db):
+    row = queue_one(staff_phone)
+    standin.script.append(fcm_error(404, "NOT_FOUND", "UNREGISTERED"))
+    drain_outbox(sender=sender)
+    (attempt,) = PushAttempt.objects.filter(outbox=row)
+    assert (attempt.device_id, attempt.number, attempt.outcome) == (staff_phone.pk, 1, Outcome.TOKEN_DEAD)
+    assert "UnregisteredError" in attempt.detail
+    assert "tok-1" not in repr(PushAttempt.objects.values().get())
+
+
 def test_every_attempt_to_push_an_alert_and_its_outcome_is_on_the_timeline(sender, standin, staff_phone, case):
+    from backend.crisis.selectors import alert_detail
     from backend.crisis.services import raise_alert
 
     alert = raise_alert(case=case, kind="panic", severity="critical")
-    (row,) = enqueue_push(user_ids=[staff_phone.user_id], kind="alert", alert_id=alert.pk)
+    (row,) = enqueue_push(user_ids=[staff_phone.user_id], kind=PushKind.ALERT, alert_id=alert.pk)
     standin.script.extend([fcm_error(503, "UNAVAILABLE")] * 5)
     drain_outbox(sender=sender)
     row.refresh_from_db()
     with time_machine.travel(row.next_attempt_at + timezone.timedelta(seconds=1)):
         drain_outbox(sender=sender)
-    attempts = list(alert.events.filter(kind__startswith="push.").values_list("kind", "detail__attempt"))
+    timeline = alert_detail(alert)["timeline"]
+    attempts = [(item["event"], item["detail"]["attempt"]) for item in timeline if item["event"].startswith("push.")]
     assert attempts == [("push.retry", 1), ("push.sent", 2)]

@@ -1,4 +1,4 @@
-"""The outbox drain sends a claimed batch and records the delivered rows together."""
+"""The outbox drain sends a claimed batch and records the outcomes together."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from backend.accounts.models import Device
-from backend.crisis.models import AlertEvent
+from backend.crisis.selectors import alert_detail
 from backend.crisis.services import raise_alert
 from backend.push import services as push_services
-from backend.push.models import PushLogEntry, PushOutbox
-from backend.push.senders import LogSender
+from backend.push.models import Outcome, PushAttempt, PushKind, PushLogEntry, PushOutbox
+from backend.push.senders import Delivery, LogSender
 from backend.push.services import drain_outbox, enqueue_push
 
 
@@ -37,7 +37,7 @@ def test_a_batch_marks_each_delivered_row_sent_once_with_its_alert_timeline(case
     assert all(row.sent_at and row.lease_until is None and row.provider_message_id for row in sent)
     assert PushOutbox.objects.get(device=gone).state == "dropped"
     assert PushLogEntry.objects.count() == 3
-    kinds = list(AlertEvent.objects.filter(alert=alert, kind__startswith="push.").values_list("kind", flat=True))
+    kinds = [item["event"] for item in alert_detail(alert)["timeline"] if item["event"].startswith("push.")]
     assert sorted(kinds) == ["push.sent"] * 3 + ["push.token_dead"]
 
 
@@ -66,8 +66,6 @@ def test_recording_a_batch_costs_the_same_few_statements_however_many_rows_it_ho
 
         class Silent(LogSender):
             def send(self, row, token):  # no log row: count only the outbox's own statements
-                from backend.push.senders import Delivery, Outcome
-
                 return Delivery(Outcome.SENT, provider_id="x")
 
         with CaptureQueriesContext(connection) as queries:
@@ -114,3 +112,54 @@ def test_rows_not_tried_by_half_the_lease_are_handed_back_unsent(contact, monkey
     assert all(row.lease_until is None and row.attempts == 0 for row in handed_back)
     assert drain_outbox(sender=LogSender()) == 2  # due again at once, for any worker
     assert PushOutbox.objects.filter(state="sent").count() == 4
+
+
+def test_every_outcome_of_a_chunk_is_recorded_on_its_row_and_in_the_attempt_log(contact):
+    phones = {outcome: phone(contact.user, outcome.value) for outcome in Outcome}
+    enqueue_push(user_ids=[contact.user.pk], kind=PushKind.MESSAGE)
+    outcome_of = {device.pk: outcome for outcome, device in phones.items()}
+
+    class EachItsOwn(LogSender):
+        def send(self, row, token):
+            outcome = outcome_of[row.device_id]
+            return Delivery(outcome, detail="" if outcome is Outcome.SENT else f"said {outcome.value}", provider_id="x")
+
+    before = timezone.now()
+    assert drain_outbox(sender=EachItsOwn()) == len(Outcome)
+    rows = {row.device_id: row for row in PushOutbox.objects.all()}
+    state = {outcome: rows[device.pk].state for outcome, device in phones.items()}
+    assert state == {
+        Outcome.SENT: "sent",
+        Outcome.RETRY: "pending",
+        Outcome.SLOW_DOWN: "pending",
+        Outcome.TOKEN_DEAD: "dropped",
+        Outcome.FAILED: "failed",
+    }
+    assert all(row.lease_until is None for row in rows.values())
+    assert rows[phones[Outcome.RETRY].pk].next_attempt_at > before
+    assert rows[phones[Outcome.FAILED].pk].last_error == "said failed"
+    tokens = dict(Device.objects.values_list("pk", "push_token"))
+    assert [outcome for outcome, device in phones.items() if not tokens[device.pk]] == [Outcome.TOKEN_DEAD]
+    logged = {(a.device_id, a.number, a.outcome, a.detail) for a in PushAttempt.objects.all()}
+    said = {outcome: "" if outcome is Outcome.SENT else f"said {outcome}" for outcome in Outcome}
+    assert logged == {(device.pk, 1, outcome, said[outcome]) for outcome, device in phones.items()}
+
+
+def test_enqueue_pushes_writes_a_row_per_live_phone_of_each_event_in_two_statements(contact, oncall):
+    from backend.push.services import PushEvent, enqueue_pushes
+
+    own, other = phone(contact.user, "own"), phone(contact.user, "other")
+    on_call = phone(oncall.user, "oncall")
+    gone = phone(oncall.user, "gone")
+    Device.objects.filter(pk=gone.pk).update(revoked_at=timezone.now())
+    silent = phone(oncall.user, "silent")
+    Device.objects.filter(pk=silent.pk).update(push_token="")
+    events = [
+        PushEvent(user_ids=[contact.user.pk, oncall.user.pk], kind=PushKind.MESSAGE, exclude_device_id=own.pk),
+        PushEvent(user_ids=[oncall.user.pk, oncall.user.pk], kind=PushKind.ALERT, high_priority=True),
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        rows = enqueue_pushes(events)
+    assert len([q for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]) == 2
+    written = sorted((str(row.kind), row.device_id) for row in rows)
+    assert written == sorted([("message", other.pk), ("message", on_call.pk), ("alert", on_call.pk)])
