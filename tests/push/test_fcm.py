@@ -206,7 +206,7 @@ def test_each_attempt_is_recorded_without_the_token(sender, standin, staff_phone
 
 
 def test_every_attempt_to_push_an_alert_and_its_outcome_is_on_the_timeline(sender, standin, staff_phone, case):
-    from backend.crisis.selectors import alert_detail
+    from backend.crisis.selectors import alert_timeline
     from backend.crisis.services import raise_alert
 
     alert = raise_alert(case=case, kind="panic", severity="critical")
@@ -216,6 +216,6 @@ def test_every_attempt_to_push_an_alert_and_its_outcome_is_on_the_timeline(sende
     row.refresh_from_db()
     with time_machine.travel(row.next_attempt_at + timezone.timedelta(seconds=1)):
         drain_outbox(sender=sender)
-    timeline = alert_detail(alert)["timeline"]
+    timeline = alert_timeline(alert)
     attempts = [(item["event"], item["detail"]["attempt"]) for item in timeline if item["event"].startswith("push.")]
     assert attempts == [("push.retry", 1), ("push.sent", 2)]

@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from backend.accounts.models import Device
-from backend.crisis.selectors import alert_detail
+from backend.crisis.selectors import alert_timeline
 from backend.crisis.services import raise_alert
 from backend.push import services as push_services
 from backend.push.models import Outcome, PushAttempt, PushKind, PushLogEntry, PushOutbox
@@ -37,7 +37,7 @@ def test_a_batch_marks_each_delivered_row_sent_once_with_its_alert_timeline(case
     assert all(row.sent_at and row.lease_until is None and row.provider_message_id for row in sent)
     assert PushOutbox.objects.get(device=gone).state == "dropped"
     assert PushLogEntry.objects.count() == 3
-    kinds = [item["event"] for item in alert_detail(alert)["timeline"] if item["event"].startswith("push.")]
+    kinds = [item["event"] for item in alert_timeline(alert) if item["event"].startswith("push.")]
     assert sorted(kinds) == ["push.sent"] * 3 + ["push.token_dead"]
 
 
