@@ -1,4 +1,5 @@
-"""Alerts, their timelines, escalation policies and on-call schedules."""
+"""Alerts, their timelines, escalation policies, on-call schedules, and the programmes'
+own crisis phrase lists."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import datetime as dt
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+from backend.crisis.language import CATEGORIES, LANGUAGES
+from backend.crisis.severity import Severity
 
 
 class Alert(models.Model):
@@ -152,4 +156,68 @@ class UnansweredCheck(models.Model):
     due_at = models.DateTimeField(db_index=True)
 
 
-from backend.crisis.phrase_lists import *  # noqa: E402,F403
+# --- a programme's own crisis phrases ---------------------------------------------------
+# On top of the shipped defaults (crisis/default_phrases/), with their history. Every
+# change goes through ``crisis.phrase_services``, which bumps the list's ``version`` and
+# writes a ``PhraseListChange``; the scanner keys its compiled matcher on the sum of a
+# programme's list versions.
+
+PHRASE_MAX_LENGTH = 200
+
+
+class PhraseList(models.Model):
+    """A programme's custom list for one language. Never deleted (its history points at
+    it); deactivate it instead, through a service that bumps its version."""
+
+    programme = models.ForeignKey("accounts.Programme", on_delete=models.CASCADE, related_name="phrase_lists")
+    language = models.CharField(max_length=8, choices=[(code, code) for code in LANGUAGES])
+    name = models.CharField(max_length=100)
+    is_active = models.BooleanField(default=True)
+    version = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["programme", "name"], name="unique_phrase_list_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name} (programme {self.programme_id}, v{self.version})"
+
+
+class Phrase(models.Model):
+    """One phrase (or one exclusion) in a list. ``normalised`` is what the scanner
+    matches, kept for display and duplicate checks; the scanner recomputes it."""
+
+    phrase_list = models.ForeignKey(PhraseList, on_delete=models.CASCADE, related_name="phrases")
+    phrase = models.CharField(max_length=PHRASE_MAX_LENGTH)
+    normalised = models.CharField(max_length=PHRASE_MAX_LENGTH + 1)
+    severity = models.CharField(max_length=16, blank=True, default="", choices=[(s.value, s.value) for s in Severity])
+    category = models.CharField(max_length=16, blank=True, default="", choices=[(c, c) for c in CATEGORIES])
+    is_exclusion = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["phrase_list", "normalised", "is_exclusion"], name="unique_phrase_in_list")
+        ]
+
+
+class PhraseListChange(models.Model):
+    """The history: one row per change, with the list version it produced and the
+    programme version (the scanner's cache key) after it."""
+
+    phrase_list = models.ForeignKey(PhraseList, on_delete=models.PROTECT, related_name="changes")
+    version = models.PositiveIntegerField()
+    programme_version = models.PositiveIntegerField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField()
+    summary = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-pk"]
+        constraints = [models.UniqueConstraint(fields=["phrase_list", "version"], name="unique_phrase_list_version")]

@@ -16,8 +16,9 @@ from backend import realtime
 from backend.accounts.models import Device, User
 from backend.cases import policy
 from backend.cases.models import Case
+from backend.crisis.language import PhraseMatcher
 from backend.crisis.models import Alert
-from backend.crisis.scanning import PhraseMatcher, matcher_for
+from backend.crisis.scanning import matcher_for
 from backend.crisis.services import raise_alert
 from backend.crisis.unanswered import schedule_checks
 from backend.messaging import selectors
