@@ -1,4 +1,4 @@
-"""Check-ins: schedules, opening and closing occurrences, answers, duress, panic.
+"""Check-ins: schedules, opening and closing occurrences, answers, duress.
 
 The timer runs on the server: occurrences open, remind and go missed in the worker, so a
 check-in fires even when the phone is dead, lost or taken."""
@@ -423,15 +423,6 @@ def set_pin(*, user: User, pin: str, duress: bool) -> None:
 def _case_id(defector: Defector) -> int | None:
     case = policy.case_of_defector(defector.user_id)
     return case.pk if case else None
-
-
-def panic(*, user: User) -> None:
-    """The panic button: a critical alert at once."""
-    case = policy.case_of_defector(user.pk)
-    if case is None:
-        raise Problem(status_code=404, slug="not-found", detail="No case for this device.")
-    with transaction.atomic():
-        raise_alert(case=case, kind="panic", severity="critical")
 
 
 def open_checkins_for(user: User) -> list[dict[str, Any]]:

@@ -61,10 +61,6 @@ class PinInput(StrictSerializer):
     pin = serializers.RegexField(r"^\d{4,8}$")
 
 
-class PanicInput(StrictSerializer):
-    """An empty object: the request itself is the signal."""
-
-
 class HistoryOutput(serializers.Serializer):
     id = serializers.IntegerField()
     due_at = serializers.DateTimeField()
@@ -164,13 +160,3 @@ class PinView(APIView):
     def post(self, request: Request) -> Response:
         services.set_pin(user=request.user, pin=_data(PinInput, request)["pin"], duress=self.duress)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class PanicView(APIView):
-    permission_classes = [IsDefector]
-
-    @extend_schema(request=PanicInput, responses={202: None}, summary="Raise a critical alert at once")
-    def post(self, request: Request) -> Response:
-        _data(PanicInput, request)
-        services.panic(user=request.user)
-        return Response(status=status.HTTP_202_ACCEPTED)

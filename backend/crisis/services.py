@@ -17,18 +17,10 @@ from backend.audit.services import AuditEvent, record_event, record_events
 from backend.cases import policy
 from backend.cases.models import AccessGrant, Case, CaseAssignment
 from backend.cases.services import end_alert_access, grant_alert_access
+from backend.crisis.escalation_policies import DEFAULT_REPEAT, DEFAULT_STEPS
 from backend.crisis.models import Alert, AlertEvent, EscalationPolicy
 from backend.problems import Problem, api_datetime
 
-DEFAULT_STEPS: list[dict[str, Any]] = [
-    {"action": "notify_contacts"},
-    {"action": "wait", "minutes": 5},
-    {"action": "notify_on_call"},
-    {"action": "wait", "minutes": 5},
-    {"action": "notify_supervisors"},
-    {"action": "wait", "minutes": 10},
-]
-DEFAULT_REPEAT = 3
 logger = logging.getLogger(__name__)
 SEVERITIES = {"normal": Alert.Severity.NORMAL, "high": Alert.Severity.HIGH, "critical": Alert.Severity.CRITICAL}
 
@@ -276,6 +268,15 @@ def _retrigger(alert: Alert, level: int, categories: Iterable[str], detail: dict
     alert.save()
     publish_to_case_staff(alert, "alert.updated")
     return alert
+
+
+def panic(*, user: User) -> None:
+    """The panic button on the defector's phone: a critical alert for their case at once."""
+    case = policy.case_of_defector(user.pk)
+    if case is None:
+        raise Problem(status_code=404, slug="not-found", detail="No case for this device.")
+    with transaction.atomic():
+        raise_alert(case=case, kind="panic", severity="critical")
 
 
 def acknowledge_alert(*, alert: Alert, user: User, note: str = "") -> Alert:

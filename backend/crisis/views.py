@@ -1,4 +1,5 @@
-"""Alerts, escalation policies and on-call schedules over REST (thin views)."""
+"""Alerts (and the panic button that raises one), escalation policies and on-call
+schedules over REST (thin views)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts.models import Programme, StaffRole
-from backend.accounts.permissions import IsStaffMember
+from backend.accounts.permissions import IsDefector, IsStaffMember
 from backend.cases import policy
-from backend.crisis import schedules, selectors, services
+from backend.crisis import escalation_policies, oncall_services, selectors, services
 from backend.crisis.models import Alert
 from backend.input_validation import StrictSerializer
 from backend.problems import Problem
@@ -42,6 +43,10 @@ class TimelineItem(serializers.Serializer):
 class AlertDetailOutput(AlertOutput):
     resolution_note = serializers.CharField()
     timeline = TimelineItem(many=True)
+
+
+class PanicInput(StrictSerializer):
+    """An empty object: the request itself is the signal."""
 
 
 class AckInput(StrictSerializer):
@@ -159,6 +164,16 @@ class AlertResolveView(APIView):
         return Response(AlertOutput(selectors.alert_summary(alert)).data)
 
 
+class PanicView(APIView):
+    permission_classes = [IsDefector]
+
+    @extend_schema(request=PanicInput, responses={202: None}, summary="Raise a critical alert at once")
+    def post(self, request: Request) -> Response:
+        _parse(PanicInput, request)
+        services.panic(user=request.user)
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+
 def _programme_for_supervisor(request: Request, programme_id: int, *, write: bool) -> Programme:
     programme = Programme.objects.filter(pk=programme_id).first()
     if programme is None or not policy.has_role(request.user, programme_id, *StaffRole.Role.values):
@@ -174,14 +189,16 @@ class EscalationPolicyView(APIView):
     @extend_schema(responses={200: PolicyOutput}, summary="The programme's escalation policy")
     def get(self, request: Request, programme_id: int) -> Response:
         programme = _programme_for_supervisor(request, programme_id, write=False)
-        return Response(schedules.policy_for(programme))
+        return Response(escalation_policies.policy_for(programme))
 
     @extend_schema(request=PolicyInput, responses={200: PolicyOutput}, summary="Replace the escalation policy")
     def put(self, request: Request, programme_id: int) -> Response:
         programme = _programme_for_supervisor(request, programme_id, write=True)
         data = _parse(PolicyInput, request)
         return Response(
-            schedules.set_policy(programme=programme, steps=data["steps"], repeat=data["repeat"], actor=request.user)
+            escalation_policies.set_policy(
+                programme=programme, steps=data["steps"], repeat=data["repeat"], actor=request.user
+            )
         )
 
 
@@ -191,7 +208,7 @@ class OnCallView(APIView):
     @extend_schema(responses={200: OnCallOutput}, summary="Who is on call now, and gaps in the next 14 days")
     def get(self, request: Request, programme_id: int) -> Response:
         programme = _programme_for_supervisor(request, programme_id, write=False)
-        return Response(schedules.on_call_overview(programme))
+        return Response(oncall_services.on_call_overview(programme))
 
 
 class RotationView(APIView):
@@ -201,7 +218,7 @@ class RotationView(APIView):
     def post(self, request: Request, programme_id: int) -> Response:
         programme = _programme_for_supervisor(request, programme_id, write=True)
         data = _parse(RotationInput, request)
-        rotation = schedules.add_rotation(programme=programme, actor=request.user, **data)
+        rotation = oncall_services.add_rotation(programme=programme, actor=request.user, **data)
         return Response({"id": rotation.pk}, status=status.HTTP_201_CREATED)
 
 
@@ -212,5 +229,5 @@ class OverrideView(APIView):
     def post(self, request: Request, programme_id: int) -> Response:
         programme = _programme_for_supervisor(request, programme_id, write=True)
         data = _parse(OverrideInput, request)
-        override = schedules.add_override(programme=programme, actor=request.user, **data)
+        override = oncall_services.add_override(programme=programme, actor=request.user, **data)
         return Response({"id": override.pk}, status=status.HTTP_201_CREATED)
