@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "backend.checkins",
     "backend.crisis",
     "backend.inbox",
+    "backend.worker",
 ]
 
 MIDDLEWARE = [

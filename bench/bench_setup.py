@@ -53,7 +53,7 @@ def _keys(name: str, push_token: str) -> account_services.DeviceKeys:
 
 def _on_duty_around_the_clock(staff: User) -> None:
     """The bench's staff never read, so outside working hours every defector message
-    would raise an "unanswered" alert at once (crisis.unanswered). Real contact persons
+    would raise an "unanswered" alert at once (messaging.unanswered). Real contact persons
     read within the limit; keep the bench on the messaging path by putting its staff at
     work all day, every day. Skipped where the crisis app has no working hours."""
     try:

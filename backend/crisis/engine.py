@@ -1,4 +1,4 @@
-"""The escalation engine, run by every worker: due steps, ack timeouts, unanswered messages.
+"""The escalation engine, run by every worker: due steps and ack timeouts.
 
 Workers claim alerts with ``SELECT … FOR UPDATE SKIP LOCKED`` and a lease; a worker killed
 mid-step leaves a lease that expires, and another worker runs the step. Each step runs in
@@ -277,12 +277,9 @@ def reopen_unresolved(*, now: dt.datetime) -> int:
 
 
 def run_escalations(*, owner: str = WORKER_ID, limit: int = 50) -> int:
-    """Worker job: raise alerts for unanswered messages, re-open overdue
-    acknowledgements, then run up to ``limit`` due steps. Returns how many it claimed."""
-    from backend.crisis.unanswered import sweep_unanswered
-
+    """Worker job: re-open overdue acknowledgements, then run up to ``limit`` due steps.
+    Returns how many it claimed."""
     now = timezone.now()
-    sweep_unanswered(now=now)
     reopen_unresolved(now=now)
     claimed = claim_due_alerts(now=now, owner=owner, limit=limit)
     run_steps(claimed, owner=owner)

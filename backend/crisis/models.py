@@ -148,14 +148,6 @@ class WorkingHours(models.Model):
     timezone = models.CharField(max_length=64, default="Europe/Stockholm")
 
 
-class UnansweredCheck(models.Model):
-    """Due when a defector message must have been read by staff."""
-
-    conversation = models.ForeignKey("messaging.Conversation", on_delete=models.CASCADE, related_name="+")
-    seq = models.PositiveBigIntegerField()
-    due_at = models.DateTimeField(db_index=True)
-
-
 # --- a programme's own crisis phrases ---------------------------------------------------
 # On top of the shipped defaults (crisis/default_phrases/), with their history. Every
 # change goes through ``crisis.phrase_services``, which bumps the list's ``version`` and

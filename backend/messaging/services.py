@@ -20,9 +20,9 @@ from backend.crisis.language import PhraseMatcher
 from backend.crisis.models import Alert
 from backend.crisis.scanning import matcher_for
 from backend.crisis.services import raise_alert
-from backend.crisis.unanswered import schedule_checks
 from backend.messaging import selectors
 from backend.messaging.models import Conversation, Message, ReadState, message_record
+from backend.messaging.unanswered import schedule_checks
 from backend.problems import Problem
 from backend.push.services import enqueue_message_pushes
 from backend.vault.services import CaseSealer
