@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "backend.messaging",
     "backend.checkins",
     "backend.crisis",
+    "backend.administration",
     "backend.inbox",
     "backend.worker",
 ]

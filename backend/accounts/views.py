@@ -1,4 +1,6 @@
-"""Device enrollment, token refresh, staff phones, and device revocation (thin views)."""
+"""Staff phones and token refresh (thin views). Enrolling the defector's app with a code,
+``/me`` (which names the caller's case) and revoking a device need the case and its
+access policy: ``cases.device_views``."""
 
 from __future__ import annotations
 
@@ -10,10 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts import services
-from backend.accounts.models import Device, User
-from backend.accounts.throttles import EnrollmentAddressThrottle, EnrollmentGlobalThrottle, StaffLoginThrottle
-from backend.cases import policy
-from backend.cases.models import Case
+from backend.accounts.models import Device
+from backend.accounts.throttles import StaffLoginThrottle
 from backend.input_validation import StrictSerializer
 
 
@@ -23,11 +23,6 @@ class DeviceInput(StrictSerializer):
     signing_key = serializers.CharField(max_length=64, help_text="base64 of a 32-byte Ed25519 public key")
     box_key = serializers.CharField(max_length=64, help_text="base64 of a 32-byte X25519 public key")
     push_token = serializers.CharField(max_length=4096, required=False, allow_blank=True, default="")
-
-
-class EnrollInput(StrictSerializer):
-    code = serializers.CharField(max_length=64)
-    device = DeviceInput()
 
 
 class StaffDeviceInput(StrictSerializer):
@@ -56,25 +51,15 @@ class EnrolledOutput(TokenOutput):
     case_id = serializers.IntegerField(allow_null=True)
 
 
-class RevokeInput(StrictSerializer):
-    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-
-
-class MeOutput(serializers.Serializer):
-    user_id = serializers.IntegerField()
-    role = serializers.ChoiceField(choices=["defector", "staff"])
-    device_id = serializers.UUIDField(allow_null=True)
-    case_id = serializers.IntegerField(allow_null=True)
-
-
-def _enrolled(device: Device, pair: services.TokenPair, case: Case | None) -> dict[str, object]:
+def enrolled_output(device: Device, pair: services.TokenPair, case_id: int | None) -> dict[str, object]:
+    """The body of a successful enrollment (``EnrolledOutput``)."""
     return {
         "device_id": str(device.pk),
         "access_token": pair.access_token,
         "refresh_token": pair.refresh_token,
         "expires_in": pair.expires_in,
         "role": device.user.kind,
-        "case_id": case.pk if case else None,
+        "case_id": case_id,
     }
 
 
@@ -82,20 +67,6 @@ def _parse(serializer_class: type[StrictSerializer], request: Request) -> Strict
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return serializer
-
-
-class EnrollView(APIView):
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-    throttle_classes = [EnrollmentAddressThrottle, EnrollmentGlobalThrottle]
-
-    @extend_schema(
-        request=EnrollInput, responses={201: EnrolledOutput}, summary="Enroll the defector's app with a code"
-    )
-    def post(self, request: Request) -> Response:
-        data = _parse(EnrollInput, request).validated_data
-        device, pair, case = services.enroll_device(code=data["code"], keys=services.DeviceKeys(**data["device"]))
-        return Response(_enrolled(device, pair, case), status=status.HTTP_201_CREATED)
 
 
 class StaffDeviceView(APIView):
@@ -112,7 +83,7 @@ class StaffDeviceView(APIView):
             otp=data["otp"],
             keys=services.DeviceKeys(**data["device"]),
         )
-        return Response(_enrolled(device, pair, None), status=status.HTTP_201_CREATED)
+        return Response(enrolled_output(device, pair, None), status=status.HTTP_201_CREATED)
 
 
 class RefreshView(APIView):
@@ -131,28 +102,3 @@ class RefreshView(APIView):
         return Response(
             {"access_token": pair.access_token, "refresh_token": pair.refresh_token, "expires_in": pair.expires_in}
         )
-
-
-class MeView(APIView):
-    @extend_schema(responses={200: MeOutput}, summary="Who the caller is")
-    def get(self, request: Request) -> Response:
-        user: User = request.user
-        device = request.auth if isinstance(request.auth, Device) else None
-        case = policy.case_of_defector(user.pk)
-        return Response(
-            {
-                "user_id": user.pk,
-                "role": user.kind,
-                "device_id": str(device.pk) if device else None,
-                "case_id": case.pk if case else None,
-            }
-        )
-
-
-class DeviceRevokeView(APIView):
-    @extend_schema(request=RevokeInput, responses={204: None}, summary="Revoke a device at once")
-    def post(self, request: Request, device_id: str) -> Response:
-        reason = _parse(RevokeInput, request).validated_data["reason"]
-        device = policy.device_for(request.user, device_id)
-        services.revoke_device(device=device, actor=request.user, reason=reason)
-        return Response(status=status.HTTP_204_NO_CONTENT)

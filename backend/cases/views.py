@@ -9,9 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.accounts import services as account_services
 from backend.accounts.permissions import IsStaffMember
-from backend.cases import policy, selectors, services
+from backend.cases import enrollment, policy, selectors, services
 from backend.cases.models import Case
 from backend.input_validation import StrictSerializer
 from backend.problems import Problem
@@ -71,7 +70,7 @@ class EnrollmentCodeView(APIView):
     @extend_schema(request=None, responses={201: EnrollmentCodeOutput}, summary="A one-time enrollment code + QR")
     def post(self, request: Request, case_id: int) -> Response:
         case = policy.require_case_for_staff(request.user, case_id)
-        code, row = account_services.create_enrollment_code(case=case, created_by=request.user)
+        code, row = enrollment.create_enrollment_code(case=case, created_by=request.user)
         qr = segno.make(code, error="m").svg_data_uri(scale=4)
         return Response({"code": code, "expires_at": row.expires_at, "qr_svg": qr}, status=status.HTTP_201_CREATED)
 

@@ -347,6 +347,12 @@ def _scan_for_crisis(messages: list[tuple[_Target, int, str]]) -> None:
         raise_alert(case=cases[case_id], kind="keyword", severity=severity, categories=categories, detail={"seq": seq})
 
 
+def open_conversation(*, case: Case) -> Conversation:
+    """The case's one conversation, created when the case is opened
+    (``administration.services.open_case``), inside that transaction."""
+    return Conversation.objects.create(case=case)
+
+
 def _mark_read(conversation: Conversation, user: User, up_to_seq: int) -> int:
     state, _ = ReadState.objects.get_or_create(conversation=conversation, user=user)
     new_seq = min(max(state.last_read_seq, up_to_seq), conversation.last_seq)

@@ -10,7 +10,7 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from backend.cases.services import open_case
+from backend.administration.services import open_case
 from backend.checkins.models import Checkin, CheckinSchedule
 from backend.checkins.services import mark_missed
 from backend.crisis.models import Alert
