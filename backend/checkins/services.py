@@ -25,7 +25,9 @@ from backend.cases import policy
 from backend.cases.models import Case
 from backend.checkins import recurrence
 from backend.checkins.models import Checkin, CheckinAnswer, CheckinSchedule, DefectorPins
+from backend.crisis.models import Alert
 from backend.crisis.services import AlertTrigger, raise_alert, raise_alerts
+from backend.crisis.severity import Severity
 from backend.problems import Problem
 from backend.push.services import enqueue_push
 from backend.realtime import OutageLog
@@ -252,8 +254,8 @@ def mark_missed(*, now: dt.datetime | None = None, limit: int = 200) -> int:
 def _missed_trigger(checkin: Checkin) -> AlertTrigger:
     return AlertTrigger(
         case=checkin.case,
-        kind="missed_checkin",
-        severity="high",
+        kind=Alert.Kind.MISSED_CHECKIN,
+        severity=Severity.HIGH,
         detail={"checkin": checkin.pk, "due_at": checkin.due_at.isoformat()},
     )
 
@@ -288,7 +290,9 @@ def _process_answer(answer: CheckinAnswer) -> None:
         open_sealed(case_id=case.pk, record=_answer_record(answer), ciphertext=bytes(answer.sealed_assessment))
     )
     if assessment.get("duress"):
-        raise_alert(case=case, kind="duress", severity="critical", detail={"checkin": answer.checkin_id})
+        raise_alert(
+            case=case, kind=Alert.Kind.DURESS, severity=Severity.CRITICAL, detail={"checkin": answer.checkin_id}
+        )
     answer.processed_at = timezone.now()
     answer.save(update_fields=["processed_at"])
 
@@ -372,9 +376,13 @@ def respond(*, user: User, checkin_id: int, answer: str, pin: str | None) -> Che
         )
         row.save()
         if answer == "need_contact":
-            raise_alert(case=locked.case, kind="need_contact", severity="normal", detail={"checkin": locked.pk})
+            raise_alert(
+                case=locked.case, kind=Alert.Kind.NEED_CONTACT, severity=Severity.NORMAL, detail={"checkin": locked.pk}
+            )
         elif answer == "danger":
-            raise_alert(case=locked.case, kind="danger", severity="critical", detail={"checkin": locked.pk})
+            raise_alert(
+                case=locked.case, kind=Alert.Kind.DANGER, severity=Severity.CRITICAL, detail={"checkin": locked.pk}
+            )
     return locked
 
 

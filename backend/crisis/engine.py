@@ -24,7 +24,7 @@ from backend import realtime
 from backend.accounts.models import StaffRole
 from backend.cases.models import CaseAssignment
 from backend.crisis import oncall
-from backend.crisis.models import Alert, AlertEvent, AlertRecipient, OnCallOverride, OnCallRotation
+from backend.crisis.models import Alert, AlertEvent, AlertRecipient, OnCallOverride, OnCallRotation, StepAction
 from backend.crisis.services import alert_frame
 from backend.push.models import PushOutbox
 from backend.push.services import live_devices_by_user
@@ -127,17 +127,17 @@ def recipients_for(alert: Alert, action: str, *, now: dt.datetime, writes: StepW
     writes = writes or StepWrites(now)
     programme_id = alert.case.programme_id
     contacts = writes.contacts(alert)
-    if action == "notify_contacts":
+    if action == StepAction.NOTIFY_CONTACTS:
         return contacts
     on_call = writes.on_call(programme_id)
-    if action == "notify_on_call":
+    if action == StepAction.NOTIFY_ON_CALL:
         return on_call
     supervisors = writes.supervisors(programme_id)
-    if action == "notify_supervisors":
+    if action == StepAction.NOTIFY_SUPERVISORS:
         return supervisors
-    if action == "notify_critical":
+    if action == StepAction.NOTIFY_CRITICAL:
         return sorted(set(contacts) | set(on_call))
-    return sorted(set(contacts) | set(on_call) | set(supervisors))  # notify_everyone
+    return sorted(set(contacts) | set(on_call) | set(supervisors))  # StepAction.NOTIFY_EVERYONE
 
 
 def notify(alert: Alert, action: str, *, now: dt.datetime, writes: StepWrites) -> bool:
@@ -168,7 +168,7 @@ def _advance(alert: Alert, *, now: dt.datetime, writes: StepWrites) -> None:
         if not alert.escalation.get("exhausted"):
             writes.event(alert, "escalation_exhausted", rounds=alert.round)
             alert.escalation = {**alert.escalation, "exhausted": True}
-        notify(alert, "notify_everyone", now=now, writes=writes)
+        notify(alert, StepAction.NOTIFY_EVERYONE, now=now, writes=writes)
         alert.next_step_at = now + EXHAUSTED_BEAT
         return
     reached = False
@@ -178,10 +178,10 @@ def _advance(alert: Alert, *, now: dt.datetime, writes: StepWrites) -> None:
         if alert.step_index >= len(steps):
             alert.step_index = 0
             alert.round += 1
-        if step["action"] == "wait" and not reached:
+        if step["action"] == StepAction.WAIT and not reached:
             writes.event(alert, "wait_skipped", reason="nobody was reached")
             continue
-        if step["action"] == "wait":
+        if step["action"] == StepAction.WAIT:
             minutes = int(step.get("minutes", 5))
             writes.event(alert, "waiting", minutes=minutes)
             alert.next_step_at = now + dt.timedelta(minutes=minutes)

@@ -11,17 +11,17 @@ from django.db import transaction
 
 from backend.accounts.models import Programme, User
 from backend.audit.services import record_event
-from backend.crisis.models import EscalationPolicy
+from backend.crisis.models import EscalationPolicy, StepAction
 from backend.problems import Problem
 
 # What a programme without a policy of its own gets.
 DEFAULT_STEPS: list[dict[str, Any]] = [
-    {"action": "notify_contacts"},
-    {"action": "wait", "minutes": 5},
-    {"action": "notify_on_call"},
-    {"action": "wait", "minutes": 5},
-    {"action": "notify_supervisors"},
-    {"action": "wait", "minutes": 10},
+    {"action": StepAction.NOTIFY_CONTACTS},
+    {"action": StepAction.WAIT, "minutes": 5},
+    {"action": StepAction.NOTIFY_ON_CALL},
+    {"action": StepAction.WAIT, "minutes": 5},
+    {"action": StepAction.NOTIFY_SUPERVISORS},
+    {"action": StepAction.WAIT, "minutes": 10},
 ]
 DEFAULT_REPEAT = 3
 
@@ -35,8 +35,10 @@ def policy_for(programme: Programme) -> dict[str, Any]:
 
 def set_policy(*, programme: Programme, steps: list[dict[str, Any]], repeat: int, actor: User) -> dict[str, Any]:
     """Replace the policy. Running escalations keep the copy they started with."""
-    clean = [{"action": s["action"], **({"minutes": s["minutes"]} if s["action"] == "wait" else {})} for s in steps]
-    if all(step["action"] == "wait" for step in clean):
+    clean = [
+        {"action": s["action"], **({"minutes": s["minutes"]} if s["action"] == StepAction.WAIT else {})} for s in steps
+    ]
+    if all(step["action"] == StepAction.WAIT for step in clean):
         raise Problem(status_code=400, slug="validation", detail="A policy must notify someone.", field="steps")
     with transaction.atomic():
         EscalationPolicy.objects.update_or_create(programme=programme, defaults={"steps": clean, "repeat": repeat})

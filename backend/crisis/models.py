@@ -4,17 +4,20 @@ own crisis phrase lists."""
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from backend.crisis.language import CATEGORIES, LANGUAGES
-from backend.crisis.severity import Severity
+from backend.crisis.severity import SEVERITY_CHOICES, Severity
 
 
 class Alert(models.Model):
     class Kind(models.TextChoices):
+        """What raised the alert; every app that raises one names its kind from here."""
+
         KEYWORD = "keyword"
         MISSED_CHECKIN = "missed_checkin"
         DURESS = "duress"
@@ -23,20 +26,15 @@ class Alert(models.Model):
         NEED_CONTACT = "need_contact"
         DANGER = "danger"
 
-    class Severity(models.IntegerChoices):
-        # Ordered, so "higher severity" is a comparison.
-        NORMAL = 1, "normal"
-        HIGH = 2, "high"
-        CRITICAL = 3, "critical"
-
     class State(models.TextChoices):
         OPEN = "open"
         ACKNOWLEDGED = "acknowledged"
         RESOLVED = "resolved"
 
     case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="alerts")
-    kind = models.CharField(max_length=32)
-    severity = models.PositiveSmallIntegerField(choices=Severity.choices)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    # ``Severity.rank``: ordered, so "higher severity" is a comparison (and an ORDER BY).
+    severity = models.PositiveSmallIntegerField(choices=SEVERITY_CHOICES)
     state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
     categories = models.JSONField(default=list, blank=True)
     trigger_count = models.PositiveIntegerField(default=1)
@@ -73,8 +71,8 @@ class Alert(models.Model):
         ]
 
     @property
-    def severity_name(self) -> str:
-        return self.Severity(self.severity).label
+    def severity_name(self) -> Severity:
+        return Severity.of_rank(self.severity)
 
 
 class AlertEvent(models.Model):
@@ -104,11 +102,28 @@ class AlertRecipient(models.Model):
         constraints = [models.UniqueConstraint(fields=["alert", "user"], name="unique_alert_recipient")]
 
 
+class StepAction(StrEnum):
+    """What an escalation step does. A policy is made of the first four; the engine adds
+    ``NOTIFY_CRITICAL`` in front of a critical alert's steps (contact persons and on-call
+    at once) and ``NOTIFY_EVERYONE`` once the policy's repeats have run out."""
+
+    NOTIFY_CONTACTS = "notify_contacts"
+    NOTIFY_ON_CALL = "notify_on_call"
+    NOTIFY_SUPERVISORS = "notify_supervisors"
+    WAIT = "wait"
+    NOTIFY_CRITICAL = "notify_critical"
+    NOTIFY_EVERYONE = "notify_everyone"
+
+
+# The actions a programme's own policy may use.
+POLICY_ACTIONS = (StepAction.NOTIFY_CONTACTS, StepAction.NOTIFY_ON_CALL, StepAction.NOTIFY_SUPERVISORS, StepAction.WAIT)
+
+
 class EscalationPolicy(models.Model):
     """A programme's escalation: ordered steps, repeated from the top ``repeat`` times.
 
-    Steps are ``{"action": "notify_contacts" | "notify_on_call" | "notify_supervisors"}``
-    or ``{"action": "wait", "minutes": N}``."""
+    Steps are ``{"action": <a StepAction in POLICY_ACTIONS other than WAIT>}`` or
+    ``{"action": "wait", "minutes": N}``."""
 
     programme = models.OneToOneField("accounts.Programme", on_delete=models.CASCADE, related_name="escalation_policy")
     steps = models.JSONField()

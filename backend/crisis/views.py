@@ -15,7 +15,8 @@ from backend.accounts.models import Programme, StaffRole
 from backend.accounts.permissions import IsDefector, IsStaffMember
 from backend.cases import policy
 from backend.crisis import escalation_policies, oncall_services, selectors, services
-from backend.crisis.models import Alert
+from backend.crisis.models import POLICY_ACTIONS, Alert, StepAction
+from backend.crisis.severity import Severity
 from backend.input_validation import StrictSerializer
 from backend.problems import Problem
 
@@ -23,8 +24,8 @@ from backend.problems import Problem
 class AlertOutput(serializers.Serializer):
     id = serializers.IntegerField()
     case_id = serializers.IntegerField()
-    kind = serializers.CharField()
-    severity = serializers.ChoiceField(choices=["normal", "high", "critical"])
+    kind = serializers.ChoiceField(choices=Alert.Kind.values)
+    severity = serializers.ChoiceField(choices=[s.value for s in Severity])
     state = serializers.ChoiceField(choices=Alert.State.choices)
     categories = serializers.ListField(child=serializers.CharField())
     trigger_count = serializers.IntegerField()
@@ -58,11 +59,11 @@ class ResolveInput(StrictSerializer):
 
 
 class StepInput(StrictSerializer):
-    action = serializers.ChoiceField(choices=["notify_contacts", "notify_on_call", "notify_supervisors", "wait"])
+    action = serializers.ChoiceField(choices=[a.value for a in POLICY_ACTIONS])
     minutes = serializers.IntegerField(min_value=1, max_value=240, required=False)
 
     def validate(self, attrs: dict) -> dict:
-        if attrs["action"] == "wait" and "minutes" not in attrs:
+        if attrs["action"] == StepAction.WAIT and "minutes" not in attrs:
             raise serializers.ValidationError({"minutes": ["A wait step needs minutes."]})
         return attrs
 

@@ -337,14 +337,16 @@ def _scan_for_crisis(messages: list[tuple[_Target, int, str]]) -> None:
     # would deadlock with them.
     list(
         Alert.objects.select_for_update()
-        .filter(case_id__in={hit[0] for hit in hits}, kind="keyword")
+        .filter(case_id__in={hit[0] for hit in hits}, kind=Alert.Kind.KEYWORD)
         .exclude(state=Alert.State.RESOLVED)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
     cases = Case.objects.in_bulk({hit[0] for hit in hits})
     for case_id, seq, severity, categories in hits:
-        raise_alert(case=cases[case_id], kind="keyword", severity=severity, categories=categories, detail={"seq": seq})
+        raise_alert(
+            case=cases[case_id], kind=Alert.Kind.KEYWORD, severity=severity, categories=categories, detail={"seq": seq}
+        )
 
 
 def open_conversation(*, case: Case) -> Conversation:

@@ -14,8 +14,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend.cases.models import CaseAssignment
-from backend.crisis.models import WorkingHours
+from backend.crisis.models import Alert, WorkingHours
 from backend.crisis.services import raise_alert
+from backend.crisis.severity import Severity
 from backend.messaging.models import Conversation, Message, ReadState, UnansweredCheck
 
 DEFAULT_WEEKDAYS = [1, 2, 3, 4, 5]
@@ -76,7 +77,12 @@ def sweep_unanswered(*, now: dt.datetime | None = None, limit: int = 200) -> int
         )
         for check in due:
             if not _answered(check):
-                raise_alert(case=check.conversation.case, kind="unanswered", severity="high", detail={"seq": check.seq})
+                raise_alert(
+                    case=check.conversation.case,
+                    kind=Alert.Kind.UNANSWERED,
+                    severity=Severity.HIGH,
+                    detail={"seq": check.seq},
+                )
                 raised += 1
             check.delete()
     return raised
