@@ -11,7 +11,6 @@ import datetime as dt
 import logging
 import os
 import socket
-import time
 import uuid
 from typing import Any
 
@@ -193,18 +192,10 @@ def _advance(alert: Alert, *, now: dt.datetime, writes: StepWrites) -> None:
     alert.next_step_at = now
 
 
-def pause_for_fault_tests() -> None:
-    """Testing only: hold a claimed step so a test can kill the worker mid-step."""
-    pause = float(os.environ.get("LIVLINA_FAULT_PAUSE_AFTER_CLAIM", "0") or 0)
-    if pause:
-        time.sleep(pause)
-
-
 STEP_FIELDS = ["step_index", "round", "next_step_at", "lease_until", "lease_owner", "escalation"]
 
 
 def run_step(alert_id: int, *, owner: str = WORKER_ID) -> bool:
-    pause_for_fault_tests()
     with transaction.atomic():
         alert = Alert.objects.select_for_update(of=("self",)).select_related("case").filter(pk=alert_id).first()
         if alert is None or alert.state != Alert.State.OPEN or alert.lease_owner != owner:
@@ -224,7 +215,6 @@ def run_steps(alert_ids: list[int], *, owner: str = WORKER_ID) -> int:
     Returns how many alerts took a step."""
     if not alert_ids:
         return 0
-    pause_for_fault_tests()
     try:
         with transaction.atomic():
             alerts = list(
