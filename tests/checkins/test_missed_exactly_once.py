@@ -157,6 +157,6 @@ def test_concurrent_sweeps_over_cases_with_two_checkins_each_raise_one_alert_per
     assert Checkin.objects.filter(status="missed").count() == 24
     alerts = Alert.objects.filter(kind="missed_checkin")
     assert alerts.count() == 12 and set(alerts.values_list("trigger_count", flat=True)) == {2}
-    from backend.audit.services import verify_chain
+    from backend.audit.verification import verify_chain
 
     assert verify_chain().ok

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from backend.administration.services import open_case
 from backend.audit.models import AuditCheckpoint, AuditEntry
-from backend.audit.services import verify_chain
+from backend.audit.verification import verify_chain
 from backend.checkins.models import Checkin, CheckinSchedule
 from backend.checkins.services import mark_missed, open_due_checkins
 from backend.crisis.models import Alert, AlertEvent
