@@ -54,7 +54,7 @@ def escalate(*, limit: int) -> int:
 def default_jobs() -> list[PeriodicJob]:
     # Imported here so the worker module loads without pulling every app at import time.
     from backend.audit.services import write_checkpoint
-    from backend.checkins import services as checkins
+    from backend.checkins import sweeps as checkins
     from backend.push.services import drain_outbox
 
     return [

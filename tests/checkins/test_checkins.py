@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from backend.checkins.models import Checkin, CheckinAnswer, CheckinSchedule
-from backend.checkins.services import mark_missed, open_due_checkins, process_answers
+from backend.checkins.sweeps import mark_missed, open_due_checkins, process_answers
 from backend.crisis.models import Alert
 from backend.push.models import PushOutbox
 from backend.worker.loop import default_jobs
