@@ -92,7 +92,9 @@ INSTALLED_APPS = [
     "backend.messaging",
     "backend.checkins",
     "backend.crisis",
+    "backend.administration",
     "backend.inbox",
+    "backend.worker",
 ]
 
 MIDDLEWARE = [

@@ -36,7 +36,8 @@ from django.utils import timezone  # noqa: E402
 
 from backend.accounts import services as account_services  # noqa: E402
 from backend.accounts.models import Device, Programme, StaffRole, User  # noqa: E402
-from backend.cases import services as case_services  # noqa: E402
+from backend.administration.services import open_case  # noqa: E402
+from backend.cases import enrollment  # noqa: E402
 
 
 def _keys(name: str, push_token: str) -> account_services.DeviceKeys:
@@ -53,7 +54,7 @@ def _keys(name: str, push_token: str) -> account_services.DeviceKeys:
 
 def _on_duty_around_the_clock(staff: User) -> None:
     """The bench's staff never read, so outside working hours every defector message
-    would raise an "unanswered" alert at once (crisis.unanswered). Real contact persons
+    would raise an "unanswered" alert at once (messaging.unanswered). Real contact persons
     read within the limit; keep the bench on the messaging path by putting its staff at
     work all day, every day. Skipped where the crisis app has no working hours."""
     try:
@@ -84,10 +85,10 @@ def main() -> None:
         staff.set_unusable_password()
         staff.save()
         StaffRole.objects.create(user=staff, programme=programme, role=StaffRole.Role.CONTACT_PERSON)
-        case = case_services.open_case(programme=programme, alias=f"Bench {i}", primary_contact=staff, actor=staff)
-        code, _ = account_services.create_enrollment_code(case=case, created_by=staff)
+        case = open_case(programme=programme, alias=f"Bench {i}", primary_contact=staff, actor=staff)
+        code, _ = enrollment.create_enrollment_code(case=case, created_by=staff)
         push = f"bench-push-defector-{i}" if args.push_tokens else ""
-        _, defector_tokens, _ = account_services.enroll_device(code=code, keys=_keys("Bench phone", push))
+        _, defector_tokens, _ = enrollment.enroll_device(code=code, keys=_keys("Bench phone", push))
         staff_keys = _keys("Staff phone", f"bench-push-staff-{i}" if args.push_tokens else "")
         staff_device = Device.objects.create(
             user=staff,

@@ -6,7 +6,7 @@
 Both sides match the same phrases (the shipped Swedish and English lists, their
 exclusions, plus ``--extra`` generated phrases) on the same normalised text, one core,
 in this one process, no database:
-- **Aho-Corasick**: ``backend.crisis.scanning.PhraseMatcher`` (pyahocorasick), exactly
+- **Aho-Corasick**: ``backend.crisis.language.PhraseMatcher`` (pyahocorasick), exactly
   what ``scan_text`` runs once its matcher is compiled.
 - **regex**: one compiled ``re`` alternation, longest phrase first, with ``\\b`` word
   boundaries (a prefix phrase as ``\\bstem\\w*``), found with ``finditer``; each hit is
@@ -33,8 +33,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backend.crisis import scanning
-from backend.crisis.scanning import SEVERITY_RANK, PhraseEntry, ScanResult
+from backend.crisis import language
+from backend.crisis.language import PhraseEntry, ScanResult
+from backend.crisis.severity import Severity
 
 SV_BENIGN = [
     "hej {name}, kan vi ses på {day} istället",
@@ -118,14 +119,12 @@ def generate_phrases(count: int, rng: random.Random) -> list[PhraseEntry]:
     entries = []
     while len(entries) < count:
         words = ["".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))) for _ in range(rng.randint(2, 3))]
-        key, prefix = scanning.parse_phrase(" ".join(words) + ("*" if rng.random() < 0.1 else ""))
+        key, prefix = language.parse_phrase(" ".join(words) + ("*" if rng.random() < 0.1 else ""))
         if key in seen:
             continue
         seen.add(key)
         entries.append(
-            PhraseEntry(
-                key, rng.choice(scanning.SEVERITIES), rng.choice(scanning.CATEGORIES), prefix=prefix, source="bench"
-            )
+            PhraseEntry(key, rng.choice(list(Severity)), rng.choice(language.CATEGORIES), prefix=prefix, source="bench")
         )
     return entries
 
@@ -162,16 +161,15 @@ class RegexMatcher:
         for text in variants:
             for hit in self.regex.finditer(text):
                 for entry in self._entries_for(hit.group(0)):
-                    best = max(best, SEVERITY_RANK[entry.severity])
+                    best = max(best, Severity(entry.severity).rank)
                     categories.add(entry.category)
                     matched.add(entry.label)
         if not best:
-            return scanning.NO_MATCH
-        severity = next(name for name, rank in SEVERITY_RANK.items() if rank == best)
-        return ScanResult(severity, tuple(sorted(categories)), tuple(sorted(matched)))
+            return language.NO_MATCH
+        return ScanResult(Severity.of_rank(best), tuple(sorted(categories)), tuple(sorted(matched)))
 
     def scan(self, text: str) -> ScanResult:
-        return self.scan_normalised(scanning.normalised_variants(text))
+        return self.scan_normalised(language.normalised_variants(text))
 
 
 def measure(run: Callable[[], int], repeat: int) -> tuple[float, int]:
@@ -196,17 +194,17 @@ def main() -> None:
     rng = random.Random(args.seed)
     messages = generate_messages(args.messages, args.hit_rate, rng)
     extra = generate_phrases(args.extra, rng)
-    entries = [*scanning.default_entries(), *extra]
+    entries = [*language.default_entries(), *extra]
 
     started = time.perf_counter()
-    automaton = scanning.PhraseMatcher(entries)
+    automaton = language.PhraseMatcher(entries)
     ac_compile = time.perf_counter() - started
     started = time.perf_counter()
     regex = RegexMatcher(entries)
     regex_compile = time.perf_counter() - started
 
-    normalised = [scanning.normalised_variants(text) for text in messages]
-    norm_time, _ = measure(lambda: sum(len(scanning.normalised_variants(t)) for t in messages), args.repeat)
+    normalised = [language.normalised_variants(text) for text in messages]
+    norm_time, _ = measure(lambda: sum(len(language.normalised_variants(t)) for t in messages), args.repeat)
 
     def counting(scan: Callable[[Any], ScanResult], inputs: Sequence[Any]) -> Callable[[], int]:
         return lambda: sum(scan(item).matched_any for item in inputs)
@@ -219,7 +217,7 @@ def main() -> None:
     n = len(messages)
     chars = sum(len(m) for m in messages)
     print(
-        f"phrases: {len(entries)} ({len(scanning.default_entries())} default incl. exclusions + {len(extra)} generated)"
+        f"phrases: {len(entries)} ({len(language.default_entries())} default incl. exclusions + {len(extra)} generated)"
     )
     print(
         f"messages: {n} ({chars / n:.0f} characters on average, {args.hit_rate:.0%} written to hit), "

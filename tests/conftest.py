@@ -16,7 +16,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from backend.accounts.models import Programme, StaffRole, User
-from backend.cases import services as case_services
+from backend.administration.services import open_case
 from backend.cases.models import Case
 from client.device import DeviceKeys, DeviceSession
 
@@ -111,16 +111,12 @@ def foreign_supervisor(make_staff, db) -> Staff:
 
 @pytest.fixture
 def case(programme, contact) -> Case:
-    return case_services.open_case(
-        programme=programme, alias="Falken", primary_contact=contact.user, actor=contact.user
-    )
+    return open_case(programme=programme, alias="Falken", primary_contact=contact.user, actor=contact.user)
 
 
 @pytest.fixture
 def other_case(programme, other_contact) -> Case:
-    return case_services.open_case(
-        programme=programme, alias="Ugglan", primary_contact=other_contact.user, actor=other_contact.user
-    )
+    return open_case(programme=programme, alias="Ugglan", primary_contact=other_contact.user, actor=other_contact.user)
 
 
 @pytest.fixture
@@ -144,7 +140,7 @@ def as_staff():
 
 
 def new_enrollment_code(case: Case, by: Staff) -> str:
-    from backend.accounts.services import create_enrollment_code
+    from backend.cases.enrollment import create_enrollment_code
 
     code, _ = create_enrollment_code(case=case, created_by=by.user)
     return code

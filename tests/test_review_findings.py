@@ -150,7 +150,7 @@ def test_a_broken_channel_layer_config_never_escapes_a_commit(settings, case):
 
 
 def test_the_worker_drains_a_crowd_in_small_batches():
-    from backend.worker import until_drained
+    from backend.worker.loop import until_drained
 
     calls = []
 

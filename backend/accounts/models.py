@@ -1,4 +1,5 @@
-"""People and their devices: programmes, staff roles, defectors, enrolled devices, tokens."""
+"""People and their devices: programmes, staff roles, defectors, enrolled devices, tokens.
+(The one-time codes that enroll a defector's app belong to a case: ``cases.models``.)"""
 
 from __future__ import annotations
 
@@ -106,18 +107,3 @@ class DeviceToken(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["device", "kind"])]
-
-
-class EnrollmentCode(models.Model):
-    """A one-time code that lets the defector's app enroll for one case.
-
-    Only an HMAC of the code (keyed with a pepper outside the database) is stored, so a
-    leaked table cannot be brute-forced offline."""
-
-    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="enrollment_codes")
-    code_hash = models.CharField(max_length=64, unique=True)
-    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
-    used_at = models.DateTimeField(null=True, blank=True)
-    used_by_device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

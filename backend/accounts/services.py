@@ -1,6 +1,11 @@
-"""Enrollment, tokens, staff credentials and revocation.
+"""Devices, tokens, staff credentials and revocation.
 
-Every function that changes state runs in one transaction and writes an audit entry.
+Every function that changes state runs in one transaction and writes an audit entry,
+except a revocation's: accounts sits below cases and cannot tell which case a
+defector's device belongs to, so it sends ``signals.device_revoked`` in the transaction
+and the cases app files the entry under the case. Enrolling the defector's app with a
+one-time code is the case's business (``cases.enrollment``); it builds on
+``new_device`` and ``issue_token_pair`` here.
 """
 
 from __future__ import annotations
@@ -23,15 +28,11 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from backend import realtime
-from backend.accounts.models import Device, DeviceToken, EnrollmentCode, User
+from backend.accounts.models import Device, DeviceToken, User
+from backend.accounts.signals import device_revoked
 from backend.audit.services import record_event
-from backend.cases import policy
-from backend.cases.models import Case
 from backend.problems import Problem
 
-# Crockford base32: no I, L, O, U, so a code read aloud or off paper is hard to mistype.
-ENROLLMENT_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-ENROLLMENT_CODE_LENGTH = 12  # 12 x 5 bits = 60 bits of entropy
 SESSION_LOGIN_AT_KEY = "livlina_login_at"
 
 
@@ -53,48 +54,6 @@ class DeviceKeys:
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-# --- enrollment codes ----------------------------------------------------------------
-
-
-def generate_enrollment_code() -> str:
-    raw = "".join(secrets.choice(ENROLLMENT_ALPHABET) for _ in range(ENROLLMENT_CODE_LENGTH))
-    return "-".join(raw[i : i + 4] for i in range(0, ENROLLMENT_CODE_LENGTH, 4))
-
-
-def normalise_enrollment_code(code: str) -> str:
-    cleaned = "".join(ch for ch in code.upper() if ch.isalnum())
-    return cleaned.translate(str.maketrans("OIL", "011"))
-
-
-def enrollment_code_hash(code: str) -> str:
-    """A keyed hash: without the pepper (kept outside the database) a leaked hash
-    cannot be checked against guesses offline, however short the code."""
-    return hmac.new(
-        settings.LIVLINA_ENROLLMENT_PEPPER, normalise_enrollment_code(code).encode(), hashlib.sha256
-    ).hexdigest()
-
-
-def create_enrollment_code(*, case: Case, created_by: User) -> tuple[str, EnrollmentCode]:
-    """A fresh one-time code for ``case``. Only staff assigned to the case may call this
-    (a device enrolled with it outlives any temporary access); anyone else gets "not
-    found". Returns the plain code, which is never stored."""
-    policy.require_assigned_case(created_by, case.pk)
-    if case.status != Case.Status.OPEN:
-        raise Problem(status_code=409, slug="case-closed", detail="The case is closed.")
-    code = generate_enrollment_code()
-    with transaction.atomic():
-        row = EnrollmentCode.objects.create(
-            case=case,
-            code_hash=enrollment_code_hash(code),
-            created_by=created_by,
-            expires_at=timezone.now() + settings.LIVLINA_ENROLLMENT_CODE_TTL,
-        )
-        record_event(
-            action="enrollment_code.created", actor=created_by, case_id=case.pk, target=f"enrollment_code:{row.pk}"
-        )
-    return code, row
 
 
 # --- tokens --------------------------------------------------------------------------
@@ -199,10 +158,7 @@ def refresh_tokens(*, device_id: str, refresh_token: str, timestamp: str, signat
                 status_code=401, slug="signature-invalid", detail="The signature does not verify.", field="signature"
             ) from None
         if row.used_at is not None:
-            _revoke(device, reason="refresh token reused")
-            record_event(
-                action="device.refresh_reuse", actor=None, case_id=_case_id_for(device), target=f"device:{device.pk}"
-            )
+            _revoke(device, reason="refresh token reused", actor=None, action="device.refresh_reuse", audit_reason="")
         elif row.expires_at <= now:
             raise invalid
         else:
@@ -219,15 +175,17 @@ def refresh_tokens(*, device_id: str, refresh_token: str, timestamp: str, signat
     )
 
 
-# --- enrollment ----------------------------------------------------------------------
+# --- devices -------------------------------------------------------------------------
 
 
-def _validate_device_keys(keys: DeviceKeys) -> None:
+def validate_device_keys(keys: DeviceKeys) -> None:
+    """400 unless both public keys are base64 of 32 bytes."""
     _decode_b64(keys.signing_key, field="device.signing_key", length=32)
     _decode_b64(keys.box_key, field="device.box_key", length=32)
 
 
-def _new_device(user: User, keys: DeviceKeys) -> Device:
+def new_device(user: User, keys: DeviceKeys) -> Device:
+    """A device for ``user`` with the app's public keys; call inside the enrolling transaction."""
     return Device.objects.create(
         user=user,
         name=keys.name,
@@ -236,42 +194,6 @@ def _new_device(user: User, keys: DeviceKeys) -> Device:
         box_key=keys.box_key,
         push_token=keys.push_token,
     )
-
-
-def enroll_device(*, code: str, keys: DeviceKeys) -> tuple[Device, TokenPair, Case]:
-    """Enroll the defector's app with a one-time code. Single use: the row is locked, so
-    two apps racing with one code get one device and one 4xx."""
-    _validate_device_keys(keys)
-    now = timezone.now()
-    with transaction.atomic():
-        row = (
-            EnrollmentCode.objects.select_for_update()
-            .select_related("case__defector__user")
-            .filter(code_hash=enrollment_code_hash(code))
-            .first()
-        )
-        if row is None:
-            raise Problem(
-                status_code=400, slug="enrollment-code-invalid", detail="Unknown enrollment code.", field="code"
-            )
-        if row.used_at is not None:
-            raise Problem(
-                status_code=400, slug="enrollment-code-used", detail="This code was already used.", field="code"
-            )
-        if row.expires_at <= now:
-            raise Problem(
-                status_code=400, slug="enrollment-code-expired", detail="This code has expired.", field="code"
-            )
-        case = row.case
-        if case.status != Case.Status.OPEN:
-            raise Problem(status_code=400, slug="case-closed", detail="The case is closed.", field="code")
-        device = _new_device(case.defector.user, keys)
-        row.used_at = now
-        row.used_by_device = device
-        row.save(update_fields=["used_at", "used_by_device"])
-        pair = issue_token_pair(device, now=now)
-        record_event(action="device.enrolled", actor=case.defector.user, case_id=case.pk, target=f"device:{device.pk}")
-    return device, pair, case
 
 
 def failed_login_target(username: str) -> str:
@@ -295,14 +217,14 @@ def verify_staff_credentials(*, username: str, password: str, otp: str) -> User 
 
 def enroll_staff_device(*, username: str, password: str, otp: str, keys: DeviceKeys) -> tuple[Device, TokenPair]:
     """Enroll an on-call or contact person's phone; needs password and TOTP."""
-    _validate_device_keys(keys)
+    validate_device_keys(keys)
     user = verify_staff_credentials(username=username, password=password, otp=otp)
     if user is None:
         with transaction.atomic():
             record_event(action="staff.login_failed", actor=None, target=failed_login_target(username))
         raise Problem(status_code=401, slug="credentials-invalid", detail="Wrong username, password or one-time code.")
     with transaction.atomic():
-        device = _new_device(user, keys)
+        device = new_device(user, keys)
         pair = issue_token_pair(device, now=timezone.now())
         record_event(action="device.enrolled", actor=user, target=f"device:{device.pk}")
     return device, pair
@@ -311,18 +233,14 @@ def enroll_staff_device(*, username: str, password: str, otp: str, keys: DeviceK
 # --- revocation ----------------------------------------------------------------------
 
 
-def _case_id_for(device: Device) -> int | None:
-    case = policy.case_of_defector(device.user_id)
-    return case.pk if case else None
-
-
-def _revoke(device: Device, *, reason: str) -> None:
+def _revoke(device: Device, *, reason: str, actor: User | None, action: str, audit_reason: str) -> None:
     device.revoked_at = timezone.now()
     device.revoked_reason = reason[:200]
     device.push_token = ""
     device.save(update_fields=["revoked_at", "revoked_reason", "push_token"])
     DeviceToken.objects.filter(device=device).delete()
     realtime.publish_on_commit(realtime.device_group(device.pk), {"type": "device.revoked"})
+    device_revoked.send(sender=Device, device=device, actor=actor, action=action, reason=audit_reason)
 
 
 def revoke_device(*, device: Device, actor: User, reason: str = "") -> None:
@@ -333,14 +251,7 @@ def revoke_device(*, device: Device, actor: User, reason: str = "") -> None:
         locked = Device.objects.select_for_update().get(pk=device.pk)
         if locked.is_revoked:
             return
-        _revoke(locked, reason=reason or "revoked")
-        record_event(
-            action="device.revoked",
-            actor=actor,
-            case_id=_case_id_for(locked),
-            target=f"device:{locked.pk}",
-            reason=reason,
-        )
+        _revoke(locked, reason=reason or "revoked", actor=actor, action="device.revoked", audit_reason=reason)
     device.refresh_from_db()
 
 

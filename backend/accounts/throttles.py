@@ -1,7 +1,5 @@
-"""Throttles that make guessing an enrollment code hopeless: per client address, and
-globally (an attacker with many addresses shares one budget). With 60-bit codes and the
-default 200 attempts an hour installation-wide, finding one live code among 1,000 takes
-on the order of 2**60 / 1000 / 200 hours."""
+"""Throttles that fail closed, and the one on staff logins (password + TOTP). The
+enrollment-code throttles build on ``FailClosedThrottle`` in ``cases.throttles``."""
 
 from __future__ import annotations
 
@@ -26,20 +24,6 @@ class FailClosedThrottle(SimpleRateThrottle):
             throttle_health.failed(exc)
             self.wait = lambda: 60  # type: ignore[method-assign]
             return False
-
-
-class EnrollmentAddressThrottle(FailClosedThrottle):
-    scope = "enroll_address"
-
-    def get_cache_key(self, request: Request, view: Any) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
-
-
-class EnrollmentGlobalThrottle(FailClosedThrottle):
-    scope = "enroll_global"
-
-    def get_cache_key(self, request: Request, view: Any) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": "all"}
 
 
 class StaffLoginThrottle(FailClosedThrottle):

@@ -1,8 +1,9 @@
-"""Device enrollment, token refresh, staff phones, and device revocation (thin views)."""
+"""Staff phones and token refresh (thin views). Enrolling the defector's app with a code,
+``/me`` (which names the caller's case) and revoking a device need the case and its
+access policy: ``cases.device_views``."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import asdict
 
 from drf_spectacular.utils import extend_schema
@@ -11,11 +12,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from backend.accounts import services
-from backend.accounts.api_views import PublicAPIView, SignedInAPIView
+from backend.accounts.api_views import PublicAPIView
 from backend.accounts.models import Device
-from backend.accounts.throttles import EnrollmentAddressThrottle, EnrollmentGlobalThrottle, StaffLoginThrottle
-from backend.cases import policy
-from backend.cases.models import Case
+from backend.accounts.throttles import StaffLoginThrottle
 from backend.input_validation import StrictSerializer
 
 
@@ -25,11 +24,6 @@ class DeviceInput(StrictSerializer):
     signing_key = serializers.CharField(max_length=64, help_text="base64 of a 32-byte Ed25519 public key")
     box_key = serializers.CharField(max_length=64, help_text="base64 of a 32-byte X25519 public key")
     push_token = serializers.CharField(max_length=4096, required=False, allow_blank=True, default="")
-
-
-class EnrollInput(StrictSerializer):
-    code = serializers.CharField(max_length=64)
-    device = DeviceInput()
 
 
 class StaffDeviceInput(StrictSerializer):
@@ -58,33 +52,9 @@ class EnrolledOutput(TokenOutput):
     case_id = serializers.IntegerField(allow_null=True)
 
 
-class RevokeInput(StrictSerializer):
-    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-
-
-class MeOutput(serializers.Serializer):
-    user_id = serializers.IntegerField()
-    role = serializers.ChoiceField(choices=["defector", "staff"])
-    device_id = serializers.UUIDField(allow_null=True)
-    case_id = serializers.IntegerField(allow_null=True)
-
-
-def _enrolled(device: Device, tokens: services.TokenPair, case: Case | None) -> dict[str, object]:
-    return EnrolledOutput(
-        {**asdict(tokens), "device_id": device.pk, "role": device.user.kind, "case_id": case.pk if case else None}
-    ).data
-
-
-class EnrollView(PublicAPIView):
-    throttle_classes = [EnrollmentAddressThrottle, EnrollmentGlobalThrottle]
-
-    @extend_schema(
-        request=EnrollInput, responses={201: EnrolledOutput}, summary="Enroll the defector's app with a code"
-    )
-    def post(self, request: Request) -> Response:
-        data = self.parse_body(EnrollInput)
-        device, pair, case = services.enroll_device(code=data["code"], keys=services.DeviceKeys(**data["device"]))
-        return Response(_enrolled(device, pair, case), status=status.HTTP_201_CREATED)
+def enrolled_output(device: Device, tokens: services.TokenPair, case_id: int | None) -> dict[str, object]:
+    """The body of a successful enrollment (``EnrolledOutput``)."""
+    return EnrolledOutput({**asdict(tokens), "device_id": device.pk, "role": device.user.kind, "case_id": case_id}).data
 
 
 class StaffDeviceView(PublicAPIView):
@@ -99,7 +69,7 @@ class StaffDeviceView(PublicAPIView):
             otp=data["otp"],
             keys=services.DeviceKeys(**data["device"]),
         )
-        return Response(_enrolled(device, pair, None), status=status.HTTP_201_CREATED)
+        return Response(enrolled_output(device, pair, None), status=status.HTTP_201_CREATED)
 
 
 class RefreshView(PublicAPIView):
@@ -113,30 +83,3 @@ class RefreshView(PublicAPIView):
             signature=data["signature"],
         )
         return Response(TokenOutput(pair).data)
-
-
-class MeView(SignedInAPIView):
-    @extend_schema(responses={200: MeOutput}, summary="Who the caller is")
-    def get(self, request: Request) -> Response:
-        user = self.caller
-        device = self.calling_device
-        case = policy.case_of_defector(user.pk)
-        return Response(
-            MeOutput(
-                {
-                    "user_id": user.pk,
-                    "role": user.kind,
-                    "device_id": device.pk if device else None,
-                    "case_id": case.pk if case else None,
-                }
-            ).data
-        )
-
-
-class DeviceRevokeView(SignedInAPIView):
-    @extend_schema(request=RevokeInput, responses={204: None}, summary="Revoke a device at once")
-    def post(self, request: Request, device_id: uuid.UUID) -> Response:
-        reason = self.parse_body(RevokeInput)["reason"]
-        device = policy.device_for(self.caller, device_id)
-        services.revoke_device(device=device, actor=self.caller, reason=reason)
-        return Response(status=status.HTTP_204_NO_CONTENT)

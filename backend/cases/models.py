@@ -1,4 +1,5 @@
-"""A case: one defector in one programme, the staff assigned to it, and temporary access grants."""
+"""A case: one defector in one programme, the staff assigned to it, temporary access
+grants, and the one-time codes that enroll the defector's app."""
 
 from __future__ import annotations
 
@@ -57,3 +58,20 @@ class AccessGrant(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["staff", "case"])]
+
+
+class EnrollmentCode(models.Model):
+    """A one-time code that lets the defector's app enroll for one case.
+
+    Only an HMAC of the code (keyed with a pepper outside the database) is stored, so a
+    leaked table cannot be brute-forced offline."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="enrollment_codes")
+    code_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_by_device = models.ForeignKey(
+        "accounts.Device", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )

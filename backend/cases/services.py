@@ -1,4 +1,9 @@
-"""Opening cases, assigning staff, and granting temporary access (alerts, break-glass)."""
+"""Creating cases, assigning staff, granting temporary access (alerts, break-glass), and
+filing device revocations under the defector's case.
+
+Opening a case for a new defector also takes a data key (vault) and a conversation
+(messaging), which sit above cases: ``administration.services.open_case`` does the
+whole of it and calls ``create_case`` here for the case's own part."""
 
 from __future__ import annotations
 
@@ -8,22 +13,21 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from backend.accounts.models import Defector, Programme, User
+from backend.accounts.models import Defector, Device, Programme, User
 from backend.audit.services import record_event
 from backend.cases import policy
 from backend.cases.models import AccessGrant, Case, CaseAssignment
-from backend.messaging.models import Conversation
 from backend.problems import Problem
-from backend.vault.services import create_case_key
 
 BREAK_GLASS_MIN_REASON = 15
 
 
-def open_case(*, programme: Programme, alias: str, primary_contact: User, actor: User) -> Case:
-    """Open a case for a new defector with ``primary_contact`` as its contact person.
-    Transactional: the defector's login identity, the case, its assignment and its data
-    key exist together or not at all. The actor must be a contact person, supervisor or
-    admin in the programme."""
+def create_case(*, programme: Programme, alias: str, primary_contact: User, actor: User) -> Case:
+    """The case's part of opening one for a new defector, with ``primary_contact`` as its
+    contact person: the defector's login identity, the case, its assignment and the
+    audit entry, in one transaction (call it inside the opening transaction, so the data
+    key and the conversation exist with it or not at all). The actor must be a contact
+    person, supervisor or admin in the programme."""
     if not policy.may_open_cases(actor, programme.pk):
         raise Problem(status_code=403, slug="forbidden", detail="Only programme staff may open cases.")
     if not policy.may_be_primary_contact(primary_contact, programme.pk):
@@ -40,8 +44,6 @@ def open_case(*, programme: Programme, alias: str, primary_contact: User, actor:
         defector = Defector.objects.create(user=user, programme=programme, alias=alias)
         case = Case.objects.create(programme=programme, defector=defector)
         CaseAssignment.objects.create(case=case, staff=primary_contact, role=CaseAssignment.Role.PRIMARY)
-        create_case_key(case=case)
-        Conversation.objects.create(case=case)
         record_event(action="case.opened", actor=actor, case_id=case.pk, target=f"case:{case.pk}")
     return case
 
@@ -101,3 +103,15 @@ def grant_alert_access(*, case: Case, staff: User, alert_ref: str, reason: str) 
 
 def end_alert_access(*, alert_ref: str) -> int:
     return AccessGrant.objects.filter(source=alert_ref, ended_at__isnull=True).update(ended_at=timezone.now())
+
+
+def audit_device_revocation(
+    sender: object, *, device: Device, actor: User | None, action: str, reason: str, **kwargs: object
+) -> None:
+    """Receives ``accounts.signals.device_revoked`` inside the revoking transaction and
+    writes the revocation's audit entry, filed under the defector's case (no case for a
+    staff phone)."""
+    case = policy.case_of_defector(device.user_id)
+    record_event(
+        action=action, actor=actor, case_id=case.pk if case else None, target=f"device:{device.pk}", reason=reason
+    )

@@ -1,8 +1,11 @@
 from django.urls import path
 
-from backend.cases import views
+from backend.cases import device_views, views
 
 urlpatterns = [
+    path("enroll", device_views.EnrollView.as_view(), name="enroll"),
+    path("me", device_views.MeView.as_view(), name="me"),
+    path("devices/<uuid:device_id>/revoke", device_views.DeviceRevokeView.as_view(), name="device-revoke"),
     path("cases", views.CaseListView.as_view(), name="case-list"),
     path("cases/<int:case_id>", views.CaseDetailView.as_view(), name="case-detail"),
     path("cases/<int:case_id>/enrollment-codes", views.EnrollmentCodeView.as_view(), name="case-enrollment-codes"),

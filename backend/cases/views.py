@@ -8,9 +8,8 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from backend.accounts import services as account_services
 from backend.accounts.api_views import SignedInAPIView, StaffAPIView
-from backend.cases import policy, selectors, services
+from backend.cases import enrollment, policy, selectors, services
 from backend.input_validation import QuerySerializer, StrictSerializer
 
 WHY_RULE = "At most 200 printable characters."
@@ -86,7 +85,7 @@ class EnrollmentCodeView(StaffAPIView):
     @extend_schema(request=None, responses={201: EnrollmentCodeOutput}, summary="A one-time enrollment code + QR")
     def post(self, request: Request, case_id: int) -> Response:
         case = policy.require_case_for_staff(self.staff_user, case_id)
-        code, row = account_services.create_enrollment_code(case=case, created_by=self.staff_user)
+        code, row = enrollment.create_enrollment_code(case=case, created_by=self.staff_user)
         qr = segno.make(code, error="m").svg_data_uri(scale=4)
         return Response(
             EnrollmentCodeOutput({"code": code, "expires_at": row.expires_at, "qr_svg": qr}).data,

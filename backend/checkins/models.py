@@ -57,6 +57,12 @@ class CheckinAnswer(models.Model):
     created_at = models.DateTimeField()
     processed_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
+    @property
+    def vault_record(self) -> str:
+        """What the sealed assessment is bound to. One answer per check-in (an answered
+        check-in takes no other), so the check-in's id binds it."""
+        return f"checkin-answer:{self.checkin_id}"
+
 
 class DefectorPins(models.Model):
     """The app's PIN and the duress PIN, stored only as slow hashes."""

@@ -1,14 +1,13 @@
-"""Check-ins: schedules, opening and closing occurrences, answers, duress, panic.
+"""Check-ins over the API: schedules (staff), answers, extensions and PINs (the defector).
 
-The timer runs on the server: occurrences open, remind and go missed in the worker, so a
-check-in fires even when the phone is dead, lost or taken."""
+The timer runs on the server: occurrences open, remind and go missed in the worker
+(``checkins.sweeps``), so a check-in fires even when the phone is dead, lost or taken."""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
 import json
-import logging
 import secrets
 from zoneinfo import available_timezones
 
@@ -24,14 +23,13 @@ from backend.cases import policy
 from backend.cases.models import Case
 from backend.checkins import recurrence
 from backend.checkins.models import Checkin, CheckinAnswer, CheckinSchedule, DefectorPins
-from backend.crisis.services import AlertTrigger, raise_alert, raise_alerts
+from backend.crisis.models import Alert
+from backend.crisis.services import raise_alert
+from backend.crisis.severity import Severity
 from backend.problems import Problem
-from backend.push.models import PushKind
-from backend.push.services import enqueue_push
 from backend.realtime import OutageLog
-from backend.vault.services import ContentShredded, open_sealed, seal
+from backend.vault.services import seal
 
-logger = logging.getLogger(__name__)
 pin_cache_health = OutageLog("cache unavailable; wrong-PIN lockout paused until it is back")
 
 ANSWERS = {"ok", "need_contact", "danger"}
@@ -140,165 +138,7 @@ def set_paused(*, schedule: CheckinSchedule, actor: User, paused: bool) -> Check
     return locked
 
 
-# --- the worker's sweeps ----------------------------------------------------------------
-
-
-def open_due_checkins(*, now: dt.datetime | None = None, limit: int = 500) -> int:
-    """Open every occurrence whose time has come, and move each schedule to its next one.
-    Claimed with SKIP LOCKED, so several workers share the work. A batch takes a few
-    statements whatever its size: the check-ins, their pushes and the schedules' next
-    occurrences are each written at once."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        schedules = list(
-            CheckinSchedule.objects.select_for_update(skip_locked=True)
-            .filter(paused=False, next_due_at__lte=now)
-            .order_by("next_due_at")[:limit]
-        )
-        if not schedules:
-            return 0
-        # Only this transaction may open these schedules' occurrences (it holds their row
-        # locks); one opened before a crash that rolled back the schedule is not opened twice.
-        already = set(
-            Checkin.objects.filter(schedule__in=schedules, due_at__in={s.next_due_at for s in schedules}).values_list(
-                "schedule_id", "due_at"
-            )
-        )
-        fresh = []
-        for schedule in schedules:
-            due = schedule.next_due_at
-            assert due is not None
-            if (schedule.pk, due) not in already:
-                closes = due + dt.timedelta(minutes=schedule.window_minutes)
-                remind = closes - dt.timedelta(minutes=schedule.reminder_minutes)
-                fresh.append(
-                    Checkin(
-                        schedule=schedule,
-                        case_id=schedule.case_id,
-                        due_at=due,
-                        closes_at=closes,
-                        grace_until=closes + dt.timedelta(minutes=schedule.grace_minutes),
-                        remind_at=remind if schedule.reminder_minutes and remind > due else None,
-                    )
-                )
-            schedule.next_due_at = recurrence.next_occurrence(
-                rule_text=schedule.rrule, dtstart=schedule.dtstart, zone=schedule.timezone, after=due
-            )
-        Checkin.objects.bulk_create(fresh)
-        if fresh:
-            enqueue_push(user_ids=_defector_user_ids({c.case_id for c in fresh}), kind=PushKind.CHECKIN)
-        CheckinSchedule.objects.bulk_update(schedules, ["next_due_at"])
-    return len(fresh)
-
-
-def _defector_user_ids(case_ids: set[int]) -> list[int]:
-    return list(Case.objects.filter(pk__in=case_ids).values_list("defector__user_id", flat=True))
-
-
-def send_reminders(*, now: dt.datetime | None = None, limit: int = 500) -> int:
-    now = now or timezone.now()
-    with transaction.atomic():
-        due = list(
-            Checkin.objects.select_for_update(skip_locked=True)
-            .filter(status=Checkin.Status.OPEN, remind_at__lte=now)
-            .order_by("remind_at")[:limit]
-        )
-        if due:
-            enqueue_push(user_ids=_defector_user_ids({c.case_id for c in due}), kind=PushKind.REMINDER)
-            Checkin.objects.filter(pk__in=[c.pk for c in due]).update(remind_at=None)
-    return len(due)
-
-
-def mark_missed(*, now: dt.datetime | None = None, limit: int = 200) -> int:
-    """Each check-in past its window and grace without an answer becomes missed exactly
-    once (row lock + state check in one transaction) and raises a ``missed_checkin`` alert.
-    A batch is marked and alerted with a few statements (``raise_alerts``); should that
-    fail, each check-in is tried on its own, so one bad row never holds up the others."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        overdue = list(
-            # of=self: lock the check-ins, not their cases (an alert insert for the
-            # case needs a key-share lock on it, which would deadlock with the audit lock).
-            Checkin.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(status=Checkin.Status.OPEN, grace_until__lte=now)
-            .select_related("case")
-            .order_by("grace_until")[:limit]
-        )
-        if not overdue:
-            return 0
-        try:
-            with transaction.atomic():
-                Checkin.objects.filter(pk__in=[c.pk for c in overdue]).update(
-                    status=Checkin.Status.MISSED, missed_at=now
-                )
-                raise_alerts([_missed_trigger(checkin) for checkin in overdue])
-                return len(overdue)
-        except Exception:
-            logger.exception("a batch of %d missed check-ins failed; trying them one by one", len(overdue))
-        marked = 0
-        for checkin in overdue:
-            try:
-                with transaction.atomic():
-                    checkin.status = Checkin.Status.MISSED
-                    checkin.missed_at = now
-                    checkin.save(update_fields=["status", "missed_at"])
-                    raise_alerts([_missed_trigger(checkin)])
-                    marked += 1
-            except Exception:
-                logger.exception("missed check-in %s could not be processed; retrying later", checkin.pk)
-    return marked
-
-
-def _missed_trigger(checkin: Checkin) -> AlertTrigger:
-    return AlertTrigger(
-        case=checkin.case,
-        kind="missed_checkin",
-        severity="high",
-        detail={"checkin": checkin.pk, "due_at": checkin.due_at.isoformat()},
-    )
-
-
-def process_answers(*, limit: int = 500) -> int:
-    """Read what each answer meant; an answer under duress raises the critical alert.
-    Each row in its own savepoint: one unreadable row never holds up the others."""
-    done = 0
-    with transaction.atomic():
-        pending = list(
-            CheckinAnswer.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(processed_at__isnull=True)
-            .select_related("checkin__case")
-            .order_by("created_at")[:limit]
-        )
-        for answer in pending:
-            try:
-                with transaction.atomic():
-                    _process_answer(answer)
-                    done += 1
-            except ContentShredded:
-                # The case was erased: nothing can be read, nobody is left to alert.
-                CheckinAnswer.objects.filter(pk=answer.pk).update(processed_at=timezone.now())
-            except Exception:
-                logger.exception("check-in answer %s could not be processed; retrying later", answer.pk)
-    return done
-
-
-def _process_answer(answer: CheckinAnswer) -> None:
-    case = answer.checkin.case
-    assessment = json.loads(
-        open_sealed(case_id=case.pk, record=_answer_record(answer), ciphertext=bytes(answer.sealed_assessment))
-    )
-    if assessment.get("duress"):
-        raise_alert(case=case, kind="duress", severity="critical", detail={"checkin": answer.checkin_id})
-    answer.processed_at = timezone.now()
-    answer.save(update_fields=["processed_at"])
-
-
 # --- the defector's side ---------------------------------------------------------------
-
-
-def _answer_record(answer: CheckinAnswer) -> str:
-    # One answer per check-in (an answered check-in takes no other), so the id binds it.
-    return f"checkin-answer:{answer.checkin_id}"
 
 
 def _pin_attempts_key(defector: Defector) -> str:
@@ -374,15 +214,19 @@ def respond(*, user: User, checkin_id: int, answer: str, pin: str | None) -> Che
         row = CheckinAnswer(checkin=locked, created_at=now, sealed_assessment=b"")
         row.sealed_assessment = seal(
             case_id=locked.case_id,
-            record=_answer_record(row),
+            record=row.vault_record,
             # 0/1, not false/true: the sealed row has the same length either way.
             plaintext=json.dumps({"duress": int(under_duress), "answer": answer}),
         )
         row.save()
         if answer == "need_contact":
-            raise_alert(case=locked.case, kind="need_contact", severity="normal", detail={"checkin": locked.pk})
+            raise_alert(
+                case=locked.case, kind=Alert.Kind.NEED_CONTACT, severity=Severity.NORMAL, detail={"checkin": locked.pk}
+            )
         elif answer == "danger":
-            raise_alert(case=locked.case, kind="danger", severity="critical", detail={"checkin": locked.pk})
+            raise_alert(
+                case=locked.case, kind=Alert.Kind.DANGER, severity=Severity.CRITICAL, detail={"checkin": locked.pk}
+            )
     return locked
 
 
@@ -429,15 +273,6 @@ def set_pin(*, user: User, pin: str, duress: bool) -> None:
 def _case_id(defector: Defector) -> int | None:
     case = policy.case_of_defector(defector.user_id)
     return case.pk if case else None
-
-
-def panic(*, user: User) -> None:
-    """The panic button: a critical alert at once."""
-    case = policy.case_of_defector(user.pk)
-    if case is None:
-        raise Problem(status_code=404, slug="not-found", detail="No case for this device.")
-    with transaction.atomic():
-        raise_alert(case=case, kind="panic", severity="critical")
 
 
 def open_checkins_for(user: User) -> models.QuerySet[Checkin]:

@@ -18,5 +18,4 @@ urlpatterns = [
     path("checkins/<int:checkin_id>/extend", views.ExtendView.as_view(), name="checkin-extend"),
     path("me/pin", views.PinView.as_view(duress=False), name="me-pin"),
     path("me/duress-pin", views.PinView.as_view(duress=True), name="me-duress-pin"),
-    path("panic", views.PanicView.as_view(), name="panic"),
 ]

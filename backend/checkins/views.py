@@ -60,10 +60,6 @@ class PinInput(StrictSerializer):
     pin = serializers.RegexField(r"^\d{4,8}$")
 
 
-class PanicInput(StrictSerializer):
-    """An empty object: the request itself is the signal."""
-
-
 class HistoryOutput(serializers.Serializer):
     id = serializers.IntegerField()
     due_at = serializers.DateTimeField()
@@ -147,11 +143,3 @@ class PinView(DefectorAPIView):
     def post(self, request: Request) -> Response:
         services.set_pin(user=self.defector_user, pin=self.parse_body(PinInput)["pin"], duress=self.duress)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class PanicView(DefectorAPIView):
-    @extend_schema(request=PanicInput, responses={202: None}, summary="Raise a critical alert at once")
-    def post(self, request: Request) -> Response:
-        self.parse_body(PanicInput)
-        services.panic(user=self.defector_user)
-        return Response(status=status.HTTP_202_ACCEPTED)

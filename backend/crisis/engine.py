@@ -1,4 +1,4 @@
-"""The escalation engine, run by every worker: due steps, ack timeouts, unanswered messages.
+"""The escalation engine, run by every worker: due steps and ack timeouts.
 
 Workers claim alerts with ``SELECT … FOR UPDATE SKIP LOCKED`` and a lease; a worker killed
 mid-step leaves a lease that expires, and another worker runs the step. Each step runs in
@@ -11,7 +11,6 @@ import datetime as dt
 import logging
 import os
 import socket
-import time
 import uuid
 from typing import Any
 
@@ -24,7 +23,7 @@ from backend import realtime
 from backend.cases import policy
 from backend.cases.models import CaseAssignment
 from backend.crisis import oncall
-from backend.crisis.models import Alert, AlertEvent, AlertRecipient, OnCallOverride, OnCallRotation
+from backend.crisis.models import Alert, AlertEvent, AlertRecipient, OnCallOverride, OnCallRotation, StepAction
 from backend.crisis.services import alert_frame
 from backend.push.models import PushKind
 from backend.push.services import PushEvent, enqueue_pushes, live_devices_by_user
@@ -121,17 +120,17 @@ def recipients_for(alert: Alert, action: str, *, now: dt.datetime, writes: StepW
     writes = writes or StepWrites(now)
     programme_id = alert.case.programme_id
     contacts = writes.contacts(alert)
-    if action == "notify_contacts":
+    if action == StepAction.NOTIFY_CONTACTS:
         return contacts
     on_call = writes.on_call(programme_id)
-    if action == "notify_on_call":
+    if action == StepAction.NOTIFY_ON_CALL:
         return on_call
     supervisors = writes.supervisors(programme_id)
-    if action == "notify_supervisors":
+    if action == StepAction.NOTIFY_SUPERVISORS:
         return supervisors
-    if action == "notify_critical":
+    if action == StepAction.NOTIFY_CRITICAL:
         return sorted(set(contacts) | set(on_call))
-    return sorted(set(contacts) | set(on_call) | set(supervisors))  # notify_everyone
+    return sorted(set(contacts) | set(on_call) | set(supervisors))  # StepAction.NOTIFY_EVERYONE
 
 
 def notify(alert: Alert, action: str, *, now: dt.datetime, writes: StepWrites) -> bool:
@@ -159,7 +158,7 @@ def _advance(alert: Alert, *, now: dt.datetime, writes: StepWrites) -> None:
         if not alert.escalation.get("exhausted"):
             writes.event(alert, "escalation_exhausted", rounds=alert.round)
             alert.escalation = {**alert.escalation, "exhausted": True}
-        notify(alert, "notify_everyone", now=now, writes=writes)
+        notify(alert, StepAction.NOTIFY_EVERYONE, now=now, writes=writes)
         alert.next_step_at = now + EXHAUSTED_BEAT
         return
     reached = False
@@ -169,10 +168,10 @@ def _advance(alert: Alert, *, now: dt.datetime, writes: StepWrites) -> None:
         if alert.step_index >= len(steps):
             alert.step_index = 0
             alert.round += 1
-        if step["action"] == "wait" and not reached:
+        if step["action"] == StepAction.WAIT and not reached:
             writes.event(alert, "wait_skipped", reason="nobody was reached")
             continue
-        if step["action"] == "wait":
+        if step["action"] == StepAction.WAIT:
             minutes = int(step.get("minutes", 5))
             writes.event(alert, "waiting", minutes=minutes)
             alert.next_step_at = now + dt.timedelta(minutes=minutes)
@@ -184,18 +183,10 @@ def _advance(alert: Alert, *, now: dt.datetime, writes: StepWrites) -> None:
     alert.next_step_at = now
 
 
-def pause_for_fault_tests() -> None:
-    """Testing only: hold a claimed step so a test can kill the worker mid-step."""
-    pause = float(os.environ.get("LIVLINA_FAULT_PAUSE_AFTER_CLAIM", "0") or 0)
-    if pause:
-        time.sleep(pause)
-
-
 STEP_FIELDS = ["step_index", "round", "next_step_at", "lease_until", "lease_owner", "escalation"]
 
 
 def run_step(alert_id: int, *, owner: str = WORKER_ID) -> bool:
-    pause_for_fault_tests()
     with transaction.atomic():
         alert = Alert.objects.select_for_update(of=("self",)).select_related("case").filter(pk=alert_id).first()
         if alert is None or alert.state != Alert.State.OPEN or alert.lease_owner != owner:
@@ -215,7 +206,6 @@ def run_steps(alert_ids: list[int], *, owner: str = WORKER_ID) -> int:
     Returns how many alerts took a step."""
     if not alert_ids:
         return 0
-    pause_for_fault_tests()
     try:
         with transaction.atomic():
             alerts = list(
@@ -268,12 +258,9 @@ def reopen_unresolved(*, now: dt.datetime) -> int:
 
 
 def run_escalations(*, owner: str = WORKER_ID, limit: int = 50) -> int:
-    """Worker job: raise alerts for unanswered messages, re-open overdue
-    acknowledgements, then run up to ``limit`` due steps. Returns how many it claimed."""
-    from backend.crisis.unanswered import sweep_unanswered
-
+    """Worker job: re-open overdue acknowledgements, then run up to ``limit`` due steps.
+    Returns how many it claimed."""
     now = timezone.now()
-    sweep_unanswered(now=now)
     reopen_unresolved(now=now)
     claimed = claim_due_alerts(now=now, owner=owner, limit=limit)
     run_steps(claimed, owner=owner)

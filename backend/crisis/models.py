@@ -1,16 +1,23 @@
-"""Alerts, their timelines, escalation policies and on-call schedules."""
+"""Alerts, their timelines, escalation policies, on-call schedules, and the programmes'
+own crisis phrase lists."""
 
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from backend.crisis.language import CATEGORIES, LANGUAGES
+from backend.crisis.severity import SEVERITY_CHOICES, Severity
+
 
 class Alert(models.Model):
     class Kind(models.TextChoices):
+        """What raised the alert; every app that raises one names its kind from here."""
+
         KEYWORD = "keyword"
         MISSED_CHECKIN = "missed_checkin"
         DURESS = "duress"
@@ -19,20 +26,15 @@ class Alert(models.Model):
         NEED_CONTACT = "need_contact"
         DANGER = "danger"
 
-    class Severity(models.IntegerChoices):
-        # Ordered, so "higher severity" is a comparison.
-        NORMAL = 1, "normal"
-        HIGH = 2, "high"
-        CRITICAL = 3, "critical"
-
     class State(models.TextChoices):
         OPEN = "open"
         ACKNOWLEDGED = "acknowledged"
         RESOLVED = "resolved"
 
     case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="alerts")
-    kind = models.CharField(max_length=32)
-    severity = models.PositiveSmallIntegerField(choices=Severity.choices)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    # ``Severity.rank``: ordered, so "higher severity" is a comparison (and an ORDER BY).
+    severity = models.PositiveSmallIntegerField(choices=SEVERITY_CHOICES)
     state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
     categories = models.JSONField(default=list, blank=True)
     trigger_count = models.PositiveIntegerField(default=1)
@@ -69,8 +71,8 @@ class Alert(models.Model):
         ]
 
     @property
-    def severity_name(self) -> str:
-        return self.Severity(self.severity).label
+    def severity_name(self) -> Severity:
+        return Severity.of_rank(self.severity)
 
 
 class AlertEvent(models.Model):
@@ -100,11 +102,28 @@ class AlertRecipient(models.Model):
         constraints = [models.UniqueConstraint(fields=["alert", "user"], name="unique_alert_recipient")]
 
 
+class StepAction(StrEnum):
+    """What an escalation step does. A policy is made of the first four; the engine adds
+    ``NOTIFY_CRITICAL`` in front of a critical alert's steps (contact persons and on-call
+    at once) and ``NOTIFY_EVERYONE`` once the policy's repeats have run out."""
+
+    NOTIFY_CONTACTS = "notify_contacts"
+    NOTIFY_ON_CALL = "notify_on_call"
+    NOTIFY_SUPERVISORS = "notify_supervisors"
+    WAIT = "wait"
+    NOTIFY_CRITICAL = "notify_critical"
+    NOTIFY_EVERYONE = "notify_everyone"
+
+
+# The actions a programme's own policy may use.
+POLICY_ACTIONS = (StepAction.NOTIFY_CONTACTS, StepAction.NOTIFY_ON_CALL, StepAction.NOTIFY_SUPERVISORS, StepAction.WAIT)
+
+
 class EscalationPolicy(models.Model):
     """A programme's escalation: ordered steps, repeated from the top ``repeat`` times.
 
-    Steps are ``{"action": "notify_contacts" | "notify_on_call" | "notify_supervisors"}``
-    or ``{"action": "wait", "minutes": N}``."""
+    Steps are ``{"action": <a StepAction in POLICY_ACTIONS other than WAIT>}`` or
+    ``{"action": "wait", "minutes": N}``."""
 
     programme = models.OneToOneField("accounts.Programme", on_delete=models.CASCADE, related_name="escalation_policy")
     steps = models.JSONField()
@@ -144,12 +163,68 @@ class WorkingHours(models.Model):
     timezone = models.CharField(max_length=64, default="Europe/Stockholm")
 
 
-class UnansweredCheck(models.Model):
-    """Due when a defector message must have been read by staff."""
+# --- a programme's own crisis phrases ---------------------------------------------------
+# On top of the shipped defaults (crisis/default_phrases/), with their history. Every
+# change goes through ``crisis.phrase_services``, which bumps the list's ``version`` and
+# writes a ``PhraseListChange``; the scanner keys its compiled matcher on the sum of a
+# programme's list versions.
 
-    conversation = models.ForeignKey("messaging.Conversation", on_delete=models.CASCADE, related_name="+")
-    seq = models.PositiveBigIntegerField()
-    due_at = models.DateTimeField(db_index=True)
+PHRASE_MAX_LENGTH = 200
 
 
-from backend.crisis.phrase_lists import *  # noqa: E402,F403
+class PhraseList(models.Model):
+    """A programme's custom list for one language. Never deleted (its history points at
+    it); deactivate it instead, through a service that bumps its version."""
+
+    programme = models.ForeignKey("accounts.Programme", on_delete=models.CASCADE, related_name="phrase_lists")
+    language = models.CharField(max_length=8, choices=[(code, code) for code in LANGUAGES])
+    name = models.CharField(max_length=100)
+    is_active = models.BooleanField(default=True)
+    version = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["programme", "name"], name="unique_phrase_list_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name} (programme {self.programme_id}, v{self.version})"
+
+
+class Phrase(models.Model):
+    """One phrase (or one exclusion) in a list. ``normalised`` is what the scanner
+    matches, kept for display and duplicate checks; the scanner recomputes it."""
+
+    phrase_list = models.ForeignKey(PhraseList, on_delete=models.CASCADE, related_name="phrases")
+    phrase = models.CharField(max_length=PHRASE_MAX_LENGTH)
+    normalised = models.CharField(max_length=PHRASE_MAX_LENGTH + 1)
+    severity = models.CharField(max_length=16, blank=True, default="", choices=[(s.value, s.value) for s in Severity])
+    category = models.CharField(max_length=16, blank=True, default="", choices=[(c, c) for c in CATEGORIES])
+    is_exclusion = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["phrase_list", "normalised", "is_exclusion"], name="unique_phrase_in_list")
+        ]
+
+
+class PhraseListChange(models.Model):
+    """The history: one row per change, with the list version it produced and the
+    programme version (the scanner's cache key) after it."""
+
+    phrase_list = models.ForeignKey(PhraseList, on_delete=models.PROTECT, related_name="changes")
+    version = models.PositiveIntegerField()
+    programme_version = models.PositiveIntegerField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField()
+    summary = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-pk"]
+        constraints = [models.UniqueConstraint(fields=["phrase_list", "version"], name="unique_phrase_list_version")]

@@ -9,15 +9,14 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from backend.crisis.models import Alert
-
-SEVERITY_NAMES = ["normal", "high", "critical"]
+from backend.crisis.severity import Severity
 
 
 class AlertOutput(serializers.Serializer):
     id = serializers.IntegerField()
     case_id = serializers.IntegerField()
-    kind = serializers.CharField()
-    severity = serializers.ChoiceField(choices=SEVERITY_NAMES, source="severity_name")
+    kind = serializers.ChoiceField(choices=Alert.Kind.values)
+    severity = serializers.ChoiceField(choices=[s.value for s in Severity], source="severity_name")
     state = serializers.ChoiceField(choices=Alert.State.choices)
     categories = serializers.ListField(child=serializers.CharField())
     trigger_count = serializers.IntegerField()

@@ -19,8 +19,9 @@ from django.utils import timezone
 from backend.accounts.models import Programme, User
 from backend.audit.services import record_event
 from backend.cases import policy
-from backend.crisis.phrase_lists import PHRASE_MAX_LENGTH, Phrase, PhraseList, PhraseListChange
-from backend.crisis.scanning import CATEGORIES, LANGUAGES, PREFIX_MARK, SEVERITY_RANK, parse_phrase
+from backend.crisis.language import CATEGORIES, LANGUAGES, PREFIX_MARK, parse_phrase
+from backend.crisis.models import PHRASE_MAX_LENGTH, Phrase, PhraseList, PhraseListChange
+from backend.crisis.severity import Severity
 from backend.problems import Problem
 
 # A phrase shorter than this (normalised) would fire on far too much.
@@ -156,8 +157,8 @@ def add_phrase(
     if exclusion:
         severity = category = ""
     else:
-        if severity not in SEVERITY_RANK:
-            raise _invalid("severity", "Use one of: critical, high, normal.")
+        if severity not in {s.value for s in Severity}:
+            raise _invalid("severity", f"Use one of: {', '.join(Severity)}.")
         if category not in CATEGORIES:
             raise _invalid("category", f"Use one of: {', '.join(CATEGORIES)}.")
     text = phrase.strip()

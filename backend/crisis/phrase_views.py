@@ -13,8 +13,9 @@ from rest_framework.response import Response
 
 from backend.accounts.api_views import StaffAPIView
 from backend.crisis import phrase_services
-from backend.crisis.phrase_lists import PHRASE_MAX_LENGTH, Phrase
-from backend.crisis.scanning import CATEGORIES, LANGUAGES, SEVERITIES
+from backend.crisis.language import CATEGORIES, LANGUAGES
+from backend.crisis.models import PHRASE_MAX_LENGTH, Phrase
+from backend.crisis.severity import Severity
 from backend.input_validation import StrictBooleanField, StrictSerializer, TextField
 
 
@@ -24,7 +25,9 @@ class PhraseInput(StrictSerializer):
         help_text='Words to match, whole words only; a trailing "*" lets the last word continue.',
     )
     language = serializers.ChoiceField(choices=LANGUAGES)
-    severity = serializers.ChoiceField(choices=SEVERITIES, required=False, help_text="required unless exclusion")
+    severity = serializers.ChoiceField(
+        choices=[s.value for s in Severity], required=False, help_text="required unless exclusion"
+    )
     category = serializers.ChoiceField(choices=CATEGORIES, required=False, help_text="required unless exclusion")
     exclusion = StrictBooleanField(
         required=False, default=False, help_text="a phrase inside which matches of other phrases are ignored"

@@ -17,21 +17,21 @@ from backend.audit.services import AuditEvent, record_event, record_events
 from backend.cases import policy
 from backend.cases.models import AccessGrant, Case, CaseAssignment
 from backend.cases.services import end_alert_access, grant_alert_access
-from backend.crisis.models import Alert, AlertEvent, EscalationPolicy
+from backend.crisis.escalation_policies import DEFAULT_REPEAT, DEFAULT_STEPS
+from backend.crisis.models import Alert, AlertEvent, EscalationPolicy, StepAction
 from backend.crisis.outputs import alert_notice
+from backend.crisis.severity import Severity
 from backend.problems import Problem
 
-DEFAULT_STEPS: list[dict[str, Any]] = [
-    {"action": "notify_contacts"},
-    {"action": "wait", "minutes": 5},
-    {"action": "notify_on_call"},
-    {"action": "wait", "minutes": 5},
-    {"action": "notify_supervisors"},
-    {"action": "wait", "minutes": 10},
-]
-DEFAULT_REPEAT = 3
 logger = logging.getLogger(__name__)
-SEVERITIES = {"normal": Alert.Severity.NORMAL, "high": Alert.Severity.HIGH, "critical": Alert.Severity.CRITICAL}
+
+
+def _rank(severity: str) -> int:
+    """The rank an alert stores for a ``Severity`` (or its name)."""
+    try:
+        return Severity(severity).rank
+    except ValueError:
+        raise ValueError(f"unknown severity {severity!r}") from None
 
 
 def alert_ref(alert: Alert) -> str:
@@ -52,12 +52,13 @@ def policy_snapshot(case: Case, severity: int) -> dict[str, Any]:
 def _snapshot_of(policy: EscalationPolicy | None, severity: int) -> dict[str, Any]:
     steps = list(policy.steps) if policy else list(DEFAULT_STEPS)
     repeat = policy.repeat if policy else DEFAULT_REPEAT
-    if severity == Alert.Severity.CRITICAL:
+    if severity == Severity.CRITICAL.rank:
         # notify_critical already covers the contact persons and on-call staff: drop the
         # policy's own notifications of them before its first wait, so nobody gets two.
-        first_wait = next((i for i, step in enumerate(steps) if step["action"] == "wait"), len(steps))
-        head = [s for s in steps[:first_wait] if s["action"] not in {"notify_contacts", "notify_on_call"}]
-        steps = [{"action": "notify_critical"}, *head, *steps[first_wait:]]
+        first_wait = next((i for i, step in enumerate(steps) if step["action"] == StepAction.WAIT), len(steps))
+        covered = {StepAction.NOTIFY_CONTACTS, StepAction.NOTIFY_ON_CALL}
+        head = [s for s in steps[:first_wait] if s["action"] not in covered]
+        steps = [{"action": StepAction.NOTIFY_CRITICAL}, *head, *steps[first_wait:]]
     return {"steps": steps, "repeat": repeat}
 
 
@@ -77,15 +78,18 @@ def publish_to_case_staff(alert: Alert, frame_type: str) -> None:
 
 
 def raise_alert(
-    *, case: Case, kind: str, severity: str, categories: Iterable[str] = (), detail: dict[str, Any] | None = None
+    *,
+    case: Case,
+    kind: Alert.Kind,
+    severity: Severity,
+    categories: Iterable[str] = (),
+    detail: dict[str, Any] | None = None,
 ) -> Alert:
     """Raise an alert, or add to the open one of the same case and kind; a higher
     severity raises it, and any critical trigger re-opens it and escalates at once.
     Call inside the caller's transaction: the alert exists exactly when its cause does.
     ``detail`` goes on the timeline; never put message text in it."""
-    if severity not in SEVERITIES:
-        raise ValueError(f"unknown severity {severity!r}")
-    level = SEVERITIES[severity]
+    level = _rank(severity)
     now = timezone.now()
     with transaction.atomic():
         existing = (
@@ -126,8 +130,8 @@ class AlertTrigger:
     """One cause for ``raise_alerts``; the fields mean what ``raise_alert``'s arguments do."""
 
     case: Case
-    kind: str
-    severity: str
+    kind: Alert.Kind
+    severity: Severity
     categories: tuple[str, ...] = ()
     detail: dict[str, Any] | None = None
 
@@ -140,8 +144,7 @@ def raise_alerts(triggers: Sequence[AlertTrigger]) -> list[Alert]:
     sixteen per alert. Call inside the caller's transaction. Returns the alerts in the
     order of ``triggers``."""
     for trigger in triggers:
-        if trigger.severity not in SEVERITIES:
-            raise ValueError(f"unknown severity {trigger.severity!r}")
+        _rank(trigger.severity)
     if not triggers:
         return []
     with transaction.atomic():
@@ -163,7 +166,7 @@ def raise_alerts(triggers: Sequence[AlertTrigger]) -> list[Alert]:
             if key in existing:
                 alert = existing[key]
                 results[index] = _retrigger(
-                    alert, SEVERITIES[trigger.severity], trigger.categories, trigger.detail or {}, now=now
+                    alert, _rank(trigger.severity), trigger.categories, trigger.detail or {}, now=now
                 )
             elif key in claimed:
                 again.append((index, trigger))  # a second cause for an alert of this batch
@@ -202,11 +205,11 @@ def _create_alerts(triggers: list[AlertTrigger], *, now: Any) -> list[Alert]:
             Alert(
                 case=t.case,
                 kind=t.kind,
-                severity=SEVERITIES[t.severity],
+                severity=_rank(t.severity),
                 categories=sorted(set(t.categories)),
                 created_at=now,
                 updated_at=now,
-                escalation=_snapshot_of(policies.get(t.case.programme_id), SEVERITIES[t.severity]),
+                escalation=_snapshot_of(policies.get(t.case.programme_id), _rank(t.severity)),
                 next_step_at=now,
             )
             for t in triggers
@@ -249,11 +252,11 @@ def _retrigger(alert: Alert, level: int, categories: Iterable[str], detail: dict
     alert.trigger_count += 1
     alert.categories = sorted(set(alert.categories) | set(categories))
     alert.updated_at = now
-    add_event(alert, "retriggered", severity=Alert.Severity(level).label, **detail)
+    add_event(alert, "retriggered", severity=Severity.of_rank(level), **detail)
     if level > alert.severity:
-        add_event(alert, "severity_raised", previous=alert.severity_name, severity=Alert.Severity(level).label)
+        add_event(alert, "severity_raised", previous=alert.severity_name, severity=Severity.of_rank(level))
         alert.severity = level
-    if level == Alert.Severity.CRITICAL:
+    if level == Severity.CRITICAL.rank:
         # Every critical trigger (a second panic, duress again, a raise to critical) must
         # reach people at once, even when someone acknowledged the alert: re-open and
         # escalate from the top, contacts and on-call first.
@@ -267,6 +270,15 @@ def _retrigger(alert: Alert, level: int, categories: Iterable[str], detail: dict
     alert.save()
     publish_to_case_staff(alert, "alert.updated")
     return alert
+
+
+def panic(*, user: User) -> None:
+    """The panic button on the defector's phone: a critical alert for their case at once."""
+    case = policy.case_of_defector(user.pk)
+    if case is None:
+        raise Problem(status_code=404, slug="not-found", detail="No case for this device.")
+    with transaction.atomic():
+        raise_alert(case=case, kind=Alert.Kind.PANIC, severity=Severity.CRITICAL)
 
 
 def acknowledge_alert(*, alert: Alert, user: User, note: str = "") -> Alert:

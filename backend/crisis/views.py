@@ -1,4 +1,5 @@
-"""Alerts, escalation policies and on-call schedules over REST (thin views)."""
+"""Alerts (and the panic button that raises one), escalation policies and on-call
+schedules over REST (thin views)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from backend.accounts.api_views import StaffAPIView
+from backend.accounts.api_views import DefectorAPIView, StaffAPIView
 from backend.accounts.models import Programme
 from backend.cases import policy
-from backend.crisis import schedules, selectors, services
-from backend.crisis.models import Alert
+from backend.crisis import escalation_policies, oncall_services, selectors, services
+from backend.crisis.models import POLICY_ACTIONS, Alert, StepAction
 from backend.crisis.outputs import AlertDetailOutput, AlertOutput
 from backend.input_validation import QuerySerializer, StrictSerializer
 from backend.problems import Problem
@@ -29,6 +30,10 @@ class CreatedOutput(serializers.Serializer):
     id = serializers.IntegerField()
 
 
+class PanicInput(StrictSerializer):
+    """An empty object: the request itself is the signal."""
+
+
 class AckInput(StrictSerializer):
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
@@ -38,11 +43,11 @@ class ResolveInput(StrictSerializer):
 
 
 class StepInput(StrictSerializer):
-    action = serializers.ChoiceField(choices=["notify_contacts", "notify_on_call", "notify_supervisors", "wait"])
+    action = serializers.ChoiceField(choices=[a.value for a in POLICY_ACTIONS])
     minutes = serializers.IntegerField(min_value=1, max_value=240, required=False)
 
     def validate(self, attrs: dict) -> dict:
-        if attrs["action"] == "wait" and "minutes" not in attrs:
+        if attrs["action"] == StepAction.WAIT and "minutes" not in attrs:
             raise serializers.ValidationError({"minutes": ["A wait step needs minutes."]})
         return attrs
 
@@ -126,6 +131,14 @@ class AlertResolveView(StaffAPIView):
         return Response(AlertOutput(alert).data)
 
 
+class PanicView(DefectorAPIView):
+    @extend_schema(request=PanicInput, responses={202: None}, summary="Raise a critical alert at once")
+    def post(self, request: Request) -> Response:
+        self.parse_body(PanicInput)
+        services.panic(user=self.defector_user)
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+
 # A programme's escalation policy and on-call schedule: everyone who works in the
 # programme reads them, supervisors and admins change them; to anyone else the programme
 # does not exist.
@@ -143,13 +156,13 @@ class EscalationPolicyView(ProgrammeSettingsView):
     @extend_schema(responses={200: PolicyOutput}, summary="The programme's escalation policy")
     def get(self, request: Request, programme_id: int) -> Response:
         programme = self.programme(programme_id, change=False)
-        return Response(PolicyOutput(schedules.policy_for(programme)).data)
+        return Response(PolicyOutput(escalation_policies.policy_for(programme)).data)
 
     @extend_schema(request=PolicyInput, responses={200: PolicyOutput}, summary="Replace the escalation policy")
     def put(self, request: Request, programme_id: int) -> Response:
         programme = self.programme(programme_id, change=True)
         data = self.parse_body(PolicyInput)
-        changed = schedules.set_policy(
+        changed = escalation_policies.set_policy(
             programme=programme, steps=data["steps"], repeat=data["repeat"], actor=self.staff_user
         )
         return Response(PolicyOutput(changed).data)
@@ -159,7 +172,7 @@ class OnCallView(ProgrammeSettingsView):
     @extend_schema(responses={200: OnCallOutput}, summary="Who is on call now, and gaps in the next 14 days")
     def get(self, request: Request, programme_id: int) -> Response:
         programme = self.programme(programme_id, change=False)
-        return Response(OnCallOutput(schedules.on_call_overview(programme)).data)
+        return Response(OnCallOutput(oncall_services.on_call_overview(programme)).data)
 
 
 class RotationView(ProgrammeSettingsView):
@@ -167,7 +180,7 @@ class RotationView(ProgrammeSettingsView):
     def post(self, request: Request, programme_id: int) -> Response:
         programme = self.programme(programme_id, change=True)
         data = self.parse_body(RotationInput)
-        rotation = schedules.add_rotation(programme=programme, actor=self.staff_user, **data)
+        rotation = oncall_services.add_rotation(programme=programme, actor=self.staff_user, **data)
         return Response(CreatedOutput(rotation).data, status=status.HTTP_201_CREATED)
 
 
@@ -176,5 +189,5 @@ class OverrideView(ProgrammeSettingsView):
     def post(self, request: Request, programme_id: int) -> Response:
         programme = self.programme(programme_id, change=True)
         data = self.parse_body(OverrideInput)
-        override = schedules.add_override(programme=programme, actor=self.staff_user, **data)
+        override = oncall_services.add_override(programme=programme, actor=self.staff_user, **data)
         return Response(CreatedOutput(override).data, status=status.HTTP_201_CREATED)

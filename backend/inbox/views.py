@@ -21,7 +21,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from backend.accounts import services as account_services
 from backend.accounts.throttles import StaffLoginThrottle
 from backend.audit.services import record_event
-from backend.cases import policy, selectors
+from backend.cases import enrollment, policy, selectors
 from backend.problems import Problem
 
 
@@ -100,7 +100,7 @@ def home_view(request: HttpRequest) -> HttpResponse:
 def enrollment_code_view(request: HttpRequest, case_id: int) -> HttpResponse:
     try:
         case = policy.require_case_for_staff(request.user, case_id)  # type: ignore[arg-type]
-        code, row = account_services.create_enrollment_code(case=case, created_by=request.user)  # type: ignore[arg-type]
+        code, row = enrollment.create_enrollment_code(case=case, created_by=request.user)  # type: ignore[arg-type]
     except Problem as problem:
         return render(request, "inbox/error.html", {"detail": problem.detail}, status=problem.status_code)
     qr = segno.make(code, error="m").svg_inline(scale=5)

@@ -1,4 +1,5 @@
-"""Conversations and messages. Bodies are stored only sealed with the case's data key."""
+"""Conversations, messages, read markers, and the checks that a defector's message was
+answered in time. Bodies are stored only sealed with the case's data key."""
 
 from __future__ import annotations
 
@@ -53,3 +54,12 @@ class ReadState(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["conversation", "user"], name="unique_read_state")]
+
+
+class UnansweredCheck(models.Model):
+    """Due when a defector message must have been read or answered by staff; the worker
+    sweeps due checks (``messaging.unanswered``)."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    seq = models.PositiveBigIntegerField()
+    due_at = models.DateTimeField(db_index=True)

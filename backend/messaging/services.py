@@ -16,12 +16,13 @@ from backend import realtime
 from backend.accounts.models import Device, User
 from backend.cases import policy
 from backend.cases.models import Case
+from backend.crisis.language import PhraseMatcher
 from backend.crisis.models import Alert
-from backend.crisis.scanning import PhraseMatcher, matcher_for
+from backend.crisis.scanning import matcher_for
 from backend.crisis.services import raise_alert
-from backend.crisis.unanswered import schedule_checks
 from backend.messaging import selectors
 from backend.messaging.models import Conversation, Message, ReadState, message_record
+from backend.messaging.unanswered import schedule_checks
 from backend.problems import Problem
 from backend.push.services import enqueue_message_pushes
 from backend.vault.services import CaseSealer
@@ -336,14 +337,22 @@ def _scan_for_crisis(messages: list[tuple[_Target, int, str]]) -> None:
     # would deadlock with them.
     list(
         Alert.objects.select_for_update()
-        .filter(case_id__in={hit[0] for hit in hits}, kind="keyword")
+        .filter(case_id__in={hit[0] for hit in hits}, kind=Alert.Kind.KEYWORD)
         .exclude(state=Alert.State.RESOLVED)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
     cases = Case.objects.in_bulk({hit[0] for hit in hits})
     for case_id, seq, severity, categories in hits:
-        raise_alert(case=cases[case_id], kind="keyword", severity=severity, categories=categories, detail={"seq": seq})
+        raise_alert(
+            case=cases[case_id], kind=Alert.Kind.KEYWORD, severity=severity, categories=categories, detail={"seq": seq}
+        )
+
+
+def open_conversation(*, case: Case) -> Conversation:
+    """The case's one conversation, created when the case is opened
+    (``administration.services.open_case``), inside that transaction."""
+    return Conversation.objects.create(case=case)
 
 
 def _mark_read(conversation: Conversation, user: User, up_to_seq: int) -> int:

@@ -6,8 +6,9 @@ import time_machine
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from backend.accounts.models import Device, EnrollmentCode
-from backend.accounts.services import ENROLLMENT_ALPHABET, enrollment_code_hash, generate_enrollment_code
+from backend.accounts.models import Device
+from backend.cases.enrollment import ENROLLMENT_ALPHABET, enrollment_code_hash, generate_enrollment_code
+from backend.cases.models import EnrollmentCode
 from client.device import DeviceKeys
 from tests.conftest import device_client, enroll, new_enrollment_code
 

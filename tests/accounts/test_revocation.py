@@ -70,3 +70,18 @@ def test_revoking_twice_is_harmless(defector_device, contact, as_staff):
     client = as_staff(contact)
     assert client.post(f"/api/v1/devices/{defector_device.device_id}/revoke", {}, format="json").status_code == 204
     assert client.post(f"/api/v1/devices/{defector_device.device_id}/revoke", {}, format="json").status_code == 204
+
+
+def test_a_revocation_is_audited_under_the_defectors_case(case, contact, defector_device, as_staff):
+    from backend.audit.models import AuditEntry
+
+    as_staff(contact).post(
+        f"/api/v1/devices/{defector_device.device_id}/revoke", {"reason": "phone stolen"}, format="json"
+    )
+    entry = AuditEntry.objects.get(action="device.revoked")
+    assert (entry.case_id, entry.actor_id, entry.target, entry.reason) == (
+        case.pk,
+        contact.user.pk,
+        f"device:{defector_device.device_id}",
+        "phone stolen",
+    )

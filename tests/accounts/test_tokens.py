@@ -91,6 +91,10 @@ def test_reused_refresh_token_revokes_the_device(api, defector_device):
     device = Device.objects.get(pk=defector_device.device_id)
     assert device.is_revoked
     assert not DeviceToken.objects.filter(device=device).exists()
+    from backend.audit.models import AuditEntry
+
+    entry = AuditEntry.objects.get(action="device.refresh_reuse")
+    assert (entry.case_id, entry.actor_id, entry.target) == (defector_device.case_id, None, f"device:{device.pk}")
     holder = APIClient()
     holder.credentials(HTTP_AUTHORIZATION=f"Bearer {new_access}")
     assert holder.get("/api/v1/me").status_code == 401

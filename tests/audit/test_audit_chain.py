@@ -18,18 +18,17 @@ from django.core.management.base import CommandError
 from django.db import connection, transaction
 from nacl.signing import SigningKey
 
+from backend.audit.hashing import checkpoint_message, compute_entry_hash
 from backend.audit.management.commands.verify_audit import Command as VerifyAuditCommand
 from backend.audit.models import GENESIS_HASH, AppendOnlyError, AuditCheckpoint, AuditEntry, AuditHead
 from backend.audit.services import (
     AuditEvent,
     AuditIntegrityError,
-    checkpoint_message,
-    compute_entry_hash,
     record_event,
     record_events,
-    verify_chain,
     write_checkpoint,
 )
+from backend.audit.verification import verify_chain
 
 pytestmark = pytest.mark.django_db
 

@@ -12,11 +12,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from backend.checkins.models import Checkin, CheckinAnswer, CheckinSchedule
-from backend.checkins.services import mark_missed, open_due_checkins, process_answers
+from backend.checkins.sweeps import mark_missed, open_due_checkins, process_answers
 from backend.crisis.models import Alert
 from backend.problems import Problem
 from backend.push.models import PushOutbox
-from backend.worker import default_jobs
+from backend.worker.loop import default_jobs
 from tests.conftest import device_client, enroll, new_enrollment_code
 
 NOW = dt.datetime(2026, 11, 23, 18, 0, tzinfo=dt.UTC)

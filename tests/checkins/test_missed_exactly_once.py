@@ -10,9 +10,9 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from backend.cases.services import open_case
+from backend.administration.services import open_case
 from backend.checkins.models import Checkin, CheckinSchedule
-from backend.checkins.services import mark_missed
+from backend.checkins.sweeps import mark_missed
 from backend.crisis.models import Alert
 from tests.conftest import requires_postgres
 from tests.threads import run_together
@@ -75,7 +75,7 @@ def test_a_failed_batch_is_tried_one_by_one_and_a_death_there_leaves_nothing_hal
         return real(triggers)
 
     with (
-        mock.patch("backend.checkins.services.raise_alerts", side_effect=batch_fails_then_killed_on_the_second_single),
+        mock.patch("backend.checkins.sweeps.raise_alerts", side_effect=batch_fails_then_killed_on_the_second_single),
         pytest.raises(SystemExit),
     ):
         mark_missed()
@@ -97,7 +97,7 @@ def test_one_bad_checkin_does_not_hold_up_the_rest_of_its_batch(programme, conta
             raise RuntimeError("unreadable")
         return real(triggers)
 
-    with mock.patch("backend.checkins.services.raise_alerts", side_effect=fails_for_the_bad_one):
+    with mock.patch("backend.checkins.sweeps.raise_alerts", side_effect=fails_for_the_bad_one):
         assert mark_missed() == 2
     assert set(Checkin.objects.filter(status="open").values_list("pk", flat=True)) == {bad}
     assert mark_missed() == 1
@@ -157,6 +157,6 @@ def test_concurrent_sweeps_over_cases_with_two_checkins_each_raise_one_alert_per
     assert Checkin.objects.filter(status="missed").count() == 24
     alerts = Alert.objects.filter(kind="missed_checkin")
     assert alerts.count() == 12 and set(alerts.values_list("trigger_count", flat=True)) == {2}
-    from backend.audit.services import verify_chain
+    from backend.audit.verification import verify_chain
 
     assert verify_chain().ok

@@ -11,11 +11,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from backend.administration.services import open_case
 from backend.audit.models import AuditCheckpoint, AuditEntry
-from backend.audit.services import verify_chain
-from backend.cases.services import open_case
+from backend.audit.verification import verify_chain
 from backend.checkins.models import Checkin, CheckinSchedule
-from backend.checkins.services import mark_missed, open_due_checkins
+from backend.checkins.sweeps import mark_missed, open_due_checkins
 from backend.crisis.models import Alert, AlertEvent
 from backend.crisis.services import AlertTrigger, acknowledge_alert, raise_alert, raise_alerts, resolve_alert
 from backend.push.models import PushOutbox

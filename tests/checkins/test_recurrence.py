@@ -67,7 +67,7 @@ def test_the_worker_opens_one_0230_checkin_per_day_through_both_changes(case, co
     import time_machine
 
     from backend.checkins.models import Checkin, CheckinSchedule
-    from backend.checkins.services import open_due_checkins
+    from backend.checkins.sweeps import open_due_checkins
 
     for first_day, month in ((26, 3), (22, 10)):
         CheckinSchedule.objects.all().delete()

@@ -11,11 +11,12 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from backend.crisis.engine import run_escalations
-from backend.crisis.models import Alert, UnansweredCheck
+from backend.crisis.models import Alert
 from backend.crisis.services import alert_frame, raise_alert
-from backend.messaging.models import Conversation
+from backend.messaging.models import Conversation, UnansweredCheck
 from backend.messaging.services import send_message
 from backend.push.models import PushOutbox
+from backend.worker.loop import escalate
 from tests.conftest import device_client, staff_client
 from tests.messaging.socket_clients import device_socket, receive_type, session_socket
 
@@ -89,10 +90,10 @@ def test_an_unread_defector_message_raises_an_unanswered_alert(case, contact):
     monday_10 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)  # 11:00 in Stockholm, working hours
     with time_machine.travel(monday_10):
         defector_says(conversation, "hej")
-        run_escalations()
+        escalate(limit=50)
         assert not Alert.objects.exists()
     with time_machine.travel(monday_10 + dt.timedelta(minutes=10, seconds=1)):
-        run_escalations()
+        escalate(limit=50)
     alert = Alert.objects.get()
     assert (alert.kind, alert.severity_name) == ("unanswered", "high")
     assert not UnansweredCheck.objects.exists()
@@ -105,7 +106,7 @@ def test_a_read_message_raises_nothing(case, contact, as_staff):
         defector_says(conversation, "hej")
         as_staff(contact).post(f"/api/v1/conversations/{conversation.pk}/read", {"up_to_seq": 1}, format="json")
     with time_machine.travel(monday_10 + dt.timedelta(minutes=11)):
-        run_escalations()
+        escalate(limit=50)
     assert not Alert.objects.exists()
 
 
@@ -114,7 +115,7 @@ def test_outside_working_hours_an_unread_message_alerts_at_once(case, contact):
     saturday_3am = dt.datetime(2026, 11, 28, 2, 0, tzinfo=dt.UTC)
     with time_machine.travel(saturday_3am):
         defector_says(conversation, "hej")
-        run_escalations()
+        escalate(limit=50)
     assert Alert.objects.get().kind == "unanswered"
 
 

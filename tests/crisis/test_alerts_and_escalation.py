@@ -196,7 +196,7 @@ def test_a_batch_of_steps_costs_the_same_few_statements_however_many_alerts_it_h
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from backend.cases.services import open_case
+    from backend.administration.services import open_case
     from backend.crisis.engine import run_steps
 
     phone_of(contact)

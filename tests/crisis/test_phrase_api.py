@@ -10,9 +10,9 @@ from rest_framework.test import APIClient
 
 from backend.accounts.models import Programme, StaffRole
 from backend.audit.models import AuditEntry
-from backend.audit.services import verify_chain
+from backend.audit.verification import verify_chain
 from backend.crisis import scanning
-from backend.crisis.phrase_lists import PhraseListChange
+from backend.crisis.models import PhraseListChange
 from backend.urls import urlpatterns as project_urlpatterns
 from tests.conftest import device_client
 

@@ -12,7 +12,7 @@ from django.db import transaction
 
 from backend.audit.services import record_event
 from backend.checkins.models import Checkin
-from backend.checkins.services import mark_missed
+from backend.checkins.sweeps import mark_missed
 from backend.crisis.models import Alert
 from backend.crisis.services import raise_alert
 from tests.checkins.test_missed_exactly_once import overdue_checkins

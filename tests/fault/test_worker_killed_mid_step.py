@@ -24,17 +24,16 @@ pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True), pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_worker(**extra: str) -> subprocess.Popen[str]:
+def start_worker(*command: str) -> subprocess.Popen[str]:
     db = connection.settings_dict
     env = {
         **os.environ,
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "LIVLINA_DATA_DIR": str(settings.DATA_DIR),
         "LIVLINA_ESCALATION_LEASE_SECONDS": "2",
-        **extra,
     }
     return subprocess.Popen(
-        [sys.executable, "manage.py", "run_worker"],
+        [sys.executable, *(command or ("manage.py", "run_worker"))],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -56,7 +55,8 @@ def test_a_killed_workers_claim_expires_and_another_worker_finishes_the_step(cas
         user=contact.user, name="p", platform="ios", signing_key="a" * 44, box_key="b" * 44, push_token="t"
     )
     alert = raise_alert(case=case, kind="panic", severity="critical")
-    doomed = start_worker(LIVLINA_FAULT_PAUSE_AFTER_CLAIM="60")
+    # Holds its claimed step for a minute: long enough to be killed in the middle of it.
+    doomed = start_worker("-m", "tests.fault.paused_worker", "60")
     try:
         wait_for(lambda: Alert.objects.get(pk=alert.pk).lease_owner != "")
         claimed_by = Alert.objects.get(pk=alert.pk).lease_owner

@@ -1,6 +1,8 @@
 """Somebody always answers: a defector message that no staff member has read in time
 raises an ``unanswered`` alert. In time means within the programme's limit (10 minutes
-by default), or at once when the primary contact person is outside working hours."""
+by default), or at once when the primary contact person is outside working hours
+(``crisis.models.WorkingHours``). The send path schedules the checks; the worker's
+``escalations`` job sweeps them before the engine runs."""
 
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend.cases.models import CaseAssignment
-from backend.crisis.models import UnansweredCheck, WorkingHours
+from backend.crisis.models import Alert, WorkingHours
 from backend.crisis.services import raise_alert
-from backend.messaging.models import Conversation, Message, ReadState
+from backend.crisis.severity import Severity
+from backend.messaging.models import Conversation, Message, ReadState, UnansweredCheck
 
 DEFAULT_WEEKDAYS = [1, 2, 3, 4, 5]
 DEFAULT_START, DEFAULT_END = dt.time(8, 0), dt.time(17, 0)
@@ -74,7 +77,12 @@ def sweep_unanswered(*, now: dt.datetime | None = None, limit: int = 200) -> int
         )
         for check in due:
             if not _answered(check):
-                raise_alert(case=check.conversation.case, kind="unanswered", severity="high", detail={"seq": check.seq})
+                raise_alert(
+                    case=check.conversation.case,
+                    kind=Alert.Kind.UNANSWERED,
+                    severity=Severity.HIGH,
+                    detail={"seq": check.seq},
+                )
                 raised += 1
             check.delete()
     return raised

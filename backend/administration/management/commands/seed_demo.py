@@ -4,7 +4,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from backend.accounts.demo import seed_demo
+from backend.administration.demo import seed_demo
 
 
 class Command(BaseCommand):

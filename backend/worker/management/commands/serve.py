@@ -3,7 +3,7 @@ from typing import Any
 from daphne.cli import CommandLineInterface
 from django.core.management.base import BaseCommand, CommandParser
 
-from backend.worker import Worker
+from backend.worker.loop import Worker
 
 
 class Command(BaseCommand):

@@ -12,9 +12,9 @@ from django.conf import settings
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from backend.accounts import services as account_services
 from backend.accounts.models import Programme, StaffRole, User
-from backend.cases import services as case_services
+from backend.administration.services import open_case
+from backend.cases.enrollment import create_enrollment_code
 from backend.cases.models import Case
 
 DEMO_PROGRAMME = "Demo exit programme"
@@ -84,8 +84,6 @@ def seed_demo() -> DemoSeed:
         contact = staff["contact_person"][0]
         case = Case.objects.filter(programme=programme, defector__alias=DEMO_ALIAS).select_related("defector").first()
         if case is None:
-            case = case_services.open_case(
-                programme=programme, alias=DEMO_ALIAS, primary_contact=contact, actor=contact
-            )
-        code, _ = account_services.create_enrollment_code(case=case, created_by=contact)
+            case = open_case(programme=programme, alias=DEMO_ALIAS, primary_contact=contact, actor=contact)
+        code, _ = create_enrollment_code(case=case, created_by=contact)
     return DemoSeed(programme=programme, staff=staff, case=case, enrollment_code=code)

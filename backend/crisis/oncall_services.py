@@ -1,4 +1,5 @@
-"""Escalation policies and on-call schedules: what supervisors change, and the overview."""
+"""On-call rotations and overrides: adding them (supervisors), and the overview of who
+is on call now and where nobody is. The maths is ``crisis.oncall``."""
 
 from __future__ import annotations
 
@@ -12,29 +13,10 @@ from backend.accounts.models import Programme, User
 from backend.audit.services import record_event
 from backend.cases.policy import programme_staff_ids
 from backend.crisis import oncall
-from backend.crisis.models import EscalationPolicy, OnCallOverride, OnCallRotation
-from backend.crisis.services import DEFAULT_REPEAT, DEFAULT_STEPS
+from backend.crisis.models import OnCallOverride, OnCallRotation
 from backend.problems import Problem
 
 GAP_HORIZON = dt.timedelta(days=14)
-
-
-def policy_for(programme: Programme) -> dict[str, Any]:
-    policy = EscalationPolicy.objects.filter(programme=programme).first()
-    if policy is None:
-        return {"steps": DEFAULT_STEPS, "repeat": DEFAULT_REPEAT}
-    return {"steps": policy.steps, "repeat": policy.repeat}
-
-
-def set_policy(*, programme: Programme, steps: list[dict[str, Any]], repeat: int, actor: User) -> dict[str, Any]:
-    """Replace the policy. Running escalations keep the copy they started with."""
-    clean = [{"action": s["action"], **({"minutes": s["minutes"]} if s["action"] == "wait" else {})} for s in steps]
-    if all(step["action"] == "wait" for step in clean):
-        raise Problem(status_code=400, slug="validation", detail="A policy must notify someone.", field="steps")
-    with transaction.atomic():
-        EscalationPolicy.objects.update_or_create(programme=programme, defaults={"steps": clean, "repeat": repeat})
-        record_event(action="escalation_policy.changed", actor=actor, details={"programme": programme.pk})
-    return policy_for(programme)
 
 
 def _require_programme_staff(programme: Programme, user_ids: list[int], field: str) -> None:

@@ -39,17 +39,28 @@ def until_drained(batch: Callable[..., int], *, limit: int, budget_seconds: floa
     return run
 
 
+def escalate(*, limit: int) -> int:
+    """The ``escalations`` job: defector messages nobody answered in time raise their
+    alerts (messaging), then the engine re-opens overdue acknowledgements and runs up to
+    ``limit`` due steps (crisis), so an alert raised here escalates in the same pass.
+    Returns how many alerts it claimed."""
+    from backend.crisis.engine import run_escalations
+    from backend.messaging.unanswered import sweep_unanswered
+
+    sweep_unanswered()
+    return run_escalations(limit=limit)
+
+
 def default_jobs() -> list[PeriodicJob]:
     # Imported here so the worker module loads without pulling every app at import time.
     from backend.audit.services import write_checkpoint
-    from backend.checkins import services as checkins
-    from backend.crisis.engine import run_escalations
+    from backend.checkins import sweeps as checkins
     from backend.push.services import drain_outbox
 
     return [
         # Separate jobs, so a failure in one sweep never stops the others; the alerting
         # paths first, so a crowd of check-ins never holds up an escalation for long.
-        PeriodicJob("escalations", 0.5, until_drained(run_escalations, limit=50)),
+        PeriodicJob("escalations", 0.5, until_drained(escalate, limit=50)),
         PeriodicJob("push-outbox", 0.5, until_drained(drain_outbox, limit=100)),
         PeriodicJob("checkins-duress", 0.5, until_drained(checkins.process_answers, limit=100)),
         PeriodicJob("checkins-missed", 0.5, until_drained(checkins.mark_missed, limit=200)),

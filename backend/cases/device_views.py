@@ -1,0 +1,76 @@
+"""The device endpoints that need the case (thin views): enrolling the defector's app with
+a one-time code, ``/me`` (which names the caller's case), and revoking a device (the
+access policy decides who may). Staff phones and token refresh are ``accounts.views``."""
+
+from __future__ import annotations
+
+import uuid
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from backend.accounts import services as account_services
+from backend.accounts.api_views import PublicAPIView, SignedInAPIView
+from backend.accounts.views import DeviceInput, EnrolledOutput, enrolled_output
+from backend.cases import enrollment, policy
+from backend.cases.throttles import EnrollmentAddressThrottle, EnrollmentGlobalThrottle
+from backend.input_validation import StrictSerializer
+
+
+class EnrollInput(StrictSerializer):
+    code = serializers.CharField(max_length=64)
+    device = DeviceInput()
+
+
+class RevokeInput(StrictSerializer):
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class MeOutput(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    role = serializers.ChoiceField(choices=["defector", "staff"])
+    device_id = serializers.UUIDField(allow_null=True)
+    case_id = serializers.IntegerField(allow_null=True)
+
+
+class EnrollView(PublicAPIView):
+    throttle_classes = [EnrollmentAddressThrottle, EnrollmentGlobalThrottle]
+
+    @extend_schema(
+        request=EnrollInput, responses={201: EnrolledOutput}, summary="Enroll the defector's app with a code"
+    )
+    def post(self, request: Request) -> Response:
+        data = self.parse_body(EnrollInput)
+        device, pair, case = enrollment.enroll_device(
+            code=data["code"], keys=account_services.DeviceKeys(**data["device"])
+        )
+        return Response(enrolled_output(device, pair, case.pk), status=status.HTTP_201_CREATED)
+
+
+class MeView(SignedInAPIView):
+    @extend_schema(responses={200: MeOutput}, summary="Who the caller is")
+    def get(self, request: Request) -> Response:
+        user = self.caller
+        device = self.calling_device
+        case = policy.case_of_defector(user.pk)
+        return Response(
+            MeOutput(
+                {
+                    "user_id": user.pk,
+                    "role": user.kind,
+                    "device_id": device.pk if device else None,
+                    "case_id": case.pk if case else None,
+                }
+            ).data
+        )
+
+
+class DeviceRevokeView(SignedInAPIView):
+    @extend_schema(request=RevokeInput, responses={204: None}, summary="Revoke a device at once")
+    def post(self, request: Request, device_id: uuid.UUID) -> Response:
+        reason = self.parse_body(RevokeInput)["reason"]
+        device = policy.device_for(self.caller, device_id)
+        account_services.revoke_device(device=device, actor=self.caller, reason=reason)
+        return Response(status=status.HTTP_204_NO_CONTENT)
