@@ -1,7 +1,7 @@
 """A Python stand-in for the Livlina mobile app: device keys, enrollment, signed refresh.
 
 Used by the tests, the demo and the benchmarks. It speaks only the public contract
-(``shared/CONTRACT.md``), over HTTP with httpx.
+(``docs/contract.md``), over HTTP with httpx.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""seed_demo as CONTRACT.md describes it, and an OpenAPI schema that describes every endpoint."""
+"""seed_demo as docs/contract.md describes it, and an OpenAPI schema that describes every endpoint."""
 
 from __future__ import annotations
 
