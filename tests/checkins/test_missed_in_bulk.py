@@ -164,4 +164,3 @@ def test_opening_costs_the_same_few_statements_however_many_schedules_are_due(pr
         return sum(1 for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT")))
 
     assert statements(2) == statements(20) < 12
-

@@ -42,7 +42,6 @@ def test_a_higher_severity_raises_the_alert(case):
     assert alert.severity_name == "high"  # never lowered
 
 
-
 def test_a_critical_trigger_reopens_an_acknowledged_alert_and_escalates_from_the_top(case, contact):
     alert = raise_alert(case=case, kind="missed_checkin", severity="high")
     acknowledge_alert(alert=alert, user=contact.user)
@@ -60,6 +59,7 @@ def test_a_critical_trigger_reopens_an_acknowledged_alert_and_escalates_from_the
         ("severity_raised", {"previous": "high", "severity": "critical"}),
         ("reopened", {"reason": "critical trigger"}),
     ]
+
 
 def test_escalation_notifies_contacts_then_on_call_then_supervisors(
     case, contact, oncall, supervisor, rotation, phone_of
