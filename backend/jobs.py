@@ -122,6 +122,10 @@ def run_in_bulk_else_one_by_one(
       outside one, transactions of their own). Off for work that writes nothing to roll
       back, such as a network send.
 
+    A failed batch rolls back the database, not Python objects: ``bulk`` must leave the
+    items as it found them (read what it changes afresh, or write with ``update()``), so
+    the one-by-one pass starts from the state the batch did.
+
     ``BaseException``s (a worker killed with ``SystemExit``) always propagate: the
     caller's transaction rolls back and nothing is left half done."""
     if bulk is None and single is None:
