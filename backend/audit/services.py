@@ -11,6 +11,7 @@ signing key.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +79,18 @@ def _actor_fields(actor: AbstractBaseUser | AnonymousUser | None) -> tuple[int |
     return int(actor.pk), actor.get_username()[:150]
 
 
+@dataclass(frozen=True)
+class AuditEvent:
+    """One entry for ``record_events``; the fields mean what ``record_event``'s arguments do."""
+
+    action: str
+    actor: AbstractBaseUser | AnonymousUser | None = None
+    case_id: int | None = None
+    target: str = ""
+    reason: str = ""
+    details: dict[str, Any] | None = None
+
+
 def record_event(
     *,
     action: str,
@@ -87,7 +100,7 @@ def record_event(
     reason: str = "",
     details: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one entry to the audit log and return it.
+    """Append one entry to the audit log and return it: ``record_events`` with one event.
 
     Transactional: it runs in ``transaction.atomic()``, so inside a caller's transaction
     the entry commits or rolls back with the caller's change (an action that did not
@@ -104,69 +117,18 @@ def record_event(
     Raises ``ValueError`` when ``action`` or ``target`` do not fit their columns and
     ``AuditIntegrityError`` when the head row is missing from a non-empty log.
     """
-    if not action or len(action) > ACTION_MAX_LENGTH:
-        raise ValueError(f"action must be 1-{ACTION_MAX_LENGTH} characters")
-    if len(target) > TARGET_MAX_LENGTH:
-        raise ValueError(f"target must be at most {TARGET_MAX_LENGTH} characters")
-    actor_id, actor_label = _actor_fields(actor)
-    clean_details = normalise_details(details)
-    every = checkpoint_every()
-
-    with transaction.atomic():
-        head = _lock_head()
-        seq = head.seq + 1
-        created_at = timezone.now()
-        entry_hash = compute_entry_hash(
-            prev_hash=head.entry_hash,
-            seq=seq,
-            created_at=created_at,
-            actor_id=actor_id,
-            actor_label=actor_label,
-            action=action,
-            case_id=case_id,
-            target=target,
-            reason=reason,
-            details=clean_details,
-        )
-        entry = AuditEntry(
-            seq=seq,
-            created_at=created_at,
-            actor_id=actor_id,
-            actor_label=actor_label,
-            action=action,
-            case_id=case_id,
-            target=target,
-            reason=reason,
-            details=clean_details,
-            prev_hash=head.entry_hash,
-            entry_hash=entry_hash,
-        )
-        entry.save(force_insert=True)
-        head.seq = seq
-        head.entry_hash = entry_hash
-        head.save(update_fields=["seq", "entry_hash"])
-        if seq % every == 0:
-            _sign_head(head)
+    event = AuditEvent(action=action, actor=actor, case_id=case_id, target=target, reason=reason, details=details)
+    (entry,) = record_events([event])
     return entry
 
 
-@dataclass(frozen=True)
-class AuditEvent:
-    """One entry for ``record_events``; the fields mean what ``record_event``'s arguments do."""
-
-    action: str
-    actor: AbstractBaseUser | AnonymousUser | None = None
-    case_id: int | None = None
-    target: str = ""
-    reason: str = ""
-    details: dict[str, Any] | None = None
-
-
-def record_events(events: list[AuditEvent]) -> list[AuditEntry]:
-    """Append several entries in order, with the guarantees of ``record_event`` (one
+def record_events(events: Sequence[AuditEvent]) -> list[AuditEntry]:
+    """Append entries in order and return them, with ``record_event``'s guarantees (one
     transaction with the caller's change, one contiguous chain, a signed checkpoint at
-    every ``LIVLINA_AUDIT_CHECKPOINT_EVERY``-th entry), but one head lock and one insert
-    for all of them: the worker's bulk paths hold the head lock for milliseconds."""
+    every ``LIVLINA_AUDIT_CHECKPOINT_EVERY``-th entry, even inside the batch), taking the
+    head lock once and inserting all of them with one statement: the worker's bulk paths
+    hold the head lock for milliseconds. An event that does not fit its columns refuses
+    the whole batch before anything is written."""
     if not events:
         return []
     prepared = []
@@ -223,10 +185,6 @@ def record_events(events: list[AuditEvent]) -> list[AuditEntry]:
     return entries
 
 
-def _sign_head(head: AuditHead) -> AuditCheckpoint:
-    return _sign(seq=head.seq, entry_hash=head.entry_hash)
-
-
 def _sign(*, seq: int, entry_hash: str) -> AuditCheckpoint:
     key = signing_key()
     created_at = timezone.now()
@@ -249,4 +207,4 @@ def write_checkpoint() -> AuditCheckpoint | None:
         head = _lock_head()
         if head.seq == 0 or AuditCheckpoint.objects.filter(seq=head.seq).exists():
             return None
-        return _sign_head(head)
+        return _sign(seq=head.seq, entry_hash=head.entry_hash)

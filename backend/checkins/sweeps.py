@@ -1,22 +1,26 @@
 """The worker's check-in sweeps: open due occurrences, remind, mark missed ones (and
 alert), and read what each answer meant (and alert on duress). Each claims its rows with
-``SKIP LOCKED``, so several workers share the work."""
+``SKIP LOCKED`` (``jobs.claim_due_rows``), so several workers share the work, and works on
+them in the same transaction."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import logging
+from collections.abc import Sequence
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from backend.cases.models import Case
 from backend.checkins import recurrence
 from backend.checkins.models import Checkin, CheckinAnswer, CheckinSchedule
 from backend.crisis.models import Alert
-from backend.crisis.services import AlertTrigger, raise_alert, raise_alerts
+from backend.crisis.services import AlertTrigger, raise_alerts
 from backend.crisis.severity import Severity
+from backend.jobs import Failed, claim_due_rows, run_in_bulk_else_one_by_one
 from backend.push.models import PushKind
 from backend.push.services import enqueue_push
 from backend.vault.services import ContentShredded, open_sealed
@@ -31,10 +35,11 @@ def open_due_checkins(*, now: dt.datetime | None = None, limit: int = 500) -> in
     occurrences are each written at once."""
     now = now or timezone.now()
     with transaction.atomic():
-        schedules = list(
-            CheckinSchedule.objects.select_for_update(skip_locked=True)
-            .filter(paused=False, next_due_at__lte=now)
-            .order_by("next_due_at")[:limit]
+        schedules = claim_due_rows(
+            CheckinSchedule.objects.all(),
+            due=Q(paused=False, next_due_at__lte=now),
+            order_by=("next_due_at",),
+            limit=limit,
         )
         if not schedules:
             return 0
@@ -77,12 +82,14 @@ def _defector_user_ids(case_ids: set[int]) -> list[int]:
 
 
 def send_reminders(*, now: dt.datetime | None = None, limit: int = 500) -> int:
+    """Push a reminder for each open check-in whose reminder time has come, once."""
     now = now or timezone.now()
     with transaction.atomic():
-        due = list(
-            Checkin.objects.select_for_update(skip_locked=True)
-            .filter(status=Checkin.Status.OPEN, remind_at__lte=now)
-            .order_by("remind_at")[:limit]
+        due = claim_due_rows(
+            Checkin.objects.all(),
+            due=Q(status=Checkin.Status.OPEN, remind_at__lte=now),
+            order_by=("remind_at",),
+            limit=limit,
         )
         if due:
             enqueue_push(user_ids=_defector_user_ids({c.case_id for c in due}), kind=PushKind.REMINDER)
@@ -97,37 +104,26 @@ def mark_missed(*, now: dt.datetime | None = None, limit: int = 200) -> int:
     fail, each check-in is tried on its own, so one bad row never holds up the others."""
     now = now or timezone.now()
     with transaction.atomic():
-        overdue = list(
-            # of=self: lock the check-ins, not their cases (an alert insert for the
-            # case needs a key-share lock on it, which would deadlock with the audit lock).
-            Checkin.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(status=Checkin.Status.OPEN, grace_until__lte=now)
-            .select_related("case")
-            .order_by("grace_until")[:limit]
+        overdue = claim_due_rows(
+            Checkin.objects.select_related("case"),
+            due=Q(status=Checkin.Status.OPEN, grace_until__lte=now),
+            order_by=("grace_until",),
+            limit=limit,
+            # Lock the check-ins, not their cases (an alert insert for the case needs a
+            # key-share lock on it, which would deadlock with the audit lock).
+            lock_only_self=True,
         )
-        if not overdue:
-            return 0
-        try:
-            with transaction.atomic():
-                Checkin.objects.filter(pk__in=[c.pk for c in overdue]).update(
-                    status=Checkin.Status.MISSED, missed_at=now
-                )
-                raise_alerts([_missed_trigger(checkin) for checkin in overdue])
-                return len(overdue)
-        except Exception:
-            logger.exception("a batch of %d missed check-ins failed; trying them one by one", len(overdue))
-        marked = 0
-        for checkin in overdue:
-            try:
-                with transaction.atomic():
-                    checkin.status = Checkin.Status.MISSED
-                    checkin.missed_at = now
-                    checkin.save(update_fields=["status", "missed_at"])
-                    raise_alerts([_missed_trigger(checkin)])
-                    marked += 1
-            except Exception:
-                logger.exception("missed check-in %s could not be processed; retrying later", checkin.pk)
-    return marked
+        marked = run_in_bulk_else_one_by_one(
+            overdue, bulk=lambda batch: _mark_missed(batch, now=now), what="missed check-in", logger=logger
+        )
+    return sum(not isinstance(outcome, Failed) for outcome in marked)
+
+
+def _mark_missed(checkins: Sequence[Checkin], *, now: dt.datetime) -> list[Alert]:
+    Checkin.objects.filter(pk__in=[checkin.pk for checkin in checkins]).update(
+        status=Checkin.Status.MISSED, missed_at=now
+    )
+    return raise_alerts([_missed_trigger(checkin) for checkin in checkins])
 
 
 def _missed_trigger(checkin: Checkin) -> AlertTrigger:
@@ -140,37 +136,44 @@ def _missed_trigger(checkin: Checkin) -> AlertTrigger:
 
 
 def process_answers(*, limit: int = 500) -> int:
-    """Read what each answer meant; an answer under duress raises the critical alert.
-    Each row in its own savepoint: one unreadable row never holds up the others."""
-    done = 0
+    """Read what each answer meant; an answer given under duress raises the critical
+    alert. A batch is read and alerted with a few statements; should that fail, each
+    answer is tried on its own, so one unreadable row never holds up the others. An
+    answer of an erased case is marked read without a look: nothing can be read, and
+    nobody is left to alert. Returns how many answers were read."""
     with transaction.atomic():
-        pending = list(
-            CheckinAnswer.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(processed_at__isnull=True)
-            .select_related("checkin__case")
-            .order_by("created_at")[:limit]
+        pending = claim_due_rows(
+            CheckinAnswer.objects.select_related("checkin__case"),
+            due=Q(processed_at__isnull=True),
+            order_by=("created_at",),
+            limit=limit,
+            lock_only_self=True,
         )
-        for answer in pending:
-            try:
-                with transaction.atomic():
-                    _process_answer(answer)
-                    done += 1
-            except ContentShredded:
-                # The case was erased: nothing can be read, nobody is left to alert.
-                CheckinAnswer.objects.filter(pk=answer.pk).update(processed_at=timezone.now())
-            except Exception:
-                logger.exception("check-in answer %s could not be processed; retrying later", answer.pk)
-    return done
+        read = run_in_bulk_else_one_by_one(pending, bulk=_read_answers, what="check-in answer", logger=logger)
+    return sum(outcome is True for outcome in read)
 
 
-def _process_answer(answer: CheckinAnswer) -> None:
-    case = answer.checkin.case
-    assessment = json.loads(
-        open_sealed(case_id=case.pk, record=answer.vault_record, ciphertext=bytes(answer.sealed_assessment))
-    )
-    if assessment.get("duress"):
-        raise_alert(
-            case=case, kind=Alert.Kind.DURESS, severity=Severity.CRITICAL, detail={"checkin": answer.checkin_id}
-        )
-    answer.processed_at = timezone.now()
-    answer.save(update_fields=["processed_at"])
+def _read_answers(answers: Sequence[CheckinAnswer]) -> list[bool]:
+    """Whether each answer could be read (False: its case was erased)."""
+    duress, readable = [], []
+    for answer in answers:
+        case = answer.checkin.case
+        sealed = bytes(answer.sealed_assessment)
+        try:
+            plaintext = open_sealed(case_id=case.pk, record=answer.vault_record, ciphertext=sealed)
+        except ContentShredded:
+            readable.append(False)
+            continue
+        readable.append(True)
+        if json.loads(plaintext).get("duress"):
+            duress.append(
+                AlertTrigger(
+                    case=case,
+                    kind=Alert.Kind.DURESS,
+                    severity=Severity.CRITICAL,
+                    detail={"checkin": answer.checkin_id},
+                )
+            )
+    raise_alerts(duress)
+    CheckinAnswer.objects.filter(pk__in=[answer.pk for answer in answers]).update(processed_at=timezone.now())
+    return readable

@@ -1,9 +1,10 @@
 """The escalation engine, run by every worker: due steps and ack timeouts.
 
-Workers claim alerts with ``SELECT … FOR UPDATE SKIP LOCKED`` and a lease; a worker killed
-mid-step leaves a lease that expires, and another worker runs the step. Each step runs in
-one transaction under the alert's row lock and re-checks the state first, so an alert
-acknowledged after it was claimed is not notified again."""
+Workers claim alerts with ``SELECT … FOR UPDATE SKIP LOCKED`` and a lease
+(``jobs.claim_due_rows``); a worker killed mid-step leaves a lease that expires, and
+another worker runs the step. Each step runs in one transaction under the alert's row
+lock and re-checks the state first, so an alert acknowledged after it was claimed is not
+notified again."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -25,6 +27,7 @@ from backend.cases.models import CaseAssignment
 from backend.crisis import oncall
 from backend.crisis.models import Alert, AlertEvent, AlertRecipient, OnCallOverride, OnCallRotation, StepAction
 from backend.crisis.services import alert_frame
+from backend.jobs import Lease, claim_due_rows, run_in_bulk_else_one_by_one
 from backend.push.models import PushKind
 from backend.push.services import PushEvent, enqueue_pushes, live_devices_by_user
 
@@ -39,17 +42,16 @@ def lease_length() -> dt.timedelta:
 
 
 def claim_due_alerts(*, now: dt.datetime, owner: str = WORKER_ID, limit: int = 50) -> list[int]:
-    with transaction.atomic():
-        ids = list(
-            Alert.objects.select_for_update(skip_locked=True)
-            .filter(state=Alert.State.OPEN, next_step_at__lte=now)
-            .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
-            .order_by("-severity", "next_step_at")
-            .values_list("pk", flat=True)[:limit]
-        )
-        if ids:
-            Alert.objects.filter(pk__in=ids).update(lease_until=now + lease_length(), lease_owner=owner)
-    return ids
+    """Lease up to ``limit`` open alerts whose next step is due to ``owner``, highest
+    severity first; the lease commits at once. Returns their ids."""
+    claimed = claim_due_rows(
+        Alert.objects.all(),
+        due=Q(state=Alert.State.OPEN, next_step_at__lte=now),
+        order_by=("-severity", "next_step_at"),
+        limit=limit,
+        lease=Lease(now=now, length=lease_length(), also={"lease_owner": owner}),
+    )
+    return [alert.pk for alert in claimed]
 
 
 class StepWrites:
@@ -187,53 +189,43 @@ STEP_FIELDS = ["step_index", "round", "next_step_at", "lease_until", "lease_owne
 
 
 def run_step(alert_id: int, *, owner: str = WORKER_ID) -> bool:
-    with transaction.atomic():
-        alert = Alert.objects.select_for_update(of=("self",)).select_related("case").filter(pk=alert_id).first()
-        if alert is None or alert.state != Alert.State.OPEN or alert.lease_owner != owner:
-            return False  # acknowledged, resolved, or the lease went to another worker
-        writes = StepWrites(timezone.now())
-        _advance(alert, now=writes.now, writes=writes)
-        alert.lease_until, alert.lease_owner = None, ""
-        alert.save(update_fields=STEP_FIELDS)
-        writes.flush()
-    return True
+    """``run_steps`` for one alert: whether it took a step."""
+    return run_steps([alert_id], owner=owner) == 1
 
 
 def run_steps(alert_ids: list[int], *, owner: str = WORKER_ID) -> int:
-    """``run_step`` for a claimed batch in one transaction, its writes a few statements
-    per batch, so a crowd of new alerts reaches phones a batch at a time. Should the batch
-    fail, each alert is stepped on its own, so one bad alert never holds up the others.
-    Returns how many alerts took a step."""
-    if not alert_ids:
-        return 0
-    try:
-        with transaction.atomic():
-            alerts = list(
-                Alert.objects.select_for_update(of=("self",))
-                .select_related("case")
-                .filter(pk__in=alert_ids)
-                .order_by("pk")
-            )
-            # Acknowledged, resolved, or the lease went to another worker: nothing to do.
-            mine = [a for a in alerts if a.state == Alert.State.OPEN and a.lease_owner == owner]
-            writes = StepWrites(timezone.now())
-            writes.prefetch(mine)
-            for alert in mine:
-                _advance(alert, now=writes.now, writes=writes)
-                alert.lease_until, alert.lease_owner = None, ""
-            writes.flush()
-            Alert.objects.bulk_update(mine, STEP_FIELDS)
-            return len(mine)
-    except Exception:
-        logger.exception("a batch of %d escalation steps failed; stepping them one by one", len(alert_ids))
-    stepped = 0
-    for alert_id in alert_ids:
-        try:
-            stepped += run_step(alert_id, owner=owner)
-        except Exception:
-            # Its lease expires and the step is tried again.
-            logger.exception("escalation step for alert %s failed", alert_id)
-    return stepped
+    """Run the next escalation steps of alerts ``owner`` claimed: the batch in one
+    transaction, its writes a few statements however many alerts it holds, so a crowd of
+    new alerts reaches phones a batch at a time. Each step runs under the alert's row
+    lock and re-checks its state and lease, so an alert acknowledged (or resolved, or
+    taken over by another worker) since the claim is left alone. Should the batch fail,
+    each alert is stepped in a transaction of its own, so one bad alert never holds up the
+    others; a failing one keeps its lease and is tried again once it expires. Returns how
+    many alerts took a step."""
+    stepped = run_in_bulk_else_one_by_one(
+        alert_ids,
+        bulk=lambda batch: _step(batch, owner=owner),
+        what="escalation step for alert",
+        logger=logger,
+    )
+    return sum(outcome is True for outcome in stepped)
+
+
+def _step(alert_ids: Sequence[int], *, owner: str) -> list[bool]:
+    alerts = list(
+        Alert.objects.select_for_update(of=("self",)).select_related("case").filter(pk__in=alert_ids).order_by("pk")
+    )
+    # Acknowledged, resolved, or the lease went to another worker: nothing to do.
+    mine = [alert for alert in alerts if alert.state == Alert.State.OPEN and alert.lease_owner == owner]
+    writes = StepWrites(timezone.now())
+    writes.prefetch(mine)
+    for alert in mine:
+        _advance(alert, now=writes.now, writes=writes)
+        alert.lease_until, alert.lease_owner = None, ""
+    writes.flush()
+    Alert.objects.bulk_update(mine, STEP_FIELDS)
+    stepped = {alert.pk for alert in mine}
+    return [alert_id in stepped for alert_id in alert_ids]
 
 
 def reopen_unresolved(*, now: dt.datetime) -> int:
@@ -241,10 +233,13 @@ def reopen_unresolved(*, now: dt.datetime) -> int:
     escalates again."""
     reopened = 0
     with transaction.atomic():
-        due = Alert.objects.select_for_update(skip_locked=True, of=("self",)).filter(
-            state=Alert.State.ACKNOWLEDGED, reopen_at__lte=now
+        due = claim_due_rows(
+            Alert.objects.select_related("case"),
+            due=Q(state=Alert.State.ACKNOWLEDGED, reopen_at__lte=now),
+            order_by=("reopen_at",),
+            lock_only_self=True,
         )
-        for alert in due.select_related("case"):
+        for alert in due:
             alert.state = Alert.State.OPEN
             alert.step_index = alert.round = 0
             alert.next_step_at, alert.reopen_at = now, None

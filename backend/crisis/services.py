@@ -1,14 +1,17 @@
-"""Alerts: raising, acknowledging, resolving. ``raise_alert`` is the one entry point other
-apps call, inside their own transaction."""
+"""Alerts: raising, acknowledging, resolving. Other apps raise alerts inside their own
+transaction through ``raise_alerts`` (many causes at once) or ``raise_alert`` (one cause,
+the same implementation)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from backend import realtime
@@ -21,6 +24,7 @@ from backend.crisis.escalation_policies import DEFAULT_REPEAT, DEFAULT_STEPS
 from backend.crisis.models import Alert, AlertEvent, EscalationPolicy, StepAction
 from backend.crisis.outputs import alert_notice
 from backend.crisis.severity import Severity
+from backend.jobs import run_in_bulk_else_one_by_one
 from backend.problems import Problem
 
 logger = logging.getLogger(__name__)
@@ -77,57 +81,10 @@ def publish_to_case_staff(alert: Alert, frame_type: str) -> None:
         realtime.publish_on_commit(realtime.user_group(user_id), frame)
 
 
-def raise_alert(
-    *,
-    case: Case,
-    kind: Alert.Kind,
-    severity: Severity,
-    categories: Iterable[str] = (),
-    detail: dict[str, Any] | None = None,
-) -> Alert:
-    """Raise an alert, or add to the open one of the same case and kind; a higher
-    severity raises it, and any critical trigger re-opens it and escalates at once.
-    Call inside the caller's transaction: the alert exists exactly when its cause does.
-    ``detail`` goes on the timeline; never put message text in it."""
-    level = _rank(severity)
-    now = timezone.now()
-    with transaction.atomic():
-        existing = (
-            Alert.objects.select_for_update().filter(case=case, kind=kind).exclude(state=Alert.State.RESOLVED).first()
-        )
-        if existing is None:
-            try:
-                with transaction.atomic():
-                    alert = Alert.objects.create(
-                        case=case,
-                        kind=kind,
-                        severity=level,
-                        categories=sorted(set(categories)),
-                        created_at=now,
-                        updated_at=now,
-                        escalation=policy_snapshot(case, level),
-                        next_step_at=now,
-                    )
-                    add_event(alert, "raised", severity=severity, categories=alert.categories, **(detail or {}))
-                    record_event(
-                        action="alert.raised", case_id=case.pk, target=alert_ref(alert), details={"kind": kind}
-                    )
-                    publish_to_case_staff(alert, "alert.new")
-                    return alert
-            except IntegrityError:
-                # Another transaction opened the same alert a moment ago: add to it.
-                existing = (
-                    Alert.objects.select_for_update()
-                    .filter(case=case, kind=kind)
-                    .exclude(state=Alert.State.RESOLVED)
-                    .get()
-                )
-        return _retrigger(existing, level, categories, detail or {}, now=now)
-
-
 @dataclass(frozen=True)
 class AlertTrigger:
-    """One cause for ``raise_alerts``; the fields mean what ``raise_alert``'s arguments do."""
+    """One cause of an alert, for ``raise_alerts``; the fields mean what ``raise_alert``'s
+    arguments do."""
 
     case: Case
     kind: Alert.Kind
@@ -136,13 +93,34 @@ class AlertTrigger:
     detail: dict[str, Any] | None = None
 
 
+def raise_alert(
+    *,
+    case: Case,
+    kind: Alert.Kind,
+    severity: Severity,
+    categories: Iterable[str] = (),
+    detail: dict[str, Any] | None = None,
+) -> Alert:
+    """Raise an alert, or add to the open one of the same case and kind: ``raise_alerts``
+    with one cause. Call inside the caller's transaction: the alert exists exactly when its
+    cause does. ``detail`` goes on the timeline; never put message text in it."""
+    (alert,) = raise_alerts(
+        [AlertTrigger(case=case, kind=kind, severity=severity, categories=tuple(categories), detail=detail)]
+    )
+    return alert
+
+
 def raise_alerts(triggers: Sequence[AlertTrigger]) -> list[Alert]:
-    """``raise_alert`` for many causes at once, with the same outcome as calling it for
-    each in turn: a new alert, or a retrigger of the unresolved one of the same case and
-    kind. New alerts, their ``raised`` events and audit entries are written with one
-    statement each, so a crowd of missed check-ins costs a few queries per batch, not
-    sixteen per alert. Call inside the caller's transaction. Returns the alerts in the
-    order of ``triggers``."""
+    """Raise an alert for each cause, or add to the unresolved one of its case and kind
+    (one unresolved alert per case and kind): the first cause opens it, each later one
+    retriggers it; a higher severity raises it, and any critical trigger re-opens it and
+    escalates at once, contact persons and on-call first. Call inside the caller's
+    transaction. Returns the alerts in the order of ``triggers``.
+
+    New alerts, their ``raised`` events and audit entries are written with one statement
+    each, so a crowd of missed check-ins costs a few queries per batch. Should another
+    transaction open one of these alerts meanwhile, the new ones are raised one by one,
+    each adding to the alert that now exists."""
     for trigger in triggers:
         _rank(trigger.severity)
     if not triggers:
@@ -151,52 +129,66 @@ def raise_alerts(triggers: Sequence[AlertTrigger]) -> list[Alert]:
         now = timezone.now()
         existing = {
             (alert.case_id, alert.kind): alert
-            for alert in Alert.objects.select_for_update(of=("self",))
-            .filter(case_id__in={t.case.pk for t in triggers}, kind__in={t.kind for t in triggers})
-            .exclude(state=Alert.State.RESOLVED)
-            .select_related("case")
-            .order_by("pk")
+            for alert in _unresolved({t.case.pk for t in triggers}, {t.kind for t in triggers}).order_by("pk")
         }
         results: dict[int, Alert] = {}
         fresh: list[tuple[int, AlertTrigger]] = []
         again: list[tuple[int, AlertTrigger]] = []
-        claimed: set[tuple[int, str]] = set()
+        opening: set[tuple[int, str]] = set()
         for index, trigger in enumerate(triggers):
             key = (trigger.case.pk, trigger.kind)
             if key in existing:
-                alert = existing[key]
-                results[index] = _retrigger(
-                    alert, _rank(trigger.severity), trigger.categories, trigger.detail or {}, now=now
-                )
-            elif key in claimed:
-                again.append((index, trigger))  # a second cause for an alert of this batch
+                results[index] = _retrigger(existing[key], trigger, now=now)
+            elif key in opening:
+                again.append((index, trigger))  # a later cause for an alert this batch opens
             else:
-                claimed.add(key)
+                opening.add(key)
                 fresh.append((index, trigger))
-        if fresh:
-            # In one order everywhere, so two sweeps inserting for the same cases never deadlock.
-            fresh.sort(key=lambda pair: (pair[1].case.pk, pair[1].kind))
-            try:
-                with transaction.atomic():
-                    for (index, _), alert in zip(fresh, _create_alerts([t for _, t in fresh], now=now), strict=True):
-                        results[index] = alert
-            except IntegrityError:
-                # Another transaction opened one of these alerts a moment ago: one by one,
-                # each adds to the alert that now exists.
-                logger.info("an alert of this batch was raised elsewhere meanwhile; raising one by one")
-                again = fresh + again
-        for index, trigger in sorted(again, key=lambda pair: pair[0]):
-            results[index] = raise_alert(
-                case=trigger.case,
-                kind=trigger.kind,
-                severity=trigger.severity,
-                categories=trigger.categories,
-                detail=trigger.detail,
-            )
+        # In one order everywhere, so two sweeps inserting for the same cases never deadlock.
+        fresh.sort(key=lambda pair: (pair[1].case.pk, pair[1].kind))
+        opened = run_in_bulk_else_one_by_one(
+            [trigger for _, trigger in fresh],
+            bulk=lambda batch: _create_alerts(batch, now=now),
+            single=lambda trigger: _raise_alone(trigger, now=now),
+            what="alert",
+            logger=logger,
+            race=IntegrityError,
+            isolate=False,
+        )
+        for (index, trigger), alert in zip(fresh, opened, strict=True):
+            assert isinstance(alert, Alert)  # isolate=False: a failure propagates instead
+            results[index] = existing[(trigger.case.pk, trigger.kind)] = alert
+        for index, trigger in again:
+            results[index] = _retrigger(existing[(trigger.case.pk, trigger.kind)], trigger, now=now)
     return [results[index] for index in range(len(triggers))]
 
 
-def _create_alerts(triggers: list[AlertTrigger], *, now: Any) -> list[Alert]:
+def _unresolved(case_ids: set[int], kinds: set[str]) -> QuerySet[Alert]:
+    """The unresolved alerts of these cases and kinds, locked (their own rows only)."""
+    return (
+        Alert.objects.select_for_update(of=("self",))
+        .filter(case_id__in=case_ids, kind__in=kinds)
+        .exclude(state=Alert.State.RESOLVED)
+        .select_related("case")
+    )
+
+
+def _raise_alone(trigger: AlertTrigger, *, now: dt.datetime) -> Alert:
+    """One new alert on its own, after its batch lost a race: add to the unresolved alert
+    another transaction opened meanwhile, or open it (and should yet another open it at
+    the same moment, add to theirs)."""
+    existing = _unresolved({trigger.case.pk}, {trigger.kind}).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                (alert,) = _create_alerts([trigger], now=now)
+                return alert
+        except IntegrityError:
+            existing = _unresolved({trigger.case.pk}, {trigger.kind}).get()
+    return _retrigger(existing, trigger, now=now)
+
+
+def _create_alerts(triggers: Sequence[AlertTrigger], *, now: dt.datetime) -> list[Alert]:
     """New alerts with their ``raised`` events and audit entries, in a few statements."""
     programme_ids = {t.case.programme_id for t in triggers}
     policies = {p.programme_id: p for p in EscalationPolicy.objects.filter(programme_id__in=programme_ids)}
@@ -248,11 +240,13 @@ def _create_alerts(triggers: list[AlertTrigger], *, now: Any) -> list[Alert]:
     return alerts
 
 
-def _retrigger(alert: Alert, level: int, categories: Iterable[str], detail: dict[str, Any], *, now: Any) -> Alert:
+def _retrigger(alert: Alert, trigger: AlertTrigger, *, now: dt.datetime) -> Alert:
+    """Add a cause to the unresolved ``alert`` (locked by the caller)."""
+    level = _rank(trigger.severity)
     alert.trigger_count += 1
-    alert.categories = sorted(set(alert.categories) | set(categories))
+    alert.categories = sorted(set(alert.categories) | set(trigger.categories))
     alert.updated_at = now
-    add_event(alert, "retriggered", severity=Severity.of_rank(level), **detail)
+    add_event(alert, "retriggered", severity=Severity.of_rank(level), **(trigger.detail or {}))
     if level > alert.severity:
         add_event(alert, "severity_raised", previous=alert.severity_name, severity=Severity.of_rank(level))
         alert.severity = level

@@ -7,18 +7,22 @@ by default), or at once when the primary contact person is outside working hours
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Sequence
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from backend.cases.models import CaseAssignment
 from backend.crisis.models import Alert, WorkingHours
-from backend.crisis.services import raise_alert
+from backend.crisis.services import AlertTrigger, raise_alerts
 from backend.crisis.severity import Severity
+from backend.jobs import claim_due_rows, run_in_bulk_else_one_by_one
 from backend.messaging.models import Conversation, Message, ReadState, UnansweredCheck
 
+logger = logging.getLogger(__name__)
 DEFAULT_WEEKDAYS = [1, 2, 3, 4, 5]
 DEFAULT_START, DEFAULT_END = dt.time(8, 0), dt.time(17, 0)
 DEFAULT_ZONE = "Europe/Stockholm"
@@ -64,25 +68,39 @@ def _answered(check: UnansweredCheck) -> bool:
 
 
 def sweep_unanswered(*, now: dt.datetime | None = None, limit: int = 200) -> int:
-    """Worker job: each due check either finds the message read (and goes) or raises an
-    alert. Claimed with SKIP LOCKED; deleted in the same transaction, so exactly once."""
+    """Worker job: each due check either finds the message read or answered (and goes) or
+    raises an ``unanswered`` alert (and goes). Claimed with SKIP LOCKED and deleted in the
+    same transaction, so exactly once. A batch raises its alerts together
+    (``raise_alerts``); should that fail, each check is tried on its own, so one bad check
+    never holds up the others. Returns how many alerts it raised."""
     now = now or timezone.now()
-    raised = 0
     with transaction.atomic():
-        due = list(
-            UnansweredCheck.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(due_at__lte=now)
-            .select_related("conversation__case__programme")
-            .order_by("due_at")[:limit]
+        due = claim_due_rows(
+            UnansweredCheck.objects.select_related("conversation__case__programme"),
+            due=Q(due_at__lte=now),
+            order_by=("due_at",),
+            limit=limit,
+            lock_only_self=True,
         )
-        for check in due:
-            if not _answered(check):
-                raise_alert(
-                    case=check.conversation.case,
-                    kind=Alert.Kind.UNANSWERED,
-                    severity=Severity.HIGH,
-                    detail={"seq": check.seq},
-                )
-                raised += 1
-            check.delete()
-    return raised
+        raised = run_in_bulk_else_one_by_one(due, bulk=_settle, what="unanswered-message check", logger=logger)
+    return sum(outcome is True for outcome in raised)
+
+
+def _settle(checks: Sequence[UnansweredCheck]) -> list[bool]:
+    """Raise the alerts of the checks whose message is still unanswered and delete every
+    check; whether each raised one."""
+    unanswered = [not _answered(check) for check in checks]
+    raise_alerts(
+        [
+            AlertTrigger(
+                case=check.conversation.case,
+                kind=Alert.Kind.UNANSWERED,
+                severity=Severity.HIGH,
+                detail={"seq": check.seq},
+            )
+            for check, still_unanswered in zip(checks, unanswered, strict=True)
+            if still_unanswered
+        ]
+    )
+    UnansweredCheck.objects.filter(pk__in=[check.pk for check in checks]).delete()
+    return unanswered

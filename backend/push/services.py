@@ -14,15 +14,15 @@ import operator
 import random
 import time
 import uuid
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from backend.accounts.models import Device
+from backend.jobs import Lease, claim_due_rows, run_in_bulk_else_one_by_one
 from backend.push.models import Outcome, PushAttempt, PushKind, PushOutbox
 from backend.push.senders import Delivery, PushSender, current_sender
 
@@ -119,20 +119,17 @@ def backoff(attempts: int, *, slow: bool = False) -> timedelta:
 
 
 def claim_due(*, now: datetime, limit: int = 100) -> list[uuid.UUID]:
-    """Lease due rows to this worker. ``SKIP LOCKED`` lets several workers claim at once
-    on PostgreSQL; on SQLite the write lock serialises claims. An expired lease (a worker
-    that died) makes the row claimable again."""
-    with transaction.atomic():
-        ids = list(
-            PushOutbox.objects.select_for_update(skip_locked=True)
-            .filter(state=PushOutbox.State.PENDING, next_attempt_at__lte=now)
-            .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
-            .order_by("next_attempt_at")
-            .values_list("pk", flat=True)[:limit]
-        )
-        if ids:
-            PushOutbox.objects.filter(pk__in=ids).update(lease_until=now + LEASE, attempts=F("attempts") + 1)
-    return ids
+    """Lease due rows to this worker, counting the attempt. ``SKIP LOCKED`` lets several
+    workers claim at once on PostgreSQL; on SQLite the write lock serialises claims. An
+    expired lease (a worker that died) makes the row claimable again."""
+    claimed = claim_due_rows(
+        PushOutbox.objects.all(),
+        due=Q(state=PushOutbox.State.PENDING, next_attempt_at__lte=now),
+        order_by=("next_attempt_at",),
+        limit=limit,
+        lease=Lease(now=now, length=LEASE, also={"attempts": F("attempts") + 1}),
+    )
+    return [row.pk for row in claimed]
 
 
 def drain_outbox(*, sender: PushSender | None = None, limit: int = 100) -> int:
@@ -165,24 +162,31 @@ class _Attempt:
 
 
 def _send_chunk(ids: list[uuid.UUID], *, sender: PushSender, stop_at: float) -> list[uuid.UUID]:
-    """Send claimed rows and record their outcomes; returns those not tried because
-    time (``stop_at``, on the monotonic clock) ran out."""
+    """Send claimed rows one by one (one bad row never holds up the rest: its lease
+    expires and it is retried) and record their outcomes together; returns those not
+    tried because time (``stop_at``, on the monotonic clock) ran out."""
     rows = PushOutbox.objects.select_related("device").in_bulk(ids)
     attempts: list[_Attempt] = []
     untried: list[uuid.UUID] = []
-    try:
+
+    def pending_in_time() -> Iterator[PushOutbox]:
         for n, row_id in enumerate(ids):
             if time.monotonic() > stop_at:
-                untried = ids[n:]
-                break
+                untried.extend(ids[n:])
+                return
             row = rows.get(row_id)
-            if row is None or row.state != PushOutbox.State.PENDING:
-                continue
-            try:
-                attempts.append(_attempt(row, sender))
-            except Exception:
-                # One bad row must not hold up the rest; its lease expires and it is retried.
-                logger.exception("push outbox row %s failed", row_id)
+            if row is not None and row.state == PushOutbox.State.PENDING:
+                yield row
+
+    try:
+        run_in_bulk_else_one_by_one(
+            pending_in_time(),
+            # Each outcome is kept as it comes, so a worker stopped mid-chunk records it.
+            single=lambda row: attempts.append(_attempt(row, sender)),
+            what="push outbox row",
+            logger=logger,
+            savepoints=False,  # no transaction held open across a network send; outcomes are written below
+        )
     finally:
         _record(attempts)
     return untried

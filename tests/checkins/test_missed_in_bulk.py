@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from unittest import mock
 
-import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -17,7 +16,7 @@ from backend.audit.verification import verify_chain
 from backend.checkins.models import Checkin, CheckinSchedule
 from backend.checkins.sweeps import mark_missed, open_due_checkins
 from backend.crisis.models import Alert, AlertEvent
-from backend.crisis.services import AlertTrigger, acknowledge_alert, raise_alert, raise_alerts, resolve_alert
+from backend.crisis.services import raise_alert, resolve_alert
 from backend.push.models import PushOutbox
 from tests.checkins.test_missed_exactly_once import overdue_checkins
 
@@ -165,27 +164,3 @@ def test_opening_costs_the_same_few_statements_however_many_schedules_are_due(pr
         return sum(1 for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT")))
 
     assert statements(2) == statements(20) < 12
-
-
-def test_a_critical_trigger_in_a_batch_reopens_and_restarts_escalation_as_one_by_one_would(programme, contact):
-    one, batched = (
-        open_case(programme=programme, alias=alias, primary_contact=contact.user, actor=contact.user)
-        for alias in ("One", "Batched")
-    )
-    with time_machine.travel(timezone.now(), tick=False):
-        for case in (one, batched):
-            acknowledge_alert(alert=raise_alert(case=case, kind="missed_checkin", severity="high"), user=contact.user)
-        by_one = raise_alert(case=one, kind="missed_checkin", severity="critical", detail={"checkin": 1})
-        (by_batch,) = raise_alerts(
-            [AlertTrigger(case=batched, kind="missed_checkin", severity="critical", detail={"checkin": 1})]
-        )
-    by_one.refresh_from_db()
-    by_batch.refresh_from_db()
-    fields = ("state", "severity", "trigger_count", "step_index", "round", "escalation", "next_step_at", "reopen_at")
-    assert [getattr(by_batch, f) for f in fields] == [getattr(by_one, f) for f in fields]
-    assert by_batch.state == Alert.State.OPEN and by_batch.severity_name == "critical"
-
-    def timeline(alert: Alert) -> list[tuple[str, dict]]:
-        return list(alert.events.order_by("pk").values_list("kind", "detail"))
-
-    assert timeline(by_batch) == timeline(by_one)

@@ -42,6 +42,25 @@ def test_a_higher_severity_raises_the_alert(case):
     assert alert.severity_name == "high"  # never lowered
 
 
+def test_a_critical_trigger_reopens_an_acknowledged_alert_and_escalates_from_the_top(case, contact):
+    alert = raise_alert(case=case, kind="missed_checkin", severity="high")
+    acknowledge_alert(alert=alert, user=contact.user)
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=1), tick=False):
+        again = raise_alert(case=case, kind="missed_checkin", severity="critical", detail={"checkin": 1})
+        now = timezone.now()
+    assert again.pk == alert.pk
+    again.refresh_from_db()
+    assert (again.state, again.severity_name, again.trigger_count) == ("open", "critical", 2)
+    assert (again.step_index, again.round, again.next_step_at, again.reopen_at) == (0, 0, now, None)
+    assert again.escalation["steps"][0] == {"action": "notify_critical"}
+    assert [(e.kind, e.detail) for e in again.events.order_by("pk")][1:] == [
+        ("acknowledged", {"note": ""}),
+        ("retriggered", {"severity": "critical", "checkin": 1}),
+        ("severity_raised", {"previous": "high", "severity": "critical"}),
+        ("reopened", {"reason": "critical trigger"}),
+    ]
+
+
 def test_escalation_notifies_contacts_then_on_call_then_supervisors(
     case, contact, oncall, supervisor, rotation, phone_of
 ):
