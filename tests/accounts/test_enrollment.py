@@ -7,9 +7,38 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from backend.accounts.models import Device, EnrollmentCode
-from backend.accounts.services import ENROLLMENT_ALPHABET, enrollment_code_hash, generate_enrollment_code
-from client.device import DeviceKeys
-from tests.conftest import device_client, enroll, new_enrollment_code
+from backend.accounts.services import (
+    ENROLLMENT_ALPHABET,
+    create_enrollment_code,
+    enrollment_code_hash,
+    generate_enrollment_code,
+)
+from backend.cases.models import Case
+from client.device import DeviceKeys, DeviceSession
+from tests.conftest import device_client
+from tests.factories import Staff
+
+
+def new_enrollment_code(case: Case, by: Staff) -> str:
+    code, _ = create_enrollment_code(case=case, created_by=by.user)
+    return code
+
+
+def enroll(api: APIClient, code: str, *, keys: DeviceKeys | None = None, push_token: str = "") -> DeviceSession:
+    """Enroll the way the app does, over ``/api/v1/enroll`` (other tests build their
+    devices with ``tests.factories``)."""
+    keys = keys or DeviceKeys()
+    response = api.post("/api/v1/enroll", {"code": code, "device": keys.public(push_token=push_token)}, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    return DeviceSession(
+        device_id=body["device_id"],
+        access_token=body["access_token"],
+        refresh_token=body["refresh_token"],
+        role=body["role"],
+        case_id=body["case_id"],
+        keys=keys,
+    )
 
 
 def test_code_has_at_least_50_bits_and_only_its_keyed_hash_is_stored(case, contact):

@@ -8,7 +8,8 @@ from rest_framework.test import APIClient
 
 from backend.accounts.models import Device
 from client.device import DeviceKeys
-from tests.conftest import STAFF_PASSWORD, device_client, staff_client
+from tests.conftest import device_client, staff_client
+from tests.factories import STAFF_PASSWORD
 
 
 def test_inbox_login_needs_the_second_factor(contact):

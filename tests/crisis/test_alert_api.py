@@ -59,13 +59,10 @@ def test_on_call_who_was_notified_may_see_ack_and_then_read_the_case(case, oncal
     assert again.status_code == 409
 
 
-def test_the_alert_timeline_shows_each_push_and_its_outcome(case, contact, as_staff):
-    from backend.accounts.models import Device
+def test_the_alert_timeline_shows_each_push_and_its_outcome(case, contact, as_staff, phone_of):
     from backend.push.services import drain_outbox
 
-    Device.objects.create(
-        user=contact.user, name="p", platform="ios", signing_key="a" * 44, box_key="b" * 44, push_token="t"
-    )
+    phone_of(contact)
     alert = raise_alert(case=case, kind="keyword", severity="high")
     run_escalations()
     drain_outbox()

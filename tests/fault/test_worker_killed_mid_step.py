@@ -14,11 +14,11 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from backend.accounts.models import Device
 from backend.crisis.models import Alert
 from backend.crisis.services import raise_alert
 from backend.push.models import PushOutbox
 from tests.conftest import requires_postgres
+from tests.factories import DeviceFactory
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,9 +52,7 @@ def wait_for(predicate, timeout: float = 30.0) -> None:
 
 
 def test_a_killed_workers_claim_expires_and_another_worker_finishes_the_step(case, contact):
-    Device.objects.create(
-        user=contact.user, name="p", platform="ios", signing_key="a" * 44, box_key="b" * 44, push_token="t"
-    )
+    DeviceFactory(user=contact.user)
     alert = raise_alert(case=case, kind="panic", severity="critical")
     doomed = start_worker(LIVLINA_FAULT_PAUSE_AFTER_CLAIM="60")
     try:

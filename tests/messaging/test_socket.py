@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from backend.messaging.models import Conversation, Message
 from tests.conftest import device_client, staff_client
+from tests.factories import DefectorDeviceSessionFactory
 from tests.messaging.socket_clients import device_socket, receive, receive_type, session_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -218,11 +219,8 @@ async def test_device_http_token_still_works_after_socket_use(defector_device):
 async def test_a_socket_closes_when_its_access_token_expires(case, contact, settings):
     from datetime import timedelta
 
-    from tests.conftest import enroll, new_enrollment_code
-
     settings.LIVLINA_ACCESS_TOKEN_TTL = timedelta(seconds=1)
-    code = await sync_to_async(new_enrollment_code)(case, contact)
-    session = await sync_to_async(enroll)(APIClient(), code)
+    session = await sync_to_async(DefectorDeviceSessionFactory)(case=case)
     app = device_socket(session.access_token)
     assert (await app.connect())[0]
     output = await app.receive_output(timeout=4)
