@@ -32,7 +32,10 @@ requires_postgres = pytest.mark.skipif(not ON_POSTGRES, reason="needs PostgreSQL
 @pytest.fixture(autouse=True, scope="session")
 def _short_lived_thread_connections():
     # Consumers reach the database from worker threads; with persistent connections those
-    # threads would keep the test database open past its teardown.
+    # threads would keep the test database open past its teardown. With this, each
+    # database_sync_to_async call closes its connection when it returns (async tests use
+    # it too, and tests/messaging/socket_clients.py keeps Channels' communicator from
+    # turning that clean-up off).
     from django.conf import settings
 
     settings.DATABASES["default"]["CONN_MAX_AGE"] = 0

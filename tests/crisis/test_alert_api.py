@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 import time_machine
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from backend.crisis.engine import run_escalations
@@ -132,12 +132,12 @@ def test_alert_pushes_carry_no_case_content(case, contact, phone_of):
 
 @pytest.mark.django_db(transaction=True)
 async def test_alert_new_reaches_staff_sockets_not_the_defector(case, contact, defector_device):
-    cookie = (await sync_to_async(staff_client)(contact)).cookies["sessionid"].value
+    cookie = (await database_sync_to_async(staff_client)(contact)).cookies["sessionid"].value
     inbox = session_socket(cookie, origin="http://testserver")
     assert (await inbox.connect())[0]
     app = device_socket(defector_device.access_token)
     assert (await app.connect())[0]
-    alert = await sync_to_async(raise_alert)(case=case, kind="duress", severity="critical")
+    alert = await database_sync_to_async(raise_alert)(case=case, kind="duress", severity="critical")
     frame = await receive_type(inbox, "alert.new")
     assert frame["alert"] == {
         "id": alert.pk,
