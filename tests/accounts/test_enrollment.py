@@ -14,6 +14,7 @@ from backend.accounts.services import (
     generate_enrollment_code,
 )
 from backend.cases.models import Case
+from backend.cases.services import grant_alert_access, open_break_glass
 from client.device import DeviceKeys, DeviceSession
 from tests.conftest import device_client
 from tests.factories import Staff
@@ -187,3 +188,12 @@ def test_code_comes_with_a_qr_code(case, contact, as_staff):
     body = as_staff(contact).post(f"/api/v1/cases/{case.pk}/enrollment-codes").json()
     assert body["qr_svg"].startswith("data:image/svg+xml")
     assert EnrollmentCode.objects.get(case=case).code_hash == enrollment_code_hash(body["code"])
+
+
+def test_staff_with_only_temporary_access_cannot_enroll_a_device_as_the_defector(case, oncall, supervisor, as_staff):
+    grant_alert_access(case=case, staff=oncall.user, alert_ref="alert:1", reason="holding")
+    open_break_glass(case_id=case.pk, supervisor=supervisor.user, reason="Contact person is on leave this week")
+    for person in (oncall, supervisor):
+        client = as_staff(person)
+        assert client.get(f"/api/v1/cases/{case.pk}").status_code == 200  # may read…
+        assert client.post(f"/api/v1/cases/{case.pk}/enrollment-codes").status_code == 404  # …not enroll

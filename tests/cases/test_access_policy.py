@@ -96,3 +96,8 @@ def test_defector_devices_list_is_for_staff_on_the_case(case, contact, other_con
     DeviceFactory(user=case.defector.user)
     assert len(as_staff(contact).get(f"/api/v1/cases/{case.pk}/devices").json()) == 1
     assert as_staff(other_contact).get(f"/api/v1/cases/{case.pk}/devices").status_code == 404
+
+
+def test_control_characters_in_the_audit_reason_are_refused(case, contact, as_staff):
+    response = as_staff(contact).get(f"/api/v1/cases/{case.pk}?why=a%00b")
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "why"

@@ -213,3 +213,53 @@ def test_a_batch_of_steps_costs_the_same_few_statements_however_many_alerts_it_h
         return sum(1 for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT")))
 
     assert statements(2) == statements(12) < 12
+
+
+def test_a_second_critical_trigger_reopens_an_acknowledged_alert_and_notifies_again(case, contact, phone_of):
+    phone_of(contact)
+    alert = raise_alert(case=case, kind="panic", severity="critical")
+    run_escalations()
+    acknowledge_alert(alert=alert, user=contact.user)
+    raise_alert(case=case, kind="panic", severity="critical")
+    run_escalations()
+    alert.refresh_from_db()
+    assert alert.state == "open"
+    assert PushOutbox.objects.filter(alert=alert).count() == 2
+
+
+def test_a_step_that_reaches_no_phone_does_not_wait_before_the_next(case, contact, supervisor, phone_of):
+    phone_of(supervisor)
+    EscalationPolicy.objects.create(
+        programme=case.programme,
+        steps=[{"action": "notify_contacts"}, {"action": "wait", "minutes": 10}, {"action": "notify_supervisors"}],
+        repeat=1,
+    )
+    alert = raise_alert(case=case, kind="keyword", severity="high")  # the contact person has no phone
+    run_escalations()
+    kinds = list(alert.events.values_list("kind", flat=True))
+    assert kinds[:4] == ["raised", "nobody_reachable", "wait_skipped", "notified"]
+    assert set(PushOutbox.objects.filter(alert=alert).values_list("device__user_id", flat=True)) == {supervisor.user.pk}
+
+
+def test_one_failing_escalation_step_does_not_hold_up_the_others(case, other_case, contact, other_contact):
+    from unittest import mock
+
+    from backend.crisis import engine
+
+    first = raise_alert(case=case, kind="keyword", severity="high")
+    second = raise_alert(case=other_case, kind="keyword", severity="high")
+    real = engine._advance
+
+    def fails_for_the_first(alert, **kwargs):
+        if alert.pk == first.pk:
+            raise RuntimeError("a bad alert")
+        return real(alert, **kwargs)
+
+    # The batch fails, then each alert is stepped on its own: only the bad one is left.
+    with mock.patch.object(engine, "_advance", side_effect=fails_for_the_first):
+        assert engine.run_escalations() == 2
+    second.refresh_from_db()
+    assert second.events.filter(kind__in=["notified", "nobody_reachable"]).exists()
+    first.refresh_from_db()
+    assert not first.events.exclude(kind="raised").exists()
+    assert first.lease_owner  # still leased: tried again when the lease expires

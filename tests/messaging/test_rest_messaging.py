@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from backend.audit.models import AuditEntry
 from backend.cases.services import end_alert_access, grant_alert_access
+from backend.crisis.models import Alert
 from backend.messaging.models import Conversation, Message
 from backend.push.models import PushOutbox
 from backend.vault.services import ContentTampered, open_sealed, shred_case_key
@@ -212,3 +213,14 @@ def test_an_oversized_request_body_is_a_413_problem(conversation, defector_devic
     assert response.status_code == 413
     assert response["Content-Type"] == "application/problem+json"
     assert Message.objects.count() == 0
+
+
+def test_nul_in_a_message_body_is_refused(case, defector_device):
+    conversation = Conversation.objects.get(case=case)
+    response = device_client(defector_device).post(
+        f"/api/v1/conversations/{conversation.pk}/messages",
+        {"client_id": str(uuid.uuid4()), "body": "a\x00b"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert not Alert.objects.exists()
