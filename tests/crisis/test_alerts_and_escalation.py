@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from backend.crisis.engine import claim_due_alerts, run_escalations, run_step
 from backend.crisis.models import Alert, AlertRecipient, EscalationPolicy
-from backend.crisis.services import acknowledge_alert, raise_alert, resolve_alert
+from backend.crisis.services import AlertTrigger, acknowledge_alert, raise_alert, raise_alerts, resolve_alert
 from backend.push.models import PushOutbox
+from tests.factories import CaseFactory
 
 
 def pushed_users(alert: Alert) -> set[int]:
@@ -196,7 +197,6 @@ def test_a_batch_of_steps_costs_the_same_few_statements_however_many_alerts_it_h
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from backend.cases.services import open_case
     from backend.crisis.engine import run_steps
 
     phone_of(contact)
@@ -204,7 +204,7 @@ def test_a_batch_of_steps_costs_the_same_few_statements_however_many_alerts_it_h
     def statements(count: int) -> int:
         for i in range(count):
             alias = f"S{count}-{i}"
-            case = open_case(programme=programme, alias=alias, primary_contact=contact.user, actor=contact.user)
+            case = CaseFactory(programme=programme, alias=alias, primary_contact=contact.user)
             raise_alert(case=case, kind="keyword", severity="high")
         claimed = claim_due_alerts(now=timezone.now(), owner="worker-a")
         assert len(claimed) == count
@@ -263,3 +263,26 @@ def test_one_failing_escalation_step_does_not_hold_up_the_others(case, other_cas
     first.refresh_from_db()
     assert not first.events.exclude(kind="raised").exists()
     assert first.lease_owner  # still leased: tried again when the lease expires
+
+
+def test_a_critical_trigger_in_a_batch_reopens_and_restarts_escalation_as_one_by_one_would(programme, contact):
+    one, batched = (
+        CaseFactory(programme=programme, alias=alias, primary_contact=contact.user) for alias in ("One", "Batched")
+    )
+    with time_machine.travel(timezone.now(), tick=False):
+        for case in (one, batched):
+            acknowledge_alert(alert=raise_alert(case=case, kind="missed_checkin", severity="high"), user=contact.user)
+        by_one = raise_alert(case=one, kind="missed_checkin", severity="critical", detail={"checkin": 1})
+        (by_batch,) = raise_alerts(
+            [AlertTrigger(case=batched, kind="missed_checkin", severity="critical", detail={"checkin": 1})]
+        )
+    by_one.refresh_from_db()
+    by_batch.refresh_from_db()
+    fields = ("state", "severity", "trigger_count", "step_index", "round", "escalation", "next_step_at", "reopen_at")
+    assert [getattr(by_batch, f) for f in fields] == [getattr(by_one, f) for f in fields]
+    assert by_batch.state == Alert.State.OPEN and by_batch.severity_name == "critical"
+
+    def timeline(alert: Alert) -> list[tuple[str, dict]]:
+        return list(alert.events.order_by("pk").values_list("kind", "detail"))
+
+    assert timeline(by_batch) == timeline(by_one)
