@@ -23,6 +23,7 @@ from tests.factories import (
     ProgrammeFactory,
     Staff,
     StaffFactory,
+    StaffRoleFactory,
 )
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
@@ -62,8 +63,11 @@ def programme(db) -> Programme:
 
 @pytest.fixture
 def make_staff(db):
-    def make(username: str, programme: Programme, role: str) -> Staff:
-        return StaffFactory(username=username, programme=programme, role=role)
+    def make(username: str, programme: Programme, *roles: str) -> Staff:
+        staff = StaffFactory(user__username=username, programme=programme, role=None)
+        for role in roles:
+            StaffRoleFactory(user=staff.user, programme=programme, role=role)
+        return staff
 
     return make
 

@@ -54,7 +54,8 @@ class ProgrammeFactory(factory.django.DjangoModelFactory):
 
 
 class StaffUserFactory(factory.django.DjangoModelFactory):
-    """A staff login with one role in a programme (a contact person unless told)."""
+    """A staff login with one role in a programme (a contact person unless told; none
+    with ``role=None``)."""
 
     class Meta:
         model = User
@@ -67,11 +68,14 @@ class StaffUserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"staff-{n}")
     kind = User.Kind.STAFF
     password = factory.django.Password(STAFF_PASSWORD)
-    staff_role = factory.RelatedFactory(
-        "tests.factories.StaffRoleFactory",
-        factory_related_name="user",
-        programme=factory.SelfAttribute("..programme"),
-        role=factory.SelfAttribute("..role"),
+    staff_role = factory.Maybe(
+        "role",
+        yes_declaration=factory.RelatedFactory(
+            "tests.factories.StaffRoleFactory",
+            factory_related_name="user",
+            programme=factory.SelfAttribute("..programme"),
+            role=factory.SelfAttribute("..role"),
+        ),
     )
 
 
@@ -79,7 +83,7 @@ class StaffRoleFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = StaffRole
 
-    user = factory.SubFactory(StaffUserFactory, staff_role=None)
+    user = factory.SubFactory(StaffUserFactory, role=None)
     programme = factory.SubFactory(ProgrammeFactory)
     role = StaffRole.Role.CONTACT_PERSON
 
@@ -96,21 +100,18 @@ class TOTPDeviceFactory(factory.django.DjangoModelFactory):
 
 
 class StaffFactory(factory.Factory):
-    """A staff member who can log in: password, one role in a programme, and a TOTP device."""
+    """A staff member who can log in: password, a role in a programme (none with
+    ``role=None``), and a TOTP device."""
 
     class Meta:
         model = Staff
 
     class Params:
-        username = factory.Sequence(lambda n: f"staff-{n}")
         programme = factory.SubFactory(ProgrammeFactory)
         role = StaffRole.Role.CONTACT_PERSON
 
     user = factory.SubFactory(
-        StaffUserFactory,
-        username=factory.SelfAttribute("..username"),
-        programme=factory.SelfAttribute("..programme"),
-        role=factory.SelfAttribute("..role"),
+        StaffUserFactory, programme=factory.SelfAttribute("..programme"), role=factory.SelfAttribute("..role")
     )
     totp_device = factory.SubFactory(TOTPDeviceFactory, user=factory.SelfAttribute("..user"))
 
