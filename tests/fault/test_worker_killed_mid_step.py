@@ -55,23 +55,29 @@ def test_a_killed_workers_claim_expires_and_another_worker_finishes_the_step(cas
     DeviceFactory(user=contact.user)
     alert = raise_alert(case=case, kind="panic", severity="critical")
     doomed = start_worker(LIVLINA_FAULT_PAUSE_AFTER_CLAIM="60")
-    try:
-        wait_for(lambda: Alert.objects.get(pk=alert.pk).lease_owner != "")
-        claimed_by = Alert.objects.get(pk=alert.pk).lease_owner
-        os.kill(doomed.pid, signal.SIGKILL)
-        doomed.wait(timeout=10)
-    finally:
-        if doomed.poll() is None:
-            doomed.kill()
+    with doomed:  # and its output pipe is closed
+        try:
+            wait_for(lambda: Alert.objects.get(pk=alert.pk).lease_owner != "")
+            claimed_by = Alert.objects.get(pk=alert.pk).lease_owner
+            os.kill(doomed.pid, signal.SIGKILL)
+            doomed.wait(timeout=10)
+        finally:
+            if doomed.poll() is None:
+                doomed.kill()
     assert not PushOutbox.objects.filter(alert=alert).exists()  # it died before notifying anyone
 
     rescuer = start_worker()
-    try:
-        wait_for(lambda: Alert.objects.get(pk=alert.pk).events.filter(kind="notified").exists())
-        time.sleep(1.0)  # give a (wrong) second notification the chance to appear
-    finally:
-        rescuer.send_signal(signal.SIGTERM)
-        rescuer.wait(timeout=15)
+    with rescuer:
+        try:
+            wait_for(lambda: Alert.objects.get(pk=alert.pk).events.filter(kind="notified").exists())
+            time.sleep(1.0)  # give a (wrong) second notification the chance to appear
+        finally:
+            rescuer.send_signal(signal.SIGTERM)
+            try:
+                rescuer.wait(timeout=15)  # a worker that ignores SIGTERM fails the test…
+            finally:
+                if rescuer.poll() is None:
+                    rescuer.kill()  # …and is not left running
     alert.refresh_from_db()
     assert alert.events.filter(kind="notified").count() == 1
     assert PushOutbox.objects.filter(alert=alert).count() == 1
