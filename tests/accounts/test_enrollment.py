@@ -7,10 +7,39 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from backend.accounts.models import Device
-from backend.cases.enrollment import ENROLLMENT_ALPHABET, enrollment_code_hash, generate_enrollment_code
-from backend.cases.models import EnrollmentCode
-from client.device import DeviceKeys
-from tests.conftest import device_client, enroll, new_enrollment_code
+from backend.cases.enrollment import (
+    ENROLLMENT_ALPHABET,
+    create_enrollment_code,
+    enrollment_code_hash,
+    generate_enrollment_code,
+)
+from backend.cases.models import Case, EnrollmentCode
+from backend.cases.services import grant_alert_access, open_break_glass
+from client.device import DeviceKeys, DeviceSession
+from tests.conftest import device_client
+from tests.factories import Staff
+
+
+def new_enrollment_code(case: Case, by: Staff) -> str:
+    code, _ = create_enrollment_code(case=case, created_by=by.user)
+    return code
+
+
+def enroll(api: APIClient, code: str, *, keys: DeviceKeys | None = None, push_token: str = "") -> DeviceSession:
+    """Enroll the way the app does, over ``/api/v1/enroll`` (other tests build their
+    devices with ``tests.factories``)."""
+    keys = keys or DeviceKeys()
+    response = api.post("/api/v1/enroll", {"code": code, "device": keys.public(push_token=push_token)}, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    return DeviceSession(
+        device_id=body["device_id"],
+        access_token=body["access_token"],
+        refresh_token=body["refresh_token"],
+        role=body["role"],
+        case_id=body["case_id"],
+        keys=keys,
+    )
 
 
 def test_code_has_at_least_50_bits_and_only_its_keyed_hash_is_stored(case, contact):
@@ -159,3 +188,12 @@ def test_code_comes_with_a_qr_code(case, contact, as_staff):
     body = as_staff(contact).post(f"/api/v1/cases/{case.pk}/enrollment-codes").json()
     assert body["qr_svg"].startswith("data:image/svg+xml")
     assert EnrollmentCode.objects.get(case=case).code_hash == enrollment_code_hash(body["code"])
+
+
+def test_staff_with_only_temporary_access_cannot_enroll_a_device_as_the_defector(case, oncall, supervisor, as_staff):
+    grant_alert_access(case=case, staff=oncall.user, alert_ref="alert:1", reason="holding")
+    open_break_glass(case_id=case.pk, supervisor=supervisor.user, reason="Contact person is on leave this week")
+    for person in (oncall, supervisor):
+        client = as_staff(person)
+        assert client.get(f"/api/v1/cases/{case.pk}").status_code == 200  # may read…
+        assert client.post(f"/api/v1/cases/{case.pk}/enrollment-codes").status_code == 404  # …not enroll

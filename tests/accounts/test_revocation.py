@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import time
 
-from rest_framework.test import APIClient
-
 from backend.accounts.models import Device
-from tests.conftest import device_client, enroll, new_enrollment_code
+from tests.conftest import device_client
+from tests.factories import DefectorDeviceSessionFactory
 
 
 def test_contact_person_revokes_a_defector_phone_everywhere_at_once(api, case, contact, defector_device, as_staff):
@@ -36,7 +35,7 @@ def test_contact_person_revokes_a_defector_phone_everywhere_at_once(api, case, c
 
 
 def test_revocation_keeps_other_devices_of_the_case_working(case, contact, defector_device, as_staff):
-    second = enroll(APIClient(), new_enrollment_code(case, contact))
+    second = DefectorDeviceSessionFactory(case=case)
     as_staff(contact).post(f"/api/v1/devices/{defector_device.device_id}/revoke", {}, format="json")
     assert device_client(second).get("/api/v1/me").status_code == 200
 
@@ -58,7 +57,7 @@ def test_staff_not_on_the_case_and_other_defectors_cannot_revoke(
     for outsider in (other_contact, foreign_supervisor):
         response = as_staff(outsider).post(f"/api/v1/devices/{defector_device.device_id}/revoke", {}, format="json")
         assert response.status_code == 404
-    other_defector = enroll(APIClient(), new_enrollment_code(other_case, other_contact))
+    other_defector = DefectorDeviceSessionFactory(case=other_case)
     response = device_client(other_defector).post(
         f"/api/v1/devices/{defector_device.device_id}/revoke", {}, format="json"
     )

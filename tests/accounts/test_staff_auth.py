@@ -7,8 +7,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from backend.accounts.models import Device
+from backend.audit.models import AuditEntry
 from client.device import DeviceKeys
-from tests.conftest import STAFF_PASSWORD, device_client, staff_client
+from tests.conftest import device_client, staff_client
+from tests.factories import STAFF_PASSWORD
 
 
 def test_inbox_login_needs_the_second_factor(contact):
@@ -102,3 +104,11 @@ def test_defector_device_cannot_use_staff_endpoints(defector_device, case):
     client = device_client(defector_device)
     assert client.get(f"/api/v1/cases/{case.pk}/devices").status_code == 403
     assert client.post(f"/api/v1/cases/{case.pk}/break-glass", {"reason": "x" * 20}, format="json").status_code == 403
+
+
+def test_a_failed_login_keeps_no_typed_username_in_the_audit_log(db):
+    typed = "my-secret-password-typed-in-the-wrong-field"
+    APIClient().post("/inbox/login/", {"username": typed, "password": STAFF_PASSWORD, "otp": "123456"})
+    entry = AuditEntry.objects.get(action="staff.login_failed")
+    assert typed not in entry.target and typed not in str(entry.details)
+    assert entry.target.startswith("username-hash:")

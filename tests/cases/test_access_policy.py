@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time_machine
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from backend.accounts.models import StaffRole
 from backend.cases import policy
 from backend.cases.services import assign_backup, end_alert_access, grant_alert_access
-from tests.conftest import device_client, enroll, new_enrollment_code
+from tests.conftest import device_client
+from tests.factories import DeviceFactory
 
 
 def visible_ids(client) -> list[int]:
@@ -93,6 +93,11 @@ def test_inactive_staff_see_nothing(case, contact):
 
 
 def test_defector_devices_list_is_for_staff_on_the_case(case, contact, other_contact, as_staff):
-    enroll(APIClient(), new_enrollment_code(case, contact))
+    DeviceFactory(user=case.defector.user)
     assert len(as_staff(contact).get(f"/api/v1/cases/{case.pk}/devices").json()) == 1
     assert as_staff(other_contact).get(f"/api/v1/cases/{case.pk}/devices").status_code == 404
+
+
+def test_control_characters_in_the_audit_reason_are_refused(case, contact, as_staff):
+    response = as_staff(contact).get(f"/api/v1/cases/{case.pk}?why=a%00b")
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "why"

@@ -13,7 +13,7 @@ from backend.checkins.models import Checkin, CheckinAnswer
 from backend.checkins.sweeps import process_answers
 from backend.crisis.models import Alert
 from backend.vault.services import seal
-from tests.checkins.test_missed_exactly_once import overdue_checkins
+from tests.checkins.test_missed_checkins import overdue_checkins
 
 
 def answered(checkin: Checkin, *, duress: bool) -> CheckinAnswer:

@@ -17,7 +17,8 @@ from backend.crisis.models import Alert
 from backend.problems import Problem
 from backend.push.models import PushOutbox
 from backend.worker.loop import default_jobs
-from tests.conftest import device_client, enroll, new_enrollment_code
+from tests.conftest import device_client
+from tests.factories import DefectorDeviceSessionFactory
 
 NOW = dt.datetime(2026, 11, 23, 18, 0, tzinfo=dt.UTC)
 
@@ -36,12 +37,9 @@ def frozen():
 
 
 @pytest.fixture
-def app(frozen, case, contact, settings):
-    from rest_framework.test import APIClient
-
+def app(frozen, case, settings):
     settings.LIVLINA_ACCESS_TOKEN_TTL = dt.timedelta(days=2)  # these tests move the clock by hours
-
-    return device_client(enroll(APIClient(), new_enrollment_code(case, contact), push_token="app-token"))
+    return device_client(DefectorDeviceSessionFactory(case=case, push_token="app-token"))
 
 
 def schedule(client, case, **overrides):
@@ -254,10 +252,8 @@ def test_staff_see_the_history_answered_late_missed(frozen, case, contact, other
 def test_a_defector_cannot_answer_another_cases_checkin(
     frozen, case, contact, other_case, other_contact, as_staff, app
 ):
-    from rest_framework.test import APIClient
-
     mine = open_one(frozen, as_staff(contact), case)
-    other_app = device_client(enroll(APIClient(), new_enrollment_code(other_case, other_contact)))
+    other_app = device_client(DefectorDeviceSessionFactory(case=other_case))
     respond = other_app.post(f"/api/v1/checkins/{mine.pk}/respond", {"status": "ok"}, format="json")
     extend = other_app.post(f"/api/v1/checkins/{mine.pk}/extend", {"minutes": 10}, format="json")
     # Someone else's check-in and one that does not exist look the same.
@@ -313,14 +309,12 @@ def test_a_far_away_start_is_refused_not_a_stall_or_a_500(frozen, case, contact,
 def test_a_shredded_cases_answer_does_not_hold_up_another_cases_duress(
     frozen, case, contact, other_case, other_contact, as_staff, app
 ):
-    from rest_framework.test import APIClient
-
     from backend.vault.services import shred_case_key
 
     first = open_one(frozen, as_staff(contact), case)
     app.post(f"/api/v1/checkins/{first.pk}/respond", {"status": "ok"}, format="json")
     shred_case_key(case=case, actor=contact.user)
-    other_app = device_client(enroll(APIClient(), new_enrollment_code(other_case, other_contact)))
+    other_app = device_client(DefectorDeviceSessionFactory(case=other_case))
     other_app.post("/api/v1/me/pin", {"pin": "1111"}, format="json")
     other_app.post("/api/v1/me/duress-pin", {"pin": "2222"}, format="json")
     other_schedule = schedule(

@@ -6,19 +6,15 @@ import pytest
 
 from backend.accounts.models import Device
 from backend.crisis.models import OnCallRotation
+from tests.factories import DeviceFactory
 
 
 @pytest.fixture
 def phone_of():
+    """A staff member's enrolled phone, so that escalation has someone to push to."""
+
     def make(staff) -> Device:
-        return Device.objects.create(
-            user=staff.user,
-            name="phone",
-            platform="ios",
-            signing_key="a" * 44,
-            box_key="b" * 44,
-            push_token=f"push-{staff.user.username}",
-        )
+        return DeviceFactory(user=staff.user)
 
     return make
 

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 import time_machine
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from backend.crisis.engine import run_escalations
@@ -60,13 +60,10 @@ def test_on_call_who_was_notified_may_see_ack_and_then_read_the_case(case, oncal
     assert again.status_code == 409
 
 
-def test_the_alert_timeline_shows_each_push_and_its_outcome(case, contact, as_staff):
-    from backend.accounts.models import Device
+def test_the_alert_timeline_shows_each_push_and_its_outcome(case, contact, as_staff, phone_of):
     from backend.push.services import drain_outbox
 
-    Device.objects.create(
-        user=contact.user, name="p", platform="ios", signing_key="a" * 44, box_key="b" * 44, push_token="t"
-    )
+    phone_of(contact)
     alert = raise_alert(case=case, kind="keyword", severity="high")
     run_escalations()
     drain_outbox()
@@ -136,12 +133,12 @@ def test_alert_pushes_carry_no_case_content(case, contact, phone_of):
 
 @pytest.mark.django_db(transaction=True)
 async def test_alert_new_reaches_staff_sockets_not_the_defector(case, contact, defector_device):
-    cookie = (await sync_to_async(staff_client)(contact)).cookies["sessionid"].value
+    cookie = (await database_sync_to_async(staff_client)(contact)).cookies["sessionid"].value
     inbox = session_socket(cookie, origin="http://testserver")
     assert (await inbox.connect())[0]
     app = device_socket(defector_device.access_token)
     assert (await app.connect())[0]
-    alert = await sync_to_async(raise_alert)(case=case, kind="duress", severity="critical")
+    alert = await database_sync_to_async(raise_alert)(case=case, kind="duress", severity="critical")
     frame = await receive_type(inbox, "alert.new")
     assert frame["alert"] == {
         "id": alert.pk,

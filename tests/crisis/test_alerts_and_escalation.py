@@ -11,6 +11,7 @@ from backend.crisis.engine import claim_due_alerts, run_escalations, run_step
 from backend.crisis.models import Alert, AlertRecipient, EscalationPolicy
 from backend.crisis.services import acknowledge_alert, raise_alert, resolve_alert
 from backend.push.models import PushOutbox
+from tests.factories import CaseFactory
 
 
 def pushed_users(alert: Alert) -> set[int]:
@@ -215,7 +216,6 @@ def test_a_batch_of_steps_costs_the_same_few_statements_however_many_alerts_it_h
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from backend.administration.services import open_case
     from backend.crisis.engine import run_steps
 
     phone_of(contact)
@@ -223,7 +223,7 @@ def test_a_batch_of_steps_costs_the_same_few_statements_however_many_alerts_it_h
     def statements(count: int) -> int:
         for i in range(count):
             alias = f"S{count}-{i}"
-            case = open_case(programme=programme, alias=alias, primary_contact=contact.user, actor=contact.user)
+            case = CaseFactory(programme=programme, alias=alias, primary_contact=contact.user)
             raise_alert(case=case, kind="keyword", severity="high")
         claimed = claim_due_alerts(now=timezone.now(), owner="worker-a")
         assert len(claimed) == count
@@ -232,3 +232,53 @@ def test_a_batch_of_steps_costs_the_same_few_statements_however_many_alerts_it_h
         return sum(1 for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT")))
 
     assert statements(2) == statements(12) < 12
+
+
+def test_a_second_critical_trigger_reopens_an_acknowledged_alert_and_notifies_again(case, contact, phone_of):
+    phone_of(contact)
+    alert = raise_alert(case=case, kind="panic", severity="critical")
+    run_escalations()
+    acknowledge_alert(alert=alert, user=contact.user)
+    raise_alert(case=case, kind="panic", severity="critical")
+    run_escalations()
+    alert.refresh_from_db()
+    assert alert.state == "open"
+    assert PushOutbox.objects.filter(alert=alert).count() == 2
+
+
+def test_a_step_that_reaches_no_phone_does_not_wait_before_the_next(case, contact, supervisor, phone_of):
+    phone_of(supervisor)
+    EscalationPolicy.objects.create(
+        programme=case.programme,
+        steps=[{"action": "notify_contacts"}, {"action": "wait", "minutes": 10}, {"action": "notify_supervisors"}],
+        repeat=1,
+    )
+    alert = raise_alert(case=case, kind="keyword", severity="high")  # the contact person has no phone
+    run_escalations()
+    kinds = list(alert.events.values_list("kind", flat=True))
+    assert kinds[:4] == ["raised", "nobody_reachable", "wait_skipped", "notified"]
+    assert set(PushOutbox.objects.filter(alert=alert).values_list("device__user_id", flat=True)) == {supervisor.user.pk}
+
+
+def test_one_failing_escalation_step_does_not_hold_up_the_others(case, other_case, contact, other_contact):
+    from unittest import mock
+
+    from backend.crisis import engine
+
+    first = raise_alert(case=case, kind="keyword", severity="high")
+    second = raise_alert(case=other_case, kind="keyword", severity="high")
+    real = engine._advance
+
+    def fails_for_the_first(alert, **kwargs):
+        if alert.pk == first.pk:
+            raise RuntimeError("a bad alert")
+        return real(alert, **kwargs)
+
+    # The batch fails, then each alert is stepped on its own: only the bad one is left.
+    with mock.patch.object(engine, "_advance", side_effect=fails_for_the_first):
+        assert engine.run_escalations() == 2
+    second.refresh_from_db()
+    assert second.events.filter(kind__in=["notified", "nobody_reachable"]).exists()
+    first.refresh_from_db()
+    assert not first.events.exclude(kind="raised").exists()
+    assert first.lease_owner  # still leased: tried again when the lease expires

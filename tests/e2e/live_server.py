@@ -64,21 +64,22 @@ def live_server(data_dir: Path, *, extra_env: dict[str, str] | None = None) -> I
         text=True,
     )
     base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base_url}/api/v1/schema/", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {process.stdout.read() if process.stdout else ''}")
-            time.sleep(0.2)
-        yield LiveServer(base_url, env, process, json.loads(seeded.stdout))
-    finally:
-        process.terminate()
+    with process:  # and its output pipe is closed when the server is done
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{base_url}/api/v1/schema/", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"server did not start: {process.stdout.read() if process.stdout else ''}")
+                time.sleep(0.2)
+            yield LiveServer(base_url, env, process, json.loads(seeded.stdout))
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -12,6 +12,7 @@ from backend.messaging.models import Conversation, Message
 from backend.push.models import PushOutbox
 from backend.realtime import layer_health
 from tests.conftest import device_client, staff_client
+from tests.factories import DeviceFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,28 +32,8 @@ def layer_down(settings):
     layer_health.failing = False
 
 
-def test_messages_are_stored_and_synced_while_the_layer_is_down(
-    layer_down, case, contact, defector_device, caplog, api
-):
-    from backend.accounts.models import Device
-
-    staff_phone = api.post(
-        "/api/v1/auth/staff-device",
-        {
-            "username": "contact",
-            "password": "correct horse battery staple",
-            "otp": contact.otp(),
-            "device": {
-                "name": "p",
-                "platform": "ios",
-                "signing_key": defector_device.keys.public()["signing_key"],
-                "box_key": defector_device.keys.public()["box_key"],
-                "push_token": "staff-token",
-            },
-        },
-        format="json",
-    )
-    assert staff_phone.status_code == 201
+def test_messages_are_stored_and_synced_while_the_layer_is_down(layer_down, case, contact, defector_device, caplog):
+    staff_device = DeviceFactory(user=contact.user, push_token="staff-token")
     conversation = Conversation.objects.get(case=case)
     app = device_client(defector_device)
     caplog.set_level(logging.ERROR, logger="backend.realtime")
@@ -64,7 +45,6 @@ def test_messages_are_stored_and_synced_while_the_layer_is_down(
         )
         assert response.status_code == 201
     assert Message.objects.filter(conversation=conversation).count() == 3
-    staff_device = Device.objects.get(pk=staff_phone.json()["device_id"])
     assert PushOutbox.objects.filter(device=staff_device).count() == 3
     page = staff_client(contact).get(f"/api/v1/conversations/{conversation.pk}/messages").json()
     assert [m["body"] for m in page["results"]] == ["m0", "m1", "m2"]

@@ -15,7 +15,7 @@ from backend.checkins.models import Checkin
 from backend.checkins.sweeps import mark_missed
 from backend.crisis.models import Alert
 from backend.crisis.services import raise_alert
-from tests.checkins.test_missed_exactly_once import overdue_checkins
+from tests.checkins.test_missed_checkins import overdue_checkins
 from tests.conftest import requires_postgres
 from tests.threads import run_together
 

@@ -12,7 +12,6 @@ import uuid
 import pytest
 from django.db import IntegrityError
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from backend.accounts.models import Device, User
 from backend.cases.models import Case
@@ -25,7 +24,8 @@ from backend.messaging.socket_auth import SocketIdentity
 from backend.problems import Problem
 from backend.push.models import PushOutbox
 from backend.vault.services import shred_case_key
-from tests.conftest import enroll, new_enrollment_code, requires_postgres
+from tests.conftest import requires_postgres
+from tests.factories import DeviceFactory
 from tests.threads import run_together
 
 
@@ -87,7 +87,7 @@ def test_a_batch_stores_the_valid_sends_and_refuses_each_bad_one_on_its_own(case
 def test_a_failure_at_commit_is_never_acked_and_fails_only_its_own_message(case):
     conversation = Conversation.objects.get(case=case)
     defector = case.defector.user
-    gone = Device(pk=uuid.uuid4(), user=defector)  # never saved: the foreign key fails at commit
+    gone = DeviceFactory.build(user=defector)  # never saved: the foreign key fails at commit
     with pytest.raises(IntegrityError):
         send_messages([SendRequest(defector, gone, conversation.pk, uuid.uuid4(), "lost")])
     assert not Message.objects.exists()
@@ -120,11 +120,10 @@ def test_a_send_into_an_erased_case_is_refused_on_its_own(case, other_case, othe
 
 
 @pytest.mark.django_db
-def test_a_batch_writes_push_rows_for_the_other_participants_devices_only(case, contact, defector_device):
+def test_a_batch_writes_push_rows_for_the_other_participants_devices_only(case, contact):
     conversation = Conversation.objects.get(case=case)
-    staff_phone = Device.objects.create(user=contact.user, name="phone", push_token="staff-token")
-    Device.objects.filter(pk=defector_device.device_id).update(push_token="defector-token")
-    own = Device.objects.get(pk=defector_device.device_id)
+    staff_phone = DeviceFactory(user=contact.user, push_token="staff-token")
+    own = DeviceFactory(user=case.defector.user, push_token="defector-token")
     defector = case.defector.user
     send_messages([SendRequest(defector, own, conversation.pk, uuid.uuid4(), f"m{i}") for i in range(3)])
     assert list(PushOutbox.objects.values_list("device_id", flat=True)) == [staff_phone.pk] * 3
@@ -185,10 +184,10 @@ def test_sends_that_arrive_while_a_batch_is_stored_go_into_the_next_batch():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_send_that_breaks_its_batch_fails_alone(case, defector_device, monkeypatch, settings):
+def test_a_send_that_breaks_its_batch_fails_alone(case, monkeypatch, settings):
     settings.LIVLINA_MESSAGE_RATE = "6/minute"
     conversation = Conversation.objects.get(case=case)
-    device = Device.objects.select_related("user").get(pk=defector_device.device_id)
+    device = DeviceFactory(user=case.defector.user)
     identity = SocketIdentity(device.user, device, valid_until=timezone.now() + dt.timedelta(minutes=10))
     real_scan = services._scan_for_crisis
 
@@ -234,10 +233,8 @@ def test_concurrent_batches_over_the_same_conversations_never_deadlock_or_gap(ca
 
 
 @pytest.mark.django_db
-def test_a_revoked_device_in_a_batch_is_refused_and_the_others_are_stored(case, other_case, contact, other_contact):
-    pairs = ((case, contact), (other_case, other_contact))
-    sessions = [enroll(APIClient(), new_enrollment_code(c, by)) for c, by in pairs]
-    devices = [Device.objects.select_related("user").get(pk=s.device_id) for s in sessions]
+def test_a_revoked_device_in_a_batch_is_refused_and_the_others_are_stored(case, other_case):
+    devices = [DeviceFactory(user=c.defector.user) for c in (case, other_case)]
     Device.objects.filter(pk=devices[0].pk).update(revoked_at=timezone.now())
     until = timezone.now() + dt.timedelta(minutes=10)
     sends = [

@@ -10,10 +10,12 @@ from rest_framework.test import APIClient
 
 from backend.audit.models import AuditEntry
 from backend.cases.services import end_alert_access, grant_alert_access
+from backend.crisis.models import Alert
 from backend.messaging.models import Conversation, Message
 from backend.push.models import PushOutbox
 from backend.vault.services import ContentTampered, open_sealed, shred_case_key
-from tests.conftest import device_client, enroll, new_enrollment_code
+from tests.conftest import device_client
+from tests.factories import DefectorDeviceSessionFactory, DeviceFactory
 
 
 def send(client: APIClient, conversation_id: int, body: str, client_id: str | None = None):
@@ -160,23 +162,14 @@ def test_read_receipts_and_unread_counts(conversation, defector_device, contact,
     assert staff.get("/api/v1/conversations").json()[0]["unread"] == 0
 
 
-def test_push_rows_go_to_recipients_devices_not_the_sender(conversation, case, contact, api):
-    sender_phone = enroll(APIClient(), new_enrollment_code(case, contact), push_token="defector-token")
-    enroll(APIClient(), new_enrollment_code(case, contact), push_token="defector-token-2")
-    staff_phone = api.post(
-        "/api/v1/auth/staff-device",
-        {
-            "username": "contact",
-            "password": "correct horse battery staple",
-            "otp": contact.otp(),
-            "device": {**sender_phone.keys.public(), "push_token": "staff-token"},
-        },
-        format="json",
-    ).json()
+def test_push_rows_go_to_recipients_devices_not_the_sender(conversation, case, contact):
+    sender_phone = DefectorDeviceSessionFactory(case=case, push_token="defector-token")
+    DeviceFactory(user=case.defector.user, push_token="defector-token-2")
+    staff_phone = DeviceFactory(user=contact.user, push_token="staff-token")
     send(device_client(sender_phone), conversation.pk, "hej")
     targets = set(PushOutbox.objects.values_list("device_id", flat=True))
     # The staff phone only: the sender's own second phone syncs, it is not woken.
-    assert {str(t) for t in targets} == {staff_phone["device_id"]}
+    assert targets == {staff_phone.pk}
 
 
 def test_sending_is_rate_limited_per_device(conversation, defector_device, settings):
@@ -220,3 +213,14 @@ def test_an_oversized_request_body_is_a_413_problem(conversation, defector_devic
     assert response.status_code == 413
     assert response["Content-Type"] == "application/problem+json"
     assert Message.objects.count() == 0
+
+
+def test_nul_in_a_message_body_is_refused(case, defector_device):
+    conversation = Conversation.objects.get(case=case)
+    response = device_client(defector_device).post(
+        f"/api/v1/conversations/{conversation.pk}/messages",
+        {"client_id": str(uuid.uuid4()), "body": "a\x00b"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert not Alert.objects.exists()

@@ -6,11 +6,12 @@ import json
 import uuid
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from rest_framework.test import APIClient
 
 from backend.messaging.models import Conversation, Message
 from tests.conftest import device_client, staff_client
+from tests.factories import DefectorDeviceSessionFactory
 from tests.messaging.socket_clients import device_socket, receive, receive_type, session_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,7 +47,7 @@ async def test_device_without_origin_is_accepted_and_a_message_reaches_staff(
     await app.send_json_to(frame)
     ack = await receive_type(app, "message.ack")
     assert ack["client_id"] == frame["client_id"] and ack["seq"] == 1
-    stored = await sync_to_async(Message.objects.get)(pk=ack["id"])
+    stored = await database_sync_to_async(Message.objects.get)(pk=ack["id"])
     assert stored.seq == 1
     new = await receive_type(inbox, "message.new")
     assert new["conversation"] == conversation.pk
@@ -70,7 +71,7 @@ async def test_inbox_socket_from_a_foreign_origin_is_refused(staff_cookie):
 
 async def test_session_without_second_factor_is_refused(contact, case):
     client = APIClient()
-    await sync_to_async(client.force_login)(contact.user)
+    await database_sync_to_async(client.force_login)(contact.user)
     connected, _ = await session_socket(client.cookies["sessionid"].value, origin="http://testserver").connect()
     assert not connected
 
@@ -109,12 +110,12 @@ async def test_body_errors_name_the_client_id_and_store_nothing(conversation, de
         await app.send_json_to(frame)
         error = await receive(app)
         assert (error["code"], error["client_id"]) == (code, frame["client_id"])
-    assert await sync_to_async(Message.objects.count)() == 0
+    assert await database_sync_to_async(Message.objects.count)() == 0
     await app.disconnect()
 
 
 async def test_other_cases_conversation_is_not_found_over_the_socket(other_case, defector_device):
-    other = await sync_to_async(Conversation.objects.get)(case=other_case)
+    other = await database_sync_to_async(Conversation.objects.get)(case=other_case)
     app = device_socket(defector_device.access_token)
     await app.connect()
     await app.send_json_to(send_frame(other.pk, "hej"))
@@ -136,14 +137,14 @@ async def test_retry_with_the_same_client_id_acks_the_same_message(conversation,
     await again.send_json_to(frame)
     second = await receive_type(again, "message.ack")
     assert (first["id"], first["seq"]) == (second["id"], second["seq"])
-    assert await sync_to_async(Message.objects.count)() == 1
+    assert await database_sync_to_async(Message.objects.count)() == 1
     await again.disconnect()
 
 
 async def test_sync_replays_missed_messages_in_order(conversation, defector_device, contact):
-    staff = await sync_to_async(staff_client)(contact)
+    staff = await database_sync_to_async(staff_client)(contact)
     for i in range(5):
-        await sync_to_async(staff.post)(
+        await database_sync_to_async(staff.post)(
             f"/api/v1/conversations/{conversation.pk}/messages",
             {"client_id": str(uuid.uuid4()), "body": f"m{i}"},
             format="json",
@@ -174,8 +175,10 @@ async def test_read_receipts_reach_the_other_side_live(conversation, defector_de
 async def test_revoking_a_device_closes_its_socket_at_once(conversation, defector_device, contact):
     app = device_socket(defector_device.access_token)
     await app.connect()
-    staff = await sync_to_async(staff_client)(contact)
-    response = await sync_to_async(staff.post)(f"/api/v1/devices/{defector_device.device_id}/revoke", {}, format="json")
+    staff = await database_sync_to_async(staff_client)(contact)
+    response = await database_sync_to_async(staff.post)(
+        f"/api/v1/devices/{defector_device.device_id}/revoke", {}, format="json"
+    )
     assert response.status_code == 204
     output = await app.receive_output(timeout=3)
     assert output == {"type": "websocket.close", "code": 4403}
@@ -212,17 +215,14 @@ async def test_per_device_send_limit_holds_across_sockets(conversation, defector
 
 
 async def test_device_http_token_still_works_after_socket_use(defector_device):
-    assert (await sync_to_async(device_client(defector_device).get)("/api/v1/me")).status_code == 200
+    assert (await database_sync_to_async(device_client(defector_device).get)("/api/v1/me")).status_code == 200
 
 
 async def test_a_socket_closes_when_its_access_token_expires(case, contact, settings):
     from datetime import timedelta
 
-    from tests.conftest import enroll, new_enrollment_code
-
     settings.LIVLINA_ACCESS_TOKEN_TTL = timedelta(seconds=1)
-    code = await sync_to_async(new_enrollment_code)(case, contact)
-    session = await sync_to_async(enroll)(APIClient(), code)
+    session = await database_sync_to_async(DefectorDeviceSessionFactory)(case=case)
     app = device_socket(session.access_token)
     assert (await app.connect())[0]
     output = await app.receive_output(timeout=4)
@@ -231,10 +231,10 @@ async def test_a_socket_closes_when_its_access_token_expires(case, contact, sett
 
 async def test_an_inbox_socket_ends_when_its_session_logs_out(contact, settings):
     settings.LIVLINA_SOCKET_RECHECK_SECONDS = 0.2
-    client = await sync_to_async(staff_client)(contact)
+    client = await database_sync_to_async(staff_client)(contact)
     inbox = session_socket(client.cookies["sessionid"].value, origin="http://testserver")
     assert (await inbox.connect())[0]
-    await sync_to_async(client.post)("/inbox/logout/")
+    await database_sync_to_async(client.post)("/inbox/logout/")
     output = await inbox.receive_output(timeout=3)
     assert output == {"type": "websocket.close", "code": 4401}
 
@@ -248,7 +248,7 @@ async def test_a_revoked_device_socket_closes_even_if_the_revocation_event_is_lo
     app = device_socket(defector_device.access_token)
     assert (await app.connect())[0]
     # Revoked straight in the database: no event goes over the channel layer.
-    await sync_to_async(Device.objects.filter(pk=defector_device.device_id).update)(revoked_at=timezone.now())
+    await database_sync_to_async(Device.objects.filter(pk=defector_device.device_id).update)(revoked_at=timezone.now())
     output = await app.receive_output(timeout=3)
     assert output == {"type": "websocket.close", "code": 4401}
 
@@ -269,10 +269,10 @@ async def test_staff_send_from_the_inbox_socket_reaches_the_defector(conversatio
 
 
 async def test_a_send_from_a_logged_out_inbox_socket_is_refused_and_closes_it(conversation, contact):
-    client = await sync_to_async(staff_client)(contact)
+    client = await database_sync_to_async(staff_client)(contact)
     inbox = session_socket(client.cookies["sessionid"].value, origin="http://testserver")
     assert (await inbox.connect())[0]
-    await sync_to_async(client.post)("/inbox/logout/")
+    await database_sync_to_async(client.post)("/inbox/logout/")
     await inbox.send_json_to(send_frame(conversation.pk, "efter utloggning"))
     assert await inbox.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
-    assert not await sync_to_async(Message.objects.exists)()
+    assert not await database_sync_to_async(Message.objects.exists)()

@@ -65,9 +65,3 @@ def test_schema_describes_every_api_endpoint(db):
                 routed.add(route)
     assert routed, "no API routes found"
     assert routed <= documented, routed - documented
-
-
-def test_unknown_api_path_is_a_problem_not_html(db):
-    response = APIClient().get("/api/v1/nothing-here")
-    assert response.status_code == 404
-    assert response["Content-Type"] == "application/problem+json"

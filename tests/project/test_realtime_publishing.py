@@ -82,3 +82,15 @@ def test_a_hung_channel_layer_costs_one_timeout_then_publishing_pauses(monkeypat
     clock[0] += realtime.PAUSE_AFTER_HANG_SECONDS + 1  # the pause ends: the next publish tries the layer again
     realtime.publish_many_now([("user.3", {"type": "alert.new"})])
     assert calls == ["user.1", "user.3"]
+
+
+def test_a_broken_channel_layer_config_never_escapes_a_commit(settings, case):
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"prefix": "x"}}
+    }
+    from backend.realtime import layer_health, publish_now
+
+    layer_health.failing = False
+    publish_now("user.1", {"type": "ping"})  # must not raise
+    assert layer_health.failing is True
+    layer_health.failing = False
