@@ -23,8 +23,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from backend.accounts.models import Device, Programme, StaffRole, User
 from backend.accounts.services import issue_token_pair
-from backend.cases.models import Case
 from backend.administration.services import open_case
+from backend.cases.models import Case
 from client.device import DeviceKeys, DeviceSession
 
 STAFF_PASSWORD = "correct horse battery staple"
