@@ -5,7 +5,7 @@ base views (``backend.accounts.api_views``) call it as ``parse_body`` / ``parse_
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from django.conf import settings
 from rest_framework import serializers
@@ -14,13 +14,14 @@ from rest_framework.parsers import JSONParser
 from backend.problems import Problem
 
 
-class InputSerializer(serializers.Serializer):
+# The type argument is the instance a serializer reads or writes: an input serializer has none.
+class InputSerializer(serializers.Serializer[None]):
     """A serializer that only reads input; output shapes are the apps' output serializers."""
 
-    def create(self, validated_data: Any) -> Any:  # pragma: no cover - input only
+    def create(self, validated_data: Any) -> NoReturn:  # pragma: no cover - input only
         raise NotImplementedError
 
-    def update(self, instance: Any, validated_data: Any) -> Any:  # pragma: no cover - input only
+    def update(self, instance: None, validated_data: Any) -> NoReturn:  # pragma: no cover - input only
         raise NotImplementedError
 
 

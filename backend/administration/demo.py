@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +57,7 @@ class DemoSeed:
 
 
 def _staff_member(
-    programme: Programme, username: str, first: str, last: str, roles: list[str]
+    programme: Programme, username: str, first: str, last: str, roles: Sequence[StaffRole.Role]
 ) -> tuple[User, str, str]:
     password = demo_password(username)
     user, created = User.objects.get_or_create(

@@ -131,8 +131,13 @@ def build_firebase_app(*, name: str, credentials_path: str, project_id: str, tim
     from firebase_admin import credentials
     from google.auth.credentials import AnonymousCredentials
 
-    # Without a service account (a local stand-in only) requests carry no token.
-    credential: Any = credentials.Certificate(credentials_path) if credentials_path else AnonymousCredentials()
+    credential: Any
+    if credentials_path:
+        credential = credentials.Certificate(credentials_path)
+    else:
+        # Without a service account (a local stand-in only) requests carry no token.
+        # google-auth leaves AnonymousCredentials.__init__ unannotated, so mypy calls it untyped.
+        credential = AnonymousCredentials()  # type: ignore[no-untyped-call]
     options: dict[str, Any] = {"httpTimeout": timeout}
     if project_id:
         options["projectId"] = project_id
