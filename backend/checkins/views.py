@@ -43,7 +43,7 @@ class OpenCheckinOutput(serializers.Serializer[Checkin]):
 
 class RespondInput(StrictSerializer):
     status = serializers.ChoiceField(choices=sorted(services.ANSWERS))
-    pin = serializers.RegexField(r"^\d{4,8}$", required=False)
+    pin = serializers.RegexField(services.PIN_PATTERN, required=False)
 
 
 class RespondOutput(serializers.Serializer[Checkin]):
@@ -57,7 +57,7 @@ class ExtendInput(StrictSerializer):
 
 
 class PinInput(StrictSerializer):
-    pin = serializers.RegexField(r"^\d{4,8}$")
+    pin = serializers.RegexField(services.PIN_PATTERN)
 
 
 class HistoryOutput(serializers.Serializer[Checkin]):
