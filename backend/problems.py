@@ -98,8 +98,9 @@ _SLUGS = {
 
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    # Imported here: rest_framework.views loads the authentication classes, which use Problem.
-    from rest_framework.views import exception_handler
+    # Imported here: rest_framework.views loads the authentication classes (DRF settings),
+    # which import this module, so a top-level import would be a cycle.
+    from rest_framework.views import exception_handler  # noqa: PLC0415
 
     if isinstance(exc, (OverflowError, DataError)):
         # A number or text the database cannot hold (an id of 10**30, a NUL byte): the
