@@ -134,15 +134,15 @@ def build_firebase_app(*, name: str, credentials_path: str, project_id: str, tim
     from firebase_admin import credentials
     from google.auth.credentials import AnonymousCredentials
 
-    # Without a service account (a local stand-in only) requests carry no token.
-    # google-auth leaves AnonymousCredentials.__init__ unannotated, so mypy calls it untyped.
-    credential: Any = (
-        credentials.Certificate(credentials_path) if credentials_path else AnonymousCredentials()  # type: ignore[no-untyped-call]
-    )
     options: dict[str, Any] = {"httpTimeout": timeout}
     if project_id:
         options["projectId"] = project_id
-    return firebase_admin.initialize_app(credential, options, name=name)
+    if credentials_path:
+        return firebase_admin.initialize_app(credentials.Certificate(credentials_path), options, name=name)
+    # Without a service account (a local stand-in only) requests carry no token.
+    # google-auth leaves AnonymousCredentials.__init__ unannotated, so mypy calls it untyped.
+    anonymous = AnonymousCredentials()  # type: ignore[no-untyped-call]
+    return firebase_admin.initialize_app(anonymous, options, name=name)
 
 
 @cache
