@@ -5,11 +5,13 @@ base views (``backend.accounts.api_views``) call it as ``parse_body`` / ``parse_
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from collections.abc import Mapping
+from typing import IO, Any, NoReturn
 
 from django.conf import settings
 from rest_framework import serializers
 from rest_framework.parsers import JSONParser
+from typing_extensions import override
 
 from backend.problems import Problem
 
@@ -82,7 +84,10 @@ class BoundedJSONParser(JSONParser):
     """JSON bodies up to ``DATA_UPLOAD_MAX_MEMORY_SIZE``; larger ones are a 413 before parsing.
     (DRF's parser reads the stream itself, so Django's own limit never applies.)"""
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+    @override
+    def parse(
+        self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         request = (parser_context or {}).get("request")
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         try:
