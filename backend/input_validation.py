@@ -5,22 +5,25 @@ base views (``backend.accounts.api_views``) call it as ``parse_body`` / ``parse_
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import IO, Any, NoReturn
 
 from django.conf import settings
 from rest_framework import serializers
 from rest_framework.parsers import JSONParser
+from typing_extensions import override
 
 from backend.problems import Problem
 
 
-class InputSerializer(serializers.Serializer):
+# The type argument is the instance a serializer reads or writes: an input serializer has none.
+class InputSerializer(serializers.Serializer[None]):
     """A serializer that only reads input; output shapes are the apps' output serializers."""
 
-    def create(self, validated_data: Any) -> Any:  # pragma: no cover - input only
+    def create(self, validated_data: Any) -> NoReturn:  # pragma: no cover - input only
         raise NotImplementedError
 
-    def update(self, instance: Any, validated_data: Any) -> Any:  # pragma: no cover - input only
+    def update(self, instance: None, validated_data: Any) -> NoReturn:  # pragma: no cover - input only
         raise NotImplementedError
 
 
@@ -81,7 +84,10 @@ class BoundedJSONParser(JSONParser):
     """JSON bodies up to ``DATA_UPLOAD_MAX_MEMORY_SIZE``; larger ones are a 413 before parsing.
     (DRF's parser reads the stream itself, so Django's own limit never applies.)"""
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+    @override
+    def parse(
+        self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         request = (parser_context or {}).get("request")
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         try:

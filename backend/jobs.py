@@ -143,22 +143,26 @@ def run_in_bulk_else_one_by_one(
     fall_back_on = race or Exception
     try:
         with step():
-            outcomes = list(bulk(batch))
+            outcomes: list[R | Failed] = list(bulk(batch))
     except fall_back_on as error:
         if single is None and len(batch) == 1:
-            if not isolate:
-                raise
-            logger.exception("%s %s failed", what, _describe(batch[0]))
-            return [Failed(error)]
+            return [_failed_alone(batch[0], error, what=what, logger=logger, isolate=isolate)]
         if race is not None:
             logger.info("%s: a batch of %d lost a race (%r); trying each on its own", what, len(batch), error)
         else:
             logger.exception("%s: a batch of %d failed; trying each on its own", what, len(batch))
-    else:
-        if len(outcomes) != len(batch):
-            raise ValueError(f"{what}: the batch gave {len(outcomes)} outcomes for {len(batch)} items")
-        return list(outcomes)
-    return _one_by_one(batch, single or _alone(bulk), what=what, logger=logger, isolate=isolate, step=step)
+        return _one_by_one(batch, single or _alone(bulk), what=what, logger=logger, isolate=isolate, step=step)
+    if len(outcomes) != len(batch):
+        raise ValueError(f"{what}: the batch gave {len(outcomes)} outcomes for {len(batch)} items")
+    return outcomes
+
+
+def _failed_alone(item: object, error: Exception, *, what: str, logger: logging.Logger, isolate: bool) -> Failed:
+    """A batch of one that failed: its failure is the item's (not run a second time)."""
+    if not isolate:
+        raise error
+    logger.exception("%s %s failed", what, _describe(item), exc_info=error)
+    return Failed(error)
 
 
 def _alone(bulk: Callable[[Sequence[T]], Sequence[R]]) -> Callable[[T], R]:

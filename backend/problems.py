@@ -8,7 +8,7 @@ the HTTP ``status``, a ``detail`` and, for validation errors, ``errors``: a list
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from django.db import DataError
 from django.http import JsonResponse
@@ -49,36 +49,45 @@ def api_datetime(value: datetime) -> str:
     return serializers.DateTimeField().to_representation(value)
 
 
+class FieldError(TypedDict):
+    field: str  # "" for the request as a whole
+    message: str
+
+
+class ProblemBody(TypedDict):
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: NotRequired[list[FieldError]]
+    retry_after: NotRequired[int]  # seconds, on a 429
+
+
 def problem_type(slug: str) -> str:
     return f"urn:livlina:problem:{slug}"
 
 
-def _flatten_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
+def _flatten_errors(detail: Any, prefix: str = "") -> list[FieldError]:
     if isinstance(detail, dict):
-        out: list[dict[str, str]] = []
+        out: list[FieldError] = []
         for key, value in detail.items():
             name = "" if key == "non_field_errors" else str(key)
             out.extend(_flatten_errors(value, f"{prefix}.{name}" if prefix and name else prefix or name))
         return out
     if isinstance(detail, list):
         if all(not isinstance(item, (dict, list)) for item in detail):
-            return [{"field": prefix, "message": str(item)} for item in detail]
+            return [FieldError(field=prefix, message=str(item)) for item in detail]
         out = []
         for index, item in enumerate(detail):
             out.extend(_flatten_errors(item, f"{prefix}[{index}]"))
         return out
-    return [{"field": prefix, "message": str(detail)}]
+    return [FieldError(field=prefix, message=str(detail))]
 
 
-def problem_body(
-    *, status_code: int, slug: str, detail: str, errors: list[dict[str, str]] | None = None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "type": problem_type(slug),
-        "title": TITLES.get(status_code, "Error"),
-        "status": status_code,
-        "detail": detail,
-    }
+def problem_body(*, status_code: int, slug: str, detail: str, errors: list[FieldError] | None = None) -> ProblemBody:
+    body = ProblemBody(
+        type=problem_type(slug), title=TITLES.get(status_code, "Error"), status=status_code, detail=detail
+    )
     if errors:
         body["errors"] = errors
     return body
@@ -98,8 +107,9 @@ _SLUGS = {
 
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    # Imported here: rest_framework.views loads the authentication classes, which use Problem.
-    from rest_framework.views import exception_handler
+    # Imported here: rest_framework.views loads the authentication classes (DRF settings),
+    # which import this module, so a top-level import would be a cycle.
+    from rest_framework.views import exception_handler  # noqa: PLC0415
 
     if isinstance(exc, (OverflowError, DataError)):
         # A number or text the database cannot hold (an id of 10**30, a NUL byte): the
@@ -110,7 +120,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         return None  # a real bug: Django's 500 handler answers (as problem+json, see urls.py)
     status_code = response.status_code
     if isinstance(exc, Problem):
-        errors = [{"field": exc.field, "message": str(exc.detail)}] if exc.field else None
+        errors = [FieldError(field=exc.field, message=str(exc.detail))] if exc.field else None
         body = problem_body(status_code=status_code, slug=exc.slug, detail=str(exc.detail), errors=errors)
     elif isinstance(exc, exceptions.ValidationError):
         errors = _flatten_errors(exc.detail)

@@ -17,6 +17,9 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 KEY_FILE_NAME = "keys.json"
+# Every key here (key-encryption keys, the enrollment pepper, the audit signing seed) is
+# 256 bits.
+KEY_BYTES = 32
 
 
 def _b64(raw: bytes) -> str:
@@ -26,10 +29,10 @@ def _b64(raw: bytes) -> str:
 def _generated_development_keys() -> dict[str, object]:
     return {
         "secret_key": secrets.token_urlsafe(50),
-        "keks": {"dev-1": _b64(secrets.token_bytes(32))},
+        "keks": {"dev-1": _b64(secrets.token_bytes(KEY_BYTES))},
         "active_kek": "dev-1",
-        "enrollment_pepper": _b64(secrets.token_bytes(32)),
-        "audit_signing_key": _b64(secrets.token_bytes(32)),
+        "enrollment_pepper": _b64(secrets.token_bytes(KEY_BYTES)),
+        "audit_signing_key": _b64(secrets.token_bytes(KEY_BYTES)),
     }
 
 
@@ -53,13 +56,13 @@ def load_development_keys(data_dir: Path) -> dict[str, object]:
 
 
 def decode_key(value: str, *, name: str) -> bytes:
-    """Decode a base64 32-byte key, naming the setting when it is malformed."""
+    """Decode a base64 ``KEY_BYTES``-byte key, naming the setting when it is malformed."""
     try:
         raw = base64.b64decode(value, validate=True)
     except (ValueError, TypeError) as exc:
         raise ImproperlyConfigured(f"{name} is not valid base64") from exc
-    if len(raw) != 32:
-        raise ImproperlyConfigured(f"{name} must decode to 32 bytes, not {len(raw)}")
+    if len(raw) != KEY_BYTES:
+        raise ImproperlyConfigured(f"{name} must decode to {KEY_BYTES} bytes, not {len(raw)}")
     return raw
 
 

@@ -185,7 +185,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "/inbox/login/"
 # Staff sessions end after 30 idle minutes, and never live longer than 12 hours.
-SESSION_COOKIE_AGE = int(os.environ.get("LIVLINA_SESSION_IDLE_SECONDS", 30 * 60))
+SESSION_COOKIE_AGE = int(os.environ.get("LIVLINA_SESSION_IDLE_SECONDS", "1800"))
 SESSION_SAVE_EVERY_REQUEST = True
 LIVLINA_SESSION_MAX_AGE = timedelta(hours=12)
 SESSION_COOKIE_HTTPONLY = True
@@ -197,28 +197,28 @@ LIVLINA_REFRESH_TOKEN_TTL = timedelta(days=30)
 LIVLINA_REFRESH_CLOCK_SKEW = timedelta(minutes=5)
 LIVLINA_ENROLLMENT_CODE_TTL = timedelta(hours=24)
 LIVLINA_BREAK_GLASS_TTL = timedelta(hours=4)
-LIVLINA_AUDIT_CHECKPOINT_EVERY = int(os.environ.get("LIVLINA_AUDIT_CHECKPOINT_EVERY", 100))
+LIVLINA_AUDIT_CHECKPOINT_EVERY = int(os.environ.get("LIVLINA_AUDIT_CHECKPOINT_EVERY", "100"))
 
 # Per device (or staff member without a device), REST and WebSocket together.
 LIVLINA_MESSAGE_RATE = os.environ.get("LIVLINA_MESSAGE_RATE", "120/minute")
 # Per WebSocket connection: frames a second and burst (over it: an error frame, not a close).
-LIVLINA_SOCKET_RATE = float(os.environ.get("LIVLINA_SOCKET_RATE", 10))
-LIVLINA_SOCKET_BURST = float(os.environ.get("LIVLINA_SOCKET_BURST", 30))
+LIVLINA_SOCKET_RATE = float(os.environ.get("LIVLINA_SOCKET_RATE", "10"))
+LIVLINA_SOCKET_BURST = float(os.environ.get("LIVLINA_SOCKET_BURST", "30"))
 # How often an open socket re-checks its credential (revocation, logout) in the database.
-LIVLINA_SOCKET_RECHECK_SECONDS = float(os.environ.get("LIVLINA_SOCKET_RECHECK_SECONDS", 30))
+LIVLINA_SOCKET_RECHECK_SECONDS = float(os.environ.get("LIVLINA_SOCKET_RECHECK_SECONDS", "30"))
 
 # How long a worker holds a claimed escalation step before another may take it over.
-LIVLINA_ESCALATION_LEASE_SECONDS = float(os.environ.get("LIVLINA_ESCALATION_LEASE_SECONDS", 30))
+LIVLINA_ESCALATION_LEASE_SECONDS = float(os.environ.get("LIVLINA_ESCALATION_LEASE_SECONDS", "30"))
 
 # Wrong check-in PINs before the PIN is locked, and for how long.
-LIVLINA_PIN_MAX_FAILURES = int(os.environ.get("LIVLINA_PIN_MAX_FAILURES", 5))
+LIVLINA_PIN_MAX_FAILURES = int(os.environ.get("LIVLINA_PIN_MAX_FAILURES", "5"))
 LIVLINA_PIN_LOCKOUT = timedelta(minutes=15)
 
 # --- push ----------------------------------------------------------------------------
 LIVLINA_PUSH_BACKEND = os.environ.get("LIVLINA_PUSH_BACKEND", "fcm" if PRODUCTION else "log")
 LIVLINA_FCM_CREDENTIALS = os.environ.get("LIVLINA_FCM_CREDENTIALS", "")
 LIVLINA_FCM_PROJECT_ID = os.environ.get("LIVLINA_FCM_PROJECT_ID", "")
-LIVLINA_FCM_TIMEOUT_SECONDS = float(os.environ.get("LIVLINA_FCM_TIMEOUT_SECONDS", 10))
+LIVLINA_FCM_TIMEOUT_SECONDS = float(os.environ.get("LIVLINA_FCM_TIMEOUT_SECONDS", "10"))
 if PRODUCTION and LIVLINA_PUSH_BACKEND == "fcm" and not LIVLINA_FCM_CREDENTIALS:
     raise ImproperlyConfigured("LIVLINA_FCM_CREDENTIALS must be set when LIVLINA_PUSH_BACKEND=fcm in production")
 

@@ -1,5 +1,6 @@
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
+from django.views.defaults import page_not_found, server_error
 from drf_spectacular.views import SpectacularAPIView
 
 from backend.problems import problem_response
@@ -23,14 +24,10 @@ def _wants_problem(request: HttpRequest) -> bool:
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _wants_problem(request):
         return problem_response(status_code=404, slug="not-found", detail="No such resource.")
-    from django.views.defaults import page_not_found
-
     return page_not_found(request, exception or Exception())
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
     if _wants_problem(request):
         return problem_response(status_code=500, slug="internal", detail="The server failed; nothing was changed.")
-    from django.views.defaults import server_error
-
     return server_error(request)

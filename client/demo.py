@@ -33,7 +33,9 @@ async def main(base_url: str, code: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    try:
+        base_url, code = sys.argv[1:]
+    except ValueError:
         sys.exit(__doc__)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main(sys.argv[1], sys.argv[2]))
+        asyncio.run(main(base_url, code))

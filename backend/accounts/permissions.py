@@ -1,9 +1,13 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
+from typing_extensions import override
+
+if TYPE_CHECKING:
+    from rest_framework.views import APIView
 
 
 class IsStaffMember(BasePermission):
@@ -11,7 +15,8 @@ class IsStaffMember(BasePermission):
 
     message = "Only staff may do this."
 
-    def has_permission(self, request: Request, view: Any) -> bool:
+    @override
+    def has_permission(self, request: Request, view: APIView) -> bool:
         user = request.user
         return bool(user and user.is_authenticated and user.is_active and user.is_staff_member)
 
@@ -19,6 +24,7 @@ class IsStaffMember(BasePermission):
 class IsDefector(BasePermission):
     message = "Only a defector's enrolled device may do this."
 
-    def has_permission(self, request: Request, view: Any) -> bool:
+    @override
+    def has_permission(self, request: Request, view: APIView) -> bool:
         user = request.user
         return bool(user and user.is_authenticated and user.is_active and user.is_defector and request.auth)

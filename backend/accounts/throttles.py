@@ -3,12 +3,17 @@ enrollment-code throttles build on ``FailClosedThrottle`` in ``cases.throttles``
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
+from redis.exceptions import RedisError
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
+from typing_extensions import override
 
 from backend.realtime import OutageLog
+
+if TYPE_CHECKING:
+    from rest_framework.views import APIView
 
 throttle_health = OutageLog("cache unavailable; enrollment and staff login refused until it is back")
 
@@ -17,17 +22,30 @@ class FailClosedThrottle(SimpleRateThrottle):
     """While the cache that counts attempts is down, refuse (429) rather than let
     guessing run unthrottled."""
 
-    def allow_request(self, request: Request, view: Any) -> bool:
+    # What a client refused while the cache is down is told to wait (Retry-After). DRF
+    # makes a throttle per request, so `cache_down` speaks of this request only.
+    cache_down_wait_seconds = 60
+    cache_down = False
+
+    @override
+    def allow_request(self, request: Request, view: APIView) -> bool:
         try:
             return super().allow_request(request, view)
-        except Exception as exc:
+        except RedisError as exc:  # the cache is Redis (settings.CACHES); LocMemCache never fails
             throttle_health.failed(exc)
-            self.wait = lambda: 60  # type: ignore[method-assign]
+            self.cache_down = True
             return False
+
+    @override
+    def wait(self) -> float | None:
+        if self.cache_down:
+            return self.cache_down_wait_seconds
+        return super().wait()
 
 
 class StaffLoginThrottle(FailClosedThrottle):
     scope = "staff_login"
 
-    def get_cache_key(self, request: Request, view: Any) -> str:
+    @override
+    def get_cache_key(self, request: Request, view: APIView) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

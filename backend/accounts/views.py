@@ -4,7 +4,8 @@ access policy: ``cases.device_views``."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import uuid
+from typing import TypedDict, TypeVar
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -40,13 +41,30 @@ class RefreshInput(StrictSerializer):
     signature = serializers.CharField(max_length=200, help_text="base64 Ed25519 over refresh_token + '.' + timestamp")
 
 
-class TokenOutput(serializers.Serializer):
+class Enrolment(TypedDict):
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    device_id: uuid.UUID
+    role: str
+    case_id: int | None
+
+
+# A refresh answers with the tokens alone, an enrollment with the tokens and who enrolled.
+_WithTokens = TypeVar("_WithTokens", services.TokenPair, Enrolment)
+
+
+class _TokenFields(serializers.Serializer[_WithTokens]):
     access_token = serializers.CharField()
     refresh_token = serializers.CharField()
     expires_in = serializers.IntegerField()
 
 
-class EnrolledOutput(TokenOutput):
+class TokenOutput(_TokenFields[services.TokenPair]):
+    pass
+
+
+class EnrolledOutput(_TokenFields[Enrolment]):
     device_id = serializers.UUIDField()
     role = serializers.ChoiceField(choices=["defector", "staff"])
     case_id = serializers.IntegerField(allow_null=True)
@@ -54,7 +72,15 @@ class EnrolledOutput(TokenOutput):
 
 def enrolled_output(device: Device, tokens: services.TokenPair, case_id: int | None) -> dict[str, object]:
     """The body of a successful enrollment (``EnrolledOutput``)."""
-    return EnrolledOutput({**asdict(tokens), "device_id": device.pk, "role": device.user.kind, "case_id": case_id}).data
+    enrolment = Enrolment(
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_in=tokens.expires_in,
+        device_id=device.pk,
+        role=device.user.kind,
+        case_id=case_id,
+    )
+    return EnrolledOutput(enrolment).data
 
 
 class StaffDeviceView(PublicAPIView):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 from django.conf import settings
 from django.db import transaction
@@ -37,6 +38,32 @@ def _totp_secret(device: TOTPDevice) -> str:
     return base64.b32encode(bytes.fromhex(device.key)).decode()
 
 
+class DemoProgrammeJson(TypedDict):
+    id: int
+    name: str
+
+
+class DemoStaffJson(TypedDict):
+    username: str
+    password: str
+    totp_secret: str
+    user_id: int
+
+
+class DemoCaseJson(TypedDict):
+    id: int
+    alias: str
+    enrollment_code: str
+
+
+class DemoSeedJson(TypedDict):
+    """What ``seed_demo --json`` prints."""
+
+    programme: DemoProgrammeJson
+    staff: dict[str, DemoStaffJson]  # by role: contact_person, on_call, supervisor
+    case: DemoCaseJson
+
+
 @dataclass
 class DemoSeed:
     programme: Programme
@@ -44,19 +71,19 @@ class DemoSeed:
     case: Case
     enrollment_code: str
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "programme": {"id": self.programme.pk, "name": self.programme.name},
-            "staff": {
-                role: {"username": user.username, "password": password, "totp_secret": secret, "user_id": user.pk}
+    def as_json(self) -> DemoSeedJson:
+        return DemoSeedJson(
+            programme=DemoProgrammeJson(id=self.programme.pk, name=self.programme.name),
+            staff={
+                role: DemoStaffJson(username=user.username, password=password, totp_secret=secret, user_id=user.pk)
                 for role, (user, password, secret) in self.staff.items()
             },
-            "case": {"id": self.case.pk, "alias": self.case.defector.alias, "enrollment_code": self.enrollment_code},
-        }
+            case=DemoCaseJson(id=self.case.pk, alias=self.case.defector.alias, enrollment_code=self.enrollment_code),
+        )
 
 
 def _staff_member(
-    programme: Programme, username: str, first: str, last: str, roles: list[str]
+    programme: Programme, username: str, first: str, last: str, roles: Sequence[StaffRole.Role]
 ) -> tuple[User, str, str]:
     password = demo_password(username)
     user, created = User.objects.get_or_create(

@@ -6,9 +6,10 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
+from typing import Any
 
 import nacl.exceptions
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from nacl.signing import VerifyKey
 
 from backend.audit.hashing import checkpoint_every, checkpoint_message, compute_entry_hash, key_id_for, signing_key
@@ -56,6 +57,157 @@ def _check_checkpoint(checkpoint: AuditCheckpoint, entry_hash: str, verify_key: 
     return ""
 
 
+@dataclass(frozen=True)
+class _Break:
+    """Where the chain breaks (None: no single entry to name) and what is wrong."""
+
+    seq: int | None
+    problem: str
+
+
+@dataclass
+class _Walk:
+    """How far the walk over the entries got, and the break that stopped it."""
+
+    checked: int = 0
+    checkpoints_checked: int = 0
+    last_checkpoint_seq: int = 0
+    last_seq: int = 0
+    last_hash: str = GENESIS_HASH
+    broken: _Break | None = None
+
+
+_ENTRY_FIELDS = (
+    "seq",
+    "created_at",
+    "actor_id",
+    "actor_label",
+    "action",
+    "case_id",
+    "target",
+    "reason",
+    "details",
+    "prev_hash",
+    "entry_hash",
+)
+
+
+def _entry_break(row: dict[str, Any], expected_seq: int, prev_hash: str) -> _Break | None:
+    """An entry out of sequence, not linked to the one before it, or altered."""
+    seq = row["seq"]
+    if seq > expected_seq:
+        return _Break(expected_seq, f"entry {expected_seq} is missing (the next entry is {seq})")
+    if seq < expected_seq:
+        return _Break(seq, f"unexpected entry {seq} where entry {expected_seq} should be")
+    if row["prev_hash"] != prev_hash:
+        return _Break(
+            seq,
+            f"entry {seq}'s prev_hash does not link to entry {seq - 1}: an entry was removed, inserted or reordered",
+        )
+    recomputed = compute_entry_hash(
+        prev_hash=prev_hash,
+        seq=seq,
+        created_at=row["created_at"],
+        actor_id=row["actor_id"],
+        actor_label=row["actor_label"],
+        action=row["action"],
+        case_id=row["case_id"],
+        target=row["target"],
+        reason=row["reason"],
+        details=row["details"],
+    )
+    if recomputed != row["entry_hash"]:
+        return _Break(seq, f"entry {seq} was altered: its content does not match its entry_hash")
+    return None
+
+
+def _walk_entries(
+    entries: QuerySet[AuditEntry], checkpoints: dict[int, AuditCheckpoint], verify_key: VerifyKey
+) -> _Walk:
+    """Every entry in order, each against the one before it and its checkpoint, up to the
+    first break."""
+    walk = _Walk()
+    for row in entries.values(*_ENTRY_FIELDS).iterator(chunk_size=_VERIFY_CHUNK):
+        seq = row["seq"]
+        walk.broken = _entry_break(row, walk.last_seq + 1, walk.last_hash)
+        checkpoint = checkpoints.get(seq)
+        if walk.broken is None and checkpoint is not None:
+            problem = _check_checkpoint(checkpoint, row["entry_hash"], verify_key)
+            if problem:
+                walk.broken = _Break(seq, problem)
+            else:
+                walk.checkpoints_checked += 1
+                walk.last_checkpoint_seq = seq
+        if walk.broken is not None:
+            return walk
+        walk.checked += 1
+        walk.last_hash = row["entry_hash"]
+        walk.last_seq = seq
+    return walk
+
+
+def _head_break(head: AuditHead, walk: _Walk) -> _Break | None:
+    """The walk ended before the entry the head names, or on a different hash."""
+    if head.seq > walk.last_seq:
+        return _Break(
+            walk.last_seq + 1,
+            f"the log ends at entry {walk.last_seq} but the head names entry {head.seq}: "
+            "entries at the end were removed",
+        )
+    if head.entry_hash != walk.last_hash:
+        return _Break(walk.last_seq, f"the head's hash disagrees with entry {walk.last_seq}")
+    return None
+
+
+def _beyond_head_break(checkpoints: dict[int, AuditCheckpoint], last_seq: int) -> _Break | None:
+    """Entries or checkpoints that ``record_event`` could not have written."""
+    # Anything committed before this second look at the head is covered by it, so
+    # entries or checkpoints beyond it were not written by record_event.
+    max_entry_seq = AuditEntry.objects.aggregate(m=Max("seq"))["m"] or 0
+    head_now = AuditHead.objects.filter(pk=AuditHead.SINGLETON_PK).first()
+    head_now_seq = head_now.seq if head_now is not None else 0
+    if max_entry_seq > head_now_seq:
+        return _Break(head_now_seq + 1, f"entry {max_entry_seq} exists beyond the head (entry {head_now_seq})")
+    stray = [cp_seq for cp_seq in checkpoints if cp_seq < 1]
+    if stray:
+        return _Break(None, f"a checkpoint names entry {min(stray)}, which cannot exist")
+    beyond = [cp_seq for cp_seq in checkpoints if cp_seq > head_now_seq]
+    if beyond:
+        return _Break(
+            last_seq + 1,
+            f"a checkpoint names entry {min(beyond)}, but the log ends at entry {last_seq}: "
+            "entries at the end were removed",
+        )
+    return None
+
+
+def _missing_checkpoint_break(head: AuditHead, walk: _Walk, every: int) -> _Break | None:
+    behind = head.seq - walk.last_checkpoint_seq
+    if behind >= every:
+        return _Break(
+            walk.last_checkpoint_seq + 1,
+            f"{behind} entries follow the last checkpoint (seq {walk.last_checkpoint_seq}), "
+            f"but one is written every {every}: checkpoints were removed",
+        )
+    return None
+
+
+def _end_break(
+    walk: _Walk, head: AuditHead | None, checkpoints: dict[int, AuditCheckpoint], every: int
+) -> _Break | None:
+    """What a walk that reached the end cannot see on its own: the head, what lies beyond
+    it, and checkpoints that should be there."""
+    if head is None:
+        if walk.last_seq:
+            return _Break(None, f"the head row is missing while the log has {walk.last_seq} entries")
+        return None
+    return (
+        _head_break(head, walk)
+        or _beyond_head_break(checkpoints, walk.last_seq)
+        or _missing_checkpoint_break(head, walk, every)
+    )
+
+
 def verify_chain() -> VerificationResult:
     """Check the whole log and stop at the first problem.
 
@@ -81,98 +233,8 @@ def verify_chain() -> VerificationResult:
     if head is not None:
         entries = entries.filter(seq__lte=head.seq)
 
-    checked = 0
-    checkpoints_checked = 0
-    last_checkpoint_seq = 0
-    expected_seq = 1
-    prev_hash = GENESIS_HASH
-
-    def broken(seq: int | None, problem: str) -> VerificationResult:
-        return VerificationResult(False, checked, checkpoints_checked, seq, problem)
-
-    for row in entries.values(
-        "seq",
-        "created_at",
-        "actor_id",
-        "actor_label",
-        "action",
-        "case_id",
-        "target",
-        "reason",
-        "details",
-        "prev_hash",
-        "entry_hash",
-    ).iterator(chunk_size=_VERIFY_CHUNK):
-        seq = row["seq"]
-        if seq != expected_seq:
-            if seq > expected_seq:
-                return broken(expected_seq, f"entry {expected_seq} is missing (the next entry is {seq})")
-            return broken(seq, f"unexpected entry {seq} where entry {expected_seq} should be")
-        if row["prev_hash"] != prev_hash:
-            return broken(
-                seq,
-                f"entry {seq}'s prev_hash does not link to entry {seq - 1}: "
-                "an entry was removed, inserted or reordered",
-            )
-        recomputed = compute_entry_hash(
-            prev_hash=prev_hash,
-            seq=seq,
-            created_at=row["created_at"],
-            actor_id=row["actor_id"],
-            actor_label=row["actor_label"],
-            action=row["action"],
-            case_id=row["case_id"],
-            target=row["target"],
-            reason=row["reason"],
-            details=row["details"],
-        )
-        if recomputed != row["entry_hash"]:
-            return broken(seq, f"entry {seq} was altered: its content does not match its entry_hash")
-        checkpoint = checkpoints.get(seq)
-        if checkpoint is not None:
-            problem = _check_checkpoint(checkpoint, row["entry_hash"], verify_key)
-            if problem:
-                return broken(seq, problem)
-            checkpoints_checked += 1
-            last_checkpoint_seq = seq
-        checked += 1
-        prev_hash = row["entry_hash"]
-        expected_seq = seq + 1
-
-    last_seq = expected_seq - 1
-    if head is None:
-        if last_seq:
-            return broken(None, f"the head row is missing while the log has {last_seq} entries")
-        return VerificationResult(True, 0, 0, None, "")
-    if head.seq > last_seq:
-        return broken(
-            last_seq + 1,
-            f"the log ends at entry {last_seq} but the head names entry {head.seq}: entries at the end were removed",
-        )
-    if head.entry_hash != prev_hash:
-        return broken(last_seq, f"the head's hash disagrees with entry {last_seq}")
-
-    # Anything committed before this second look at the head is covered by it, so
-    # entries or checkpoints beyond it were not written by record_event.
-    max_entry_seq = AuditEntry.objects.aggregate(m=Max("seq"))["m"] or 0
-    head_now = AuditHead.objects.filter(pk=AuditHead.SINGLETON_PK).first()
-    head_now_seq = head_now.seq if head_now is not None else 0
-    if max_entry_seq > head_now_seq:
-        return broken(head_now_seq + 1, f"entry {max_entry_seq} exists beyond the head (entry {head_now_seq})")
-    stray = [cp_seq for cp_seq in checkpoints if cp_seq < 1]
-    if stray:
-        return broken(None, f"a checkpoint names entry {min(stray)}, which cannot exist")
-    beyond = [cp_seq for cp_seq in checkpoints if cp_seq > head_now_seq]
-    if beyond:
-        return broken(
-            last_seq + 1,
-            f"a checkpoint names entry {min(beyond)}, but the log ends at entry {last_seq}: "
-            "entries at the end were removed",
-        )
-    if head.seq - last_checkpoint_seq >= every:
-        return broken(
-            last_checkpoint_seq + 1,
-            f"{head.seq - last_checkpoint_seq} entries follow the last checkpoint (seq {last_checkpoint_seq}), "
-            f"but one is written every {every}: checkpoints were removed",
-        )
-    return VerificationResult(True, checked, checkpoints_checked, None, "")
+    walk = _walk_entries(entries, checkpoints, verify_key)
+    broken = walk.broken or _end_break(walk, head, checkpoints, every)
+    if broken is not None:
+        return VerificationResult(False, walk.checked, walk.checkpoints_checked, broken.seq, broken.problem)
+    return VerificationResult(True, walk.checked, walk.checkpoints_checked, None, "")

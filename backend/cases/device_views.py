@@ -5,6 +5,7 @@ access policy decides who may). Staff phones and token refresh are ``accounts.vi
 from __future__ import annotations
 
 import uuid
+from typing import TypedDict
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -28,7 +29,14 @@ class RevokeInput(StrictSerializer):
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
-class MeOutput(serializers.Serializer):
+class Me(TypedDict):
+    user_id: int
+    role: str
+    device_id: uuid.UUID | None
+    case_id: int | None
+
+
+class MeOutput(serializers.Serializer[Me]):
     user_id = serializers.IntegerField()
     role = serializers.ChoiceField(choices=["defector", "staff"])
     device_id = serializers.UUIDField(allow_null=True)
@@ -57,12 +65,12 @@ class MeView(SignedInAPIView):
         case = policy.case_of_defector(user.pk)
         return Response(
             MeOutput(
-                {
-                    "user_id": user.pk,
-                    "role": user.kind,
-                    "device_id": device.pk if device else None,
-                    "case_id": case.pk if case else None,
-                }
+                Me(
+                    user_id=user.pk,
+                    role=user.kind,
+                    device_id=device.pk if device else None,
+                    case_id=case.pk if case else None,
+                )
             ).data
         )
 

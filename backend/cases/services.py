@@ -105,12 +105,10 @@ def end_alert_access(*, alert_ref: str) -> int:
     return AccessGrant.objects.filter(source=alert_ref, ended_at__isnull=True).update(ended_at=timezone.now())
 
 
-def audit_device_revocation(
-    sender: object, *, device: Device, actor: User | None, action: str, reason: str, **kwargs: object
-) -> None:
+def audit_device_revocation(*, device: Device, actor: User | None, action: str, reason: str, **kwargs: object) -> None:
     """Receives ``accounts.signals.device_revoked`` inside the revoking transaction and
     writes the revocation's audit entry, filed under the defector's case (no case for a
-    staff phone)."""
+    staff phone). The signal's ``sender`` arrives in ``kwargs``: one sender, nothing to tell."""
     case = policy.case_of_defector(device.user_id)
     record_event(
         action=action, actor=actor, case_id=case.pk if case else None, target=f"device:{device.pk}", reason=reason

@@ -16,6 +16,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.core.cache import cache
 from django.db import models, transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from backend.accounts.models import Defector, User
 from backend.audit.services import record_event
@@ -36,10 +37,15 @@ ANSWERS = {"ok", "need_contact", "danger"}
 MAX_EXTENSION = dt.timedelta(hours=1)
 MAX_START_AGE = dt.timedelta(days=1)
 MAX_START_AHEAD = dt.timedelta(days=730)
+PIN_MIN_DIGITS = 4
+PIN_MAX_DIGITS = 8
+PIN_PATTERN = rf"^\d{{{PIN_MIN_DIGITS},{PIN_MAX_DIGITS}}}$"
 
 
+# `hasher` (the default hasher's path) is only the cache key, so a change of hashers gets
+# a stand-in of the new kind.
 @functools.cache
-def _stand_in_hash(hasher: str) -> str:
+def _stand_in_hash(hasher: str) -> str:  # noqa: ARG001
     """Compared against when a PIN is not set, so every answer costs the same two slow
     checks (Django skips the work for an unusable hash, which would show in the timing)."""
     return make_password(secrets.token_hex(16))
@@ -148,7 +154,7 @@ def _pin_attempts_key(defector: Defector) -> str:
 def _pin_failures(defector: Defector) -> int:
     try:
         return int(cache.get(_pin_attempts_key(defector), 0))
-    except Exception as exc:
+    except RedisError as exc:
         # The cache (Redis) is down: a check-in must stay answerable, so the lockout
         # pauses (logged once) rather than the answer failing.
         pin_cache_health.failed(exc)
@@ -160,7 +166,7 @@ def _count_pin_failure(defector: Defector) -> None:
     try:
         cache.add(key, 0, timeout=int(settings.LIVLINA_PIN_LOCKOUT.total_seconds()))
         cache.incr(key)
-    except Exception as exc:
+    except RedisError as exc:
         pin_cache_health.failed(exc)
 
 
@@ -252,8 +258,8 @@ def extend(*, user: User, checkin_id: int, minutes: int) -> Checkin:
 
 def set_pin(*, user: User, pin: str, duress: bool) -> None:
     """Set the app PIN or the duress PIN (slow hash, never recoverable). They must differ."""
-    if not (pin.isdigit() and 4 <= len(pin) <= 8):
-        raise _bad("pin", "4 to 8 digits.")
+    if not (pin.isdigit() and PIN_MIN_DIGITS <= len(pin) <= PIN_MAX_DIGITS):
+        raise _bad("pin", f"{PIN_MIN_DIGITS} to {PIN_MAX_DIGITS} digits.")
     defector = user.defector
     with transaction.atomic():
         pins, _ = DefectorPins.objects.select_for_update().get_or_create(defector=defector)

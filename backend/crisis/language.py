@@ -174,6 +174,10 @@ def parse_phrase(raw: str) -> tuple[str, bool]:
     return normalise(raw), prefix
 
 
+# The columns of a phrase list (an exclusion list has the first alone).
+PHRASE_COLUMNS = ("phrase", "severity", "category")
+
+
 def load_phrase_file(path: Path, *, source: str) -> list[PhraseEntry]:
     """Read a phrase TSV: ``phrase, severity, category`` per row, or ``phrase`` alone
     (with an optional language column) for an exclusion file; ``#`` starts a comment
@@ -190,8 +194,8 @@ def load_phrase_file(path: Path, *, source: str) -> list[PhraseEntry]:
             if exclusion_file:
                 entries.append(PhraseEntry(key, "", "", exclusion=True, prefix=prefix, source=source))
                 continue
-            if len(row) < 3:
-                raise ValueError(f"{path.name}:{number}: expected phrase, severity, category")
+            if len(row) < len(PHRASE_COLUMNS):
+                raise ValueError(f"{path.name}:{number}: expected {', '.join(PHRASE_COLUMNS)}")
             severity, category = row[1].strip(), row[2].strip()
             if severity not in _SEVERITY_NAMES:
                 raise ValueError(f"{path.name}:{number}: unknown severity {severity!r}")

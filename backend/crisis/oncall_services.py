@@ -4,7 +4,7 @@ is on call now and where nobody is. The maths is ``crisis.oncall``."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TypedDict
 
 from django.db import transaction
 from django.utils import timezone
@@ -17,6 +17,17 @@ from backend.crisis.models import OnCallOverride, OnCallRotation
 from backend.problems import Problem
 
 GAP_HORIZON = dt.timedelta(days=14)
+
+
+class OnCallGap(TypedDict):
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+
+
+class OnCallOverview(TypedDict):
+    on_call_now: list[int]
+    gaps: list[OnCallGap]
+    warnings: list[str]
 
 
 def _require_programme_staff(programme: Programme, user_ids: list[int], field: str) -> None:
@@ -69,14 +80,14 @@ def add_override(
     return override
 
 
-def on_call_overview(programme: Programme, *, now: dt.datetime | None = None) -> dict[str, Any]:
+def on_call_overview(programme: Programme, *, now: dt.datetime | None = None) -> OnCallOverview:
     now = now or timezone.now()
     rotations = list(OnCallRotation.objects.filter(programme=programme))
     overrides = list(OnCallOverride.objects.filter(rotation__programme=programme, ends_at__gt=now))
     found = oncall.gaps(rotations, overrides, now, now + GAP_HORIZON)
     warnings = [f"Nobody is on call from {start.isoformat()} to {end.isoformat()}." for start, end in found]
-    return {
-        "on_call_now": oncall.on_call_at(rotations, overrides, now),
-        "gaps": [{"starts_at": start, "ends_at": end} for start, end in found],
-        "warnings": warnings,
-    }
+    return OnCallOverview(
+        on_call_now=oncall.on_call_at(rotations, overrides, now),
+        gaps=[OnCallGap(starts_at=start, ends_at=end) for start, end in found],
+        warnings=warnings,
+    )

@@ -9,10 +9,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from backend.crisis.models import Alert
+from backend.crisis.selectors import TimelineEntry
 from backend.crisis.severity import Severity
 
 
-class AlertOutput(serializers.Serializer):
+class AlertOutput(serializers.Serializer[Alert]):
     id = serializers.IntegerField()
     case_id = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=Alert.Kind.values)
@@ -31,12 +32,12 @@ class AlertNoticeOutput(AlertOutput):
 
     notice_fields = ("id", "case_id", "kind", "severity", "state", "created_at")
 
-    def get_fields(self) -> dict[str, serializers.Field]:
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Alert]]:
         fields = super().get_fields()
         return {name: fields[name] for name in self.notice_fields}
 
 
-class TimelineItem(serializers.Serializer):
+class TimelineItem(serializers.Serializer[TimelineEntry]):
     at = serializers.DateTimeField()
     event = serializers.CharField()
     actor = serializers.IntegerField(allow_null=True)
@@ -49,8 +50,9 @@ class AlertDetailOutput(AlertOutput):
     resolution_note = serializers.CharField()
     timeline = serializers.SerializerMethodField()
 
+    # DRF hands every method field the alert; the timeline is already in the context.
     @extend_schema_field(TimelineItem(many=True))
-    def get_timeline(self, alert: Alert) -> Any:
+    def get_timeline(self, alert: Alert) -> Any:  # noqa: ARG002
         return TimelineItem(self.context["timeline"], many=True).data
 
 

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from backend.accounts.api_views import StaffAPIView
 from backend.crisis import phrase_services
 from backend.crisis.language import CATEGORIES, LANGUAGES
-from backend.crisis.models import PHRASE_MAX_LENGTH, Phrase
+from backend.crisis.models import PHRASE_MAX_LENGTH, Phrase, PhraseListChange
 from backend.crisis.severity import Severity
 from backend.input_validation import StrictBooleanField, StrictSerializer, TextField
 
@@ -45,7 +45,7 @@ class PhraseInput(StrictSerializer):
         return attrs
 
 
-class PhraseOutput(serializers.Serializer):
+class PhraseOutput(serializers.Serializer[Phrase]):
     id = serializers.IntegerField()
     phrase = serializers.CharField()
     normalised = serializers.CharField(help_text="the form the scanner matches")
@@ -66,13 +66,13 @@ class CreatedPhraseOutput(PhraseOutput):
         return version
 
 
-class PhraseListOutput(serializers.Serializer):
+class PhraseListOutput(serializers.Serializer[phrase_services.ProgrammePhrases]):
     programme_id = serializers.IntegerField()
     version = serializers.IntegerField()
     phrases = PhraseOutput(many=True)
 
 
-class PhraseChangeOutput(serializers.Serializer):
+class PhraseChangeOutput(serializers.Serializer[PhraseListChange]):
     id = serializers.IntegerField()
     version = serializers.IntegerField(source="programme_version")
     list_version = serializers.IntegerField(source="version")
@@ -83,7 +83,7 @@ class PhraseChangeOutput(serializers.Serializer):
     summary = serializers.JSONField()
 
 
-class PhraseHistoryOutput(serializers.Serializer):
+class PhraseHistoryOutput(serializers.Serializer[phrase_services.PhraseHistory]):
     programme_id = serializers.IntegerField()
     version = serializers.IntegerField()
     changes = PhraseChangeOutput(many=True)

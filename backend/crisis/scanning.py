@@ -9,9 +9,10 @@ the defaults are compiled once per process.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from functools import cache
-from typing import Any
+from typing import TypeAlias
 
 from django.db.models import Max, Sum
 
@@ -21,9 +22,11 @@ from backend.crisis.models import Phrase, PhraseList
 __all__ = ["clear_cache", "matcher_for", "scan_text"]
 
 _cache_lock = threading.Lock()
+# A programme's phrase version and the time of its latest change (None: no lists yet).
+_ListState: TypeAlias = tuple[int, dt.datetime | None]
 # programme id -> (list state, matcher). Only the newest state of each programme is
 # kept: versions only grow, so an older one is never asked for again.
-_programme_matchers: dict[int, tuple[tuple[int, Any], PhraseMatcher]] = {}
+_programme_matchers: dict[int, tuple[_ListState, PhraseMatcher]] = {}
 
 
 @cache
@@ -31,7 +34,7 @@ def _default_matcher() -> PhraseMatcher:
     return compile_matcher()
 
 
-def _programme_state(programme_id: int) -> tuple[int, Any]:
+def _programme_state(programme_id: int) -> _ListState:
     """The programme's phrase version (the sum of its lists' versions: every change bumps
     one list by one under a lock on the programme row, so it only grows) and the time of
     its latest change. The time guards the cache against a version number coming back,

@@ -4,7 +4,8 @@ they were notified of."""
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import TypedDict
 
 from django.db.models import Q, QuerySet
 
@@ -28,17 +29,24 @@ def alert_for(user: User, alert_id: int) -> Alert:
     return alert
 
 
-def alert_timeline(alert: Alert) -> list[dict[str, Any]]:
+class TimelineEntry(TypedDict):
+    at: dt.datetime
+    event: str
+    actor: int | None
+    detail: dict[str, object]
+
+
+def alert_timeline(alert: Alert) -> list[TimelineEntry]:
     """The alert's timeline, oldest first: its own events, every push attempt with its
     outcome (``push.sent``, ``push.retry``, ``push.token_dead`` …), and pushes still
     waiting. Shaped by ``crisis.outputs.TimelineItem``."""
-    timeline = [{"at": e.at, "event": e.kind, "actor": e.actor_id, "detail": e.detail} for e in alert.events.all()]
+    timeline = [TimelineEntry(at=e.at, event=e.kind, actor=e.actor_id, detail=e.detail) for e in alert.events.all()]
     for attempt in PushAttempt.objects.filter(outbox__alert=alert):
         detail = {"device": str(attempt.device_id), "attempt": attempt.number, "error": attempt.detail}
-        timeline.append({"at": attempt.at, "event": f"push.{attempt.outcome}", "actor": None, "detail": detail})
+        timeline.append(TimelineEntry(at=attempt.at, event=f"push.{attempt.outcome}", actor=None, detail=detail))
     for push in alert.push_deliveries.filter(state=PushOutbox.State.PENDING, attempts=0):
         timeline.append(
-            {"at": push.created_at, "event": "push.queued", "actor": None, "detail": {"device": str(push.device_id)}}
+            TimelineEntry(at=push.created_at, event="push.queued", actor=None, detail={"device": str(push.device_id)})
         )
     timeline.sort(key=lambda item: item["at"])
     return timeline

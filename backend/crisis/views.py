@@ -3,6 +3,7 @@ schedules over REST (thin views)."""
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import available_timezones
 
 from drf_spectacular.utils import extend_schema
@@ -14,7 +15,9 @@ from backend.accounts.api_views import DefectorAPIView, StaffAPIView
 from backend.accounts.models import Programme
 from backend.cases import policy
 from backend.crisis import escalation_policies, oncall_services, selectors, services
-from backend.crisis.models import POLICY_ACTIONS, Alert, StepAction
+from backend.crisis.escalation_policies import PolicyShape
+from backend.crisis.models import POLICY_ACTIONS, Alert, OnCallOverride, OnCallRotation, StepAction
+from backend.crisis.oncall_services import OnCallOverview
 from backend.crisis.outputs import AlertDetailOutput, AlertOutput
 from backend.input_validation import QuerySerializer, StrictSerializer
 from backend.problems import Problem
@@ -26,7 +29,7 @@ class AlertListQuery(QuerySerializer):
     )
 
 
-class CreatedOutput(serializers.Serializer):
+class CreatedOutput(serializers.Serializer[OnCallRotation | OnCallOverride]):
     id = serializers.IntegerField()
 
 
@@ -46,7 +49,7 @@ class StepInput(StrictSerializer):
     action = serializers.ChoiceField(choices=[a.value for a in POLICY_ACTIONS])
     minutes = serializers.IntegerField(min_value=1, max_value=240, required=False)
 
-    def validate(self, attrs: dict) -> dict:
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["action"] == StepAction.WAIT and "minutes" not in attrs:
             raise serializers.ValidationError({"minutes": ["A wait step needs minutes."]})
         return attrs
@@ -57,7 +60,7 @@ class PolicyInput(StrictSerializer):
     repeat = serializers.IntegerField(min_value=1, max_value=20)
 
 
-class PolicyOutput(serializers.Serializer):
+class PolicyOutput(serializers.Serializer[PolicyShape]):
     steps = serializers.ListField(child=serializers.DictField())
     repeat = serializers.IntegerField()
 
@@ -82,13 +85,13 @@ class OverrideInput(StrictSerializer):
     starts_at = serializers.DateTimeField()
     ends_at = serializers.DateTimeField()
 
-    def validate(self, attrs: dict) -> dict:
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["ends_at"] <= attrs["starts_at"]:
             raise serializers.ValidationError({"ends_at": ["Must be after starts_at."]})
         return attrs
 
 
-class OnCallOutput(serializers.Serializer):
+class OnCallOutput(serializers.Serializer[OnCallOverview]):
     on_call_now = serializers.ListField(child=serializers.IntegerField())
     gaps = serializers.ListField(child=serializers.DictField(), help_text="stretches with nobody on call, next 14 days")
     warnings = serializers.ListField(child=serializers.CharField())
@@ -103,7 +106,8 @@ class AlertListView(StaffAPIView):
         alerts = selectors.visible_alerts(self.staff_user).order_by("-severity", "created_at")
         if state is not None:
             alerts = alerts.filter(state=state)
-        return Response(AlertOutput(alerts, many=True).data)
+        # many=True takes the rows; the stubs type one row (typeddjango/djangorestframework-stubs#260).
+        return Response(AlertOutput(alerts, many=True).data)  # type: ignore[arg-type]
 
 
 class AlertDetailView(StaffAPIView):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 from django.db import transaction
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
@@ -58,20 +58,29 @@ def open_body(message: Message, *, case_id: int) -> str:
         return ""
 
 
-def message_payload(message: Message, body: str) -> dict[str, Any]:
-    return {
-        "id": message.pk,
-        "seq": message.seq,
-        "client_id": str(message.client_id),
-        "sender": message.sender_id,
-        "body": body,
-        "created_at": api_datetime(message.created_at),
-    }
+class MessagePayload(TypedDict):
+    id: int
+    seq: int
+    client_id: str
+    sender: int
+    body: str
+    created_at: str
+
+
+def message_payload(message: Message, body: str) -> MessagePayload:
+    return MessagePayload(
+        id=message.pk,
+        seq=message.seq,
+        client_id=str(message.client_id),
+        sender=message.sender_id,
+        body=body,
+        created_at=api_datetime(message.created_at),
+    )
 
 
 @dataclass(frozen=True)
 class MessagePage:
-    results: list[dict[str, Any]]
+    results: list[MessagePayload]
     has_more: bool
 
 

@@ -10,10 +10,11 @@ from rest_framework.response import Response
 from backend.accounts.api_views import SignedInAPIView
 from backend.input_validation import QuerySerializer, StrictSerializer, TextField
 from backend.messaging import selectors, services
+from backend.messaging.models import Conversation
 from backend.messaging.rate_limits import require_send_budget
 
 
-class ConversationOutput(serializers.Serializer):
+class ConversationOutput(serializers.Serializer[Conversation]):
     id = serializers.IntegerField()
     case_id = serializers.IntegerField()
     unread = serializers.IntegerField()
@@ -25,7 +26,7 @@ class SendInput(StrictSerializer):
     body = TextField(max_length=16000, trim_whitespace=False, allow_blank=True)
 
 
-class MessageOutput(serializers.Serializer):
+class MessageOutput(serializers.Serializer[selectors.MessagePayload]):
     id = serializers.IntegerField()
     seq = serializers.IntegerField()
     client_id = serializers.UUIDField()
@@ -34,7 +35,7 @@ class MessageOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class MessagePageOutput(serializers.Serializer):
+class MessagePageOutput(serializers.Serializer[selectors.MessagePage]):
     results = MessageOutput(many=True)
     has_more = serializers.BooleanField()
 
@@ -62,7 +63,9 @@ class MessagesQuery(QuerySerializer):
 class ConversationListView(SignedInAPIView):
     @extend_schema(responses={200: ConversationOutput(many=True)}, summary="The caller's conversations")
     def get(self, request: Request) -> Response:
-        return Response(ConversationOutput(selectors.conversations_for(self.caller), many=True).data)
+        conversations = selectors.conversations_for(self.caller)
+        # many=True takes the rows; the stubs type one row (typeddjango/djangorestframework-stubs#260).
+        return Response(ConversationOutput(conversations, many=True).data)  # type: ignore[arg-type]
 
 
 class MessagesView(SignedInAPIView):

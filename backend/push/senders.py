@@ -18,6 +18,7 @@ from functools import cache
 from typing import Any, Protocol
 
 from django.conf import settings
+from typing_extensions import override
 
 from backend.push.models import Outcome, PushKind, PushLogEntry, PushOutbox
 
@@ -43,16 +44,17 @@ class PushSender(Protocol):
     def send(self, row: PushOutbox, token: str) -> Delivery: ...
 
 
-class LogSender:
+class LogSender(PushSender):
     """The embedded default: records what would be sent, where the inbox and tests see it."""
 
+    @override
     def send(self, row: PushOutbox, token: str) -> Delivery:
         PushLogEntry.objects.create(outbox=row, device_id=row.device_id, payload=payload_for(row))
         logger.info("push (log backend) %s to device %s", row.kind, row.device_id)
         return Delivery(Outcome.SENT, provider_id=f"log:{row.pk}")
 
 
-class FcmSender:
+class FcmSender(PushSender):
     """The real firebase-admin code path (``messaging.send``)."""
 
     def __init__(self, app: Any) -> None:
@@ -104,6 +106,7 @@ class FcmSender:
             ),
         )
 
+    @override
     def send(self, row: PushOutbox, token: str) -> Delivery:
         from firebase_admin import exceptions, messaging
 
@@ -131,12 +134,15 @@ def build_firebase_app(*, name: str, credentials_path: str, project_id: str, tim
     from firebase_admin import credentials
     from google.auth.credentials import AnonymousCredentials
 
-    # Without a service account (a local stand-in only) requests carry no token.
-    credential: Any = credentials.Certificate(credentials_path) if credentials_path else AnonymousCredentials()
     options: dict[str, Any] = {"httpTimeout": timeout}
     if project_id:
         options["projectId"] = project_id
-    return firebase_admin.initialize_app(credential, options, name=name)
+    if credentials_path:
+        return firebase_admin.initialize_app(credentials.Certificate(credentials_path), options, name=name)
+    # Without a service account (a local stand-in only) requests carry no token.
+    # google-auth leaves AnonymousCredentials.__init__ unannotated, so mypy calls it untyped.
+    anonymous = AnonymousCredentials()  # type: ignore[no-untyped-call]
+    return firebase_admin.initialize_app(anonymous, options, name=name)
 
 
 @cache

@@ -12,6 +12,12 @@ from dataclasses import dataclass, field
 
 from django.db import close_old_connections
 
+from backend.audit.services import write_checkpoint
+from backend.checkins import sweeps as checkins
+from backend.crisis.engine import run_escalations
+from backend.messaging.unanswered import sweep_unanswered
+from backend.push.services import drain_outbox
+
 logger = logging.getLogger(__name__)
 
 
@@ -44,19 +50,11 @@ def escalate(*, limit: int) -> int:
     alerts (messaging), then the engine re-opens overdue acknowledgements and runs up to
     ``limit`` due steps (crisis), so an alert raised here escalates in the same pass.
     Returns how many alerts it claimed."""
-    from backend.crisis.engine import run_escalations
-    from backend.messaging.unanswered import sweep_unanswered
-
     sweep_unanswered()
     return run_escalations(limit=limit)
 
 
 def default_jobs() -> list[PeriodicJob]:
-    # Imported here so the worker module loads without pulling every app at import time.
-    from backend.audit.services import write_checkpoint
-    from backend.checkins import sweeps as checkins
-    from backend.push.services import drain_outbox
-
     return [
         # Separate jobs, so a failure in one sweep never stops the others; the alerting
         # paths first, so a crowd of check-ins never holds up an escalation for long.
