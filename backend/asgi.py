@@ -12,10 +12,14 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from backend.messaging.consumers import LivlinaConsumer  # noqa: E402
+from backend.messaging.socket_auth import with_socket_credentials  # noqa: E402
+from backend.realtime import serving_connections  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": URLRouter([path("ws/v1/", LivlinaConsumer.as_asgi())]),
-    }
+application = serving_connections(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": URLRouter([path("ws/v1/", with_socket_credentials(LivlinaConsumer.as_asgi()))]),
+        }
+    )
 )
