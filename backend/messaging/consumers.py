@@ -112,6 +112,7 @@ def _store_sends(sends: list[SocketSend], *, count_budgets: bool) -> list[dict[s
 
 
 async def _store_admitted(sends: list[SocketSend]) -> list[dict[str, Any] | Exception]:
+    """``_store_sends`` for the whole batch; if it breaks, for each send alone."""
     if not sends:
         return []
     try:
