@@ -183,7 +183,19 @@ def _read(user: User, conversation_id: int, up_to_seq: int) -> None:
     services.mark_read(user=user, conversation=conversation, up_to_seq=up_to_seq)
 
 
+# What the socket's groups carry; each is sent to the client as it is.
+LIVE_FRAME_TYPES = frozenset({"message.new", "receipt.read", "alert.new", "alert.updated"})
+
+
 class LivlinaConsumer(AsyncWebsocketConsumer):
+    """Client frames arrive through Channels' dispatch, which first runs
+    ``close_old_connections`` on Channels' one shared sync thread, a thread hop per frame.
+    The events of the socket's groups (two ``message.new`` for every message sent: the
+    sender's copy and the recipient's) would pay that hop too, though sending them never
+    touches the database; so the socket takes them from a channel of its own
+    (``new_channel``/``receive`` of the channel-layer API) in a task that sends them
+    between the handling of client frames, in order, as one dispatch loop would."""
+
     user: User | None = None
     device: Device | None = None
 
@@ -200,41 +212,66 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
         # reconnects with a fresh access token (or logs in again).
         self.watcher = asyncio.create_task(self._watch_credential())
         self.bucket = TokenBucket(settings.LIVLINA_SOCKET_RATE, settings.LIVLINA_SOCKET_BURST)
+        # One client frame's answer, or one live frame, at a time: a sync's pages are not
+        # interleaved with live frames, and a sender's ack comes before its own copy.
+        self.sending = asyncio.Lock()
+        self.live_channel = await self.channel_layer.new_channel()
         self.joined = [realtime.user_group(user.pk)]
         if device is not None:
             self.joined.append(realtime.device_group(device.pk))
         for group in self.joined:
             try:
-                await self.channel_layer.group_add(group, self.channel_name)
+                await self.channel_layer.group_add(group, self.live_channel)
             except Exception as exc:
                 # The layer is down: the socket still sends, acks and syncs; only live
                 # frames pause until the client reconnects.
                 realtime.layer_health.failed(exc)
         await self.accept()
+        self.live = asyncio.create_task(self._send_live_frames())
 
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "watcher", None) is not None:
-            self.watcher.cancel()
+        for task in (getattr(self, "watcher", None), getattr(self, "live", None)):
+            if task is not None:
+                task.cancel()
         for group in getattr(self, "joined", []):
             try:
-                await self.channel_layer.group_discard(group, self.channel_name)
+                await self.channel_layer.group_discard(group, self.live_channel)
             except Exception:  # a layer outage must not turn a disconnect into an error
                 logger.debug("group_discard failed for %s", group)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        try:
-            frame = parse_frame(text_data, bytes_data)
-            if not self.bucket.take():
-                raise FrameError("rate-limited", "Too many frames; slow down and retry.", frame.get("client_id"))
-            await self.handle(frame)
-        except CredentialGoneError:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-        except FrameError as error:
-            await self.send_json(error.as_frame())
-        except Problem as problem:
-            client_id = frame.get("client_id") if isinstance(frame.get("client_id"), str) else None
-            refusal = FrameError(problem.slug, str(problem.detail), client_id)
-            await self.send_json(refusal.as_frame())
+        async with self.sending:
+            try:
+                frame = parse_frame(text_data, bytes_data)
+                if not self.bucket.take():
+                    raise FrameError("rate-limited", "Too many frames; slow down and retry.", frame.get("client_id"))
+                await self.handle(frame)
+            except CredentialGoneError:
+                await self.close(code=CLOSE_UNAUTHENTICATED)
+            except FrameError as error:
+                await self.send_json(error.as_frame())
+            except Problem as problem:
+                client_id = frame.get("client_id") if isinstance(frame.get("client_id"), str) else None
+                refusal = FrameError(problem.slug, str(problem.detail), client_id)
+                await self.send_json(refusal.as_frame())
+
+    async def _send_live_frames(self) -> None:
+        """The events of the socket's groups, in the order they arrive; a revoked device's
+        socket closes at once."""
+        while True:
+            try:
+                event = await self.channel_layer.receive(self.live_channel)
+            except Exception as exc:  # the layer is down: live frames pause, as above
+                realtime.layer_health.failed(exc)
+                return
+            async with self.sending:
+                if event["type"] == "device.revoked":
+                    await self.close(code=CLOSE_REVOKED)
+                    return
+                if event["type"] in LIVE_FRAME_TYPES:
+                    await self.send_json(event)
+                else:
+                    logger.warning("a live event of unknown type %r was not sent", event["type"])
 
     async def _watch_credential(self) -> None:
         """Close at the credential's end, and re-check it on a short beat so that a
@@ -284,20 +321,3 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
 
     async def send_json(self, content: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(content, separators=(",", ":")))
-
-    # --- events from the channel layer ------------------------------------------------
-
-    async def message_new(self, event: dict[str, Any]) -> None:
-        await self.send_json(event)
-
-    async def receipt_read(self, event: dict[str, Any]) -> None:
-        await self.send_json(event)
-
-    async def alert_new(self, event: dict[str, Any]) -> None:
-        await self.send_json(event)
-
-    async def alert_updated(self, event: dict[str, Any]) -> None:
-        await self.send_json(event)
-
-    async def device_revoked(self, event: dict[str, Any]) -> None:
-        await self.close(code=CLOSE_REVOKED)
