@@ -2,6 +2,18 @@
 
 Group names carry ids only, never names or content. Publishing is best-effort: the
 database is the source of truth, so a layer that is down costs live delivery, not data.
+
+Domain code publishes one way, ``publish_on_commit``/``publish_many_on_commit``; where
+the frames go once their transaction commits depends on who is running it:
+
+- inside ``collect_published()`` (the socket path opens one around the work of a batch of
+  frames) they are kept for the opener, which sends them from its own event loop with
+  ``publish_all``, before it answers its clients;
+- in code serving a connection of the ASGI application (``serving_connections`` marks
+  it, and asgiref carries the mark into the threads that run its sync code) they go out
+  on the server's loop, where the sockets live;
+- anywhere else, a plain thread such as the worker's, through one long-lived loop per
+  process.
 """
 
 from __future__ import annotations
@@ -11,14 +23,18 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
-from asgiref.sync import SyncToAsync, async_to_sync
+from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
+
+Frame = tuple[str, dict[str, Any]]  # (group, event)
 
 
 def user_group(user_id: int) -> str:
@@ -53,24 +69,63 @@ class OutageLog:
 layer_health = OutageLog("channel layer unavailable, live delivery paused (clients sync)")
 
 
+def publish_on_commit(group: str, event: dict[str, Any]) -> None:
+    """Send ``event`` to ``group`` once the current transaction commits (never before)."""
+    publish_many_on_commit([(group, event)])
+
+
+def publish_many_on_commit(frames: Iterable[Frame]) -> None:
+    """Send every ``(group, event)`` once the current transaction commits (never before)."""
+    batch = list(frames)
+    if batch:
+        transaction.on_commit(lambda: publish_many_now(batch))
+
+
 def publish_now(group: str, event: dict[str, Any]) -> None:
+    publish_many_now([(group, event)])
+
+
+def publish_many_now(frames: Iterable[Frame]) -> None:
+    """Send frames whose commit has happened, in one hop to an event loop (or hand them to
+    the collector open in this context). Never raises: a layer outage is logged once."""
+    batch = list(frames)
+    if not batch:
+        return
+    collected = _collected.get()
+    if collected is not None:
+        collected.extend(batch)
+        return
     try:
         layer = get_channel_layer()
         if layer is None:
             return
-        _send_all(layer, [(group, event)])
+        _send_all(layer, batch)
     except Exception as exc:  # the layer is best-effort; never fail the caller's request
         layer_health.failed(exc)
     else:
         layer_health.succeeded()
 
 
-def publish_on_commit(group: str, event: dict[str, Any]) -> None:
-    """Send ``event`` to ``group`` once the current transaction commits (never before)."""
-    transaction.on_commit(lambda: publish_now(group, event))
+# --- collecting, for code that sends from its own event loop ----------------------------
+
+_collected: ContextVar[list[Frame] | None] = ContextVar("livlina_collected_frames", default=None)
 
 
-async def _send_grouped(layer: Any, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+@contextmanager
+def collect_published() -> Iterator[list[Frame]]:
+    """Keep the frames published in this context while open, in the order their commits
+    happened, instead of sending them; the opener sends them with ``publish_all``. The
+    context reaches the threads that ``sync_to_async`` starts from it (asgiref copies it),
+    so the commits of the ORM work a coroutine awaits land here too."""
+    frames: list[Frame] = []
+    token = _collected.set(frames)
+    try:
+        yield frames
+    finally:
+        _collected.reset(token)
+
+
+async def _send_grouped(layer: Any, events: Sequence[Frame]) -> None:
     """Send every event: the groups in parallel, each group's events in order (a client
     that sees ``seq`` jump syncs, so order saves it a round trip). Raises the first error
     after trying them all."""
@@ -124,7 +179,7 @@ class _HangGuard:
 hang_guard = _HangGuard()
 
 
-async def _guarded_send(layer: Any, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+async def _guarded_send(layer: Any, events: Sequence[Frame]) -> None:
     hang_guard.check()
     try:
         await asyncio.wait_for(_send_grouped(layer, events), PUBLISH_TIMEOUT_SECONDS)
@@ -133,9 +188,9 @@ async def _guarded_send(layer: Any, events: Sequence[tuple[str, dict[str, Any]]]
         raise
 
 
-async def publish_all(events: Sequence[tuple[str, dict[str, Any]]]) -> None:
-    """``publish_now`` for many (group, event) pairs from async code, after the commit
-    that made them true."""
+async def publish_all(events: Sequence[Frame]) -> None:
+    """``publish_many_now`` from async code, on the running loop: for the frames a
+    ``collect_published()`` gathered, after the commits that made them true."""
     if not events:
         return
     try:
@@ -143,14 +198,39 @@ async def publish_all(events: Sequence[tuple[str, dict[str, Any]]]) -> None:
         if layer is None:
             return
         await _guarded_send(layer, events)
-    except Exception as exc:  # best-effort, as publish_now
+    except Exception as exc:  # best-effort, as publish_many_now
         layer_health.failed(exc)
     else:
         layer_health.succeeded()
 
 
-# --- publishing from plain threads (the worker) ------------------------------------------
-# ``async_to_sync`` outside a request makes a new event loop per call, and the Redis layers
+# --- where a thread publishes --------------------------------------------------------------
+
+_serving_connection: ContextVar[bool] = ContextVar("livlina_serving_connection", default=False)
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def serving_connections(app: ASGIApp) -> ASGIApp:
+    """The ASGI application ``app``, with the code that serves its connections marked: a
+    request's view, run by asgiref in a thread, then publishes on the server's own loop
+    (``async_to_sync`` goes back to the loop that called ``sync_to_async``), as a thread
+    that belongs to no server cannot."""
+
+    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+        token = _serving_connection.set(True)
+        try:
+            await app(scope, receive, send)
+        finally:
+            _serving_connection.reset(token)
+
+    return serve
+
+
+# ``async_to_sync`` outside a server makes a new event loop per call, and the Redis layers
 # keep their connections per loop: the worker paid a fresh Redis connection (~5 ms) for
 # every frame. Plain threads publish through one long-lived loop per process instead.
 
@@ -168,20 +248,15 @@ def _long_lived_loop() -> asyncio.AbstractEventLoop:
         return _publish_loop[1]
 
 
-def _inside_sync_to_async() -> bool:
-    # Then async_to_sync runs on the server's own loop, where the sockets live.
-    return getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) == os.getpid()
-
-
-def _send_all(layer: Any, frames: list[tuple[str, dict[str, Any]]]) -> None:
-    """Send every frame from a plain thread; raise the first error after trying them all."""
+def _send_all(layer: Any, frames: list[Frame]) -> None:
+    """Send every frame from a thread; raise the first error after trying them all."""
 
     async def send() -> None:
         await _guarded_send(layer, frames)
 
     # The in-memory layer's queues belong to the loop of the sockets waiting on them, so
-    # it keeps the old path; so does a thread already serving the server's loop.
-    if isinstance(layer, InMemoryChannelLayer) or _inside_sync_to_async():
+    # it keeps asgiref's path; so does code serving a connection, which has the server's loop.
+    if isinstance(layer, InMemoryChannelLayer) or _serving_connection.get():
         async_to_sync(send)()
         return
     future = asyncio.run_coroutine_threadsafe(send(), _long_lived_loop())
@@ -190,26 +265,3 @@ def _send_all(layer: Any, frames: list[tuple[str, dict[str, Any]]]) -> None:
     except TimeoutError:
         future.cancel()
         raise
-
-
-def publish_many_now(frames: Iterable[tuple[str, dict[str, Any]]]) -> None:
-    """``publish_now`` for many ``(group, event)`` pairs in one hop to the event loop."""
-    batch = list(frames)
-    if not batch:
-        return
-    try:
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        _send_all(layer, batch)
-    except Exception as exc:  # best-effort, as publish_now
-        layer_health.failed(exc)
-    else:
-        layer_health.succeeded()
-
-
-def publish_many_on_commit(frames: Iterable[tuple[str, dict[str, Any]]]) -> None:
-    """Send every ``(group, event)`` once the current transaction commits (never before)."""
-    batch = list(frames)
-    if batch:
-        transaction.on_commit(lambda: publish_many_now(batch))

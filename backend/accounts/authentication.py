@@ -11,6 +11,7 @@ from rest_framework.request import Request
 
 from backend.accounts import services
 from backend.accounts.models import Device, User
+from backend.accounts.sessions import verified_staff_session
 
 
 class DeviceTokenAuthentication(authentication.BaseAuthentication):
@@ -43,10 +44,8 @@ class VerifiedStaffSessionAuthentication(authentication.SessionAuthentication):
         if result is None:
             return None
         user = result[0]
-        django_request = request._request
-        if not user.is_staff_member or not user.is_verified():
-            return None
-        if services.staff_session_expired(django_request.session, now=timezone.now()):
+        # DRF's Request offers the HttpRequest's standard attributes, the session among them.
+        if verified_staff_session(user, request.session, now=timezone.now()) is None:
             return None
         return user, None
 

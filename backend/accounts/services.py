@@ -253,9 +253,3 @@ def revoke_device(*, device: Device, actor: User, reason: str = "") -> None:
             return
         _revoke(locked, reason=reason or "revoked", actor=actor, action="device.revoked", audit_reason=reason)
     device.refresh_from_db()
-
-
-def staff_session_expired(session: SessionBase, *, now: datetime) -> bool:
-    """True once a staff session is older than the absolute limit, however active."""
-    ends_at = staff_session_ends_at(session)
-    return ends_at is None or now >= ends_at

@@ -19,6 +19,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from backend.accounts import services as account_services
+from backend.accounts.sessions import verified_staff_session
 from backend.accounts.throttles import StaffLoginThrottle
 from backend.audit.services import record_event
 from backend.cases import enrollment, policy, selectors
@@ -37,13 +38,7 @@ def verified_staff_required(view: Callable[..., HttpResponse]) -> Callable[..., 
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user = request.user
-        if (
-            not user.is_authenticated
-            or not getattr(user, "is_staff_member", False)
-            or not user.is_verified()
-            or account_services.staff_session_expired(request.session, now=timezone.now())
-        ):
+        if verified_staff_session(request.user, request.session, now=timezone.now()) is None:
             logout(request)
             return HttpResponseRedirect(f"{reverse('inbox-login')}?next={request.path}")
         # override, not activate: the zone must not leak to the next request on this thread.

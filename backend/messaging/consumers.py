@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from channels.consumer import get_handler_name
-from channels.db import DatabaseSyncToAsync
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
@@ -33,8 +32,8 @@ logger = logging.getLogger(__name__)
 def database_call(fn: Any) -> Any:
     """Run ORM work in a thread pool, not on the one shared sync thread: sockets wait on
     the database in parallel instead of in a single queue. Connections are per thread and
-    closed when stale, as with Channels' ``database_sync_to_async``."""
-    return DatabaseSyncToAsync(fn, thread_sensitive=False)
+    closed when stale, as with every ``database_sync_to_async``."""
+    return database_sync_to_async(fn, thread_sensitive=False)
 
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -61,15 +60,15 @@ class TokenBucket:
         return True
 
 
-def _require_valid(identity: SocketIdentity) -> None:
-    """Refuse a frame once the credential behind the socket is gone (a revoked device, a
-    logged-out session), even if the event that closes the socket never arrived."""
-    if not still_valid(identity):
-        raise CredentialGoneError
-
-
 class CredentialGoneError(Exception):
     pass
+
+
+async def _require_valid(identity: SocketIdentity) -> None:
+    """Refuse a frame once the credential behind the socket is gone (a revoked device, a
+    logged-out session), even if the event that closes the socket never arrived."""
+    if not await still_valid(identity):
+        raise CredentialGoneError
 
 
 @dataclass(frozen=True)
@@ -82,47 +81,42 @@ def _take_budgets(requests: Sequence[services.SendRequest]) -> list[Problem | No
     return take_send_budgets([(request.sender, request.sender_device) for request in requests])
 
 
+def _ack(result: services.SendResult) -> dict[str, Any]:
+    message = result.message
+    return {
+        "type": "message.ack",
+        "conversation": message.conversation_id,
+        "client_id": str(message.client_id),
+        "id": message.pk,
+        "seq": message.seq,
+    }
+
+
 @database_call
-def _store_sends(
-    sends: list[SocketSend], *, count_budgets: bool
-) -> tuple[list[dict[str, Any] | Exception], list[tuple[str, dict[str, Any]]]]:
-    """Store a batch of ``message.send`` frames from any sockets of this process: an ack
-    for each stored (or repeated) message, the Problem that refused a send, or
-    CredentialGoneError for a socket whose credential has ended; and the live frames to
-    publish now that the batch has committed."""
-    outcomes: list[dict[str, Any] | Exception] = [CredentialGoneError() for _ in sends]
-    valid = still_valid_many([send.identity for send in sends])
-    admitted = [i for i, ok in enumerate(valid) if ok]
+def _store_sends(sends: list[SocketSend], *, count_budgets: bool) -> list[dict[str, Any] | Exception]:
+    """Store a batch of ``message.send`` frames from any sockets of this process (their
+    credentials just re-checked): an ack for each stored (or repeated) message, or the
+    Problem that refused a send. Their live frames are published as the batch commits."""
     requests = [
         services.SendRequest(
-            sender=sends[i].identity.user,
-            sender_device=sends[i].identity.device,
-            conversation_id=sends[i].frame["conversation"],
-            client_id=uuid.UUID(sends[i].frame["client_id"]),
-            body=sends[i].frame["body"],
+            sender=send.identity.user,
+            sender_device=send.identity.device,
+            conversation_id=send.frame["conversation"],
+            client_id=uuid.UUID(send.frame["client_id"]),
+            body=send.frame["body"],
         )
-        for i in admitted
+        for send in sends
     ]
-    sent = services.send_messages(requests, budget=_take_budgets if count_budgets else None)
-    for i, result in zip(admitted, sent.results, strict=True):
-        if isinstance(result, Problem):
-            outcomes[i] = result
-            continue
-        outcomes[i] = {
-            "type": "message.ack",
-            "conversation": result.message.conversation_id,
-            "client_id": str(result.message.client_id),
-            "id": result.message.pk,
-            "seq": result.message.seq,
-        }
-    return outcomes, sent.frames
+    outcomes = services.send_messages(requests, budget=_take_budgets if count_budgets else None)
+    return [outcome if isinstance(outcome, Problem) else _ack(outcome) for outcome in outcomes]
 
 
-async def _store_batch(
-    sends: list[SocketSend],
-) -> tuple[list[dict[str, Any] | Exception], list[tuple[str, dict[str, Any]]]]:
+async def _store_admitted(sends: list[SocketSend]) -> list[dict[str, Any] | Exception]:
+    """``_store_sends`` for the whole batch; if it breaks, for each send alone."""
+    if not sends:
+        return []
     try:
-        return await _store_sends(sends, count_budgets=True)
+        stored: list[dict[str, Any] | Exception] = await _store_sends(sends, count_budgets=True)
     except Exception:
         if len(sends) == 1:
             raise
@@ -131,22 +125,34 @@ async def _store_batch(
         # own socket's frame (without counting budgets again: the batch may have).
         logger.exception("a batch of %d sends failed; storing them one by one", len(sends))
         outcomes: list[dict[str, Any] | Exception] = []
-        frames: list[tuple[str, dict[str, Any]]] = []
         for send in sends:
             try:
-                (outcome,), sent_frames = await _store_sends([send], count_budgets=False)
+                (outcome,) = await _store_sends([send], count_budgets=False)
             except Exception as exc:
-                outcome, sent_frames = exc, []
+                outcome = exc
             outcomes.append(outcome)
-            frames.extend(sent_frames)
-        return outcomes, frames
+        return outcomes
+    return stored
+
+
+async def _store_batch(sends: list[SocketSend]) -> list[dict[str, Any] | Exception]:
+    """For each send, its ack, the Problem that refused it, or CredentialGoneError for a
+    socket whose credential has ended (one query re-checks every device in the batch)."""
+    valid = await still_valid_many([send.identity for send in sends])
+    stored = iter(await _store_admitted([send for send, ok in zip(sends, valid, strict=True) if ok]))
+    return [next(stored) if ok else CredentialGoneError() for ok in valid]
 
 
 async def _store_and_publish(sends: list[SocketSend]) -> list[dict[str, Any] | Exception]:
-    """One batch: store it, then fan its ``message.new`` frames out, then answer its
-    senders. Acks after the fan-out, as the relay's: the next batch is stored only when
-    this one's frames are out, so the fan-out never falls behind the store."""
-    outcomes, frames = await _store_batch(sends)
+    """One batch: store it, then fan its ``message.new`` frames out from this loop, then
+    answer its senders. Acks after the fan-out, as the relay's: the next batch is stored
+    only when this one's frames are out, so the fan-out never falls behind the store."""
+    with realtime.collect_published() as frames:
+        try:
+            outcomes = await _store_batch(sends)
+        except Exception:
+            await realtime.publish_all(frames)  # what committed before the failure still goes out
+            raise
     await realtime.publish_all(frames)
     return outcomes
 
@@ -166,33 +172,32 @@ def _send_queue() -> BatchQueue[SocketSend, dict[str, Any]]:
 
 
 @database_call
-def _sync_page(identity: SocketIdentity, conversation_id: int, after_seq: int) -> selectors.MessagePage:
-    _require_valid(identity)
-    user = identity.user
+def _sync_page(user: User, conversation_id: int, after_seq: int) -> selectors.MessagePage:
     conversation = selectors.conversation_for(user, conversation_id)
     return selectors.messages_after(user, conversation, after_seq=after_seq, limit=SYNC_PAGE)
 
 
 @database_call
-def _read(identity: SocketIdentity, conversation_id: int, up_to_seq: int) -> None:
-    _require_valid(identity)
-    user = identity.user
+def _read(user: User, conversation_id: int, up_to_seq: int) -> None:
     conversation = selectors.conversation_for(user, conversation_id)
     services.mark_read(user=user, conversation=conversation, up_to_seq=up_to_seq)
 
 
+# What the socket's groups carry; each is sent to the client as it is.
+LIVE_FRAME_TYPES = frozenset({"message.new", "receipt.read", "alert.new", "alert.updated"})
+
+
 class LivlinaConsumer(AsyncWebsocketConsumer):
+    """Client frames arrive through Channels' dispatch, which first runs
+    ``close_old_connections`` on Channels' one shared sync thread, a thread hop per frame.
+    The events of the socket's groups (two ``message.new`` for every message sent: the
+    sender's copy and the recipient's) would pay that hop too, though sending them never
+    touches the database; so the socket takes them from a channel of its own
+    (``new_channel``/``receive`` of the channel-layer API) in a task that sends them
+    between the handling of client frames, in order, as one dispatch loop would."""
+
     user: User | None = None
     device: Device | None = None
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        # Channels closes stale database connections on the shared sync thread before
-        # every frame, live ones included; every ORM call here goes through
-        # database_call, which does that itself, so the extra hop is skipped.
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     async def connect(self) -> None:
         identity, reason = await authenticate_handshake(self.scope)
@@ -207,41 +212,66 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
         # reconnects with a fresh access token (or logs in again).
         self.watcher = asyncio.create_task(self._watch_credential())
         self.bucket = TokenBucket(settings.LIVLINA_SOCKET_RATE, settings.LIVLINA_SOCKET_BURST)
+        # One client frame's answer, or one live frame, at a time: a sync's pages are not
+        # interleaved with live frames, and a sender's ack comes before its own copy.
+        self.sending = asyncio.Lock()
+        self.live_channel = await self.channel_layer.new_channel()
         self.joined = [realtime.user_group(user.pk)]
         if device is not None:
             self.joined.append(realtime.device_group(device.pk))
         for group in self.joined:
             try:
-                await self.channel_layer.group_add(group, self.channel_name)
+                await self.channel_layer.group_add(group, self.live_channel)
             except Exception as exc:
                 # The layer is down: the socket still sends, acks and syncs; only live
                 # frames pause until the client reconnects.
                 realtime.layer_health.failed(exc)
         await self.accept()
+        self.live = asyncio.create_task(self._send_live_frames())
 
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "watcher", None) is not None:
-            self.watcher.cancel()
+        for task in (getattr(self, "watcher", None), getattr(self, "live", None)):
+            if task is not None:
+                task.cancel()
         for group in getattr(self, "joined", []):
             try:
-                await self.channel_layer.group_discard(group, self.channel_name)
+                await self.channel_layer.group_discard(group, self.live_channel)
             except Exception:  # a layer outage must not turn a disconnect into an error
                 logger.debug("group_discard failed for %s", group)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        try:
-            frame = parse_frame(text_data, bytes_data)
-            if not self.bucket.take():
-                raise FrameError("rate-limited", "Too many frames; slow down and retry.", frame.get("client_id"))
-            await self.handle(frame)
-        except CredentialGoneError:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-        except FrameError as error:
-            await self.send_json(error.as_frame())
-        except Problem as problem:
-            client_id = frame.get("client_id") if isinstance(frame.get("client_id"), str) else None
-            error = FrameError(problem.slug, str(problem.detail), client_id)
-            await self.send_json(error.as_frame())
+        async with self.sending:
+            try:
+                frame = parse_frame(text_data, bytes_data)
+                if not self.bucket.take():
+                    raise FrameError("rate-limited", "Too many frames; slow down and retry.", frame.get("client_id"))
+                await self.handle(frame)
+            except CredentialGoneError:
+                await self.close(code=CLOSE_UNAUTHENTICATED)
+            except FrameError as error:
+                await self.send_json(error.as_frame())
+            except Problem as problem:
+                client_id = frame.get("client_id") if isinstance(frame.get("client_id"), str) else None
+                refusal = FrameError(problem.slug, str(problem.detail), client_id)
+                await self.send_json(refusal.as_frame())
+
+    async def _send_live_frames(self) -> None:
+        """The events of the socket's groups, in the order they arrive; a revoked device's
+        socket closes at once."""
+        while True:
+            try:
+                event = await self.channel_layer.receive(self.live_channel)
+            except Exception as exc:  # the layer is down: live frames pause, as above
+                realtime.layer_health.failed(exc)
+                return
+            async with self.sending:
+                if event["type"] == "device.revoked":
+                    await self.close(code=CLOSE_REVOKED)
+                    return
+                if event["type"] in LIVE_FRAME_TYPES:
+                    await self.send_json(event)
+                else:
+                    logger.warning("a live event of unknown type %r was not sent", event["type"])
 
     async def _watch_credential(self) -> None:
         """Close at the credential's end, and re-check it on a short beat so that a
@@ -250,7 +280,7 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
         while True:
             remaining = (self.identity.valid_until - timezone.now()).total_seconds()
             await asyncio.sleep(max(0.0, min(recheck, remaining)))
-            if not await database_call(still_valid)(self.identity):
+            if not await still_valid(self.identity):
                 await self.close(code=CLOSE_UNAUTHENTICATED)
                 return
 
@@ -271,7 +301,8 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
         elif kind == "sync":
             after = frame["after_seq"]
             while True:
-                page = await _sync_page(self.identity, frame["conversation"], after)
+                await _require_valid(self.identity)
+                page = await _sync_page(self.user, frame["conversation"], after)
                 for message in page.results:
                     await self.send_json(
                         {"type": "message.new", "conversation": frame["conversation"], "message": message}
@@ -281,26 +312,12 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
                     break
             await self.send_json({"type": "sync.done", "conversation": frame["conversation"], "last_seq": after})
         elif kind == "read":
-            await _read(self.identity, frame["conversation"], frame["up_to_seq"])
+            await _require_valid(self.identity)
+            with realtime.collect_published() as receipts:
+                await _read(self.user, frame["conversation"], frame["up_to_seq"])
+            await realtime.publish_all(receipts)
         elif kind == "ping":
             await self.send_json({"type": "pong"})
 
     async def send_json(self, content: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(content, separators=(",", ":")))
-
-    # --- events from the channel layer ------------------------------------------------
-
-    async def message_new(self, event: dict[str, Any]) -> None:
-        await self.send_json(event)
-
-    async def receipt_read(self, event: dict[str, Any]) -> None:
-        await self.send_json(event)
-
-    async def alert_new(self, event: dict[str, Any]) -> None:
-        await self.send_json(event)
-
-    async def alert_updated(self, event: dict[str, Any]) -> None:
-        await self.send_json(event)
-
-    async def device_revoked(self, event: dict[str, Any]) -> None:
-        await self.close(code=CLOSE_REVOKED)

@@ -1,4 +1,5 @@
-"""Sending messages, marking them read. DESIGN.md's message flow, in one transaction each."""
+"""Sending messages, marking them read: the message flow of docs/architecture.md, in one
+transaction each."""
 
 from __future__ import annotations
 
@@ -6,8 +7,7 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, cast
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -66,14 +66,10 @@ class SendRequest:
     client_id: uuid.UUID
     body: object
 
-
-@dataclass
-class SentBatch:
-    """One result per request, in order (a SendResult, or the Problem that refused it),
-    and the live frames to publish now that the batch has committed."""
-
-    results: list[SendResult | Problem]
-    frames: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    @property
+    def key(self) -> tuple[int, int, uuid.UUID]:
+        """Sends with the same key are one message: a retry, or a repeat in a batch."""
+        return (self.conversation_id, self.sender.pk, self.client_id)
 
 
 @dataclass(frozen=True)
@@ -89,6 +85,28 @@ class _Target:
     access: policy.CaseAccess
 
 
+@dataclass(eq=False)
+class _Send:
+    """One request on its way through ``send_messages``: its conversation (None when there
+    is no such conversation), its text once found valid, and its outcome once known."""
+
+    request: SendRequest
+    target: _Target | None
+    text: str = ""
+    outcome: SendResult | Problem | None = None
+
+    @property
+    def known_target(self) -> _Target:
+        """The conversation of a send that got past the access check."""
+        assert self.target is not None
+        return self.target
+
+    @property
+    def answer(self) -> SendResult | Problem:
+        assert self.outcome is not None, "every send is answered"
+        return self.outcome
+
+
 BudgetCheck = Callable[[Sequence[SendRequest]], list[Problem | None]]
 
 
@@ -98,74 +116,76 @@ def send_message(
     """Store one message and tell its recipients (``send_messages`` with one request):
     the live frames go out when the caller's transaction commits. Raises the Problem
     that refused it."""
-    sent = send_messages([SendRequest(sender, sender_device, conversation.pk, client_id, body)])
-    for group, frame in sent.frames:
-        realtime.publish_on_commit(group, frame)
-    (result,) = sent.results
-    if isinstance(result, Problem):
-        raise result
-    return result
+    (outcome,) = send_messages([SendRequest(sender, sender_device, conversation.pk, client_id, body)])
+    if isinstance(outcome, Problem):
+        raise outcome
+    return outcome
 
 
-def send_messages(requests: Sequence[SendRequest], *, budget: BudgetCheck | None = None) -> SentBatch:
+def send_messages(requests: Sequence[SendRequest], *, budget: BudgetCheck | None = None) -> list[SendResult | Problem]:
     """Store messages, in one transaction for the whole batch (a server under load
     commits many senders' messages together): each message sealed with its case's data
     key, the next sequence number of its conversation (conversation rows locked in id
     order), the sender's read marker, push-outbox rows for the other participants'
-    devices, and for a defector's message the unanswered check and the crisis scan.
+    devices, and for a defector's message the unanswered check and the crisis scan. The
+    live ``message.new`` frames are published when that transaction commits, never before.
 
     Each request is judged on its own first, in this order: may the sender see the
     conversation (404), is the sender within ``budget`` (counted only for requests that
     got that far), is the body valid, is it a retry, is the case open and its content not
-    erased. A refused request becomes its Problem in its place and the others go on.
-    Idempotent per (conversation, sender, client_id): a retry, in this batch or a later
-    one, returns the stored message and creates nothing. The caller publishes ``frames``
-    after the commit, never before."""
-    results: list[SendResult | Problem | None] = [None] * len(requests)
-    targets = _targets({r.conversation_id for r in requests})
-    visible = []
-    for i, request in enumerate(requests):
-        target = targets.get(request.conversation_id)
-        if target is None or not target.access.allows(request.sender):
-            results[i] = Problem(status_code=404, slug="not-found", detail="No such conversation.")
-        else:
-            visible.append(i)
-    if budget is not None:
-        for i, over in zip(visible, budget([requests[i] for i in visible]), strict=True):
-            results[i] = over
-    texts: dict[int, str] = {}
-    for i in visible:
-        if results[i] is None:
-            try:
-                texts[i] = clean_body(requests[i].body)
-            except Problem as problem:
-                results[i] = problem
-    _fill_existing(requests, results, targets, list(texts))
-    to_store: list[int] = []
-    first_of: dict[tuple[int, int, uuid.UUID], int] = {}
-    for i in texts:
-        request = requests[i]
-        key = (request.conversation_id, request.sender.pk, request.client_id)
-        if results[i] is not None or key in first_of:
-            continue  # refused, a retry of a stored message, or a repeat inside this batch
-        target = targets[request.conversation_id]
-        if not target.open:
-            results[i] = Problem(status_code=409, slug="case-closed", detail="The case is closed; nothing was sent.")
-        elif target.erased:
-            results[i] = Problem(status_code=409, slug="case-erased", detail="The case was erased; nothing was sent.")
-        else:
-            first_of[key] = i
-            to_store.append(i)
-    frames = _store_all(requests, texts, targets, results, to_store) if to_store else []
-    for i in texts:
-        if results[i] is None:  # a repeat inside this batch: the answer its first got
-            request = requests[i]
-            first = results[first_of[(request.conversation_id, request.sender.pk, request.client_id)]]
-            results[i] = (
+    erased. Returns one outcome per request, in order: its SendResult, or the Problem
+    that refused it (the others go on). Idempotent per (conversation, sender,
+    client_id): a retry, in this batch or a later one, returns the stored message and
+    creates nothing."""
+    targets = _targets({request.conversation_id for request in requests})
+    sends = [_Send(request, targets.get(request.conversation_id)) for request in requests]
+    valid = _judge(sends, budget)
+    _answer_retries(valid)
+    firsts = _firsts_to_store(valid)
+    if firsts:
+        _store_all(list(firsts.values()))
+    for send in valid:
+        if send.outcome is None:  # a repeat inside this batch: the answer its first got
+            first = firsts[send.request.key].answer
+            send.outcome = (
                 SendResult(first.message, first.body, created=False) if isinstance(first, SendResult) else first
             )
-    assert all(result is not None for result in results)
-    return SentBatch(cast("list[SendResult | Problem]", results), frames)
+    return [send.answer for send in sends]
+
+
+def _judge(sends: list[_Send], budget: BudgetCheck | None) -> list[_Send]:
+    """Refuse each send the sender may not make (no such conversation, over budget, a bad
+    body); the others, with their text."""
+    for send in sends:
+        if send.target is None or not send.target.access.allows(send.request.sender):
+            send.outcome = Problem(status_code=404, slug="not-found", detail="No such conversation.")
+    visible = [send for send in sends if send.outcome is None]
+    if budget is not None:
+        for send, over in zip(visible, budget([send.request for send in visible]), strict=True):
+            send.outcome = over
+    for send in visible:
+        if send.outcome is None:
+            try:
+                send.text = clean_body(send.request.body)
+            except Problem as problem:
+                send.outcome = problem
+    return [send for send in visible if send.outcome is None]
+
+
+def _firsts_to_store(valid: list[_Send]) -> dict[tuple[int, int, uuid.UUID], _Send]:
+    """The sends to store, by key, in order: the first of each key that is not a retry,
+    unless its case is closed or erased (then refused)."""
+    firsts: dict[tuple[int, int, uuid.UUID], _Send] = {}
+    for send in valid:
+        if send.outcome is not None or send.request.key in firsts:
+            continue  # a retry of a stored message, or a repeat inside this batch
+        if not send.known_target.open:
+            send.outcome = Problem(status_code=409, slug="case-closed", detail="The case is closed; nothing was sent.")
+        elif send.known_target.erased:
+            send.outcome = Problem(status_code=409, slug="case-erased", detail="The case was erased; nothing was sent.")
+        else:
+            firsts[send.request.key] = send
+    return firsts
 
 
 def _targets(conversation_ids: set[int]) -> dict[int, _Target]:
@@ -187,77 +207,58 @@ def _targets(conversation_ids: set[int]) -> dict[int, _Target]:
     }
 
 
-def _fill_existing(
-    requests: Sequence[SendRequest],
-    results: list[SendResult | Problem | None],
-    targets: dict[int, _Target],
-    positions: list[int],
-) -> None:
-    """Answer each retry (a client_id its sender already used) with the stored message."""
-    pending = [i for i in positions if results[i] is None]
+def _answer_retries(sends: Sequence[_Send]) -> None:
+    """Answer each unanswered send that is a retry (a client_id its sender already used)
+    with the stored message."""
+    pending = [send for send in sends if send.outcome is None]
     if not pending:
         return
     stored = Message.objects.filter(
-        conversation_id__in={requests[i].conversation_id for i in pending},
-        client_id__in={requests[i].client_id for i in pending},
+        conversation_id__in={send.request.conversation_id for send in pending},
+        client_id__in={send.request.client_id for send in pending},
     )
     by_key = {(m.conversation_id, m.sender_id, m.client_id): m for m in stored}
-    for i in pending:
-        request = requests[i]
-        message = by_key.get((request.conversation_id, request.sender.pk, request.client_id))
+    for send in pending:
+        message = by_key.get(send.request.key)
         if message is not None:
-            case_id = targets[request.conversation_id].case_id
-            results[i] = SendResult(message, selectors.open_body(message, case_id=case_id), created=False)
+            body = selectors.open_body(message, case_id=send.known_target.case_id)
+            send.outcome = SendResult(message, body, created=False)
 
 
-def _store_all(
-    requests: Sequence[SendRequest],
-    texts: dict[int, str],
-    targets: dict[int, _Target],
-    results: list[SendResult | Problem | None],
-    to_store: list[int],
-) -> list[tuple[str, dict[str, Any]]]:
-    """Store the requests at ``to_store`` (which passed every check) and fill in their
-    results; returns the frames to publish."""
+def _store_all(sends: list[_Send]) -> None:
+    """Store the sends (which passed every check) and answer them."""
     try:
         with transaction.atomic():
-            stored, frames = _store([requests[i] for i in to_store], [texts[i] for i in to_store], targets)
+            messages = _store(sends)
     except IntegrityError:
-        if len(to_store) == 1:
+        if len(sends) == 1:
             # A concurrent retry with the same client_id committed first: return its message.
-            _fill_existing(requests, results, targets, to_store)
-            if results[to_store[0]] is None:
+            _answer_retries(sends)
+            if sends[0].outcome is None:
                 raise
-            return []
+            return
         # One of them raced a retry committed by another process: store them one by one.
-        frames = []
-        for i in to_store:
+        for send in sends:
             try:
-                alone = send_messages([requests[i]])
+                (send.outcome,) = send_messages([send.request])
             except Exception:
-                # Only this message failed; the ones stored before it keep their frames.
+                # Only this message failed; the ones stored before it stay stored and published.
                 logger.exception("storing a message failed")
-                results[i] = Problem(
+                send.outcome = Problem(
                     status_code=503, slug="server-error", detail="The message was not stored; send it again."
                 )
-            else:
-                results[i] = alone.results[0]
-                frames.extend(alone.frames)
-        return frames
-    for i, result in zip(to_store, stored, strict=True):
-        results[i] = result
-    return frames
+        return
+    # Answered only now: a send is stored once its transaction has committed.
+    for send, message in zip(sends, messages, strict=True):
+        send.outcome = SendResult(message, send.text, created=True)
 
 
-def _store(
-    requests: list[SendRequest], texts: list[str], targets: dict[int, _Target]
-) -> tuple[list[SendResult], list[tuple[str, dict[str, Any]]]]:
-    """The transactional part of ``send_messages``, for requests that passed every check."""
+def _store(sends: list[_Send]) -> list[Message]:
+    """The transactional part of ``send_messages``, for sends that passed every check;
+    the messages in the sends' order."""
+    targets = {send.request.conversation_id: send.known_target for send in sends}
     conversations = {
-        c.pk: c
-        for c in Conversation.objects.select_for_update()
-        .filter(pk__in={r.conversation_id for r in requests})
-        .order_by("pk")
+        c.pk: c for c in Conversation.objects.select_for_update().filter(pk__in=targets.keys()).order_by("pk")
     }
     case_of = {pk: targets[pk].case_id for pk in conversations}
     # Who takes part, read again under the lock: a grant that ended while this batch
@@ -267,18 +268,18 @@ def _store(
     sealer = CaseSealer(set(case_of.values()))
     now = timezone.now()
     messages = []
-    for request, text in zip(requests, texts, strict=True):
-        conversation = conversations[request.conversation_id]
+    for send in sends:
+        conversation = conversations[send.request.conversation_id]
         conversation.last_seq += 1
         record = message_record(conversation.pk, conversation.last_seq)
         messages.append(
             Message(
                 conversation=conversation,
                 seq=conversation.last_seq,
-                sender=request.sender,
-                sender_device=request.sender_device,
-                client_id=request.client_id,
-                body_sealed=sealer.seal(case_id=case_of[conversation.pk], record=record, plaintext=text),
+                sender=send.request.sender,
+                sender_device=send.request.sender_device,
+                client_id=send.request.client_id,
+                body_sealed=sealer.seal(case_id=case_of[conversation.pk], record=record, plaintext=send.text),
                 created_at=now,
             )
         )
@@ -295,27 +296,26 @@ def _store(
         unique_fields=["conversation", "user"],
         update_fields=["last_read_seq", "updated_at"],
     )
-    from_defectors = [(m, text) for m, text in zip(messages, texts, strict=True) if m.sender.is_defector]
+    from_defectors = [(send, m) for send, m in zip(sends, messages, strict=True) if m.sender.is_defector]
     if from_defectors:
         schedule_checks(
-            (m.conversation_id, case_of[m.conversation_id], m.seq, targets[m.conversation_id].unanswered_limit)
-            for m, _ in from_defectors
+            (m.conversation_id, send.known_target.case_id, m.seq, send.known_target.unanswered_limit)
+            for send, m in from_defectors
         )
-        _scan_for_crisis([(targets[m.conversation_id], m.seq, text) for m, text in from_defectors])
+        _scan_for_crisis([(send.known_target, m.seq, send.text) for send, m in from_defectors])
     enqueue_message_pushes(
         ([uid for uid in participants[m.conversation_id] if uid != m.sender_id], m.sender_device_id) for m in messages
     )
-    results: list[SendResult] = []
-    frames: list[tuple[str, dict[str, Any]]] = []
-    for message, text in zip(messages, texts, strict=True):
-        results.append(SendResult(message, text, created=True))
+    frames: list[realtime.Frame] = []
+    for send, message in zip(sends, messages, strict=True):
         frame = {
             "type": "message.new",
             "conversation": message.conversation_id,
-            "message": selectors.message_payload(message, text),
+            "message": selectors.message_payload(message, send.text),
         }
         frames.extend((realtime.user_group(uid), frame) for uid in participants[message.conversation_id])
-    return results, frames
+    realtime.publish_many_on_commit(frames)
+    return messages
 
 
 def _scan_for_crisis(messages: list[tuple[_Target, int, str]]) -> None:

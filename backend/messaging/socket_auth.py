@@ -7,37 +7,52 @@ and an ``Origin`` this server allows, so another site cannot ride the cookie."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from http.cookies import SimpleCookie
+from importlib import import_module
 from typing import Any
-from urllib.parse import urlsplit
 
+from channels.auth import get_user
 from channels.db import database_sync_to_async
+from channels.security.websocket import OriginValidator
+from channels.sessions import SessionMiddlewareStack
 from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.sessions.backends.base import SessionBase
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.models import Device as OtpDevice
 
 from backend.accounts import services as account_services
 from backend.accounts.models import Device, User
+from backend.accounts.sessions import verified_staff_session
+
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
 
 
-def _headers(scope: dict[str, Any]) -> dict[str, str]:
-    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+def _header(scope: Scope, name: bytes) -> str:
+    return next((value.decode("latin-1") for key, value in scope.get("headers", []) if key.lower() == name), "")
 
 
-def origin_allowed(origin: str, host: str) -> bool:
-    if not origin:
-        return False
-    parts = urlsplit(origin)
-    if parts.netloc and parts.netloc == host:
-        return True
-    return origin.rstrip("/") in {o.rstrip("/") for o in settings.CSRF_TRUSTED_ORIGINS}
+def with_socket_credentials(consumer: ASGIApp) -> ASGIApp:
+    """The WebSocket application: a handshake with an ``Authorization`` header (a device)
+    goes straight to ``consumer``; any other one rides the inbox's session cookie, so it
+    first passes Channels' ``OriginValidator`` (its own host, or one of
+    ``CSRF_TRUSTED_ORIGINS``; a missing ``Origin`` is refused) and gets its session in the
+    scope (``SessionMiddlewareStack``)."""
+    with_session = SessionMiddlewareStack(consumer)
+
+    async def application(scope: Scope, receive: Any, send: Any) -> None:
+        if _header(scope, b"authorization"):
+            await consumer(scope, receive, send)
+            return
+        host = _header(scope, b"host")
+        own_origins = [f"{scheme}://{host}" for scheme in ("http", "https")] if host else []
+        validator = OriginValidator(with_session, [*own_origins, *settings.CSRF_TRUSTED_ORIGINS])
+        await validator(scope, receive, send)
+
+    return application
 
 
 @dataclass(frozen=True)
@@ -48,71 +63,64 @@ class SocketIdentity:
     session_key: str = ""
 
 
-def still_valid(identity: SocketIdentity) -> bool:
-    """Re-checked while the socket lives: the device not revoked, the staff session not
-    logged out or expired, the credential not past its end."""
-    return still_valid_many([identity])[0]
-
-
-def still_valid_many(identities: Sequence[SocketIdentity]) -> list[bool]:
-    """``still_valid`` for each identity, with one query for all the device sockets."""
-    now = timezone.now()
-    device_ids = {i.device.pk for i in identities if i.device is not None and now < i.valid_until}
-    live = set()
-    if device_ids:
-        live = set(
-            Device.objects.filter(pk__in=device_ids, revoked_at__isnull=True, user__is_active=True).values_list(
-                "pk", flat=True
-            )
-        )
-    return [
-        now < i.valid_until
-        and (i.device.pk in live if i.device is not None else _staff_from_session(i.session_key) is not None)
-        for i in identities
-    ]
-
-
-def _staff_from_session(session_key: str) -> SocketIdentity | None:
-    session = SessionStore(session_key=session_key)
-    user_id = session.get(SESSION_KEY)
-    if user_id is None or BACKEND_SESSION_KEY not in session:
-        return None
-    user = User.objects.filter(pk=user_id, is_active=True, kind=User.Kind.STAFF).first()
-    if user is None:
-        return None
-    if not constant_time_compare(session.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()):
-        return None
-    otp_device = OtpDevice.from_persistent_id(session.get(DEVICE_ID_SESSION_KEY, ""), for_verify=False)
-    if otp_device is None or otp_device.user_id != user.pk:
-        return None
-    ends_at = account_services.staff_session_ends_at(session)
-    if ends_at is None or ends_at <= timezone.now():
-        return None
-    return SocketIdentity(user, None, ends_at, session_key)
-
-
-@database_sync_to_async
-def authenticate_handshake(scope: dict[str, Any]) -> tuple[SocketIdentity | None, str]:
+async def authenticate_handshake(scope: Scope) -> tuple[SocketIdentity | None, str]:
     """(identity, reason refused): device-token sockets have a device; inbox sockets none."""
-    headers = _headers(scope)
-    authorization = headers.get("authorization", "")
+    authorization = _header(scope, b"authorization")
     if authorization:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer":
             return None, "unsupported authorization scheme"
-        found = account_services.access_token_lookup(token.strip())
+        found = await database_sync_to_async(account_services.access_token_lookup)(token.strip())
         if found is None:
             return None, "invalid, expired or revoked token"
         device, expires_at = found
         return SocketIdentity(device.user, device, expires_at), ""
-    cookie = SimpleCookie()
-    cookie.load(headers.get("cookie", ""))
-    morsel = cookie.get(settings.SESSION_COOKIE_NAME)
-    if morsel is None:
+    session = scope["session"]
+    if session.session_key is None:
         return None, "no credentials"
-    if not origin_allowed(headers.get("origin", ""), headers.get("host", "")):
-        return None, "origin not allowed"
-    identity = _staff_from_session(morsel.value)
-    if identity is None:
+    user = await get_user(scope)
+    ends_at = await database_sync_to_async(verified_staff_session)(user, session, now=timezone.now())
+    if ends_at is None or not isinstance(user, User):
         return None, "session invalid, expired or without second factor"
-    return identity, ""
+    return SocketIdentity(user, None, ends_at, session.session_key), ""
+
+
+async def still_valid(identity: SocketIdentity) -> bool:
+    """Re-checked while the socket lives: the device not revoked, the staff session not
+    logged out or expired, the credential not past its end."""
+    return (await still_valid_many([identity]))[0]
+
+
+async def still_valid_many(identities: Sequence[SocketIdentity]) -> list[bool]:
+    """``still_valid`` for each identity: one query for all the device sockets, and each
+    inbox session read again from the session store."""
+    now = timezone.now()
+    answers = [now < identity.valid_until for identity in identities]
+    device_ids = {i.device.pk for i, ok in zip(identities, answers, strict=True) if ok and i.device is not None}
+    # In the thread pool, as the consumer's other ORM work: a batch does not queue behind
+    # the one thread that Channels' own sync work shares.
+    live = await database_sync_to_async(_live_devices, thread_sensitive=False)(device_ids) if device_ids else set()
+    for n, identity in enumerate(identities):
+        if not answers[n]:
+            continue
+        if identity.device is not None:
+            answers[n] = identity.device.pk in live
+        else:
+            answers[n] = await _session_still_verified(identity)
+    return answers
+
+
+def _live_devices(device_ids: set[Any]) -> set[Any]:
+    return set(
+        Device.objects.filter(pk__in=device_ids, revoked_at__isnull=True, user__is_active=True).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+async def _session_still_verified(identity: SocketIdentity) -> bool:
+    session: SessionBase = import_module(settings.SESSION_ENGINE).SessionStore(identity.session_key)
+    user: AbstractBaseUser | AnonymousUser = await get_user({"session": session})
+    if user.pk != identity.user.pk:  # logged out (the session is gone), or another login
+        return False
+    return await database_sync_to_async(verified_staff_session)(user, session, now=timezone.now()) is not None

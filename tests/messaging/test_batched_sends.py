@@ -10,14 +10,16 @@ import functools
 import uuid
 
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from backend import realtime
 from backend.accounts.models import Device, User
 from backend.cases.models import Case
 from backend.messaging import services
 from backend.messaging.batching import BatchQueue
-from backend.messaging.consumers import CredentialGoneError, SocketSend, _store_batch, _store_sends
+from backend.messaging.consumers import CredentialGoneError, SocketSend, _store_batch
 from backend.messaging.models import Conversation, Message, ReadState
 from backend.messaging.services import SendRequest, SendResult, send_messages
 from backend.messaging.socket_auth import SocketIdentity
@@ -34,7 +36,9 @@ def request(sender: User, conversation: Conversation, body: object = "hej", clie
 
 
 @pytest.mark.django_db
-def test_a_batch_stores_the_valid_sends_and_refuses_each_bad_one_on_its_own(case, other_case, contact, other_contact):
+def test_a_batch_stores_the_valid_sends_and_refuses_each_bad_one_on_its_own(
+    case, other_case, contact, other_contact, django_capture_on_commit_callbacks
+):
     conversation = Conversation.objects.get(case=case)
     other = Conversation.objects.get(case=other_case)
     defector = case.defector.user
@@ -54,8 +58,8 @@ def test_a_batch_stores_the_valid_sends_and_refuses_each_bad_one_on_its_own(case
         request(other_contact.user, other, "closed"),
         request(contact.user, conversation, "from staff"),
     ]
-    sent = send_messages(batch)
-    results = sent.results
+    with realtime.collect_published() as published, django_capture_on_commit_callbacks(execute=True):
+        results = send_messages(batch)
     assert isinstance(results[0], SendResult) and results[0].created and results[0].message.seq == 2
     assert [r.status_code for r in (results[1], results[2])] == [404, 404]
     assert [(r.status_code, r.field) for r in (results[3], results[4])] == [(400, "body"), (400, "body")]
@@ -76,9 +80,9 @@ def test_a_batch_stores_the_valid_sends_and_refuses_each_bad_one_on_its_own(case
     assert Conversation.objects.get(pk=other.pk).last_seq == 0
     marks = dict(ReadState.objects.filter(conversation=conversation).values_list("user_id", "last_read_seq"))
     assert marks == {defector.pk: 2, contact.user.pk: 3}
-    # One live frame per participant per stored message, and nothing for the refused.
+    # Once committed, one live frame per participant per stored message, and nothing for the refused.
     defector_group, staff_group = f"user.{defector.pk}", f"user.{contact.user.pk}"
-    assert sorted((group, frame["message"]["seq"]) for group, frame in sent.frames) == sorted(
+    assert sorted((group, frame["message"]["seq"]) for group, frame in published) == sorted(
         [(defector_group, 2), (defector_group, 3), (staff_group, 2), (staff_group, 3)]
     )
 
@@ -92,30 +96,31 @@ def test_a_failure_at_commit_is_never_acked_and_fails_only_its_own_message(case)
         send_messages([SendRequest(defector, gone, conversation.pk, uuid.uuid4(), "lost")])
     assert not Message.objects.exists()
 
-    sent = send_messages(
-        [SendRequest(defector, gone, conversation.pk, uuid.uuid4(), "lost"), request(defector, conversation, "kept")]
-    )
-    assert isinstance(sent.results[0], Problem) and sent.results[0].slug == "server-error"
-    assert sent.results[1].created and sent.results[1].message.seq == 1
+    with realtime.collect_published() as published:
+        results = send_messages(
+            [
+                SendRequest(defector, gone, conversation.pk, uuid.uuid4(), "lost"),
+                request(defector, conversation, "kept"),
+            ]
+        )
+    assert isinstance(results[0], Problem) and results[0].slug == "server-error"
+    assert results[1].created and results[1].message.seq == 1
     assert list(Message.objects.values_list("seq", flat=True)) == [1]
-    assert {frame["message"]["seq"] for _, frame in sent.frames} == {1}
+    assert {frame["message"]["seq"] for _, frame in published} == {1}
     assert Conversation.objects.get(pk=conversation.pk).last_seq == 1
 
 
 @pytest.mark.django_db
 def test_a_send_into_an_erased_case_is_refused_on_its_own(case, other_case, other_contact):
     shred_case_key(case=other_case, actor=None)
-    sent = send_messages(
+    results = send_messages(
         [
             request(other_contact.user, Conversation.objects.get(case=other_case)),
             request(case.defector.user, Conversation.objects.get(case=case)),
         ]
     )
-    assert isinstance(sent.results[0], Problem) and (sent.results[0].status_code, sent.results[0].slug) == (
-        409,
-        "case-erased",
-    )
-    assert sent.results[1].created
+    assert isinstance(results[0], Problem) and (results[0].status_code, results[0].slug) == (409, "case-erased")
+    assert results[1].created
     assert Message.objects.count() == 1
 
 
@@ -132,29 +137,32 @@ def test_a_batch_writes_push_rows_for_the_other_participants_devices_only(case, 
 
 
 @pytest.mark.django_db
-def test_a_batch_that_races_a_retry_elsewhere_is_stored_one_by_one(case, monkeypatch):
+def test_a_batch_that_races_a_retry_elsewhere_is_stored_one_by_one(
+    case, monkeypatch, django_capture_on_commit_callbacks
+):
     conversation = Conversation.objects.get(case=case)
     defector = case.defector.user
     raced = uuid.uuid4()
-    real_fill = services._fill_existing
+    real_answer_retries = services._answer_retries
     calls = []
 
-    def blind_first_look(*args, **kwargs):
+    def blind_first_look(sends):
         # The first look finds nothing, as if the retry in another process committed
         # just after it: the batch's insert then hits the unique constraint.
-        calls.append(kwargs.get("only"))
+        calls.append(len(sends))
         if len(calls) > 1:
-            real_fill(*args, **kwargs)
+            real_answer_retries(sends)
 
-    monkeypatch.setattr(services, "_fill_existing", blind_first_look)
+    monkeypatch.setattr(services, "_answer_retries", blind_first_look)
     services.send_message(sender=defector, sender_device=None, conversation=conversation, client_id=raced, body="x")
     calls.clear()
-    sent = send_messages([request(defector, conversation, "x", raced), request(defector, conversation, "new")])
-    assert not sent.results[0].created and sent.results[0].message.seq == 1
-    assert sent.results[1].created and sent.results[1].message.seq == 2
+    with realtime.collect_published() as published, django_capture_on_commit_callbacks(execute=True):
+        results = send_messages([request(defector, conversation, "x", raced), request(defector, conversation, "new")])
+    assert not results[0].created and results[0].message.seq == 1
+    assert results[1].created and results[1].message.seq == 2
     assert len(calls) > 1
     assert Message.objects.filter(conversation=conversation).count() == 2
-    assert [frame["message"]["seq"] for _, frame in sent.frames] == [2, 2]
+    assert [frame["message"]["seq"] for _, frame in published] == [2, 2]
 
 
 def test_sends_that_arrive_while_a_batch_is_stored_go_into_the_next_batch():
@@ -206,7 +214,7 @@ def test_a_send_that_breaks_its_batch_fails_alone(case, monkeypatch, settings):
         SocketSend(identity, frame("breaks")),
         SocketSend(identity, frame("ok")),
     ]
-    outcomes, _ = asyncio.run(_store_batch(sends))
+    outcomes = asyncio.run(_store_batch(sends))
     assert [o["seq"] for o in (outcomes[0], outcomes[2])] == [1, 2]
     assert isinstance(outcomes[1], RuntimeError)
     assert Message.objects.filter(conversation=conversation).count() == 2
@@ -224,7 +232,7 @@ def test_concurrent_batches_over_the_same_conversations_never_deadlock_or_gap(ca
             # Each batch touches both conversations, in an order that differs by thread.
             order = [0, 1] if index % 2 else [1, 0]
             batch = [request(senders[n], conversations[n], f"t{index}") for n in order for _ in range(3)]
-            assert all(isinstance(r, SendResult) for r in send_messages(batch).results)
+            assert all(isinstance(r, SendResult) for r in send_messages(batch))
 
     run_together(*(functools.partial(sender, n) for n in range(threads_count)))
     for conversation in conversations:
@@ -232,7 +240,7 @@ def test_concurrent_batches_over_the_same_conversations_never_deadlock_or_gap(ca
         assert seqs == list(range(1, threads_count * rounds * 3 + 1))
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_a_revoked_device_in_a_batch_is_refused_and_the_others_are_stored(case, other_case):
     devices = [DeviceFactory(user=c.defector.user) for c in (case, other_case)]
     Device.objects.filter(pk=devices[0].pk).update(revoked_at=timezone.now())
@@ -246,8 +254,29 @@ def test_a_revoked_device_in_a_batch_is_refused_and_the_others_are_stored(case, 
             devices, [Conversation.objects.get(case=case), Conversation.objects.get(case=other_case)], strict=True
         )
     ]
-    outcomes, frames = _store_sends.func(sends, count_budgets=True)
+    with realtime.collect_published() as published:
+        outcomes = asyncio.run(_store_batch(sends))
     assert isinstance(outcomes[0], CredentialGoneError)
     assert outcomes[1]["type"] == "message.ack" and outcomes[1]["seq"] == 1
     assert list(Message.objects.values_list("conversation__case", flat=True)) == [other_case.pk]
-    assert {frame["conversation"] for _, frame in frames} == {Conversation.objects.get(case=other_case).pk}
+    assert {frame["conversation"] for _, frame in published} == {Conversation.objects.get(case=other_case).pk}
+
+
+@pytest.mark.django_db
+def test_a_batch_costs_the_same_statements_whatever_its_size(case, other_case, contact, other_contact):
+    conversations = [Conversation.objects.get(case=case), Conversation.objects.get(case=other_case)]
+    senders = [case.defector.user, contact.user, other_case.defector.user, other_contact.user]
+
+    def statements_for(per_sender: int) -> int:
+        batch = [
+            request(sender, conversations[n // 2], f"m{i}")
+            for n, sender in enumerate(senders)
+            for i in range(per_sender)
+        ]
+        with CaptureQueriesContext(connection) as queries:
+            results = send_messages(batch)
+        assert all(isinstance(r, SendResult) and r.created for r in results)
+        return len(queries)
+
+    statements_for(1)  # the phrase lists are compiled and cached once
+    assert statements_for(1) == statements_for(10)

@@ -56,6 +56,16 @@ async def test_device_without_origin_is_accepted_and_a_message_reaches_staff(
     await inbox.disconnect()
 
 
+async def test_a_senders_ack_comes_before_its_own_copy_of_the_message(conversation, defector_device):
+    app = device_socket(defector_device.access_token)
+    assert (await app.connect())[0]
+    await app.send_json_to(send_frame(conversation.pk, "hej"))
+    first, second = await receive(app), await receive(app)
+    assert [first["type"], second["type"]] == ["message.ack", "message.new"]
+    assert first["seq"] == second["message"]["seq"] == 1
+    await app.disconnect()
+
+
 async def test_handshake_without_credentials_or_with_bad_token_is_refused(db):
     for socket in (device_socket("wrong-token"), session_socket("nope", origin="http://testserver")):
         connected, _ = await socket.connect()

@@ -1,11 +1,14 @@
-"""Publishing from plain threads (the worker) goes through one long-lived event loop, so
-a layer's connections are reused instead of opened per frame."""
+"""Where published frames go: from plain threads (the worker) through one long-lived
+event loop, so a layer's connections are reused instead of opened per frame; from code
+serving a connection, on the server's own loop; inside a collector, to its opener."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 from unittest import mock
+
+from asgiref.sync import sync_to_async
 
 from backend import realtime
 
@@ -94,3 +97,29 @@ def test_a_broken_channel_layer_config_never_escapes_a_commit(settings, case):
     publish_now("user.1", {"type": "ping"})  # must not raise
     assert layer_health.failing is True
     layer_health.failing = False
+async def test_a_collector_keeps_what_the_awaited_sync_work_publishes_for_its_opener_to_send():
+    layer = RecordingLayer()
+    with mock.patch("backend.realtime.get_channel_layer", return_value=layer):
+        with realtime.collect_published() as frames:
+            # As a batch's ORM work: run in a thread, publishing when its commit happens.
+            await sync_to_async(realtime.publish_many_now, thread_sensitive=False)([("user.1", {"type": "a"})])
+            await sync_to_async(realtime.publish_now)("user.2", {"type": "b"})
+        assert layer.sent == []
+        assert frames == [("user.1", {"type": "a"}), ("user.2", {"type": "b"})]
+        realtime.publish_now("user.3", {"type": "c"})  # the collector is closed: sent at once
+        await realtime.publish_all(frames)
+    assert layer.sent == [("user.3", {"type": "c"}), ("user.1", {"type": "a"}), ("user.2", {"type": "b"})]
+
+
+async def test_code_serving_a_connection_publishes_on_the_servers_loop_and_other_code_does_not():
+    layer = RecordingLayer()
+
+    async def view(scope, receive, send):  # an ASGI app whose sync part publishes, as a Django view
+        await sync_to_async(realtime.publish_now)(scope["group"], {"type": "a"})
+
+    with mock.patch("backend.realtime.get_channel_layer", return_value=layer):
+        await realtime.serving_connections(view)({"type": "http", "group": "user.1"}, None, None)
+        assert layer.loops == {id(asyncio.get_running_loop())}
+        await view({"type": "http", "group": "user.2"}, None, None)  # not marked: the long-lived loop
+    assert [group for group, _ in layer.sent] == ["user.1", "user.2"]
+    assert len(layer.loops) == 2
