@@ -100,7 +100,7 @@ def publish_many_now(frames: Iterable[Frame]) -> None:
         if layer is None:
             return
         _send_all(layer, batch)
-    except Exception as exc:  # the layer is best-effort; never fail the caller's request
+    except Exception as exc:  # noqa: BLE001 - the layer is best-effort; never fail the caller's request
         layer_health.failed(exc)
     else:
         layer_health.succeeded()
@@ -138,7 +138,7 @@ async def _send_grouped(layer: Any, events: Sequence[Frame]) -> None:
         for event in group_events:
             try:
                 await layer.group_send(group, event)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - collected: the other groups are still tried, the first error raised after
                 first_error = first_error or exc
         return first_error
 
@@ -198,7 +198,7 @@ async def publish_all(events: Sequence[Frame]) -> None:
         if layer is None:
             return
         await _guarded_send(layer, events)
-    except Exception as exc:  # best-effort, as publish_many_now
+    except Exception as exc:  # noqa: BLE001 - best-effort, as publish_many_now
         layer_health.failed(exc)
     else:
         layer_health.succeeded()
@@ -239,7 +239,7 @@ _publish_loop: tuple[int, asyncio.AbstractEventLoop] | None = None
 
 
 def _long_lived_loop() -> asyncio.AbstractEventLoop:
-    global _publish_loop
+    global _publish_loop  # noqa: PLW0603 - one loop per process, replaced only in a forked child, under the lock
     with _publish_loop_lock:
         if _publish_loop is None or _publish_loop[0] != os.getpid():  # a forked child starts its own
             loop = asyncio.new_event_loop()

@@ -8,6 +8,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
+from typing_extensions import override
 
 from backend.accounts import services
 from backend.accounts.models import Device, User
@@ -31,6 +32,7 @@ class DeviceTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("The access token is invalid, expired or its device was revoked.")
         return device.user, device
 
+    @override
     def authenticate_header(self, request: Request) -> str:
         return self.keyword
 
@@ -50,17 +52,20 @@ class VerifiedStaffSessionAuthentication(authentication.SessionAuthentication):
         return user, None
 
 
-class DeviceTokenScheme(OpenApiAuthenticationExtension):
+# drf-spectacular registers an extension in its untyped __init_subclass__.
+class DeviceTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     target_class = "backend.accounts.authentication.DeviceTokenAuthentication"
     name = "deviceToken"
 
+    @override
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return {"type": "http", "scheme": "bearer", "description": "A device's access token"}
 
 
-class StaffSessionScheme(OpenApiAuthenticationExtension):
+class StaffSessionScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     target_class = "backend.accounts.authentication.VerifiedStaffSessionAuthentication"
     name = "staffSession"
 
+    @override
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return {"type": "apiKey", "in": "cookie", "name": "sessionid", "description": "Inbox session with 2FA"}

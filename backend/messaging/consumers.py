@@ -16,6 +16,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
+from typing_extensions import override
 
 from backend import realtime
 from backend.accounts.models import Device, User
@@ -128,7 +129,7 @@ async def _store_admitted(sends: list[SocketSend]) -> list[dict[str, Any] | Exce
         for send in sends:
             try:
                 (outcome,) = await _store_sends([send], count_budgets=False)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - one send's failure is its own error frame; the others go on
                 outcome = exc
             outcomes.append(outcome)
         return outcomes
@@ -222,13 +223,14 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
         for group in self.joined:
             try:
                 await self.channel_layer.group_add(group, self.live_channel)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the channel layer is best-effort
                 # The layer is down: the socket still sends, acks and syncs; only live
                 # frames pause until the client reconnects.
                 realtime.layer_health.failed(exc)
         await self.accept()
         self.live = asyncio.create_task(self._send_live_frames())
 
+    @override
     async def disconnect(self, code: int) -> None:
         for task in (getattr(self, "watcher", None), getattr(self, "live", None)):
             if task is not None:
@@ -236,7 +238,7 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
         for group in getattr(self, "joined", []):
             try:
                 await self.channel_layer.group_discard(group, self.live_channel)
-            except Exception:  # a layer outage must not turn a disconnect into an error
+            except Exception:  # noqa: BLE001 - a layer outage must not turn a disconnect into an error
                 logger.debug("group_discard failed for %s", group)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -261,7 +263,7 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
         while True:
             try:
                 event = await self.channel_layer.receive(self.live_channel)
-            except Exception as exc:  # the layer is down: live frames pause, as above
+            except Exception as exc:  # noqa: BLE001 - the layer is down: live frames pause, as above
                 realtime.layer_health.failed(exc)
                 return
             async with self.sending:

@@ -72,7 +72,7 @@ def take_send_budgets(senders: Sequence[tuple[User, Device | None]]) -> list[Pro
     try:
         url = _cache_redis_url()
         counts = _count_in_redis(url, keys, period * 2) if url else _count_in_cache(keys, period * 2)
-    except Exception as exc:
+    except redis.RedisError as exc:
         cache_health.failed(exc)
         return [None] * len(senders)
     cache_health.succeeded()

@@ -7,7 +7,7 @@ and an ``Origin`` this server allows, so another site cannot ride the cookie."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import import_module
@@ -27,7 +27,9 @@ from backend.accounts import services as account_services
 from backend.accounts.models import Device, User
 from backend.accounts.sessions import verified_staff_session
 
-Scope = MutableMapping[str, Any]
+# A Channels scope. The stubs type it with a TypedDict private to them, which a scope
+# built here (or a test's) cannot name; the code reads only its headers and session.
+Scope = Any
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
 
 
@@ -120,7 +122,8 @@ def _live_devices(device_ids: set[Any]) -> set[Any]:
 
 async def _session_still_verified(identity: SocketIdentity) -> bool:
     session: SessionBase = import_module(settings.SESSION_ENGINE).SessionStore(identity.session_key)
-    user: AbstractBaseUser | AnonymousUser = await get_user({"session": session})
+    scope: Scope = {"session": session}  # all that get_user reads
+    user: AbstractBaseUser | AnonymousUser = await get_user(scope)
     if user.pk != identity.user.pk:  # logged out (the session is gone), or another login
         return False
     return await database_sync_to_async(verified_staff_session)(user, session, now=timezone.now()) is not None

@@ -32,6 +32,22 @@ class FrameError(Exception):
 
 def parse_frame(text: str | None, raw: bytes | None) -> dict[str, Any]:
     """The frame as a dict with exactly the fields its type allows, or FrameError."""
+    frame = _decode(text, raw)
+    frame_type = frame.get("type")
+    client_id = frame.get("client_id") if isinstance(frame.get("client_id"), str) else None
+    if frame_type not in FRAME_FIELDS:
+        raise FrameError("unknown-type", f"Unknown frame type {frame_type!r}.", client_id)
+    _check_fields(frame, FRAME_FIELDS[frame_type], client_id)
+    if frame_type == "message.send":
+        try:
+            uuid.UUID(frame["client_id"])
+        except ValueError:
+            raise FrameError("invalid-frame", "'client_id' must be a UUID.", client_id) from None
+    return frame
+
+
+def _decode(text: str | None, raw: bytes | None) -> dict[str, Any]:
+    """A text frame of at most ``MAX_FRAME_BYTES`` holding a JSON object."""
     if raw is not None:
         raise FrameError("binary-not-supported", "Send JSON text frames.")
     if text is None:
@@ -44,11 +60,10 @@ def parse_frame(text: str | None, raw: bytes | None) -> dict[str, Any]:
         raise FrameError("invalid-json", "The frame is not valid JSON.") from None
     if not isinstance(frame, dict):
         raise FrameError("invalid-frame", "A frame is a JSON object with a 'type'.")
-    frame_type = frame.get("type")
-    client_id = frame.get("client_id") if isinstance(frame.get("client_id"), str) else None
-    if frame_type not in FRAME_FIELDS:
-        raise FrameError("unknown-type", f"Unknown frame type {frame_type!r}.", client_id)
-    allowed = FRAME_FIELDS[frame_type]
+    return frame
+
+
+def _check_fields(frame: dict[str, Any], allowed: dict[str, type | tuple[type, ...]], client_id: str | None) -> None:
     unknown = sorted(set(frame) - set(allowed) - {"type"})
     if unknown:
         raise FrameError("invalid-frame", f"Unknown field(s): {', '.join(unknown)}.", client_id)
@@ -58,9 +73,3 @@ def parse_frame(text: str | None, raw: bytes | None) -> dict[str, Any]:
         if value is None or isinstance(value, bool) or not isinstance(value, expected):
             kind = "an integer" if expected is int else "a string"
             raise FrameError("invalid-frame", f"'{name}' must be {kind}.", client_id)
-    if frame_type == "message.send":
-        try:
-            uuid.UUID(frame["client_id"])
-        except ValueError:
-            raise FrameError("invalid-frame", "'client_id' must be a UUID.", client_id) from None
-    return frame

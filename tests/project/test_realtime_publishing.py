@@ -97,6 +97,8 @@ def test_a_broken_channel_layer_config_never_escapes_a_commit(settings, case):
     publish_now("user.1", {"type": "ping"})  # must not raise
     assert layer_health.failing is True
     layer_health.failing = False
+
+
 async def test_a_collector_keeps_what_the_awaited_sync_work_publishes_for_its_opener_to_send():
     layer = RecordingLayer()
     with mock.patch("backend.realtime.get_channel_layer", return_value=layer):
