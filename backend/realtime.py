@@ -23,12 +23,13 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from asgiref.typing import ASGI3Application, ASGIReceiveCallable, ASGISendCallable, Scope
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
@@ -208,19 +209,14 @@ async def publish_all(events: Sequence[Frame]) -> None:
 
 _serving_connection: ContextVar[bool] = ContextVar("livlina_serving_connection", default=False)
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-
-def serving_connections(app: ASGIApp) -> ASGIApp:
+def serving_connections(app: ASGI3Application) -> ASGI3Application:
     """The ASGI application ``app``, with the code that serves its connections marked: a
     request's view, run by asgiref in a thread, then publishes on the server's own loop
     (``async_to_sync`` goes back to the loop that called ``sync_to_async``), as a thread
     that belongs to no server cannot."""
 
-    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+    async def serve(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
         token = _serving_connection.set(True)
         try:
             await app(scope, receive, send)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -232,14 +233,19 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
 
     @override
     async def disconnect(self, code: int) -> None:
-        for task in (getattr(self, "watcher", None), getattr(self, "live", None)):
-            if task is not None:
-                task.cancel()
+        if getattr(self, "watcher", None) is not None:
+            self.watcher.cancel()
         for group in getattr(self, "joined", []):
             try:
                 await self.channel_layer.group_discard(group, self.live_channel)
             except Exception:  # noqa: BLE001 - a layer outage must not turn a disconnect into an error
                 logger.debug("group_discard failed for %s", group)
+        if getattr(self, "live", None) is not None:
+            # Wait for the reader to stop, so that the layer has let go of its channel
+            # before the consumer ends rather than during the server's shutdown.
+            self.live.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.live
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         async with self.sending:

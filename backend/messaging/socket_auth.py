@@ -7,19 +7,18 @@ and an ``Origin`` this server allows, so another site cannot ride the cookie."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+from asgiref.typing import ASGI3Application
 from channels.auth import get_user
 from channels.db import database_sync_to_async
 from channels.security.websocket import OriginValidator
 from channels.sessions import SessionMiddlewareStack
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.base import SessionBase
 from django.utils import timezone
 
@@ -27,17 +26,16 @@ from backend.accounts import services as account_services
 from backend.accounts.models import Device, User
 from backend.accounts.sessions import verified_staff_session
 
-# A Channels scope. The stubs type it with a TypedDict private to them, which a scope
-# built here (or a test's) cannot name; the code reads only its headers and session.
-Scope = Any
-ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
+if TYPE_CHECKING:
+    # The stubs' (types-channels) type of a consumer's scope: a name for type checking only.
+    from channels.consumer import _ChannelScope as ConsumerScope
 
 
-def _header(scope: Scope, name: bytes) -> str:
+def _header(scope: Mapping[str, Any], name: bytes) -> str:
     return next((value.decode("latin-1") for key, value in scope.get("headers", []) if key.lower() == name), "")
 
 
-def with_socket_credentials(consumer: ASGIApp) -> ASGIApp:
+def with_socket_credentials(consumer: ASGI3Application) -> ASGI3Application:
     """The WebSocket application: a handshake with an ``Authorization`` header (a device)
     goes straight to ``consumer``; any other one rides the inbox's session cookie, so it
     first passes Channels' ``OriginValidator`` (its own host, or one of
@@ -45,7 +43,8 @@ def with_socket_credentials(consumer: ASGIApp) -> ASGIApp:
     scope (``SessionMiddlewareStack``)."""
     with_session = SessionMiddlewareStack(consumer)
 
-    async def application(scope: Scope, receive: Any, send: Any) -> None:
+    # Typed as Channels types its own middleware (its stubs' protocol takes Any).
+    async def application(scope: Any, receive: Any, send: Any) -> None:
         if _header(scope, b"authorization"):
             await consumer(scope, receive, send)
             return
@@ -65,7 +64,7 @@ class SocketIdentity:
     session_key: str = ""
 
 
-async def authenticate_handshake(scope: Scope) -> tuple[SocketIdentity | None, str]:
+async def authenticate_handshake(scope: ConsumerScope) -> tuple[SocketIdentity | None, str]:
     """(identity, reason refused): device-token sockets have a device; inbox sockets none."""
     authorization = _header(scope, b"authorization")
     if authorization:
@@ -77,8 +76,8 @@ async def authenticate_handshake(scope: Scope) -> tuple[SocketIdentity | None, s
             return None, "invalid, expired or revoked token"
         device, expires_at = found
         return SocketIdentity(device.user, device, expires_at), ""
-    session = scope["session"]
-    if session.session_key is None:
+    session = scope.get("session")
+    if session is None or session.session_key is None:
         return None, "no credentials"
     user = await get_user(scope)
     ends_at = await database_sync_to_async(verified_staff_session)(user, session, now=timezone.now())
@@ -122,8 +121,7 @@ def _live_devices(device_ids: set[Any]) -> set[Any]:
 
 async def _session_still_verified(identity: SocketIdentity) -> bool:
     session: SessionBase = import_module(settings.SESSION_ENGINE).SessionStore(identity.session_key)
-    scope: Scope = {"session": session}  # all that get_user reads
-    user: AbstractBaseUser | AnonymousUser = await get_user(scope)
+    user = await get_user(cast("ConsumerScope", {"session": session}))  # all get_user reads
     if user.pk != identity.user.pk:  # logged out (the session is gone), or another login
         return False
     return await database_sync_to_async(verified_staff_session)(user, session, now=timezone.now()) is not None
