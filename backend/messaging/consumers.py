@@ -21,6 +21,7 @@ from typing_extensions import override
 
 from backend import realtime
 from backend.accounts.models import Device, User
+from backend.jobs import Failed, run_in_bulk_else_one_by_one
 from backend.messaging import selectors, services
 from backend.messaging.batching import BatchQueue
 from backend.messaging.rate_limits import take_send_budgets
@@ -73,10 +74,15 @@ async def _require_valid(identity: SocketIdentity) -> None:
         raise CredentialGoneError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SocketSend:
     identity: SocketIdentity
     frame: dict[str, Any]
+
+    @override
+    def __repr__(self) -> str:
+        # What a failure's log line names: never the message's text.
+        return f"<socket send {self.frame.get('client_id')} to conversation {self.frame.get('conversation')}>"
 
 
 def _take_budgets(requests: Sequence[services.SendRequest]) -> list[Problem | None]:
@@ -94,8 +100,7 @@ def _ack(result: services.SendResult) -> dict[str, Any]:
     }
 
 
-@database_call
-def _store_sends(sends: list[SocketSend], *, count_budgets: bool) -> list[dict[str, Any] | Exception]:
+def _store_sends(sends: Sequence[SocketSend], *, count_budgets: bool) -> list[dict[str, Any] | Exception]:
     """Store a batch of ``message.send`` frames from any sockets of this process (their
     credentials just re-checked): an ack for each stored (or repeated) message, or the
     Problem that refused a send. Their live frames are published as the batch commits."""
@@ -113,28 +118,29 @@ def _store_sends(sends: list[SocketSend], *, count_budgets: bool) -> list[dict[s
     return [outcome if isinstance(outcome, Problem) else _ack(outcome) for outcome in outcomes]
 
 
-async def _store_admitted(sends: list[SocketSend]) -> list[dict[str, Any] | Exception]:
-    """``_store_sends`` for the whole batch; if it breaks, for each send alone."""
-    if not sends:
-        return []
-    try:
-        stored: list[dict[str, Any] | Exception] = await _store_sends(sends, count_budgets=True)
-    except Exception:
-        if len(sends) == 1:
-            raise
-        # Something unexpected broke the batch before or inside its transaction, so
-        # nothing of it was stored: store each send alone, so one bad send fails only its
-        # own socket's frame (without counting budgets again: the batch may have).
-        logger.exception("a batch of %d sends failed; storing them one by one", len(sends))
-        outcomes: list[dict[str, Any] | Exception] = []
-        for send in sends:
-            try:
-                (outcome,) = await _store_sends([send], count_budgets=False)
-            except Exception as exc:  # noqa: BLE001 - one send's failure is its own error frame; the others go on
-                outcome = exc
-            outcomes.append(outcome)
-        return outcomes
-    return stored
+def _store_alone(send: SocketSend) -> dict[str, Any] | Exception:
+    (outcome,) = _store_sends([send], count_budgets=False)
+    return outcome
+
+
+@database_call
+def _store_admitted(sends: list[SocketSend]) -> list[dict[str, Any] | Exception]:
+    """``_store_sends`` for the whole batch; should something unexpected break it, nothing
+    of it was stored (send_messages commits its own transaction, so no savepoints here):
+    each send alone, so one bad send fails only its own socket's frame, and without
+    counting budgets again (the batch may have). A lone send is not stored twice: its
+    failure propagates."""
+    alone = len(sends) == 1
+    outcomes = run_in_bulk_else_one_by_one(
+        sends,
+        bulk=lambda batch: _store_sends(batch, count_budgets=True),
+        single=None if alone else _store_alone,
+        what="socket send",
+        logger=logger,
+        isolate=not alone,
+        savepoints=False,
+    )
+    return [outcome.error if isinstance(outcome, Failed) else outcome for outcome in outcomes]
 
 
 async def _store_batch(sends: list[SocketSend]) -> list[dict[str, Any] | Exception]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from typing_extensions import override
 
 from backend import realtime
 from backend.accounts.models import Device, User
@@ -19,7 +20,8 @@ from backend.cases.models import Case
 from backend.crisis.language import PhraseMatcher
 from backend.crisis.models import Alert
 from backend.crisis.scanning import matcher_for
-from backend.crisis.services import raise_alert
+from backend.crisis.services import AlertTrigger, raise_alerts
+from backend.jobs import Failed, run_in_bulk_else_one_by_one
 from backend.messaging import selectors
 from backend.messaging.models import Conversation, Message, ReadState, message_record
 from backend.messaging.unanswered import schedule_checks
@@ -85,7 +87,7 @@ class _Target:
     access: policy.CaseAccess
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class _Send:
     """One request on its way through ``send_messages``: its conversation (None when there
     is no such conversation), its text once found valid, and its outcome once known."""
@@ -94,6 +96,11 @@ class _Send:
     target: _Target | None
     text: str = ""
     outcome: SendResult | Problem | None = None
+
+    @override
+    def __repr__(self) -> str:
+        # What a failure's log line names: never the message's text.
+        return f"<send {self.request.client_id} to conversation {self.request.conversation_id}>"
 
     @property
     def known_target(self) -> _Target:
@@ -226,34 +233,45 @@ def _answer_retries(sends: Sequence[_Send]) -> None:
 
 
 def _store_all(sends: list[_Send]) -> None:
-    """Store the sends (which passed every check) and answer them."""
-    try:
-        with transaction.atomic():
-            messages = _store(sends)
-    except IntegrityError:
-        if len(sends) == 1:
-            # A concurrent retry with the same client_id committed first: return its message.
-            _answer_retries(sends)
-            if sends[0].outcome is None:
-                raise
-            return
-        # One of them raced a retry committed by another process: store them one by one.
-        for send in sends:
-            try:
-                (send.outcome,) = send_messages([send.request])
-            except Exception:
-                # Only this message failed; the ones stored before it stay stored and published.
-                logger.exception("storing a message failed")
-                send.outcome = Problem(
-                    status_code=503, slug="server-error", detail="The message was not stored; send it again."
-                )
-        return
-    # Answered only now: a send is stored once its transaction has committed.
-    for send, message in zip(sends, messages, strict=True):
-        send.outcome = SendResult(message, send.text, created=True)
+    """Store the sends (which passed every check) and answer them, all in one transaction
+    (a savepoint inside the caller's). Should the batch race a retry committed by another
+    process (IntegrityError), it rolls back and each send goes alone (``_store_alone``):
+    one that still fails is answered with a 503 and the others keep their messages. A
+    lone send goes alone the same way, and should that fail too, the error is its
+    caller's."""
+    outcomes = run_in_bulk_else_one_by_one(
+        sends,
+        bulk=_store_created,
+        single=_store_alone,
+        what="message",
+        logger=logger,
+        race=IntegrityError,
+        isolate=len(sends) > 1,
+    )
+    # Answered only now: a send is stored once its transaction (or savepoint) is through.
+    for send, outcome in zip(sends, outcomes, strict=True):
+        send.outcome = (
+            Problem(status_code=503, slug="server-error", detail="The message was not stored; send it again.")
+            if isinstance(outcome, Failed)
+            else outcome
+        )
 
 
-def _store(sends: list[_Send]) -> list[Message]:
+def _store_created(sends: Sequence[_Send]) -> list[SendResult]:
+    return [SendResult(message, send.text, created=True) for send, message in zip(sends, _store(sends), strict=True)]
+
+
+def _store_alone(send: _Send) -> SendResult | Problem:
+    """One send of a batch that raced: a retry of it that another process committed
+    answers it (as that retry's message); otherwise it is stored on its own."""
+    _answer_retries([send])
+    if send.outcome is not None:
+        return send.outcome
+    (stored,) = _store_created([send])
+    return stored
+
+
+def _store(sends: Sequence[_Send]) -> list[Message]:
     """The transactional part of ``send_messages``, for sends that passed every check;
     the messages in the sends' order."""
     targets = {send.request.conversation_id: send.known_target for send in sends}
@@ -331,22 +349,22 @@ def _scan_for_crisis(messages: list[tuple[_Target, int, str]]) -> None:
             hits.append((target.case_id, seq, result.severity, result.categories))
     if not hits:
         return
-    # A batch may add to several cases' open alerts. Lock them all, in id order, before
-    # the first alert writes to the audit log: someone acknowledging one of them holds its
-    # row and then waits for the audit log, and taking the rows in a different order
-    # would deadlock with them.
-    list(
-        Alert.objects.select_for_update()
-        .filter(case_id__in={hit[0] for hit in hits}, kind=Alert.Kind.KEYWORD)
-        .exclude(state=Alert.State.RESOLVED)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
     cases = Case.objects.in_bulk({hit[0] for hit in hits})
-    for case_id, seq, severity, categories in hits:
-        raise_alert(
-            case=cases[case_id], kind=Alert.Kind.KEYWORD, severity=severity, categories=categories, detail={"seq": seq}
-        )
+    # One call for the batch: raise_alerts locks every open keyword alert of these cases in
+    # id order before it writes, so a batch adding to several cases' alerts never
+    # deadlocks with someone acknowledging one of them.
+    raise_alerts(
+        [
+            AlertTrigger(
+                case=cases[case_id],
+                kind=Alert.Kind.KEYWORD,
+                severity=severity,
+                categories=tuple(categories),
+                detail={"seq": seq},
+            )
+            for case_id, seq, severity, categories in hits
+        ]
+    )
 
 
 def open_conversation(*, case: Case) -> Conversation:

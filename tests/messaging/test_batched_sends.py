@@ -88,7 +88,7 @@ def test_a_batch_stores_the_valid_sends_and_refuses_each_bad_one_on_its_own(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_failure_at_commit_is_never_acked_and_fails_only_its_own_message(case):
+def test_a_failure_at_commit_is_never_acked_and_fails_only_its_own_message(case, caplog):
     conversation = Conversation.objects.get(case=case)
     defector = case.defector.user
     gone = DeviceFactory.build(user=defector)  # never saved: the foreign key fails at commit
@@ -99,11 +99,12 @@ def test_a_failure_at_commit_is_never_acked_and_fails_only_its_own_message(case)
     with realtime.collect_published() as published:
         results = send_messages(
             [
-                SendRequest(defector, gone, conversation.pk, uuid.uuid4(), "lost"),
+                SendRequest(defector, gone, conversation.pk, uuid.uuid4(), "lost words"),
                 request(defector, conversation, "kept"),
             ]
         )
     assert isinstance(results[0], Problem) and results[0].slug == "server-error"
+    assert "lost words" not in caplog.text  # the failure is logged by its client_id, never its text
     assert results[1].created and results[1].message.seq == 1
     assert list(Message.objects.values_list("seq", flat=True)) == [1]
     assert {frame["message"]["seq"] for _, frame in published} == {1}
