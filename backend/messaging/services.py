@@ -235,18 +235,19 @@ def _answer_retries(sends: Sequence[_Send]) -> None:
 def _store_all(sends: list[_Send]) -> None:
     """Store the sends (which passed every check) and answer them, all in one transaction
     (a savepoint inside the caller's). Should the batch race a retry committed by another
-    process (IntegrityError), it rolls back and each send goes alone (``_store_alone``):
-    one that still fails is answered with a 503 and the others keep their messages. A
-    lone send goes alone the same way, and should that fail too, the error is its
-    caller's."""
+    process (IntegrityError), it rolls back and each send is judged and stored again on
+    its own, exactly as if it had come alone: one that still fails is answered with a 503
+    and the others keep their messages. A lone send that raced is answered by the retry
+    that won; failing that, the error is its caller's."""
+    alone = len(sends) == 1
     outcomes = run_in_bulk_else_one_by_one(
         sends,
         bulk=_store_created,
-        single=_store_alone,
+        single=_answer_committed_retry if alone else _send_alone,
         what="message",
         logger=logger,
         race=IntegrityError,
-        isolate=len(sends) > 1,
+        isolate=not alone,
     )
     # Answered only now: a send is stored once its transaction (or savepoint) is through.
     for send, outcome in zip(sends, outcomes, strict=True):
@@ -261,14 +262,21 @@ def _store_created(sends: Sequence[_Send]) -> list[SendResult]:
     return [SendResult(message, send.text, created=True) for send, message in zip(sends, _store(sends), strict=True)]
 
 
-def _store_alone(send: _Send) -> SendResult | Problem:
-    """One send of a batch that raced: a retry of it that another process committed
-    answers it (as that retry's message); otherwise it is stored on its own."""
+def _send_alone(send: _Send) -> SendResult | Problem:
+    """One send of a batch that raced, judged again through the whole of ``send_messages``
+    (access, body, repeats, a case closed or erased meanwhile; its send budget was already
+    counted and is not counted again)."""
+    (outcome,) = send_messages([send.request])
+    return outcome
+
+
+def _answer_committed_retry(send: _Send) -> SendResult:
+    """A lone send whose insert raced: the retry with its ``client_id`` that another
+    process committed first is its answer."""
     _answer_retries([send])
-    if send.outcome is not None:
-        return send.outcome
-    (stored,) = _store_created([send])
-    return stored
+    if not isinstance(send.outcome, SendResult):
+        raise IntegrityError(f"message {send.request.client_id} raced, and no committed retry answers it")
+    return send.outcome
 
 
 def _store(sends: Sequence[_Send]) -> list[Message]:

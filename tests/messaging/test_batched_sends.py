@@ -166,6 +166,35 @@ def test_a_batch_that_races_a_retry_elsewhere_is_stored_one_by_one(
     assert [frame["message"]["seq"] for _, frame in published] == [2, 2]
 
 
+@pytest.mark.django_db
+def test_the_sends_of_a_raced_batch_are_judged_again_on_their_own(case, other_case, other_contact, monkeypatch):
+    real_store, real_judge = services._store, services._judge
+    judged = []
+
+    def races(sends):
+        if len(sends) > 1:
+            raise IntegrityError("raced a retry committed elsewhere")
+        return real_store(sends)
+
+    def judge(sends, budget):
+        judged.append(len(sends))
+        if len(judged) > 1:  # after the batch lost its race, before each send goes alone
+            Case.objects.filter(pk=other_case.pk).update(status=Case.Status.CLOSED, closed_at=timezone.now())
+        return real_judge(sends, budget)
+
+    monkeypatch.setattr(services, "_store", races)
+    monkeypatch.setattr(services, "_judge", judge)
+    results = send_messages(
+        [
+            request(case.defector.user, Conversation.objects.get(case=case), "kept"),
+            request(other_contact.user, Conversation.objects.get(case=other_case), "too late"),
+        ]
+    )
+    assert results[0].created and results[0].message.seq == 1
+    assert isinstance(results[1], Problem) and (results[1].status_code, results[1].slug) == (409, "case-closed")
+    assert not Message.objects.filter(conversation__case=other_case).exists()
+
+
 def test_sends_that_arrive_while_a_batch_is_stored_go_into_the_next_batch():
     batches: list[list[int]] = []
 
