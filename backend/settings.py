@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "csp",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "rest_framework",
@@ -99,6 +100,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the inbox's CSS and JavaScript) are answered before sessions load.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -122,6 +126,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "backend.inbox.context.inbox",
             ]
         },
     }
@@ -256,7 +261,11 @@ SPECTACULAR_SETTINGS = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 
 # --- i18n, static --------------------------------------------------------------------
+# The API speaks English; the inbox is Swedish by default with English available, and
+# activates the staff member's own choice (``backend/inbox/language.py``).
 LANGUAGE_CODE = "en"
+LANGUAGES = [("sv", "Svenska"), ("en", "English")]
+LIVLINA_INBOX_DEFAULT_LANGUAGE = "sv"
 # The API speaks UTC; the inbox shows staff their own time (LIVLINA_INBOX_TIME_ZONE).
 TIME_ZONE = "UTC"
 LIVLINA_INBOX_TIME_ZONE = os.environ.get("LIVLINA_INBOX_TIME_ZONE", "Europe/Stockholm")
@@ -264,6 +273,20 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+# Hashed, compressed names (``collectstatic``, run by ``./livlina run`` and the deployment
+# images) so browsers may cache them for a year; in development WhiteNoise also serves
+# straight from the apps' folders.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- content security policy -----------------------------------------------------------
+# The API returns JSON and nothing to render: it may load nothing and be framed by nobody.
+# The inbox's pages replace this with their own policy (``backend/inbox/pages.py``).
+CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'none'"], "frame-ancestors": ["'none'"]}}
 
 # --- logging -------------------------------------------------------------------------
 LOGGING = {

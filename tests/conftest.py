@@ -42,6 +42,21 @@ def _short_lived_thread_connections():
     settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _inbox_assets():
+    # The tests render the inbox without `collectstatic` (no hashed-name manifest) and in
+    # Swedish from the .po files, compiled as `./livlina run` compiles them.
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    call_command("compile_translations", verbosity=0)
+    plain_static = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    from django.conf import settings
+
+    with override_settings(STORAGES={**settings.STORAGES, "staticfiles": plain_static}):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings, request):
     # Slow hashes cost ~0.3 s each; tests that check the real hasher opt out by name.

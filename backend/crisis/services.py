@@ -30,6 +30,10 @@ from backend.problems import Problem
 logger = logging.getLogger(__name__)
 
 
+# The longest acknowledgement note and resolution note kept (the API refuses longer ones).
+NOTE_MAX_CHARS = 2000
+RESOLUTION_MAX_CHARS = 4000
+
 def _rank(severity: str) -> int:
     """The rank an alert stores for a ``Severity`` (or its name)."""
     try:
@@ -293,7 +297,7 @@ def acknowledge_alert(*, alert: Alert, user: User, note: str = "") -> Alert:
         locked.reopen_at = now + locked.case.programme.ack_timeout
         locked.updated_at = now
         locked.save()
-        add_event(locked, "acknowledged", actor=user, note=note[:2000])
+        add_event(locked, "acknowledged", actor=user, note=note[:NOTE_MAX_CHARS])
         if not CaseAssignment.objects.filter(case_id=locked.case_id, staff=user).exists():
             grant_alert_access(
                 case=locked.case, staff=user, alert_ref=alert_ref(locked), reason=f"acknowledged {locked.kind}"
@@ -314,7 +318,7 @@ def resolve_alert(*, alert: Alert, user: User, note: str) -> Alert:
             raise Problem(status_code=409, slug="alert-resolved", detail="The alert is already resolved.")
         now = timezone.now()
         locked.state = Alert.State.RESOLVED
-        locked.resolved_at, locked.resolved_by, locked.resolution_note = now, user, note[:4000]
+        locked.resolved_at, locked.resolved_by, locked.resolution_note = now, user, note[:RESOLUTION_MAX_CHARS]
         locked.next_step_at = locked.lease_until = locked.reopen_at = None
         locked.lease_owner = ""
         locked.updated_at = now

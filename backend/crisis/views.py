@@ -38,11 +38,11 @@ class PanicInput(StrictSerializer):
 
 
 class AckInput(StrictSerializer):
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    note = serializers.CharField(max_length=services.NOTE_MAX_CHARS, required=False, allow_blank=True, default="")
 
 
 class ResolveInput(StrictSerializer):
-    note = serializers.CharField(max_length=4000)
+    note = serializers.CharField(max_length=services.RESOLUTION_MAX_CHARS)
 
 
 class StepInput(StrictSerializer):

@@ -1,104 +1,220 @@
-"""The staff web inbox: login with password + TOTP, and the cases the staff member is on."""
+"""The inbox's pages: the work queue, a case's conversation with its side panel, the alert
+queue, and check-in schedules. Thin: reads go through the selectors (which audit staff
+reads of case content exactly as the API does), writes through the services."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-
 import segno
-from django import forms
-from django.conf import settings
-from django.contrib.auth import login, logout
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
-from django_otp import login as otp_login
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from backend.accounts import services as account_services
-from backend.accounts.sessions import verified_staff_session
-from backend.accounts.throttles import StaffLoginThrottle
-from backend.audit.services import record_event
-from backend.cases import enrollment, policy, selectors
+from backend.accounts.models import User
+from backend.cases import enrollment, policy
+from backend.cases.models import Case
+from backend.cases import selectors as case_selectors
+from backend.checkins import services as checkin_services
+from backend.checkins.models import CheckinSchedule
+from backend.crisis import selectors as alert_selectors
+from backend.crisis import services as alert_services
+from backend.crisis.models import Alert
+from backend.inbox import oncall_notes
+from backend.inbox.conversation_pages import conversation_page, older_messages
+from backend.inbox.forms import AckForm, ResolveForm, RevokeForm, ScheduleForm
+from backend.inbox.pages import staff_page, staff_user
+from backend.inbox.work_queue import UNRESOLVED, work_queue
 from backend.problems import Problem
 
-
-class LoginForm(forms.Form):
-    username = forms.CharField(max_length=150)
-    password = forms.CharField(widget=forms.PasswordInput, max_length=1024, strip=False)
-    otp = forms.RegexField(regex=r"^\d{6,8}$", label="One-time code", max_length=8)
+# --- the work queue ----------------------------------------------------------------------
 
 
-def verified_staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """No inbox page works without a password, a verified second factor, and a session
-    younger than the absolute limit."""
+@require_GET
+@staff_page
+def queue_view(request: HttpRequest) -> HttpResponse:
+    return render(request, "inbox/queue.html", {"rows": work_queue(staff_user(request)), "page": "queue"})
 
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if verified_staff_session(request.user, request.session, now=timezone.now()) is None:
-            logout(request)
-            return HttpResponseRedirect(f"{reverse('inbox-login')}?next={request.path}")
-        # override, not activate: the zone must not leak to the next request on this thread.
-        with timezone.override(settings.LIVLINA_INBOX_TIME_ZONE):
-            return view(request, *args, **kwargs)
 
-    return wrapper
+@require_GET
+@staff_page
+def queue_rows_view(request: HttpRequest) -> HttpResponse:
+    """The queue's rows alone: what the page fetches when a live frame says it changed."""
+    return render(request, "inbox/_queue_rows.html", {"rows": work_queue(staff_user(request))})
+
+
+# --- a case --------------------------------------------------------------------------------
+
+
+@require_GET
+@staff_page
+def case_view(request: HttpRequest, case_id: int) -> HttpResponse:
+    return conversation_page(request, staff_user(request), case_id)
+
+
+@require_GET
+@staff_page
+def older_messages_view(request: HttpRequest, case_id: int) -> HttpResponse:
+    return older_messages(request, staff_user(request), case_id)
+
+
+@require_POST
+@staff_page
+def enrollment_code_view(request: HttpRequest, case_id: int) -> HttpResponse:
+    user = staff_user(request)
+    case = policy.require_case_for_staff(user, case_id)
+    code, row = enrollment.create_enrollment_code(case=case, created_by=user)
+    qr = segno.make(code, error="m").svg_inline(scale=5, title=code)
+    response = render(
+        request, "inbox/enrollment_code.html", {"case": case, "code": code, "expires_at": row.expires_at, "qr": qr}
+    )
+    # A one-time code: no cache, no back-button copy.
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_http_methods(["GET", "POST"])
-def login_view(request: HttpRequest) -> HttpResponse:
-    form = LoginForm(request.POST or None)
-    error = ""
-    if request.method == "POST":
-        if not StaffLoginThrottle().allow_request(request, None):  # type: ignore[arg-type]
-            error = "Too many attempts. Wait a while and try again."
-        elif form.is_valid():
-            user = account_services.verify_staff_credentials(
-                username=form.cleaned_data["username"],
-                password=form.cleaned_data["password"],
-                otp=form.cleaned_data["otp"],
-            )
-            if user is not None:
-                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-                totp = TOTPDevice.objects.devices_for_user(user, confirmed=True).first()
-                otp_login(request, totp)
-                request.session[account_services.SESSION_LOGIN_AT_KEY] = timezone.now().timestamp()
-                record_event(action="staff.login", actor=user, target=f"user:{user.pk}")
-                next_url = request.GET.get("next", "")
-                return HttpResponseRedirect(next_url if next_url.startswith("/inbox/") else reverse("inbox-home"))
-            record_event(
-                action="staff.login_failed", target=account_services.failed_login_target(form.cleaned_data["username"])
-            )
-            error = "Wrong username, password or one-time code."
-        else:
-            error = "Fill in username, password and the 6-digit code from your authenticator app."
-    return render(request, "inbox/login.html", {"form": form, "error": error}, status=400 if error else 200)
+@staff_page
+def revoke_device_view(request: HttpRequest, device_id: str) -> HttpResponse:
+    """Revoking a phone asks first (a page, not a script dialog): it cannot be undone."""
+    user = staff_user(request)
+    device = policy.device_for(user, device_id)
+    case = policy.case_of_defector(device.user_id)
+    form = RevokeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        account_services.revoke_device(device=device, actor=user, reason=form.cleaned_data["reason"])
+        return HttpResponseRedirect(reverse("inbox-case", args=[case.pk]) if case else reverse("inbox-home"))
+    return render(request, "inbox/revoke_device.html", {"device": device, "case": case, "form": form})
 
 
-@require_POST
-def logout_view(request: HttpRequest) -> HttpResponse:
-    logout(request)
-    return HttpResponseRedirect(reverse("inbox-login"))
+# --- alerts --------------------------------------------------------------------------------
 
 
-@verified_staff_required
-def home_view(request: HttpRequest) -> HttpResponse:
-    cases = selectors.cases_for(request.user)  # type: ignore[arg-type]
-    return render(request, "inbox/home.html", {"cases": cases})
-
-
-@verified_staff_required
-@require_POST
-def enrollment_code_view(request: HttpRequest, case_id: int) -> HttpResponse:
-    try:
-        case = policy.require_case_for_staff(request.user, case_id)  # type: ignore[arg-type]
-        code, row = enrollment.create_enrollment_code(case=case, created_by=request.user)  # type: ignore[arg-type]
-    except Problem as problem:
-        return render(request, "inbox/error.html", {"detail": problem.detail}, status=problem.status_code)
-    qr = segno.make(code, error="m").svg_inline(scale=5)
-    return render(
-        request, "inbox/enrollment_code.html", {"case": case, "code": code, "expires_at": row.expires_at, "qr": qr}
+def _open_alerts(user: User) -> QuerySet[Alert]:
+    return (
+        alert_selectors.visible_alerts(user)
+        .filter(state__in=UNRESOLVED)
+        .select_related("case__defector", "acknowledged_by")
+        .prefetch_related("recipients__user", "events")
+        .order_by("-severity", "created_at")
     )
+
+
+def _alert_rows(user: User) -> list[dict[str, object]]:
+    readable = set(policy.visible_cases(user).values_list("pk", flat=True))
+    return [
+        {
+            "alert": alert,
+            "may_read_case": alert.case_id in readable,
+            "notified": [r.user for r in alert.recipients.all()],
+            "timeline": alert_selectors.alert_timeline(alert),
+        }
+        for alert in _open_alerts(user)
+    ]
+
+
+@require_GET
+@staff_page
+def alerts_view(request: HttpRequest) -> HttpResponse:
+    user = staff_user(request)
+    context = {
+        "rows": _alert_rows(user),
+        "coverage": oncall_notes.coverage_for(user),
+        "ack_form": AckForm(),
+        "resolve_form": ResolveForm(),
+        "page": "alerts",
+    }
+    return render(request, "inbox/alerts.html", context)
+
+
+@require_GET
+@staff_page
+def alert_rows_view(request: HttpRequest) -> HttpResponse:
+    context = {"rows": _alert_rows(staff_user(request)), "ack_form": AckForm(), "resolve_form": ResolveForm()}
+    return render(request, "inbox/_alert_rows.html", context)
+
+
+def _back(request: HttpRequest) -> str:
+    target = request.POST.get("next", "")
+    return target if target.startswith("/inbox/") else reverse("inbox-alerts")
+
+
+@require_POST
+@staff_page
+def alert_ack_view(request: HttpRequest, alert_id: int) -> HttpResponse:
+    user = staff_user(request)
+    alert = alert_selectors.alert_for(user, alert_id)
+    form = AckForm(request.POST)
+    if not form.is_valid():
+        raise Problem(status_code=400, slug="validation", detail=form.errors.as_text(), field="note")
+    alert_services.acknowledge_alert(alert=alert, user=user, note=form.cleaned_data["note"])
+    return HttpResponseRedirect(_back(request))
+
+
+@require_POST
+@staff_page
+def alert_resolve_view(request: HttpRequest, alert_id: int) -> HttpResponse:
+    user = staff_user(request)
+    alert = alert_selectors.alert_for(user, alert_id)
+    form = ResolveForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request,
+            "inbox/resolve_alert.html",
+            {"alert": alert, "form": form, "next": _back(request)},
+            status=400,
+        )
+    alert_services.resolve_alert(alert=alert, user=user, note=form.cleaned_data["note"])
+    return HttpResponseRedirect(_back(request))
+
+
+# --- check-in schedules ----------------------------------------------------------------------
+
+
+def _create_schedule(case: Case, user: User, form: ScheduleForm) -> None:
+    one_off_at = form.one_off_at()
+    checkin_services.create_schedule(
+        case=case,
+        actor=user,
+        rrule=form.rrule(),
+        at=one_off_at,
+        dtstart=None if one_off_at else form.first_start(),
+        zone=form.zone,
+        window_minutes=form.cleaned_data["window_minutes"],
+        grace_minutes=form.cleaned_data["grace_minutes"],
+        reminder_minutes=form.cleaned_data["reminder_minutes"],
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@staff_page
+def schedules_view(request: HttpRequest, case_id: int) -> HttpResponse:
+    user = staff_user(request)
+    case = case_selectors.case_for_reading(user, case_id)
+    form = ScheduleForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            _create_schedule(case, user, form)
+        except Problem as problem:
+            form.add_error(None, problem.detail)
+        else:
+            return HttpResponseRedirect(reverse("inbox-schedules", args=[case.pk]))
+    context = {
+        "case": case,
+        "form": form,
+        "schedules": CheckinSchedule.objects.filter(case=case).order_by("pk"),
+        "history": checkin_services.history_for(case)[:50],
+        "now": timezone.now(),
+    }
+    return render(request, "inbox/schedules.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+@staff_page
+def schedule_pause_view(request: HttpRequest, schedule_id: int, *, paused: bool) -> HttpResponse:
+    user = staff_user(request)
+    schedule = checkin_services.schedule_for(user, schedule_id)
+    checkin_services.set_paused(schedule=schedule, actor=user, paused=paused)
+    return HttpResponseRedirect(reverse("inbox-schedules", args=[schedule.case_id]))

@@ -51,6 +51,12 @@ def conversations_for(user: User) -> QuerySet[Conversation]:
     )
 
 
+def read_markers(conversation: Conversation) -> dict[int, int]:
+    """Each participant's read marker (the last seq they have seen), by user id. The
+    caller has the conversation through an access-checked read."""
+    return dict(ReadState.objects.filter(conversation=conversation).values_list("user_id", "last_read_seq"))
+
+
 def open_body(message: Message, *, case_id: int) -> str:
     try:
         return open_sealed(case_id=case_id, record=message.vault_record, ciphertext=bytes(message.body_sealed)).decode()

@@ -17,7 +17,7 @@ def test_inbox_login_needs_the_second_factor(contact):
     client = APIClient()
     response = client.post("/inbox/login/", {"username": "contact", "password": STAFF_PASSWORD, "otp": "000000"})
     assert response.status_code == 400
-    assert b"Wrong username, password or one-time code" in response.content
+    assert "Fel användarnamn, lösenord eller engångskod".encode() in response.content  # Swedish by default
     assert client.get("/inbox/").status_code == 302
     assert client.get("/api/v1/cases").status_code == 401
 

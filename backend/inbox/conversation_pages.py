@@ -1,0 +1,91 @@
+"""A case's conversation page and its older pages. The case is read through
+``case_for_reading`` and the messages through ``messages_after``, so every staff read is
+audited exactly as through the API."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from backend.accounts.models import User
+from backend.cases import policy
+from backend.cases import selectors as case_selectors
+from backend.cases.models import Case, CaseAssignment
+from backend.checkins import services as checkin_services
+from backend.checkins.models import CheckinSchedule
+from backend.crisis import selectors as alert_selectors
+from backend.inbox.forms import AckForm, ResolveForm
+from backend.inbox.people import display_name
+from backend.inbox.work_queue import UNRESOLVED
+from backend.messaging import selectors as message_selectors
+from backend.messaging.models import Conversation
+from backend.problems import Problem
+
+PAGE = 50
+
+
+def _names(case: Case, conversation: Conversation) -> dict[int, str]:
+    """Who wrote what, by user id: the defector by alias, staff by name."""
+    names = {case.defector.user_id: case.defector.alias}
+    staff_ids = set(CaseAssignment.objects.filter(case=case).values_list("staff_id", flat=True))
+    staff_ids |= set(conversation.messages.values_list("sender_id", flat=True).distinct())
+    for staff in User.objects.filter(pk__in=staff_ids - set(names)):
+        names[staff.pk] = display_name(staff)
+    return names
+
+
+def _page(user: User, conversation: Conversation, *, before_seq: int) -> list[message_selectors.MessagePayload]:
+    """Up to ``PAGE`` messages just before ``before_seq`` (sequence numbers have no gaps)."""
+    after_seq = max(0, before_seq - 1 - PAGE)
+    limit = before_seq - 1 - after_seq
+    if limit < 1:
+        return []
+    return message_selectors.messages_after(user, conversation, after_seq=after_seq, limit=limit).results
+
+
+def conversation_page(request: HttpRequest, user: User, case_id: int) -> HttpResponse:
+    case = case_selectors.case_for_reading(user, case_id)
+    conversation = case.conversation
+    messages = _page(user, conversation, before_seq=conversation.last_seq + 1)
+    read_markers = message_selectors.read_markers(conversation)
+    context = {
+        "case": case,
+        "conversation": conversation,
+        "messages": messages,
+        "has_older": bool(messages) and messages[0]["seq"] > 1,
+        "names": {str(k): v for k, v in _names(case, conversation).items()},
+        "defector_user_id": case.defector.user_id,
+        "defector_read_seq": read_markers.get(case.defector.user_id, 0),
+        "my_read_seq": read_markers.get(user.pk, 0),
+        "alerts": alert_selectors.visible_alerts(user).filter(case=case, state__in=UNRESOLVED).order_by("-severity"),
+        "schedules": CheckinSchedule.objects.filter(case=case).order_by("pk"),
+        "checkins": checkin_services.history_for(case)[:10],
+        "devices": policy.case_devices(case),
+        "may_enroll": CaseAssignment.objects.filter(case=case, staff=user).exists(),
+        "ack_form": AckForm(),
+        "resolve_form": ResolveForm(),
+        "page": "conversation",
+    }
+    return render(request, "inbox/conversation.html", context)
+
+
+def older_messages(request: HttpRequest, user: User, case_id: int) -> HttpResponse:
+    """The page of messages before ``?before_seq=N``: what the conversation loads when
+    the staff member scrolls to the top."""
+    case = policy.require_case_for_staff(user, case_id)
+    try:
+        before_seq = int(request.GET.get("before_seq", ""))
+    except ValueError:
+        raise Problem(status_code=400, slug="validation", detail="Must be a number.", field="before_seq") from None
+    if not 1 <= before_seq <= case.conversation.last_seq + 1:
+        raise Problem(status_code=400, slug="validation", detail="No such message.", field="before_seq")
+    messages = _page(user, case.conversation, before_seq=before_seq)
+    read_markers = message_selectors.read_markers(case.conversation)
+    context = {
+        "messages": messages,
+        "has_older": bool(messages) and messages[0]["seq"] > 1,
+        "names": {str(k): v for k, v in _names(case, case.conversation).items()},
+        "defector_user_id": case.defector.user_id,
+        "defector_read_seq": read_markers.get(case.defector.user_id, 0),
+    }
+    return render(request, "inbox/_messages.html", context)

@@ -1,0 +1,36 @@
+"""Who is on call now, and the coverage gaps of the next 14 days, in plain words for each
+programme the staff member works in."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from backend.accounts.models import Programme, User
+from backend.cases import policy
+from backend.crisis import oncall_services
+from backend.inbox.people import display_name
+
+
+@dataclass(frozen=True)
+class Coverage:
+    programme: Programme
+    on_call_now: list[str]
+    gaps: list[tuple[dt.datetime, dt.datetime]]
+
+
+def coverage_for(user: User) -> list[Coverage]:
+    candidates = Programme.objects.filter(staff_roles__user=user).distinct().order_by("name")
+    programmes = [p for p in candidates if policy.works_in_programme(user, p.pk)]
+    coverage = []
+    for programme in programmes:
+        overview = oncall_services.on_call_overview(programme)
+        people = {u.pk: display_name(u) for u in User.objects.filter(pk__in=overview["on_call_now"])}
+        coverage.append(
+            Coverage(
+                programme=programme,
+                on_call_now=[people[pk] for pk in overview["on_call_now"] if pk in people],
+                gaps=[(gap["starts_at"], gap["ends_at"]) for gap in overview["gaps"]],
+            )
+        )
+    return coverage

@@ -1,0 +1,118 @@
+"""Times and codes as Swedish (or English) staff read them: ``2026-12-01 23:04`` in the
+inbox's zone, "för 5 min sedan", and the words for alert kinds and states."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+from django import template
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from backend.checkins.models import CheckinSchedule
+from backend.inbox import labels
+from backend.inbox.forms import WEEKDAYS
+
+register = template.Library()
+
+MINUTE = 60
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+
+
+def _as_datetime(value: dt.datetime | str | None) -> dt.datetime | None:
+    if isinstance(value, str):
+        return parse_datetime(value)
+    return value
+
+
+@register.filter
+def local_datetime(value: dt.datetime | str | None) -> str:
+    """``2026-12-01 23:04`` in the inbox's time zone (active for every inbox page)."""
+    moment = _as_datetime(value)
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+@register.filter
+def iso(value: dt.datetime | str | None) -> str:
+    moment = _as_datetime(value)
+    return moment.isoformat() if moment else ""
+
+
+@register.filter
+def age(value: dt.datetime | str | None) -> str:
+    """How long ago, in words: "för 5 min sedan"."""
+    moment = _as_datetime(value)
+    if moment is None:
+        return ""
+    seconds = int((timezone.now() - moment).total_seconds())
+    if seconds < MINUTE:
+        return _("just now")
+    if seconds < HOUR:
+        minutes = seconds // MINUTE
+        return ngettext("%(n)d min ago", "%(n)d min ago", minutes) % {"n": minutes}
+    if seconds < DAY:
+        hours = seconds // HOUR
+        return ngettext("%(n)d hour ago", "%(n)d hours ago", hours) % {"n": hours}
+    days = seconds // DAY
+    return ngettext("%(n)d day ago", "%(n)d days ago", days) % {"n": days}
+
+
+@register.filter
+def alert_kind(code: str) -> str:
+    return str(labels.ALERT_KINDS.get(code, code))
+
+
+@register.filter
+def severity(code: str) -> str:
+    return str(labels.SEVERITIES.get(code, code))
+
+
+@register.filter
+def alert_state(code: str) -> str:
+    return str(labels.ALERT_STATES.get(code, code))
+
+
+@register.filter
+def checkin_status(code: str) -> str:
+    return str(labels.CHECKIN_STATUSES.get(code, code))
+
+
+@register.filter
+def checkin_answer(code: str) -> str:
+    return str(labels.CHECKIN_ANSWERS.get(code, code))
+
+
+@register.filter
+def timeline_event(code: str) -> str:
+    return str(labels.TIMELINE_EVENTS.get(code, code))
+
+
+@register.filter
+def name_of(names: Mapping[str, str], user_id: int | None) -> str:
+    if user_id is None:
+        return ""
+    return names.get(str(user_id), _("Staff"))
+
+
+@register.filter
+def schedule_summary(schedule: CheckinSchedule) -> str:
+    """"Every day at 21:00", "Monday, Thursday at 09:30", "Once, 2026-12-05 10:00": the
+    schedules the inbox's form makes, in words; any other rule as it is written."""
+    if not schedule.rrule:
+        return _("Once, %(when)s") % {"when": local_datetime(schedule.dtstart)}
+    parts = dict(part.split("=", 1) for part in schedule.rrule.split(";") if "=" in part)
+    try:
+        at = f"{int(parts['BYHOUR']):02d}:{int(parts.get('BYMINUTE', '0')):02d}"
+    except (KeyError, ValueError):
+        return schedule.rrule
+    if parts.get("FREQ") == "DAILY" and "BYDAY" not in parts:
+        return _("Every day at %(time)s") % {"time": at}
+    if parts.get("FREQ") == "WEEKLY" and "BYDAY" in parts:
+        names = dict(WEEKDAYS)
+        days = ", ".join(str(names[code]) for code in parts["BYDAY"].split(",") if code in names)
+        return _("%(days)s at %(time)s") % {"days": days, "time": at}
+    return schedule.rrule

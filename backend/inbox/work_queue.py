@@ -1,0 +1,169 @@
+"""The work queue: every case the staff member may see, in the order a human should look
+at them. Reads only through the access policy's ``visible_cases`` (via the selectors);
+a fixed number of queries whatever the number of cases."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Max, Min, OuterRef, Subquery
+from django.utils import timezone
+
+from backend.accounts.models import User
+from backend.cases import selectors as case_selectors
+from backend.cases.models import Case, CaseAssignment
+from backend.checkins.models import Checkin, CheckinSchedule
+from backend.crisis import selectors as alert_selectors
+from backend.crisis.models import Alert
+from backend.crisis.severity import Severity
+from backend.messaging import selectors as message_selectors
+from backend.messaging.models import Message
+
+UNRESOLVED = (Alert.State.OPEN, Alert.State.ACKNOWLEDGED)
+
+
+@dataclass(frozen=True)
+class QueueAlert:
+    id: int
+    kind: str
+    severity: str
+    state: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class QueueCheckin:
+    """The case's check-in state: the one open now, else the next one due, and how the
+    last one ended."""
+
+    open_until: dt.datetime | None
+    next_due_at: dt.datetime | None
+    last_status: str
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    case: Case
+    conversation_id: int | None
+    primary_contact: User | None
+    unread: int
+    waiting_since: dt.datetime | None
+    alert: QueueAlert | None
+    checkin: QueueCheckin
+    last_activity: dt.datetime
+
+    @property
+    def group(self) -> int:
+        """0: an unresolved alert; 1: unread messages from the defector; 2: the rest."""
+        if self.alert is not None:
+            return 0
+        return 1 if self.unread else 2
+
+
+def _sort_key(row: QueueRow) -> tuple[int, float, float]:
+    if row.alert is not None:
+        return (0, -Severity(row.alert.severity).rank, row.alert.created_at.timestamp())
+    if row.unread:
+        waiting = row.waiting_since or row.last_activity
+        return (1, waiting.timestamp(), 0.0)
+    return (2, -row.last_activity.timestamp(), 0.0)
+
+
+def _worst_alerts(user: User, case_ids: list[int]) -> dict[int, QueueAlert]:
+    worst: dict[int, QueueAlert] = {}
+    alerts = (
+        alert_selectors.visible_alerts(user)
+        .filter(case_id__in=case_ids, state__in=UNRESOLVED)
+        .order_by("case_id", "-severity", "created_at")
+        .values("id", "case_id", "kind", "severity", "state", "created_at")
+    )
+    for alert in alerts:
+        if alert["case_id"] not in worst:
+            worst[alert["case_id"]] = QueueAlert(
+                id=alert["id"],
+                kind=alert["kind"],
+                severity=Severity.of_rank(alert["severity"]).value,
+                state=alert["state"],
+                created_at=alert["created_at"],
+            )
+    return worst
+
+
+def _checkins(case_ids: list[int], now: dt.datetime) -> dict[int, QueueCheckin]:
+    open_until = dict(
+        Checkin.objects.filter(case_id__in=case_ids, status=Checkin.Status.OPEN, due_at__lte=now)
+        .values("case_id")
+        .annotate(until=Min("closes_at"))
+        .values_list("case_id", "until")
+    )
+    next_due = dict(
+        CheckinSchedule.objects.filter(case_id__in=case_ids, paused=False, next_due_at__isnull=False)
+        .values("case_id")
+        .annotate(due=Min("next_due_at"))
+        .values_list("case_id", "due")
+    )
+    last_status: dict[int, str] = {}
+    finished = (
+        Checkin.objects.filter(case_id__in=case_ids)
+        .exclude(status=Checkin.Status.OPEN)
+        .order_by("case_id", "-due_at")
+        .values_list("case_id", "status")
+    )
+    for case_id, status in finished:
+        last_status.setdefault(case_id, status)
+    return {
+        case_id: QueueCheckin(open_until.get(case_id), next_due.get(case_id), last_status.get(case_id, ""))
+        for case_id in case_ids
+    }
+
+
+def work_queue(user: User) -> list[QueueRow]:
+    now = timezone.now()
+    cases = list(case_selectors.cases_for(user).filter(status=Case.Status.OPEN))
+    case_ids = [case.pk for case in cases]
+    # When the oldest message this staff member has not read, written by someone else,
+    # arrived: how long the defector has been waiting.
+    oldest_unread = (
+        Message.objects.filter(conversation=OuterRef("pk"), seq__gt=OuterRef("read_seq"))
+        .exclude(sender=user)
+        .order_by("seq")
+        .values("created_at")[:1]
+    )
+    conversations = {
+        c.case_id: (c.pk, c.unread, c.waiting_since)
+        for c in message_selectors.conversations_for(user)
+        .filter(case_id__in=case_ids)
+        .annotate(waiting_since=Subquery(oldest_unread))
+    }
+    last_message = dict(
+        Message.objects.filter(conversation__case_id__in=case_ids)
+        .values("conversation__case_id")
+        .annotate(last=Max("created_at"))
+        .values_list("conversation__case_id", "last")
+    )
+    primaries = {
+        a.case_id: a.staff
+        for a in CaseAssignment.objects.filter(case_id__in=case_ids, role=CaseAssignment.Role.PRIMARY).select_related(
+            "staff"
+        )
+    }
+    alerts = _worst_alerts(user, case_ids)
+    checkins = _checkins(case_ids, now)
+    rows = []
+    for case in cases:
+        conversation_id, unread, waiting_since = conversations.get(case.pk, (None, 0, None))
+        rows.append(
+            QueueRow(
+                case=case,
+                conversation_id=conversation_id,
+                primary_contact=primaries.get(case.pk),
+                unread=unread,
+                waiting_since=waiting_since if unread else None,
+                alert=alerts.get(case.pk),
+                checkin=checkins[case.pk],
+                last_activity=max(filter(None, [case.created_at, last_message.get(case.pk)])),
+            )
+        )
+    rows.sort(key=_sort_key)
+    return rows
