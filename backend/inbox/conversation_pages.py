@@ -14,7 +14,6 @@ from backend.cases.models import Case, CaseAssignment
 from backend.checkins import services as checkin_services
 from backend.checkins.models import CheckinSchedule
 from backend.crisis import selectors as alert_selectors
-from backend.inbox.forms import AckForm, ResolveForm
 from backend.inbox.people import display_name
 from backend.inbox.work_queue import UNRESOLVED
 from backend.messaging import selectors as message_selectors
@@ -62,8 +61,6 @@ def conversation_page(request: HttpRequest, user: User, case_id: int) -> HttpRes
         "checkins": checkin_services.history_for(case)[:10],
         "devices": policy.case_devices(case),
         "may_enroll": CaseAssignment.objects.filter(case=case, staff=user).exists(),
-        "ack_form": AckForm(),
-        "resolve_form": ResolveForm(),
         "page": "conversation",
     }
     return render(request, "inbox/conversation.html", context)

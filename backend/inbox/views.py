@@ -4,6 +4,8 @@ reads of case content exactly as the API does), writes through the services."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import segno
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -26,6 +28,7 @@ from backend.inbox import oncall_notes
 from backend.inbox.conversation_pages import conversation_page, older_messages
 from backend.inbox.forms import AckForm, ResolveForm, RevokeForm, ScheduleForm
 from backend.inbox.pages import staff_page, staff_user
+from backend.inbox.people import display_name
 from backend.inbox.work_queue import UNRESOLVED, work_queue
 from backend.problems import Problem
 
@@ -92,47 +95,54 @@ def revoke_device_view(request: HttpRequest, device_id: str) -> HttpResponse:
 # --- alerts --------------------------------------------------------------------------------
 
 
-def _open_alerts(user: User) -> QuerySet[Alert]:
-    return (
-        alert_selectors.visible_alerts(user)
-        .filter(state__in=UNRESOLVED)
-        .select_related("case__defector", "acknowledged_by")
-        .prefetch_related("recipients__user", "events")
-        .order_by("-severity", "created_at")
-    )
+RECENTLY_RESOLVED = dt.timedelta(hours=24)
 
 
-def _alert_rows(user: User) -> list[dict[str, object]]:
+def _alert_cards(user: User, alerts: QuerySet[Alert]) -> list[dict[str, object]]:
+    alerts = alerts.select_related("case__defector").prefetch_related("recipients__user", "events")
     readable = set(policy.visible_cases(user).values_list("pk", flat=True))
-    return [
+    cards = [
         {
             "alert": alert,
             "may_read_case": alert.case_id in readable,
-            "notified": [r.user for r in alert.recipients.all()],
+            "notified": [display_name(r.user) for r in alert.recipients.all()],
             "timeline": alert_selectors.alert_timeline(alert),
         }
-        for alert in _open_alerts(user)
+        for alert in alerts
     ]
+    actor_ids = {entry["actor"] for card in cards for entry in card["timeline"]}  # type: ignore[attr-defined]
+    people = {str(u.pk): display_name(u) for u in User.objects.filter(pk__in=actor_ids - {None})}
+    for card in cards:
+        card["people"] = people
+    return cards
+
+
+def _alert_queue(user: User) -> dict[str, object]:
+    """Open and acknowledged alerts, severity first; then what was resolved in the last
+    day, so a colleague can see what was done."""
+    visible = alert_selectors.visible_alerts(user)
+    since = timezone.now() - RECENTLY_RESOLVED
+    return {
+        "rows": _alert_cards(user, visible.filter(state__in=UNRESOLVED).order_by("-severity", "created_at")),
+        "resolved": _alert_cards(
+            user, visible.filter(state=Alert.State.RESOLVED, resolved_at__gte=since).order_by("-resolved_at")[:20]
+        ),
+    }
 
 
 @require_GET
 @staff_page
 def alerts_view(request: HttpRequest) -> HttpResponse:
     user = staff_user(request)
-    context = {
-        "rows": _alert_rows(user),
-        "coverage": oncall_notes.coverage_for(user),
-        "ack_form": AckForm(),
-        "resolve_form": ResolveForm(),
-        "page": "alerts",
-    }
+    context = {**_alert_queue(user), "coverage": oncall_notes.coverage_for(user), "page": "alerts"}
     return render(request, "inbox/alerts.html", context)
 
 
 @require_GET
 @staff_page
 def alert_rows_view(request: HttpRequest) -> HttpResponse:
-    context = {"rows": _alert_rows(staff_user(request)), "ack_form": AckForm(), "resolve_form": ResolveForm()}
+    # Forms in the fragment return to the page it is shown on, not to the fragment.
+    context = {**_alert_queue(staff_user(request)), "return_to": reverse("inbox-alerts")}
     return render(request, "inbox/_alert_rows.html", context)
 
 

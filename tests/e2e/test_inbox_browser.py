@@ -1,28 +1,48 @@
-"""The inbox in a real browser (Debian's Chromium driven by Playwright): a contact person
-logs in with password and TOTP, sees their case, and issues an enrollment code."""
+"""The inbox in a real browser: Debian's Chromium driven by Playwright, against a real
+``manage.py serve`` (Daphne and the worker) on the embedded default, with the defector's
+app played by the Python client over its own real socket.
+
+Screenshots of every main page at 1280×800 and 390×844 are saved in ``var/screenshots/``.
+"""
 
 from __future__ import annotations
 
 import base64
+import json
 import os
+import re
 import shutil
+import time
 
+import httpx
 import pytest
 from django_otp.oath import totp
 
-from tests.e2e.live_server import live_server
+from client.device import LivlinaClient
+from tests.e2e.app_socket import AppSocket
+from tests.e2e.live_server import ROOT, live_server
+from tests.e2e.network import CuttableProxy
 
 pytestmark = pytest.mark.slow
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+AXE = ROOT / "tests" / "e2e" / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = ROOT / "var" / "screenshots"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture
-def browser():
-    if CHROMIUM is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI must install Debian's chromium (see .ci/run)")
-        pytest.skip("needs Chromium: apt-get install -y chromium")
+def _needs(what: str, present: bool, install: str) -> None:
+    if present:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI must provide {what} ({install})")
+    pytest.skip(f"needs {what}: {install}")
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    _needs("Chromium", CHROMIUM is not None, "apt-get install -y chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -34,35 +54,345 @@ def browser():
         browser.close()
 
 
-def test_contact_person_logs_in_with_totp_and_issues_an_enrollment_code(tmp_path, browser):
-    with live_server(tmp_path) as server:
-        staff = server.demo["staff"]["contact_person"]
-        page = browser.new_page()
-        page.goto(f"{server.base_url}/inbox/")
-        assert page.url.startswith(f"{server.base_url}/inbox/login/")
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with live_server(tmp_path_factory.mktemp("inbox")) as running:
+        yield running
 
-        page.fill("input[name=username]", staff["username"])
-        page.fill("input[name=password]", staff["password"])
-        page.fill("input[name=otp]", "000000")
-        page.click("button[type=submit]")
-        page.screenshot(path="/tmp/after-wrong-otp.png")
-        assert page.get_by_role("alert").inner_text() == "Wrong username, password or one-time code."
 
-        # django-otp throttles a device for 1 s after a failure (doubling each time).
-        page.wait_for_timeout(1100)
-        page.fill("input[name=password]", staff["password"])
-        page.fill("input[name=otp]", f"{totp(base64.b32decode(staff['totp_secret'])):06d}")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{server.base_url}/inbox/")
-        assert page.get_by_role("heading", name="Your cases").is_visible()
-        assert page.get_by_text(server.demo["case"]["alias"]).is_visible()
+class Authenticator:
+    """One-time codes for the demo staff. A code is accepted once, so a second login of the
+    same person inside one 30-second step uses the next step's code (inside the allowed
+    drift), and a third waits for time to catch up."""
 
-        page.click("text=New enrollment code")
-        code = page.locator("#enrollment-code").inner_text()
-        assert len(code.replace("-", "")) == 12
-        assert page.locator("svg").count() == 1
-        page.screenshot(path=str(tmp_path / "enrollment-code.png"))
+    def __init__(self) -> None:
+        self.last_step: dict[str, int] = {}
 
-        page.click("text=Log out")
-        page.goto(f"{server.base_url}/inbox/")
-        assert page.url.startswith(f"{server.base_url}/inbox/login/")
+    def code(self, staff: dict) -> str:
+        now_step = int(time.time()) // 30
+        step = max(now_step, self.last_step.get(staff["username"], -1) + 1)
+        while step > now_step + 1:
+            time.sleep(1)
+            now_step = int(time.time()) // 30
+        self.last_step[staff["username"]] = step
+        return f"{totp(base64.b32decode(staff['totp_secret']), t0=0, step=30, drift=step - now_step):06d}"
+
+
+@pytest.fixture(scope="module")
+def authenticator() -> Authenticator:
+    return Authenticator()
+
+
+@pytest.fixture(scope="module")
+def app(server):
+    """The defector's app, enrolled with the demo code: its HTTP client, its session, its
+    conversation id and its live socket."""
+    http = LivlinaClient(server.base_url)
+    session = http.enroll(server.demo["case"]["enrollment_code"])
+    conversation = http.get(session, "/api/v1/conversations").json()[0]["id"]
+    socket = AppSocket(server.base_url.replace("http", "ws", 1) + "/ws/v1/", session.access_token)
+    yield http, session, conversation, socket
+    socket.close()
+    http.close()
+
+
+def log_in(browser, base_url: str, staff: dict, authenticator: Authenticator, *, viewport=DESKTOP, bypass_csp=False):
+    context = browser.new_context(viewport=viewport, base_url=base_url, bypass_csp=bypass_csp, locale="sv-SE")
+    page = context.new_page()
+    page.goto("/inbox/")
+    assert "/inbox/login/" in page.url
+    page.fill("input[name=username]", staff["username"])
+    page.fill("input[name=password]", staff["password"])
+    page.fill("input[name=otp]", authenticator.code(staff))
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base_url}/inbox/")
+    return context, page
+
+
+def wait_connected(page) -> None:
+    page.wait_for_selector("[data-testid=connection-state][data-state=connected]", timeout=15000)
+
+
+def staff_api(base_url: str, staff: dict, authenticator: Authenticator) -> httpx.Client:
+    """An HTTP client signed in to the inbox (session cookie and CSRF token), for the API
+    calls a supervisor would make."""
+    client = httpx.Client(base_url=base_url, timeout=15)
+    client.get("/inbox/login/")
+    token = client.cookies["csrftoken"]
+    form = {"username": staff["username"], "password": staff["password"], "otp": authenticator.code(staff)}
+    response = client.post("/inbox/login/", data={**form, "csrfmiddlewaretoken": token})
+    assert response.status_code == 302, response.text
+    client.headers["X-CSRFToken"] = client.cookies["csrftoken"]
+    client.headers["Referer"] = f"{base_url}/inbox/"
+    return client
+
+
+def shoot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-{size['width']}x{size['height']}.png"), full_page=True)
+
+
+def test_login_then_a_message_arrives_live_and_the_reply_reaches_the_app(chromium, server, app, authenticator):
+    http, session, conversation, app_socket = app
+    staff = server.demo["staff"]["contact_person"]
+    case_id = server.demo["case"]["id"]
+    context = chromium.new_context(viewport=DESKTOP, base_url=server.base_url, locale="sv-SE")
+    page = context.new_page()
+    page.goto("/")
+    assert "/inbox/login/" in page.url
+    page.fill("input[name=username]", staff["username"])
+    page.fill("input[name=password]", staff["password"])
+    page.fill("input[name=otp]", "000000")
+    page.click("main button[type=submit]")
+    assert page.get_by_role("alert").inner_text() == "Fel användarnamn, lösenord eller engångskod."
+    page.wait_for_timeout(1100)  # django-otp throttles a device for 1 s after a failure
+    page.fill("input[name=password]", staff["password"])
+    page.fill("input[name=otp]", authenticator.code(staff))
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{server.base_url}/inbox/")
+    assert page.get_by_role("heading", name="Arbetskö").is_visible()
+    wait_connected(page)
+    assert page.get_by_test_id("connection-state").inner_text() == "Ansluten"
+
+    app_socket.send_message(conversation, "Jag behöver prata med dig")
+    row = page.locator(f"[data-testid=queue-row][data-case-id='{case_id}']")
+    row.locator(".count").filter(has_text="1").wait_for()  # live, no reload
+    assert "för" in row.inner_text() or "just nu" in row.inner_text()
+    shoot(page, "queue")
+
+    row.get_by_role("link").click()
+    page.wait_for_url(f"{server.base_url}/inbox/cases/{case_id}/")
+    wait_connected(page)
+    first = page.get_by_test_id("conversation-message").filter(has_text="Jag behöver prata med dig")
+    assert first.get_attribute("data-seq") == "1"
+    app_socket.send_message(conversation, "Är du där?")
+    page.get_by_test_id("conversation-message").filter(has_text="Är du där?").wait_for()
+
+    page.get_by_test_id("reply-input").fill("Ja, jag är här. Ring mig när du kan.")
+    page.get_by_test_id("reply-send").click()
+    reply = page.get_by_test_id("conversation-message").filter(has_text="Ja, jag är här.")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=conversation-message]')]"
+        ".some(el => el.textContent.includes('Ja, jag är här.') && el.dataset.seq)"
+    )
+    seq = int(reply.get_attribute("data-seq"))
+    frame = app_socket.wait_for(lambda f: f["type"] == "message.new" and f["message"]["seq"] == seq)
+    assert frame["message"]["body"] == "Ja, jag är här. Ring mig när du kan."
+    assert reply.locator(".receipt").inner_text() == "Skickat"
+
+    app_socket.send_frame({"type": "read", "conversation": conversation, "up_to_seq": seq})
+    reply.locator(".receipt").filter(has_text="Läst").wait_for()
+    shoot(page, "conversation")
+    page.set_viewport_size(PHONE)
+    shoot(page, "conversation")
+    context.close()
+
+
+def test_after_a_network_drop_the_inbox_resumes_and_shows_each_message_once(chromium, server, app, authenticator):
+    http, session, conversation, app_socket = app
+    staff = server.demo["staff"]["contact_person"]
+    case_id = server.demo["case"]["id"]
+    proxy = CuttableProxy(int(server.base_url.rsplit(":", 1)[1]))
+    try:
+        context, page = log_in(chromium, proxy.base_url, staff, authenticator)
+        page.goto(f"/inbox/cases/{case_id}/")
+        wait_connected(page)
+
+        proxy.cut()
+        page.wait_for_selector("[data-testid=connection-state][data-state=reconnecting]")
+        assert page.get_by_test_id("connection-state").inner_text() == "Återansluter …"
+        app_socket.send_message(conversation, "Skrivet medan du var borta 1")
+        app_socket.send_message(conversation, "Skrivet medan du var borta 2")
+        page.get_by_test_id("reply-input").fill("Svar skrivet utan nät")
+        page.get_by_test_id("reply-send").click()
+        pending = page.get_by_test_id("conversation-message").filter(has_text="Svar skrivet utan nät")
+        assert pending.locator(".receipt").inner_text() == "Skickas …"
+
+        proxy.restore()
+        wait_connected(page)
+        for text in ("Skrivet medan du var borta 1", "Skrivet medan du var borta 2"):
+            page.get_by_test_id("conversation-message").filter(has_text=text).wait_for()
+        pending.locator(".receipt").filter(has_text="Skickat").wait_for()
+        page.wait_for_timeout(1500)  # let any duplicate (a re-sent frame, a second sync) arrive
+        for text in ("Skrivet medan du var borta 1", "Skrivet medan du var borta 2", "Svar skrivet utan nät"):
+            assert page.get_by_test_id("conversation-message").filter(has_text=text).count() == 1, text
+        seqs = page.locator("[data-testid=conversation-message]").evaluate_all("els => els.map(e => e.dataset.seq)")
+        assert len(seqs) == len(set(seqs)) and seqs == sorted(seqs, key=int)
+        stored = http.get(session, f"/api/v1/conversations/{conversation}/messages", limit=200).json()["results"]
+        assert [m["body"] for m in stored].count("Svar skrivet utan nät") == 1
+        context.close()
+    finally:
+        proxy.close()
+
+
+def _make_overdue_checkin(server, case_id: int) -> None:
+    """A check-in whose window and grace have passed unanswered (made in the database:
+    a real one would take at least 5 minutes to miss). The worker's sweep does the rest."""
+    code = f"""
+import datetime as dt
+from django.utils import timezone
+from backend.checkins.models import Checkin, CheckinSchedule
+from backend.accounts.models import User
+now = timezone.now()
+staff = User.objects.get(username="{server.demo["staff"]["contact_person"]["username"]}")
+schedule = CheckinSchedule.objects.create(case_id={case_id}, rrule="", dtstart=now - dt.timedelta(minutes=30),
+    timezone="Europe/Stockholm", window_minutes=10, grace_minutes=5, reminder_minutes=0, created_by=staff)
+Checkin.objects.create(schedule=schedule, case_id={case_id}, due_at=now - dt.timedelta(minutes=30),
+    closes_at=now - dt.timedelta(minutes=20), grace_until=now - dt.timedelta(seconds=1))
+"""
+    result = server.manage("shell", "-c", code)
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_missed_checkin_alert_appears_live_and_is_acknowledged_then_resolved(chromium, server, app, authenticator):
+    staff = server.demo["staff"]["contact_person"]
+    case_id = server.demo["case"]["id"]
+    context, page = log_in(chromium, server.base_url, staff, authenticator)
+    page.goto("/inbox/alerts/")
+    wait_connected(page)
+
+    _make_overdue_checkin(server, case_id)
+    row = page.locator("[data-testid=alert-row]").filter(has_text="Missad incheckning")
+    row.wait_for(timeout=15000)  # raised by the worker, shown live
+    alert_id = row.get_attribute("data-alert-id")
+    shoot(page, "alerts")
+
+    row.locator("input[name=note]").first.fill("Ringer upp nu")
+    row.get_by_test_id("alert-ack").click()
+    row = page.locator(f"[data-testid=alert-row][data-alert-id='{alert_id}'][data-state=acknowledged]")
+    row.wait_for()
+    wait_connected(page)
+    row.get_by_test_id("resolve-note").fill("Telefonen var urladdad, allt är bra.")
+    row.get_by_test_id("alert-resolve").click()
+    page.wait_for_url(f"{server.base_url}/inbox/alerts/")
+    assert page.locator(f"[data-testid=alert-row][data-alert-id='{alert_id}'][data-state=open]").count() == 0
+
+    wait_connected(page)
+    resolved = page.locator(f"[data-alert-id='{alert_id}'][data-state=resolved]")
+    timeline = " ".join(resolved.locator(".timeline").text_content().split())
+    assert re.search(r"Kvitterat \(.+\): “Ringer upp nu”", timeline), timeline
+    assert re.search(r"Löst \(.+\): “Telefonen var urladdad, allt är bra.”", timeline), timeline
+    context.close()
+
+
+def test_the_on_call_worker_sees_a_notified_alert_and_opens_the_case_only_after_acknowledging(
+    chromium, server, app, authenticator
+):
+    http, session, conversation, app_socket = app
+    case_id = server.demo["case"]["id"]
+    programme_id = server.demo["programme"]["id"]
+    on_call = server.demo["staff"]["on_call"]
+    supervisor = staff_api(server.base_url, server.demo["staff"]["supervisor"], authenticator)
+    policy = {"steps": [{"action": "notify_on_call"}, {"action": "wait", "minutes": 5}], "repeat": 1}
+    assert supervisor.put(f"/api/v1/programmes/{programme_id}/escalation-policy", json=policy).status_code == 200
+    rotation = {
+        "name": "Jour (test)",
+        "members": [on_call["user_id"]],
+        "start_date": "2026-01-01",
+        "handoff_time": "08:00",
+        "shift_days": 7,
+        "timezone": "Europe/Stockholm",
+    }
+    assert supervisor.post(f"/api/v1/programmes/{programme_id}/oncall/rotations", json=rotation).status_code == 201
+    supervisor.close()
+
+    context, page = log_in(chromium, server.base_url, on_call, authenticator)
+    context.grant_permissions(["notifications"])
+    page.goto("/inbox/alerts/")
+    wait_connected(page)
+    unknown = page.goto("/inbox/cases/999999/")
+    unknown_text = page.locator("main").inner_text()
+    assert unknown.status == 404
+    page.goto("/inbox/alerts/")
+    wait_connected(page)
+
+    assert http.post(session, "/api/v1/panic", {}).status_code == 202
+    row = page.locator("[data-testid=alert-row]").filter(has_text="Panikknapp")
+    row.wait_for(timeout=15000)
+    assert page.locator("#alert-banner").is_visible()  # critical: a banner (and a sound, a notification)
+    assert "Kvittera larmet för att öppna ärendet." in row.inner_text()
+
+    refused = page.goto(f"/inbox/cases/{case_id}/")
+    assert refused.status == 404 and page.locator("main").inner_text() == unknown_text
+
+    page.goto("/inbox/alerts/")
+    page.locator("[data-testid=alert-row]").filter(has_text="Panikknapp").get_by_test_id("alert-ack").click()
+    opened = page.goto(f"/inbox/cases/{case_id}/")
+    assert opened.status == 200
+    assert page.get_by_role("heading", name=server.demo["case"]["alias"]).is_visible()
+    assert page.get_by_test_id("reply-input").is_visible()
+    context.close()
+
+
+def test_switching_to_english_and_back_is_remembered(chromium, server, app, authenticator):
+    staff = server.demo["staff"]["supervisor"]
+    context, page = log_in(chromium, server.base_url, staff, authenticator)
+    assert page.get_by_role("heading", name="Arbetskö").is_visible()
+    page.get_by_test_id("language-switch").click()
+    page.get_by_role("heading", name="Work queue").wait_for()
+    page.reload()
+    assert page.get_by_role("heading", name="Work queue").is_visible()
+    wait_connected(page)
+    assert page.get_by_test_id("connection-state").inner_text() == "Connected"
+    page.get_by_test_id("language-switch").click()
+    page.get_by_role("heading", name="Arbetskö").wait_for()
+    context.close()
+
+
+def test_a_schedule_is_made_with_the_form(chromium, server, app, authenticator):
+    staff = server.demo["staff"]["contact_person"]
+    case_id = server.demo["case"]["id"]
+    context, page = log_in(chromium, server.base_url, staff, authenticator)
+    page.goto(f"/inbox/cases/{case_id}/checkins/")
+    page.get_by_label("Varje dag").check()
+    page.get_by_label("Klockslag").fill("21:00")
+    page.get_by_role("button", name="Skapa schema").click()
+    page.get_by_role("cell", name="Varje dag kl. 21:00").wait_for()
+    page.get_by_role("button", name="Pausa").first.click()
+    assert page.get_by_role("button", name="Återuppta").first.is_visible()
+    context.close()
+
+
+def test_every_main_page_is_accessible_at_both_sizes(chromium, server, app, authenticator):
+    """axe-core finds no serious or critical violation on any main page; the screenshots of
+    each page at both sizes are saved for a person to look at."""
+    _needs("axe-core", AXE.exists(), "npm ci --prefix tests/e2e")
+    staff = server.demo["staff"]["contact_person"]
+    case_id = server.demo["case"]["id"]
+    pages = {
+        "queue": "/inbox/",
+        "conversation": f"/inbox/cases/{case_id}/",
+        "alerts": "/inbox/alerts/",
+        "schedules": f"/inbox/cases/{case_id}/checkins/",
+    }
+    failures = {}
+    for viewport in (DESKTOP, PHONE):
+        # axe is injected as a script of the test's own, which the inbox's CSP would refuse.
+        context = chromium.new_context(viewport=viewport, base_url=server.base_url, bypass_csp=True, locale="sv-SE")
+        page = context.new_page()
+        page.goto("/inbox/login/")
+        shoot(page, "login")
+        failures.update(_axe(page, f"login {viewport['width']}"))
+        context.close()
+        context, page = log_in(chromium, server.base_url, staff, authenticator, viewport=viewport, bypass_csp=True)
+        for name, path in pages.items():
+            page.goto(path)
+            wait_connected(page)
+            shoot(page, name)
+            failures.update(_axe(page, f"{name} {viewport['width']}"))
+        context.close()
+    assert failures == {}, json.dumps(failures, indent=1, ensure_ascii=False)
+
+
+def _axe(page, label: str) -> dict[str, list[str]]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => { const r = await axe.run(document); return [r.passes.length, r.violations]; }")
+    checked, violations = result
+    assert checked > 0, "axe-core checked nothing"
+    serious = [
+        f"{v['id']}: {v['help']} ({len(v['nodes'])}×, e.g. {v['nodes'][0]['html'][:120]})"
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    ]
+    return {label: serious} if serious else {}

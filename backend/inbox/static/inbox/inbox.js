@@ -121,18 +121,25 @@ function refresher(url, target, { keepWhileEditing = false } = {}) {
   let timer = null;
   let inFlight = false;
   let again = false;
+  function writing() {
+    return keepWhileEditing
+      && [...target.querySelectorAll("input:not([type=hidden]), textarea")].some((field) => field.value);
+  }
+  function later() {
+    // Never wipe a note someone is writing: look again in a moment.
+    clearTimeout(timer);
+    timer = setTimeout(refresh, 2000);
+  }
   async function refresh() {
-    if (keepWhileEditing && target.contains(document.activeElement) && document.activeElement.value) {
-      // Never wipe a note someone is typing; try again when they leave the field.
-      document.activeElement.addEventListener("blur", schedule, { once: true });
-      return;
-    }
+    if (writing()) { later(); return; }
     if (inFlight) { again = true; return; }
     inFlight = true;
     try {
       const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
       if (response.redirected && response.url.includes("/inbox/login/")) { location.reload(); return; }
-      if (response.ok) target.innerHTML = await response.text();
+      const html = response.ok ? await response.text() : null;
+      if (html !== null && writing()) later(); // they started writing while it loaded
+      else if (html !== null) target.innerHTML = html;
     } catch {
       // Offline: the next frame or reconnect refreshes again.
     } finally {
@@ -284,9 +291,12 @@ function startConversation() {
     return li;
   }
 
+  // Stored messages in seq order, then the ones still being sent (they have no seq yet).
   function insertInOrder(element) {
     const seq = seqOf(element);
-    const later = seq ? [...list.querySelectorAll("li[data-seq]")].find((el) => seqOf(el) > seq) : null;
+    const later = seq
+      ? [...list.querySelectorAll("li.message")].find((el) => el !== element && (!el.dataset.seq || seqOf(el) > seq))
+      : null;
     list.insertBefore(element, later || null);
     if (emptyNote) emptyNote.hidden = true;
   }
@@ -317,6 +327,7 @@ function startConversation() {
     if (duplicate && duplicate !== entry.element) duplicate.remove();
     entry.element.classList.remove("pending", "failed");
     entry.element.dataset.seq = String(seq);
+    insertInOrder(entry.element); // to its place among messages that arrived meanwhile
     entry.element.querySelector(".retry")?.remove();
     lastSeq = Math.max(lastSeq, seq);
     refreshReceipts();
