@@ -241,6 +241,8 @@ REST_FRAMEWORK = {
         "enroll_address": os.environ.get("LIVLINA_ENROLL_RATE_PER_ADDRESS", "10/hour"),
         "enroll_global": os.environ.get("LIVLINA_ENROLL_RATE_GLOBAL", "200/hour"),
         "staff_login": "20/hour",
+        # A phone's own push-token and name updates, per device.
+        "device_update": os.environ.get("LIVLINA_DEVICE_UPDATE_RATE", "30/hour"),
     },
 }
 SPECTACULAR_SETTINGS = {
