@@ -67,9 +67,7 @@ def test_the_next_check_ins_of_a_daily_schedule_in_utc_across_dst(app, case, con
     assert "grace_minutes" not in items[0]
 
 
-def test_schedules_are_merged_soonest_first_and_paused_or_ended_ones_left_out(
-    app, case, contact, as_staff, frozen
-):
+def test_schedules_are_merged_soonest_first_and_paused_or_ended_ones_left_out(app, case, contact, as_staff, frozen):
     staff = as_staff(contact)
     evening = add_schedule(staff, case)
     morning = add_schedule(staff, case, rrule="FREQ=DAILY;BYHOUR=8;BYMINUTE=0", reminder_minutes=0)
