@@ -121,6 +121,36 @@ def on_call_overview(programme: Programme, *, now: dt.datetime | None = None) ->
     )
 
 
+class UnreachableOnCall(TypedDict):
+    programme_id: int
+    user_id: int
+    reason: str
+
+
+def unreachable_on_call_everywhere(*, now: dt.datetime | None = None) -> list[UnreachableOnCall]:
+    """Every staff member on call now, in any programme, whose phone no push can reach,
+    with the reason (``push.reachability.Unreachable``): what a readiness metric counts.
+    Three queries, however many programmes."""
+    now = now or timezone.now()
+    rotations: dict[int, list[OnCallRotation]] = {}
+    for rotation in OnCallRotation.objects.all():
+        rotations.setdefault(rotation.programme_id, []).append(rotation)
+    overrides: dict[int, list[OnCallOverride]] = {}
+    for override in OnCallOverride.objects.filter(ends_at__gt=now, starts_at__lte=now).select_related("rotation"):
+        overrides.setdefault(override.rotation.programme_id, []).append(override)
+    on_call = {
+        programme_id: oncall.on_call_at(programme_rotations, overrides.get(programme_id, []), now)
+        for programme_id, programme_rotations in rotations.items()
+    }
+    unreachable = unreachable_users({user_id for users in on_call.values() for user_id in users})
+    return [
+        UnreachableOnCall(programme_id=programme_id, user_id=user_id, reason=str(unreachable[user_id]))
+        for programme_id, users in sorted(on_call.items())
+        for user_id in users
+        if user_id in unreachable
+    ]
+
+
 def unreachable_on_call(on_call_now: list[int]) -> list[CoverageWarning]:
     """A warning for each staff member on call now whose phone no push can reach (none
     enrolled, its token dead or missing): escalation still notifies them (the alert's

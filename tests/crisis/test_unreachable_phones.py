@@ -143,3 +143,32 @@ def test_a_critical_step_names_who_of_its_people_was_unreachable(case, contact, 
     notified = alert.events.get(kind="notified", detail__action="notify_critical")
     assert notified.detail["users"] == sorted([contact.user.pk, oncall.user.pk])
     assert notified.detail["unreachable"] == [oncall.user.pk] and notified.detail["pushes"] == 1
+
+
+def test_a_readiness_count_of_unreachable_on_call_staff_across_programmes(
+    programme, oncall, rotation, make_staff, foreign_supervisor
+):
+    import datetime as dt
+
+    from backend.crisis.models import OnCallRotation
+    from backend.crisis.oncall_services import unreachable_on_call_everywhere
+
+    other = foreign_supervisor.user.staff_roles.get().programme
+    covering = make_staff("other-oncall", other, "on_call")
+    OnCallRotation.objects.create(
+        programme=other,
+        name="jour",
+        members=[covering.user.pk],
+        start_date=dt.date(2026, 1, 1),
+        handoff_time=dt.time(8, 0),
+        shift_days=7,
+        timezone="Europe/Stockholm",
+    )
+    DeviceFactory(user=covering.user, push_token="")
+    assert unreachable_on_call_everywhere() == [
+        {"programme_id": programme.pk, "user_id": oncall.user.pk, "reason": "no_phone"},
+        {"programme_id": other.pk, "user_id": covering.user.pk, "reason": "no_push_token"},
+    ]
+    DeviceFactory(user=oncall.user)
+    DeviceFactory(user=covering.user)
+    assert unreachable_on_call_everywhere() == []
