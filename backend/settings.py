@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files for /api/v1/docs/, served from here
     "channels",
     "backend.accounts",
     "backend.cases",
@@ -246,6 +247,8 @@ REST_FRAMEWORK = {
         "enroll_address": os.environ.get("LIVLINA_ENROLL_RATE_PER_ADDRESS", "10/hour"),
         "enroll_global": os.environ.get("LIVLINA_ENROLL_RATE_GLOBAL", "200/hour"),
         "staff_login": "20/hour",
+        # A phone's own push-token and name updates, per device.
+        "device_update": os.environ.get("LIVLINA_DEVICE_UPDATE_RATE", "30/hour"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -255,6 +258,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # /api/v1/docs/ loads Swagger UI from this server, and asks no outside validator.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # No API body needs more than a message of 4,000 characters and its envelope.

@@ -4,12 +4,14 @@ from django.views.generic import RedirectView
 from django.views.defaults import page_not_found, server_error
 from drf_spectacular.views import SpectacularAPIView
 
+from backend.api_docs import api_docs_view
 from backend.problems import problem_response
 
 urlpatterns = [
     # Staff who type the bare address land in the inbox.
     path("", RedirectView.as_view(pattern_name="inbox-home", permanent=False)),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/v1/docs/", api_docs_view(), name="api-docs"),
     path("api/v1/", include("backend.accounts.urls")),
     path("api/v1/", include("backend.cases.urls")),
     path("api/v1/", include("backend.messaging.urls")),

@@ -73,12 +73,13 @@ class LivlinaClient:
         return self._session(response.json(), keys)
 
     def enroll_staff_phone(
-        self, *, username: str, password: str, otp: str, keys: DeviceKeys | None = None
+        self, *, username: str, password: str, otp: str, keys: DeviceKeys | None = None, push_token: str = ""
     ) -> DeviceSession:
         keys = keys or DeviceKeys()
+        device = keys.public(name="Staff phone", push_token=push_token)
         response = self.http.post(
             "/api/v1/auth/staff-device",
-            json={"username": username, "password": password, "otp": otp, "device": keys.public(name="Staff phone")},
+            json={"username": username, "password": password, "otp": otp, "device": device},
         )
         response.raise_for_status()
         return self._session(response.json(), keys)
@@ -99,6 +100,25 @@ class LivlinaClient:
         session.access_token = body["access_token"]
         session.refresh_token = body["refresh_token"]
         return session
+
+    def update_device(
+        self, session: DeviceSession, *, push_token: str | None = None, name: str | None = None
+    ) -> dict[str, Any]:
+        """``PUT /api/v1/me/device``: register the phone's current push token (the app
+        calls this whenever Firebase gives it a new one; "" turns push off) or rename it."""
+        body = {key: value for key, value in (("push_token", push_token), ("name", name)) if value is not None}
+        response = self.http.put("/api/v1/me/device", json=body, headers=session.auth_header)
+        response.raise_for_status()
+        device: dict[str, Any] = response.json()
+        return device
+
+    def upcoming_checkins(self, session: DeviceSession, *, limit: int | None = None) -> list[dict[str, Any]]:
+        """``GET /api/v1/me/checkins/upcoming``: the defector's next check-ins, soonest first."""
+        params = {"limit": limit} if limit is not None else {}
+        response = self.http.get("/api/v1/me/checkins/upcoming", params=params, headers=session.auth_header)
+        response.raise_for_status()
+        upcoming: list[dict[str, Any]] = response.json()
+        return upcoming
 
     def get(self, session: DeviceSession, path: str, **params: Any) -> httpx.Response:
         return self.http.get(path, params=params, headers=session.auth_header)

@@ -196,6 +196,37 @@ def new_device(user: User, keys: DeviceKeys) -> Device:
     )
 
 
+def update_device(*, device: Device, push_token: str | None, name: str | None, case_id: int | None) -> Device:
+    """The calling phone's own update: a new push token (from the next push on, the outbox
+    sends to it: a row's token is read when it is sent, so rows still pending go to the
+    new one) or a new name; ``None`` leaves a field as it is, and an empty token means no
+    push. The audit entry names the fields, never the token or the name (free text that
+    may identify someone); ``case_id`` files it under the defector's case (None for a
+    staff phone). A device revoked meanwhile is refused like its token would be."""
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Device.objects.select_for_update().get(pk=device.pk)
+        if locked.is_revoked:
+            raise Problem(status_code=401, slug="not-authenticated", detail="This device was revoked.")
+        changed = []
+        if push_token is not None and push_token != locked.push_token:
+            locked.push_token = push_token
+            changed.append("push_token")
+        if name is not None and name != locked.name:
+            locked.name = name
+            changed.append("name")
+        locked.last_seen_at = now
+        locked.save(update_fields=[*changed, "last_seen_at"])
+        record_event(
+            action="device.updated",
+            actor=locked.user,
+            case_id=case_id,
+            target=f"device:{locked.pk}",
+            details={"changed": changed, "push": bool(locked.push_token)},
+        )
+    return locked
+
+
 def failed_login_target(username: str) -> str:
     """What the audit log keeps of a failed login: a keyed hash of the typed name, so
     attempts on one account can be correlated but a password typed into the username

@@ -49,3 +49,29 @@ class StaffLoginThrottle(FailClosedThrottle):
     @override
     def get_cache_key(self, request: Request, view: APIView) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+device_update_throttle_health = OutageLog("cache unavailable; device updates are not rate-limited until it is back")
+
+
+class DeviceUpdateThrottle(SimpleRateThrottle):
+    """Per device: a phone updates its push token or name a few times an hour at most.
+    Fails open: a staff phone that cannot register its fresh token misses its alerts,
+    which is worse than a phone updating itself too often while the cache is down."""
+
+    scope = "device_update"
+
+    @override
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+        device_id = getattr(request.auth, "pk", None)
+        if device_id is None:
+            return None  # no device: the view refuses the request, nothing to count
+        return self.cache_format % {"scope": self.scope, "ident": str(device_id)}
+
+    @override
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        try:
+            return super().allow_request(request, view)
+        except RedisError as exc:  # the cache is Redis (settings.CACHES); LocMemCache never fails
+            device_update_throttle_health.failed(exc)
+            return True

@@ -1,5 +1,6 @@
 """The device endpoints that need the case (thin views): enrolling the defector's app with
-a one-time code, ``/me`` (which names the caller's case), and revoking a device (the
+a one-time code, ``/me`` (which names the caller's case), a phone's update of its own
+push token and name (audited under the defector's case), and revoking a device (the
 access policy decides who may). Staff phones and token refresh are ``accounts.views``."""
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from rest_framework.response import Response
 
 from backend.accounts import services as account_services
 from backend.accounts.api_views import PublicAPIView, SignedInAPIView
+from backend.accounts.models import Device
+from backend.accounts.throttles import DeviceUpdateThrottle
 from backend.accounts.views import DeviceInput, EnrolledOutput, enrolled_output
 from backend.cases import enrollment, policy
 from backend.cases.throttles import EnrollmentAddressThrottle, EnrollmentGlobalThrottle
-from backend.input_validation import StrictSerializer
+from backend.input_validation import StrictSerializer, TextField
+from backend.problems import Problem
 
 
 class EnrollInput(StrictSerializer):
@@ -27,6 +31,38 @@ class EnrollInput(StrictSerializer):
 
 class RevokeInput(StrictSerializer):
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class OwnDeviceInput(StrictSerializer):
+    push_token = TextField(
+        max_length=4096,
+        required=False,
+        allow_blank=True,
+        help_text="the app's current Firebase installation ID; empty for no push",
+    )
+    name = TextField(max_length=100, required=False)
+
+    def validate_push_token(self, value: str) -> str:
+        if any(not ("!" <= char <= "~") for char in value):
+            raise serializers.ValidationError("Printable ASCII without spaces only.")
+        return value
+
+    def validate(self, attrs: dict[str, str]) -> dict[str, str]:
+        if not attrs:
+            raise serializers.ValidationError("Give push_token, name or both.")
+        return attrs
+
+
+class OwnDeviceOutput(serializers.Serializer[Device]):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    platform = serializers.CharField()
+    push_enabled = serializers.SerializerMethodField(help_text="whether the device has a push token")
+    created_at = serializers.DateTimeField()
+    last_seen_at = serializers.DateTimeField(allow_null=True)
+
+    def get_push_enabled(self, device: Device) -> bool:
+        return bool(device.push_token)
 
 
 class Me(TypedDict):
@@ -82,3 +118,21 @@ class DeviceRevokeView(SignedInAPIView):
         device = policy.device_for(self.caller, device_id)
         account_services.revoke_device(device=device, actor=self.caller, reason=reason)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class OwnDeviceView(SignedInAPIView):
+    throttle_classes = [DeviceUpdateThrottle]
+
+    @extend_schema(
+        request=OwnDeviceInput, responses={200: OwnDeviceOutput}, summary="The calling phone's push token and name"
+    )
+    def put(self, request: Request) -> Response:
+        device = self.calling_device
+        if device is None:
+            raise Problem(status_code=403, slug="forbidden", detail="Only an enrolled phone can update itself.")
+        data = self.parse_body(OwnDeviceInput)
+        case = policy.case_of_defector(self.caller.pk)
+        updated = account_services.update_device(
+            device=device, push_token=data.get("push_token"), name=data.get("name"), case_id=case.pk if case else None
+        )
+        return Response(OwnDeviceOutput(updated).data)

@@ -48,6 +48,21 @@ def next_occurrence(*, rule_text: str, dtstart: dt.datetime, zone: str, after: d
         local_after = candidate
 
 
+def occurrences_from(
+    *, rule_text: str, dtstart: dt.datetime, zone: str, first: dt.datetime, count: int
+) -> list[dt.datetime]:
+    """Up to ``count`` occurrences (aware, UTC) from ``first`` on, ``first`` included: a
+    schedule's next ``count`` check-ins, ``first`` being its ``next_due_at``."""
+    found: list[dt.datetime] = []
+    moment: dt.datetime | None = first
+    while moment is not None and len(found) < count:
+        found.append(moment)
+        if not rule_text:
+            break
+        moment = next_occurrence(rule_text=rule_text, dtstart=dtstart, zone=zone, after=moment)
+    return found
+
+
 def shortest_gap(*, rule_text: str, dtstart: dt.datetime, zone: str, samples: int = 50) -> dt.timedelta | None:
     rule = parse_rule(rule_text, dtstart=dtstart, zone=zone)
     times = []

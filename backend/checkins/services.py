@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import heapq
 import json
 import secrets
+from typing import TypedDict
 from zoneinfo import available_timezones
 
 from django.conf import settings
@@ -287,6 +289,52 @@ def open_checkins_for(user: User) -> models.QuerySet[Checkin]:
     return Checkin.objects.filter(
         case__in=policy.own_cases(user), status=Checkin.Status.OPEN, due_at__lte=now, grace_until__gt=now
     ).order_by("due_at")
+
+
+class UpcomingCheckin(TypedDict):
+    schedule_id: int
+    due_at: dt.datetime
+    closes_at: dt.datetime
+    remind_at: dt.datetime | None
+    window_minutes: int
+    reminder_minutes: int
+
+
+def upcoming_checkins_for(user: User, *, limit: int) -> list[UpcomingCheckin]:
+    """The defector's next ``limit`` check-ins not yet opened, soonest first, across the
+    active (not paused, not ended) schedules of their own case: when each is due, when
+    it closes and when the reminder comes, as the worker will open it. The grace period
+    is left out on purpose: whoever holds the phone need not learn how long a missed
+    check-in goes unnoticed."""
+    schedules = CheckinSchedule.objects.filter(
+        case__in=policy.own_cases(user), paused=False, next_due_at__isnull=False
+    ).order_by("pk")
+    upcoming: list[UpcomingCheckin] = []
+    for schedule in schedules:
+        assert schedule.next_due_at is not None
+        window = dt.timedelta(minutes=schedule.window_minutes)
+        reminder = dt.timedelta(minutes=schedule.reminder_minutes)
+        for due in recurrence.occurrences_from(
+            rule_text=schedule.rrule,
+            dtstart=schedule.dtstart,
+            zone=schedule.timezone,
+            first=schedule.next_due_at,
+            count=limit,
+        ):
+            closes = due + window
+            # As ``sweeps.open_due_checkins`` sets it: no reminder at or before the due time.
+            remind = closes - reminder if schedule.reminder_minutes and closes - reminder > due else None
+            upcoming.append(
+                UpcomingCheckin(
+                    schedule_id=schedule.pk,
+                    due_at=due,
+                    closes_at=closes,
+                    remind_at=remind,
+                    window_minutes=schedule.window_minutes,
+                    reminder_minutes=schedule.reminder_minutes,
+                )
+            )
+    return heapq.nsmallest(limit, upcoming, key=lambda item: (item["due_at"], item["schedule_id"]))
 
 
 def history_for(case: Case) -> models.QuerySet[Checkin]:

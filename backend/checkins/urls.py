@@ -14,6 +14,7 @@ urlpatterns = [
         name="schedule-resume",
     ),
     path("checkins/open", views.OpenCheckinsView.as_view(), name="checkins-open"),
+    path("me/checkins/upcoming", views.UpcomingCheckinsView.as_view(), name="me-checkins-upcoming"),
     path("checkins/<int:checkin_id>/respond", views.RespondView.as_view(), name="checkin-respond"),
     path("checkins/<int:checkin_id>/extend", views.ExtendView.as_view(), name="checkin-extend"),
     path("me/pin", views.PinView.as_view(duress=False), name="me-pin"),

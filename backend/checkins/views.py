@@ -11,7 +11,7 @@ from backend.accounts.api_views import DefectorAPIView, StaffAPIView
 from backend.cases import policy
 from backend.checkins import services
 from backend.checkins.models import Checkin, CheckinSchedule
-from backend.input_validation import StrictSerializer, TextField
+from backend.input_validation import QuerySerializer, StrictSerializer, TextField
 
 
 class ScheduleInput(StrictSerializer):
@@ -39,6 +39,19 @@ class OpenCheckinOutput(serializers.Serializer[Checkin]):
     id = serializers.IntegerField()
     due_at = serializers.DateTimeField()
     closes_at = serializers.DateTimeField()
+
+
+class UpcomingQuery(QuerySerializer):
+    limit = serializers.IntegerField(min_value=1, max_value=50, required=False, default=10)
+
+
+class UpcomingCheckinOutput(serializers.Serializer[services.UpcomingCheckin]):
+    schedule_id = serializers.IntegerField()
+    due_at = serializers.DateTimeField()
+    closes_at = serializers.DateTimeField()
+    remind_at = serializers.DateTimeField(allow_null=True, help_text="when the reminder push comes, if any")
+    window_minutes = serializers.IntegerField()
+    reminder_minutes = serializers.IntegerField()
 
 
 class RespondInput(StrictSerializer):
@@ -122,6 +135,19 @@ class OpenCheckinsView(DefectorAPIView):
         checkins = services.open_checkins_for(self.defector_user)
         # many=True takes the rows; the stubs type one row (typeddjango/djangorestframework-stubs#260).
         return Response(OpenCheckinOutput(checkins, many=True).data)  # type: ignore[arg-type]
+
+
+class UpcomingCheckinsView(DefectorAPIView):
+    @extend_schema(
+        parameters=[UpcomingQuery],
+        responses={200: UpcomingCheckinOutput(many=True)},
+        summary="The caller's next check-ins, soonest first",
+    )
+    def get(self, request: Request) -> Response:
+        limit = self.parse_query(UpcomingQuery)["limit"]
+        upcoming = services.upcoming_checkins_for(self.defector_user, limit=limit)
+        # many=True takes the rows; the stubs type one row (typeddjango/djangorestframework-stubs#260).
+        return Response(UpcomingCheckinOutput(upcoming, many=True).data)  # type: ignore[arg-type]
 
 
 class RespondView(DefectorAPIView):

@@ -107,6 +107,10 @@ class StepWrites:
                 self._devices[user_id] = found.get(user_id, [])
         return [device for user_id in sorted(user_ids) for device in self._devices[user_id]]
 
+    def without_phone(self, user_ids: list[int]) -> list[int]:
+        """Those of ``user_ids`` (looked up by ``devices``) whom no push can reach."""
+        return [user_id for user_id in user_ids if not self._devices.get(user_id)]
+
     def event(self, alert: Alert, kind: str, **detail: Any) -> None:
         self.events.append(AlertEvent(alert=alert, at=self.now, kind=kind, detail=detail))
 
@@ -145,7 +149,14 @@ def notify(alert: Alert, action: str, *, now: dt.datetime, writes: StepWrites) -
     writes.recipients.extend(AlertRecipient(alert=alert, user_id=user_id, first_notified_at=now) for user_id in users)
     devices = writes.devices(set(users))
     writes.pushes.append(PushEvent(user_ids=users, kind=PushKind.ALERT, alert_id=alert.pk))
-    writes.event(alert, "notified" if devices else "nobody_reachable", action=action, users=users, pushes=len(devices))
+    writes.event(
+        alert,
+        "notified" if devices else "nobody_reachable",
+        action=action,
+        users=users,
+        pushes=len(devices),
+        unreachable=writes.without_phone(users),
+    )
     frame = alert_frame(alert)
     writes.frames.extend((realtime.user_group(user_id), frame) for user_id in users)
     return bool(devices)

@@ -8,6 +8,7 @@ from typing import TypedDict
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from backend.accounts.models import Programme, User
 from backend.audit.services import record_event
@@ -15,6 +16,7 @@ from backend.cases.policy import programme_staff_ids
 from backend.crisis import oncall
 from backend.crisis.models import OnCallOverride, OnCallRotation
 from backend.problems import Problem
+from backend.push.reachability import unreachable_users
 
 GAP_HORIZON = dt.timedelta(days=14)
 
@@ -24,10 +26,23 @@ class OnCallGap(TypedDict):
     ends_at: dt.datetime
 
 
+class CoverageWarning(TypedDict):
+    """One warning, machine-readable: ``code`` is ``nobody_on_call`` (with the stretch) or
+    ``on_call_unreachable`` (with the staff member and ``push.reachability.Unreachable``)."""
+
+    code: str
+    text: str
+    user_id: int | None
+    reason: str | None
+    starts_at: dt.datetime | None
+    ends_at: dt.datetime | None
+
+
 class OnCallOverview(TypedDict):
     on_call_now: list[int]
     gaps: list[OnCallGap]
-    warnings: list[str]
+    warnings: list[str]  # the texts of ``warning_details``, in the same order
+    warning_details: list[CoverageWarning]
 
 
 def _require_programme_staff(programme: Programme, user_ids: list[int], field: str) -> None:
@@ -85,9 +100,73 @@ def on_call_overview(programme: Programme, *, now: dt.datetime | None = None) ->
     rotations = list(OnCallRotation.objects.filter(programme=programme))
     overrides = list(OnCallOverride.objects.filter(rotation__programme=programme, ends_at__gt=now))
     found = oncall.gaps(rotations, overrides, now, now + GAP_HORIZON)
-    warnings = [f"Nobody is on call from {start.isoformat()} to {end.isoformat()}." for start, end in found]
+    on_call_now = oncall.on_call_at(rotations, overrides, now)
+    details = unreachable_on_call(on_call_now) + [
+        CoverageWarning(
+            code="nobody_on_call",
+            text=gettext("Nobody is on call from %(start)s to %(end)s.")
+            % {"start": start.isoformat(), "end": end.isoformat()},
+            user_id=None,
+            reason=None,
+            starts_at=start,
+            ends_at=end,
+        )
+        for start, end in found
+    ]
     return OnCallOverview(
-        on_call_now=oncall.on_call_at(rotations, overrides, now),
+        on_call_now=on_call_now,
         gaps=[OnCallGap(starts_at=start, ends_at=end) for start, end in found],
-        warnings=warnings,
+        warnings=[detail["text"] for detail in details],
+        warning_details=details,
     )
+
+
+class UnreachableOnCall(TypedDict):
+    programme_id: int
+    user_id: int
+    reason: str
+
+
+def unreachable_on_call_everywhere(*, now: dt.datetime | None = None) -> list[UnreachableOnCall]:
+    """Every staff member on call now, in any programme, whose phone no push can reach,
+    with the reason (``push.reachability.Unreachable``): what a readiness metric counts.
+    Three queries, however many programmes."""
+    now = now or timezone.now()
+    rotations: dict[int, list[OnCallRotation]] = {}
+    for rotation in OnCallRotation.objects.all():
+        rotations.setdefault(rotation.programme_id, []).append(rotation)
+    overrides: dict[int, list[OnCallOverride]] = {}
+    for override in OnCallOverride.objects.filter(ends_at__gt=now, starts_at__lte=now).select_related("rotation"):
+        overrides.setdefault(override.rotation.programme_id, []).append(override)
+    on_call = {
+        programme_id: oncall.on_call_at(programme_rotations, overrides.get(programme_id, []), now)
+        for programme_id, programme_rotations in rotations.items()
+    }
+    unreachable = unreachable_users({user_id for users in on_call.values() for user_id in users})
+    return [
+        UnreachableOnCall(programme_id=programme_id, user_id=user_id, reason=str(unreachable[user_id]))
+        for programme_id, users in sorted(on_call.items())
+        for user_id in users
+        if user_id in unreachable
+    ]
+
+
+def unreachable_on_call(on_call_now: list[int]) -> list[CoverageWarning]:
+    """A warning for each staff member on call now whose phone no push can reach (none
+    enrolled, its token dead or missing): escalation still notifies them (the alert's
+    timeline says ``nobody_reachable``), but their phone will not ring."""
+    unreachable = unreachable_users(on_call_now)
+    if not unreachable:
+        return []
+    names = {user.pk: user.get_full_name() or user.username for user in User.objects.filter(pk__in=unreachable)}
+    return [
+        CoverageWarning(
+            code="on_call_unreachable",
+            text=gettext("%(name)s is on call but cannot be reached by phone.") % {"name": names.get(user_id, "?")},
+            user_id=user_id,
+            reason=str(reason),
+            starts_at=None,
+            ends_at=None,
+        )
+        for user_id, reason in unreachable.items()
+    ]

@@ -17,10 +17,11 @@ from backend.cases import policy
 from backend.crisis import escalation_policies, oncall_services, selectors, services
 from backend.crisis.escalation_policies import PolicyShape
 from backend.crisis.models import POLICY_ACTIONS, Alert, OnCallOverride, OnCallRotation, StepAction
-from backend.crisis.oncall_services import OnCallOverview
+from backend.crisis.oncall_services import CoverageWarning, OnCallOverview
 from backend.crisis.outputs import AlertDetailOutput, AlertOutput
 from backend.input_validation import QuerySerializer, StrictSerializer
 from backend.problems import Problem
+from backend.push.reachability import Unreachable
 
 
 class AlertListQuery(QuerySerializer):
@@ -91,10 +92,22 @@ class OverrideInput(StrictSerializer):
         return attrs
 
 
+class CoverageWarningOutput(serializers.Serializer[CoverageWarning]):
+    code = serializers.ChoiceField(choices=["nobody_on_call", "on_call_unreachable"])
+    text = serializers.CharField()
+    user_id = serializers.IntegerField(allow_null=True, help_text="the staff member, for on_call_unreachable")
+    reason = serializers.ChoiceField(
+        choices=Unreachable.choices, allow_null=True, help_text="why their phone cannot be reached"
+    )
+    starts_at = serializers.DateTimeField(allow_null=True, help_text="the stretch, for nobody_on_call")
+    ends_at = serializers.DateTimeField(allow_null=True)
+
+
 class OnCallOutput(serializers.Serializer[OnCallOverview]):
     on_call_now = serializers.ListField(child=serializers.IntegerField())
     gaps = serializers.ListField(child=serializers.DictField(), help_text="stretches with nobody on call, next 14 days")
-    warnings = serializers.ListField(child=serializers.CharField())
+    warnings = serializers.ListField(child=serializers.CharField(), help_text="the texts of warning_details")
+    warning_details = CoverageWarningOutput(many=True)
 
 
 class AlertListView(StaffAPIView):

@@ -10,6 +10,7 @@ import time_machine
 
 from backend.crisis.models import OnCallOverride, OnCallRotation
 from backend.crisis.oncall import gaps, handoff_at, on_call_at
+from tests.factories import DeviceFactory
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
@@ -88,6 +89,7 @@ def test_gaps_are_found_before_a_rotation_starts(daily):
 
 
 def test_oncall_api_shows_who_is_on_call_and_warns_about_gaps(programme, supervisor, oncall, contact, as_staff):
+    DeviceFactory(user=oncall.user)  # a phone push reaches (tests/crisis/test_unreachable_phones.py: without one)
     client = as_staff(supervisor)
     with time_machine.travel(local(2026, 11, 20, 12, 0)):
         empty = client.get(f"/api/v1/programmes/{programme.pk}/oncall").json()

@@ -57,6 +57,9 @@ class FcmStandIn:
         self.script: deque[Scripted] = deque()
         self.requests: list[dict[str, Any]] = []
         self.tunnels: list[str] = []  # the CONNECT targets the client asked the proxy for
+        # Tokens FCM no longer knows: every push to one is answered UNREGISTERED, whatever
+        # the script says (a phone reinstalled, or its app data cleared).
+        self.dead_tokens: set[str] = set()
         self._stopping = threading.Event()
         ca = trustme.CA()
         self._ca_pem = ca.cert_pem.bytes()
@@ -80,7 +83,7 @@ class FcmStandIn:
                 length = int(self.headers.get("Content-Length", 0))
                 payload = json.loads(self.rfile.read(length) or b"{}")
                 standin.requests.append({"path": self.path, "headers": dict(self.headers), "json": payload})
-                step = standin.script.popleft() if standin.script else Scripted()
+                step = standin.answer_for(payload)
                 if step.hang:
                     standin._stopping.wait()
                     self.close_connection = True
@@ -126,6 +129,13 @@ class FcmStandIn:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), ProxyHandler)
         self._wake_reader, self._wake_writer = socket.socketpair()
         self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def answer_for(self, payload: dict[str, Any]) -> Scripted:
+        """UNREGISTERED for a dead token, else the script's next answer (or success)."""
+        message = payload.get("message", {})
+        if {message.get("fid"), message.get("token")} & self.dead_tokens:
+            return fcm_error(404, "NOT_FOUND", "UNREGISTERED")
+        return self.script.popleft() if self.script else Scripted()
 
     @property
     def proxy_url(self) -> str:

@@ -219,3 +219,33 @@ def test_every_attempt_to_push_an_alert_and_its_outcome_is_on_the_timeline(sende
     timeline = alert_timeline(alert)
     attempts = [(item["event"], item["detail"]["attempt"]) for item in timeline if item["event"].startswith("push.")]
     assert attempts == [("push.retry", 1), ("push.sent", 2)]
+
+
+def test_an_alert_push_rings_on_silent_with_a_fixed_text(sender, standin, staff_phone, case):
+    """What docs/push.md promises for `alert`: Android's livlina_alerts channel at max
+    priority, an APNs critical alert, and the same fixed text for every alert."""
+    from backend.crisis.services import raise_alert
+
+    alert = raise_alert(case=case, kind="panic", severity="critical")
+    (row,) = enqueue_push(user_ids=[staff_phone.user_id], kind=PushKind.ALERT, alert_id=alert.pk)
+    drain_outbox(sender=sender)
+    message = standin.requests[0]["json"]["message"]
+    assert message["data"] == {"kind": "alert", "ref": str(row.pk)}
+    assert "notification" not in message  # only the platform blocks show text
+    android = message["android"]
+    assert (android["priority"], android["ttl"]) == ("high", "600s")
+    assert android["notification"] == {
+        "title": "Livlina",
+        "body": "Nytt larm. Öppna appen.",
+        "channel_id": "livlina_alerts",
+        "notification_priority": "PRIORITY_MAX",
+    }
+    apns = message["apns"]
+    assert apns["headers"] == {"apns-priority": "10", "apns-push-type": "alert"}
+    assert apns["payload"]["aps"] == {
+        "alert": {"title": "Livlina", "body": "Nytt larm. Öppna appen."},
+        "sound": {"critical": 1, "name": "default", "volume": 1.0},
+        "content-available": 1,
+        "interruption-level": "critical",
+    }
+    assert "Falken" not in repr(message) and str(case.pk) not in message["data"].values()
