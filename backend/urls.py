@@ -1,7 +1,7 @@
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
-from django.views.generic import RedirectView
 from django.views.defaults import page_not_found, server_error
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
 from backend.api_docs import api_docs_view

@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 NOTE_MAX_CHARS = 2000
 RESOLUTION_MAX_CHARS = 4000
 
+
 def _rank(severity: str) -> int:
     """The rank an alert stores for a ``Severity`` (or its name)."""
     try:

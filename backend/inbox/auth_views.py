@@ -21,7 +21,7 @@ from backend.inbox.language import choose_language
 from backend.inbox.pages import inbox_page
 
 
-def _inbox_path(candidate: str, request: HttpRequest) -> str:
+def _inbox_path(candidate: str) -> str:
     """Where to go after a form: only a path inside the inbox on this host."""
     if candidate.startswith("/inbox/") and url_has_allowed_host_and_scheme(candidate, allowed_hosts=None):
         return candidate
@@ -48,7 +48,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 otp_login(request, totp)
                 request.session[account_services.SESSION_LOGIN_AT_KEY] = timezone.now().timestamp()
                 record_event(action="staff.login", actor=user, target=f"user:{user.pk}")
-                return HttpResponseRedirect(_inbox_path(request.GET.get("next", ""), request))
+                return HttpResponseRedirect(_inbox_path(request.GET.get("next", "")))
             record_event(
                 action="staff.login_failed", target=account_services.failed_login_target(form.cleaned_data["username"])
             )
@@ -69,7 +69,7 @@ def language_view(request: HttpRequest) -> HttpResponse:
     """Switch the inbox's language: remembered for the staff member (every browser) and
     for this browser (the login page)."""
     form = LanguageForm(request.POST)
-    response = HttpResponseRedirect(_inbox_path(request.POST.get("next", ""), request))
+    response = HttpResponseRedirect(_inbox_path(request.POST.get("next", "")))
     if form.is_valid():
         choose_language(request, response, form.cleaned_data["language"])
     return response

@@ -9,11 +9,19 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
+from backend.accounts.models import User
+from backend.push.reachability import phone_unreachable_reason
+
 
 def inbox(request: HttpRequest) -> dict[str, Any]:
     if not request.path.startswith("/inbox/"):
         return {}
+    user = request.user
+    phone_problem = None
+    if isinstance(user, User) and user.is_authenticated and user.is_staff_member:
+        phone_problem = phone_unreachable_reason(user)
     return {
+        "my_phone_problem": phone_problem,
         "TIME_ZONE": settings.LIVLINA_INBOX_TIME_ZONE,
         "inbox_strings": {
             "connected": _("Connected"),

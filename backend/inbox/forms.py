@@ -74,7 +74,9 @@ class ScheduleForm(forms.Form):
     )
     date = forms.DateField(label=_("Date (once)"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     window_minutes = forms.IntegerField(label=_("Minutes to answer"), min_value=5, max_value=1440, initial=60)
-    grace_minutes = forms.IntegerField(label=_("Extra minutes before an alert"), min_value=0, max_value=1440, initial=15)
+    grace_minutes = forms.IntegerField(
+        label=_("Extra minutes before an alert"), min_value=0, max_value=1440, initial=15
+    )
     reminder_minutes = forms.IntegerField(
         label=_("Reminder, minutes before the window closes"), min_value=0, max_value=1440, initial=10
     )
@@ -113,4 +115,6 @@ class ScheduleForm(forms.Form):
     def first_start(self) -> dt.datetime:
         """A repeating schedule starts today (local): its first check-in is the next
         matching time from now."""
-        return timezone.localtime(timezone.now(), ZoneInfo(self.zone)).replace(hour=0, minute=0, second=0, microsecond=0)
+        return timezone.localtime(timezone.now(), ZoneInfo(self.zone)).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )

@@ -16,6 +16,7 @@ from backend.inbox.people import display_name
 class Coverage:
     programme: Programme
     on_call_now: list[str]
+    unreachable: list[str]  # on call now, but no push reaches their phone
     gaps: list[tuple[dt.datetime, dt.datetime]]
 
 
@@ -26,10 +27,14 @@ def coverage_for(user: User) -> list[Coverage]:
     for programme in programmes:
         overview = oncall_services.on_call_overview(programme)
         people = {u.pk: display_name(u) for u in User.objects.filter(pk__in=overview["on_call_now"])}
+        unreachable = [
+            d["user_id"] for d in overview["warning_details"] if d["code"] == "on_call_unreachable" and d["user_id"]
+        ]
         coverage.append(
             Coverage(
                 programme=programme,
                 on_call_now=[people[pk] for pk in overview["on_call_now"] if pk in people],
+                unreachable=[people[pk] for pk in unreachable if pk in people],
                 gaps=[(gap["starts_at"], gap["ends_at"]) for gap in overview["gaps"]],
             )
         )

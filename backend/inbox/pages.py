@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from http import HTTPStatus
 from typing import Any
 
 from csp.constants import NONE, SELF
 from csp.decorators import csp_replace
 from django.conf import settings
 from django.contrib.auth import logout
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -21,7 +22,7 @@ from backend.accounts.sessions import verified_staff_session
 from backend.inbox.language import language_for
 from backend.problems import Problem
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 # No inline script or style anywhere: the pages load one stylesheet and one ES module
 # from /static/, and talk only to this host (REST and the WebSocket; CSP Level 3 lets
@@ -46,7 +47,7 @@ def inbox_page(view: View) -> View:
 
     @csp_replace(INBOX_POLICY)
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         with translation.override(language_for(request)), timezone.override(settings.LIVLINA_INBOX_TIME_ZONE):
             response = view(request, *args, **kwargs)
             # Rendered here, while the language and zone are still in force.
@@ -64,7 +65,7 @@ def staff_page(view: View) -> View:
 
     @inbox_page
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if verified_staff_session(request.user, request.session, now=timezone.now()) is None:
             logout(request)
             return HttpResponseRedirect(f"{reverse('inbox-login')}?next={request.path}")
@@ -85,6 +86,6 @@ def staff_user(request: HttpRequest) -> User:
 def problem_page(request: HttpRequest, problem: Problem) -> HttpResponse:
     """A case, alert or device the staff member may not see looks exactly like one that
     does not exist."""
-    if problem.status_code == 404:
+    if problem.status_code == HTTPStatus.NOT_FOUND:
         return render(request, "inbox/not_found.html", status=404)
     return render(request, "inbox/error.html", {"detail": problem.detail}, status=problem.status_code)

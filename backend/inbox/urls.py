@@ -13,7 +13,9 @@ urlpatterns = [
     path("cases/<int:case_id>/enrollment-code", views.enrollment_code_view, name="inbox-enrollment-code"),
     path("cases/<int:case_id>/checkins/", views.schedules_view, name="inbox-schedules"),
     path("checkin-schedules/<int:schedule_id>/pause", views.schedule_pause_view, {"paused": True}, name="inbox-pause"),
-    path("checkin-schedules/<int:schedule_id>/resume", views.schedule_pause_view, {"paused": False}, name="inbox-resume"),
+    path(
+        "checkin-schedules/<int:schedule_id>/resume", views.schedule_pause_view, {"paused": False}, name="inbox-resume"
+    ),
     path("devices/<uuid:device_id>/revoke", views.revoke_device_view, name="inbox-revoke-device"),
     path("alerts/", views.alerts_view, name="inbox-alerts"),
     path("alerts/rows/", views.alert_rows_view, name="inbox-alert-rows"),

@@ -17,8 +17,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from backend.accounts import services as account_services
 from backend.accounts.models import User
 from backend.cases import enrollment, policy
-from backend.cases.models import Case
 from backend.cases import selectors as case_selectors
+from backend.cases.models import Case
 from backend.checkins import services as checkin_services
 from backend.checkins.models import CheckinSchedule
 from backend.crisis import selectors as alert_selectors
@@ -208,7 +208,7 @@ def schedules_view(request: HttpRequest, case_id: int) -> HttpResponse:
         try:
             _create_schedule(case, user, form)
         except Problem as problem:
-            form.add_error(None, problem.detail)
+            form.add_error(None, str(problem.detail))
         else:
             return HttpResponseRedirect(reverse("inbox-schedules", args=[case.pk]))
     context = {

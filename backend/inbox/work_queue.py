@@ -131,10 +131,11 @@ def work_queue(user: User) -> list[QueueRow]:
         .values("created_at")[:1]
     )
     conversations = {
-        c.case_id: (c.pk, c.unread, c.waiting_since)
-        for c in message_selectors.conversations_for(user)
+        case_id: (pk, unread, waiting_since)
+        for case_id, pk, unread, waiting_since in message_selectors.conversations_for(user)
         .filter(case_id__in=case_ids)
         .annotate(waiting_since=Subquery(oldest_unread))
+        .values_list("case_id", "pk", "unread", "waiting_since")
     }
     last_message = dict(
         Message.objects.filter(conversation__case_id__in=case_ids)

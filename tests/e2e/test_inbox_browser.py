@@ -2,7 +2,7 @@
 ``manage.py serve`` (Daphne and the worker) on the embedded default, with the defector's
 app played by the Python client over its own real socket.
 
-Screenshots of every main page at 1280×800 and 390×844 are saved in ``var/screenshots/``.
+Screenshots of every main page at 1280 by 800 and 390 by 844 are saved in ``var/screenshots/``.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def shoot(page, name: str) -> None:
 
 
 def test_login_then_a_message_arrives_live_and_the_reply_reaches_the_app(chromium, server, app, authenticator):
-    http, session, conversation, app_socket = app
+    _http, _session, conversation, app_socket = app
     staff = server.demo["staff"]["contact_person"]
     case_id = server.demo["case"]["id"]
     context = chromium.new_context(viewport=DESKTOP, base_url=server.base_url, locale="sv-SE")
@@ -279,7 +279,7 @@ def test_a_missed_checkin_alert_appears_live_and_is_acknowledged_then_resolved(c
 def test_the_on_call_worker_sees_a_notified_alert_and_opens_the_case_only_after_acknowledging(
     chromium, server, app, authenticator
 ):
-    http, session, conversation, app_socket = app
+    http, session, _conversation, _app_socket = app
     case_id = server.demo["case"]["id"]
     programme_id = server.demo["programme"]["id"]
     on_call = server.demo["staff"]["on_call"]
@@ -391,7 +391,7 @@ def _axe(page, label: str) -> dict[str, list[str]]:
     checked, violations = result
     assert checked > 0, "axe-core checked nothing"
     serious = [
-        f"{v['id']}: {v['help']} ({len(v['nodes'])}×, e.g. {v['nodes'][0]['html'][:120]})"
+        f"{v['id']}: {v['help']} ({len(v['nodes'])} times, e.g. {v['nodes'][0]['html'][:120]})"
         for v in violations
         if v["impact"] in ("serious", "critical")
     ]

@@ -26,9 +26,13 @@ from tests.factories import CaseFactory, DeviceFactory
 def _say(case, user, text: str, *, at: dt.datetime | None = None):
     conversation = Conversation.objects.get(case=case)
     if at is None:
-        return send_message(sender=user, sender_device=None, conversation=conversation, client_id=uuid.uuid4(), body=text)
+        return send_message(
+            sender=user, sender_device=None, conversation=conversation, client_id=uuid.uuid4(), body=text
+        )
     with time_machine.travel(at, tick=False):
-        return send_message(sender=user, sender_device=None, conversation=conversation, client_id=uuid.uuid4(), body=text)
+        return send_message(
+            sender=user, sender_device=None, conversation=conversation, client_id=uuid.uuid4(), body=text
+        )
 
 
 def _row_case_ids(html: str) -> list[int]:
@@ -62,9 +66,7 @@ def test_the_queue_orders_alerts_by_severity_then_waiting_messages_then_the_rest
 
     html = as_staff(contact).get("/inbox/").content.decode()
 
-    assert _row_case_ids(html) == [
-        c.pk for c in (critical, high, waiting_long, waiting_short, quiet_recent, quiet_old)
-    ]
+    assert _row_case_ids(html) == [c.pk for c in (critical, high, waiting_long, waiting_short, quiet_recent, quiet_old)]
     assert "för 50 min sedan" in html and "Panikknapp" in html and "Kritisk" in html
 
 
@@ -117,7 +119,11 @@ def test_older_messages_come_a_page_at_a_time(case, contact, as_staff):
     conversation = Conversation.objects.get(case=case)
     for n in range(1, 61):
         send_message(
-            sender=case.defector.user, sender_device=None, conversation=conversation, client_id=uuid.uuid4(), body=f"m{n}"
+            sender=case.defector.user,
+            sender_device=None,
+            conversation=conversation,
+            client_id=uuid.uuid4(),
+            body=f"m{n}",
         )
     client = as_staff(contact)
     first_page = client.get(f"/inbox/cases/{case.pk}/").content.decode()
@@ -153,8 +159,11 @@ def test_a_notified_on_call_worker_sees_the_alert_then_the_case_after_acknowledg
     alert.refresh_from_db()
     assert alert.state == Alert.State.RESOLVED and alert.resolution_note == "Trygg hos polisen."
     assert client.get(f"/inbox/cases/{case.pk}/").status_code == 404  # the grant ended
-    timeline = client.get("/inbox/alerts/").content.decode()
-    assert f'data-alert-id="{alert.pk}"' not in timeline  # resolved alerts leave the queue
+    queue = client.get("/inbox/alerts/").content.decode()
+    # Out of the queue, into "resolved in the last 24 hours", with its note on the timeline.
+    assert f'data-alert-id="{alert.pk}" data-state="resolved"' in queue
+    assert f'data-alert-id="{alert.pk}" data-state="open"' not in queue
+    assert "Löst (oncall): “Trygg hos polisen.”" in queue
 
 
 def test_an_alert_of_someone_elses_case_cannot_be_acknowledged(case, other_contact, as_staff):
@@ -264,4 +273,6 @@ def test_inbox_pages_carry_a_strict_policy_and_no_inline_code(case, contact, as_
 def test_an_enrollment_code_page_is_never_cached(case, contact, as_staff):
     response = as_staff(contact).post(f"/inbox/cases/{case.pk}/enrollment-code")
     assert response.status_code == 200 and response["Cache-Control"] == "no-store"
-    assert re.search(r'id="enrollment-code" class="code">[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}<', response.content.decode())
+    assert re.search(
+        r'id="enrollment-code" class="code">[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}<', response.content.decode()
+    )

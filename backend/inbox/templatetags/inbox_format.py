@@ -100,7 +100,7 @@ def name_of(names: Mapping[str, str], user_id: int | None) -> str:
 
 @register.filter
 def schedule_summary(schedule: CheckinSchedule) -> str:
-    """"Every day at 21:00", "Monday, Thursday at 09:30", "Once, 2026-12-05 10:00": the
+    """ "Every day at 21:00", "Monday, Thursday at 09:30", "Once, 2026-12-05 10:00": the
     schedules the inbox's form makes, in words; any other rule as it is written."""
     if not schedule.rrule:
         return _("Once, %(when)s") % {"when": local_datetime(schedule.dtstart)}
