@@ -9,6 +9,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import sys
+
+import httpx
 
 from client.device import LivlinaClient
 from client.socket import LivlinaSocket
@@ -27,6 +30,7 @@ async def main(base_url: str, code: str, push_token: str | None = None) -> None:
         print(f"next check-in due {item['due_at']}, answer by {item['closes_at']}")
     if not upcoming:
         print("no check-ins scheduled")
+    me = app.get(session, "/api/v1/me").json()["user_id"]
     conversation = app.get(session, "/api/v1/conversations").json()[0]["id"]
     socket = await LivlinaSocket.connect(base_url.replace("http", "ws", 1) + "/ws/v1/", session.access_token)
     ack = await socket.send_message(conversation, "Hej! Det här är ett testmeddelande från demoappen.")
@@ -34,8 +38,8 @@ async def main(base_url: str, code: str, push_token: str | None = None) -> None:
     try:
         while True:
             frame = await socket.inbox.get()
-            if frame["type"] == "message.new":
-                print(f"[{frame['message']['seq']}] {frame['message']['body']}")
+            if frame["type"] == "message.new" and frame["message"]["sender"] != me:
+                print(f"reply [{frame['message']['seq']}]: {frame['message']['body']}", flush=True)
     finally:
         await socket.close()
         app.close()
@@ -49,7 +53,19 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def problem_detail(error: httpx.HTTPStatusError) -> str:
+    """What the server said was wrong (its problem detail), not a traceback."""
+    try:
+        body = error.response.json()
+    except ValueError:
+        return f"{error.response.status_code} {error.response.reason_phrase}"
+    return f"{body.get('status', error.response.status_code)} {body.get('title', '')}: {body.get('detail', '')}"
+
+
 if __name__ == "__main__":
     arguments = parse_arguments()
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main(arguments.base_url, arguments.code, arguments.push_token))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(main(arguments.base_url, arguments.code, arguments.push_token))
+    except httpx.HTTPStatusError as error:
+        sys.exit(f"the server refused: {problem_detail(error)}")

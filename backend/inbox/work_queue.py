@@ -46,7 +46,7 @@ class QueueCheckin:
 class QueueRow:
     case: Case
     conversation_id: int | None
-    primary_contact: User | None
+    primary_contact: str  # the name, "" when the case has none
     unread: int
     waiting_since: dt.datetime | None
     alert: QueueAlert | None
@@ -120,7 +120,13 @@ def _checkins(case_ids: list[int], now: dt.datetime) -> dict[int, QueueCheckin]:
 
 def work_queue(user: User) -> list[QueueRow]:
     now = timezone.now()
-    cases = list(case_selectors.cases_for(user).filter(status=Case.Status.OPEN))
+    cases = list(
+        case_selectors.cases_for(user)
+        .filter(status=Case.Status.OPEN)
+        .select_related(None)
+        .select_related("defector")
+        .only("pk", "created_at", "status", "defector__alias", "defector__user_id")
+    )
     case_ids = [case.pk for case in cases]
     # When the oldest message this staff member has not read, written by someone else,
     # arrived: how long the defector has been waiting.
@@ -144,10 +150,10 @@ def work_queue(user: User) -> list[QueueRow]:
         .values_list("conversation__case_id", "last")
     )
     primaries = {
-        a.case_id: a.staff
-        for a in CaseAssignment.objects.filter(case_id__in=case_ids, role=CaseAssignment.Role.PRIMARY).select_related(
-            "staff"
-        )
+        case_id: f"{first} {last}".strip() or username
+        for case_id, first, last, username in CaseAssignment.objects.filter(
+            case_id__in=case_ids, role=CaseAssignment.Role.PRIMARY
+        ).values_list("case_id", "staff__first_name", "staff__last_name", "staff__username")
     }
     alerts = _worst_alerts(user, case_ids)
     checkins = _checkins(case_ids, now)
@@ -158,7 +164,7 @@ def work_queue(user: User) -> list[QueueRow]:
             QueueRow(
                 case=case,
                 conversation_id=conversation_id,
-                primary_contact=primaries.get(case.pk),
+                primary_contact=primaries.get(case.pk, ""),
                 unread=unread,
                 waiting_since=waiting_since if unread else None,
                 alert=alerts.get(case.pk),

@@ -12,6 +12,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import time
 
 import httpx
@@ -396,3 +398,17 @@ def _axe(page, label: str) -> dict[str, list[str]]:
         if v["impact"] in ("serious", "critical")
     ]
     return {label: serious} if serious else {}
+
+
+def test_the_demo_client_says_why_the_server_refused_it(server, app):
+    """A code already used (by the ``app`` fixture) ends in the server's own words."""
+    demo = subprocess.run(
+        [sys.executable, "-m", "client.demo", server.base_url, server.demo["case"]["enrollment_code"]],
+        cwd=ROOT,
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert demo.returncode == 1
+    assert demo.stderr.strip().splitlines() == ["the server refused: 400 Bad Request: This code was already used."]

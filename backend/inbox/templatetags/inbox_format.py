@@ -116,3 +116,13 @@ def schedule_summary(schedule: CheckinSchedule) -> str:
         days = ", ".join(str(names[code]) for code in parts["BYDAY"].split(",") if code in names)
         return _("%(days)s at %(time)s") % {"days": days, "time": at}
     return schedule.rrule
+
+
+@register.filter
+def unread_label(count: int) -> str:
+    return ngettext("%(n)s unread message", "%(n)s unread messages", count) % {"n": count}
+
+
+@register.filter
+def open_until(value: dt.datetime) -> str:
+    return _("Open, closes %(until)s") % {"until": local_datetime(value)}
