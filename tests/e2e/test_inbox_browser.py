@@ -185,9 +185,10 @@ def test_login_then_a_message_arrives_live_and_the_reply_reaches_the_app(chromiu
 
     app_socket.send_frame({"type": "read", "conversation": conversation, "up_to_seq": seq})
     reply.locator(".receipt").filter(has_text="Läst").wait_for()
-    shoot(page, "conversation")
-    page.set_viewport_size(PHONE)
-    shoot(page, "conversation")
+    # Seen in the open conversation, so the read marker moved: nothing unread in the queue.
+    page.goto("/inbox/")
+    row = page.locator(f"[data-testid=queue-row][data-case-id='{case_id}']")
+    assert row.locator(".count").count() == 0
     context.close()
 
 
@@ -411,4 +412,4 @@ def test_the_demo_client_says_why_the_server_refused_it(server, app):
         timeout=60,
     )
     assert demo.returncode == 1
-    assert demo.stderr.strip().splitlines() == ["the server refused: 400 Bad Request: This code was already used."]
+    assert demo.stderr.strip().splitlines() == ["the server refused: 400 Bad request: This code was already used."]
