@@ -186,8 +186,13 @@ function announceCriticalAlert() {
 }
 
 document.getElementById("alert-banner-close")?.addEventListener("click", () => { banner.hidden = true; });
-if (offer && "Notification" in window && Notification.permission === "default") {
+if (offer && "Notification" in window && Notification.permission === "default"
+    && sessionStorage.getItem("livlina-notifications-later") !== "1") {
   offer.hidden = false;
+  document.getElementById("notification-later")?.addEventListener("click", () => {
+    sessionStorage.setItem("livlina-notifications-later", "1"); // asked again in the next session
+    offer.hidden = true;
+  });
   document.getElementById("notification-allow")?.addEventListener("click", async () => {
     await Notification.requestPermission();
     offer.hidden = true;
