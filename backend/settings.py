@@ -14,7 +14,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from backend import secret_material
+from backend import secret_material, structured_logs
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -94,10 +94,12 @@ INSTALLED_APPS = [
     "backend.crisis",
     "backend.administration",
     "backend.inbox",
+    "backend.operations",
     "backend.worker",
 ]
 
 MIDDLEWARE = [
+    "backend.operations.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -265,15 +267,19 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 
-# --- logging -------------------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LIVLINA_LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
-}
+# --- logging, probes, metrics ---------------------------------------------------------
+# JSON lines in production (one object per line, for the log collector), readable lines in
+# development; both redacted (backend/structured_logs.py).
+LIVLINA_LOG_FORMAT = os.environ.get("LIVLINA_LOG_FORMAT", "json" if PRODUCTION else "console")
+if LIVLINA_LOG_FORMAT not in {"json", "console"}:
+    raise ImproperlyConfigured("LIVLINA_LOG_FORMAT must be 'json' or 'console'")
+LOGGING = structured_logs.logging_config(
+    json_lines=LIVLINA_LOG_FORMAT == "json", level=os.environ.get("LIVLINA_LOG_LEVEL", "INFO")
+)
+# /readyz fails when no worker has beaten for this long (a worker beats every 5 s).
+LIVLINA_WORKER_HEARTBEAT_STALE_SECONDS = float(os.environ.get("LIVLINA_WORKER_HEARTBEAT_STALE_SECONDS", "30"))
+# /metrics wants this bearer token; without one it is served in development only.
+LIVLINA_METRICS_TOKEN = secret_material.read_optional_env_or_file("LIVLINA_METRICS_TOKEN")
 
 # --- production hardening ------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -284,6 +290,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True
+    # Probes and scrapes come straight to the process over plain HTTP, not via the proxy.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_HSTS_SECONDS = 63072000
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
