@@ -117,13 +117,27 @@ class RequestContextFilter(logging.Filter):
         return True
 
 
+_SQL_VALUES_START = re.compile(r"\b(?:VALUES|WHERE|SET)\b", re.IGNORECASE)
+
+
+def sql_shape(sql: str) -> str:
+    """A statement without its values: what it does to which table, not with what."""
+    return _SQL_VALUES_START.split(sql, maxsplit=1)[0].rstrip() + " …"
+
+
 class RedactionFilter(logging.Filter):
-    """Replaces every ``extra`` field with a sensitive name, whatever its value."""
+    """Replaces every ``extra`` field with a sensitive name, whatever its value; and keeps
+    only the shape of the SQL that Django logs at DEBUG (with ``DEBUG = True``), since its
+    parameters are the stored values: push tokens, audited reasons."""
 
     @override
     def filter(self, record: logging.LogRecord) -> bool:
         for name in SENSITIVE_FIELDS & record.__dict__.keys():
             setattr(record, name, REDACTED)
+        if record.name == "django.db.backends" and isinstance(getattr(record, "sql", None), str):
+            record.sql = sql_shape(record.sql)
+            record.params = REDACTED
+            record.msg, record.args = "(%.3f) %s", (getattr(record, "duration", 0.0), record.sql)
         return True
 
 
