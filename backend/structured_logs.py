@@ -134,10 +134,11 @@ class RedactionFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         for name in SENSITIVE_FIELDS & record.__dict__.keys():
             setattr(record, name, REDACTED)
-        if record.name == "django.db.backends" and isinstance(getattr(record, "sql", None), str):
-            record.sql = sql_shape(record.sql)
+        sql = getattr(record, "sql", None)
+        if record.name == "django.db.backends" and isinstance(sql, str):
+            record.sql = sql_shape(sql)
             record.params = REDACTED
-            record.msg, record.args = "(%.3f) %s", (getattr(record, "duration", 0.0), record.sql)
+            record.msg, record.args = "(%.3f) %s", (getattr(record, "duration", 0.0), sql_shape(sql))
         return True
 
 
