@@ -130,7 +130,8 @@ TEMPLATES = [
 ]
 
 # --- database ------------------------------------------------------------------------
-DATABASE_URL = os.environ.get("DATABASE_URL", "")
+# Either may come from a file (DATABASE_URL_FILE, REDIS_URL_FILE): they hold passwords.
+DATABASE_URL = secret_material.read_optional_env_or_file("DATABASE_URL")
 if PRODUCTION and not DATABASE_URL:
     raise ImproperlyConfigured("DATABASE_URL must be set when LIVLINA_ENV=production")
 if DATABASE_URL:
@@ -155,7 +156,7 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- channel layer and cache ---------------------------------------------------------
-REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_URL = secret_material.read_optional_env_or_file("REDIS_URL")
 if PRODUCTION and not REDIS_URL:
     # Throttles and live delivery must be shared by every server process.
     raise ImproperlyConfigured("REDIS_URL must be set when LIVLINA_ENV=production")
@@ -265,7 +266,8 @@ LIVLINA_INBOX_TIME_ZONE = os.environ.get("LIVLINA_INBOX_TIME_ZONE", "Europe/Stoc
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "static"
+# The container image bakes collected static files in at LIVLINA_STATIC_ROOT.
+STATIC_ROOT = Path(os.environ.get("LIVLINA_STATIC_ROOT", DATA_DIR / "static"))
 
 # --- logging, probes, metrics ---------------------------------------------------------
 # JSON lines in production (one object per line, for the log collector), readable lines in
