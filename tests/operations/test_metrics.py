@@ -183,3 +183,59 @@ def test_metrics_are_off_in_production_without_a_token(settings, db, client):
 def test_instruments_carry_no_identifying_labels():
     for collector in (metrics.PUSH_OUTCOMES, metrics.CHECKIN_SWEEP_LAG_SECONDS, metrics.WORKER_JOB_SECONDS):
         assert set(collector._labelnames) <= {"kind", "outcome", "sweep", "job"}
+
+
+def test_a_worker_serves_its_metrics_on_its_own_port(db):
+    import httpx
+
+    from backend.operations.exposition import serve_worker_metrics
+    from tests.operations.throwaway_services import free_port
+
+    port = free_port()
+    serve_worker_metrics(address="127.0.0.1", port=port)
+    metrics.WORKER_JOB_SECONDS.labels(job="port-probe").observe(0.01)
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    assert 'livlina_worker_job_seconds_count{job="port-probe"} 1.0' in text
+
+
+MULTIPROCESS_WRITER = """
+import django
+django.setup()
+from backend import metrics
+metrics.MESSAGES_STORED.inc({n})
+metrics.LIVE_SOCKETS.inc()
+"""
+
+MULTIPROCESS_SCRAPE = """
+import django
+django.setup()
+from django.test import Client
+print(Client().get("/metrics").content.decode())
+"""
+
+
+def test_with_a_multiprocess_directory_one_scrape_adds_up_every_process(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    shared = tmp_path / "prometheus"
+    shared.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(
+        PROMETHEUS_MULTIPROC_DIR=str(shared),
+        PYTHONPATH=str(repo),
+        DJANGO_SETTINGS_MODULE="backend.settings",
+        LIVLINA_DATA_DIR=str(tmp_path / "data"),
+    )
+    for n in (2, 3):
+        subprocess.run([sys.executable, "-c", MULTIPROCESS_WRITER.format(n=n)], env=env, cwd=repo, check=True)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], env=env, cwd=repo, check=True)
+    scraped = subprocess.run(
+        [sys.executable, "-c", MULTIPROCESS_SCRAPE], env=env, cwd=repo, check=True, capture_output=True, text=True
+    ).stdout
+    assert "livlina_messages_stored_total 5.0" in scraped
+    # The writers have exited: their live sockets no longer count.
+    assert "livlina_live_sockets 0.0" in scraped
