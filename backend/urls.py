@@ -4,9 +4,14 @@ from django.views.defaults import page_not_found, server_error
 from drf_spectacular.views import SpectacularAPIView
 
 from backend.api_docs import api_docs_view
+from backend.operations.health import LivenessView, ReadinessView
+from backend.operations.views import metrics
 from backend.problems import problem_response
 
 urlpatterns = [
+    path("healthz", LivenessView.as_view(), name="healthz"),
+    path("readyz", ReadinessView.as_view(), name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", api_docs_view(), name="api-docs"),
     path("api/v1/", include("backend.accounts.urls")),
