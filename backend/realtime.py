@@ -33,6 +33,8 @@ from asgiref.typing import ASGI3Application, ASGIReceiveCallable, ASGISendCallab
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
+from backend import metrics
+
 logger = logging.getLogger(__name__)
 
 Frame = tuple[str, dict[str, Any]]  # (group, event)
@@ -181,12 +183,19 @@ hang_guard = _HangGuard()
 
 
 async def _guarded_send(layer: Any, events: Sequence[Frame]) -> None:
-    hang_guard.check()
     try:
+        hang_guard.check()
         await asyncio.wait_for(_send_grouped(layer, events), PUBLISH_TIMEOUT_SECONDS)
     except TimeoutError:
         hang_guard.hung()
+        metrics.FRAMES_FAILED.inc(len(events))
         raise
+    except Exception:
+        # The whole batch counts as failed: frames of other groups may have gone out, but
+        # the clients of this batch sync either way.
+        metrics.FRAMES_FAILED.inc(len(events))
+        raise
+    metrics.FRAMES_PUBLISHED.inc(len(events))
 
 
 async def publish_all(events: Sequence[Frame]) -> None:

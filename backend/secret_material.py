@@ -90,3 +90,10 @@ def read_env_or_file(name: str) -> str:
     if file_name:
         return Path(file_name).read_text().strip()
     return require_env(name)
+
+
+def read_optional_env_or_file(name: str) -> str:
+    """``read_env_or_file`` for a secret that may be absent: empty when neither is set."""
+    if os.environ.get(f"{name}_FILE") or os.environ.get(name):
+        return read_env_or_file(name)
+    return ""

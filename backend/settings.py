@@ -14,7 +14,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from backend import secret_material
+from backend import secret_material, structured_logs
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -96,10 +96,12 @@ INSTALLED_APPS = [
     "backend.crisis",
     "backend.administration",
     "backend.inbox",
+    "backend.operations",
     "backend.worker",
 ]
 
 MIDDLEWARE = [
+    "backend.operations.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (the inbox's CSS and JavaScript) are answered before sessions load.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -134,7 +136,8 @@ TEMPLATES = [
 ]
 
 # --- database ------------------------------------------------------------------------
-DATABASE_URL = os.environ.get("DATABASE_URL", "")
+# Either may come from a file (DATABASE_URL_FILE, REDIS_URL_FILE): they hold passwords.
+DATABASE_URL = secret_material.read_optional_env_or_file("DATABASE_URL")
 if PRODUCTION and not DATABASE_URL:
     raise ImproperlyConfigured("DATABASE_URL must be set when LIVLINA_ENV=production")
 if DATABASE_URL:
@@ -159,7 +162,7 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- channel layer and cache ---------------------------------------------------------
-REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_URL = secret_material.read_optional_env_or_file("REDIS_URL")
 if PRODUCTION and not REDIS_URL:
     # Throttles and live delivery must be shared by every server process.
     raise ImproperlyConfigured("REDIS_URL must be set when LIVLINA_ENV=production")
@@ -280,7 +283,8 @@ LIVLINA_INBOX_TIME_ZONE = os.environ.get("LIVLINA_INBOX_TIME_ZONE", "Europe/Stoc
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "static"
+# The container image bakes collected static files in at LIVLINA_STATIC_ROOT.
+STATIC_ROOT = Path(os.environ.get("LIVLINA_STATIC_ROOT", DATA_DIR / "static"))
 # Hashed, compressed names (``collectstatic``, run by ``./livlina run`` and the deployment
 # images) so browsers may cache them for a year; in development WhiteNoise also serves
 # straight from the apps' folders.
@@ -296,15 +300,19 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # The inbox's pages replace this with their own policy (``backend/inbox/pages.py``).
 CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'none'"], "frame-ancestors": ["'none'"]}}
 
-# --- logging -------------------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LIVLINA_LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
-}
+# --- logging, probes, metrics ---------------------------------------------------------
+# JSON lines in production (one object per line, for the log collector), readable lines in
+# development; both redacted (backend/structured_logs.py).
+LIVLINA_LOG_FORMAT = os.environ.get("LIVLINA_LOG_FORMAT", "json" if PRODUCTION else "console")
+if LIVLINA_LOG_FORMAT not in {"json", "console"}:
+    raise ImproperlyConfigured("LIVLINA_LOG_FORMAT must be 'json' or 'console'")
+LOGGING = structured_logs.logging_config(
+    json_lines=LIVLINA_LOG_FORMAT == "json", level=os.environ.get("LIVLINA_LOG_LEVEL", "INFO")
+)
+# /readyz fails when no worker has beaten for this long (a worker beats every 5 s).
+LIVLINA_WORKER_HEARTBEAT_STALE_SECONDS = float(os.environ.get("LIVLINA_WORKER_HEARTBEAT_STALE_SECONDS", "30"))
+# /metrics wants this bearer token; without one it is served in development only.
+LIVLINA_METRICS_TOKEN = secret_material.read_optional_env_or_file("LIVLINA_METRICS_TOKEN")
 
 # --- production hardening ------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -315,6 +323,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True
+    # Probes and scrapes come straight to the process over plain HTTP, not via the proxy.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_HSTS_SECONDS = 63072000
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True

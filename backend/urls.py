@@ -5,11 +5,16 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
 from backend.api_docs import api_docs_view
+from backend.operations.health import LivenessView, ReadinessView
+from backend.operations.views import metrics
 from backend.problems import problem_response
 
 urlpatterns = [
     # Staff who type the bare address land in the inbox.
     path("", RedirectView.as_view(pattern_name="inbox-home", permanent=False)),
+    path("healthz", LivenessView.as_view(), name="healthz"),
+    path("readyz", ReadinessView.as_view(), name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", api_docs_view(), name="api-docs"),
     path("api/v1/", include("backend.accounts.urls")),

@@ -217,6 +217,7 @@ def main() -> int:
         default=300.0,
         help="the open escalations' next steps fall due over this many seconds",
     )
+    parser.add_argument("--workers", type=int, default=1, help="worker processes sharing the work")
     parser.add_argument("--warmup", type=int, default=5, help="alerts raised (and not counted) before measuring")
     parser.add_argument("--timeout", type=float, default=60.0, help="wait this long for the last pushes")
     args = parser.parse_args()
@@ -262,16 +263,27 @@ def main() -> int:
     log(f"seeded {n_open} open escalations in {time.monotonic() - t:.1f}s")
 
     log_path = tmp / "worker.log"
+    workers = []
     with open(log_path, "wb") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "manage.py", "run_worker"],
-            cwd=ROOT,
-            env=worker_env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    log(f"worker pid {worker.pid} started")
+        for _ in range(args.workers):
+            workers.append(
+                subprocess.Popen(
+                    [sys.executable, "manage.py", "run_worker"],
+                    cwd=ROOT,
+                    env=worker_env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+    log(f"worker pids {[w.pid for w in workers]} started")
+
+    def any_exited() -> subprocess.Popen[bytes] | None:
+        return next((w for w in workers if w.poll() is not None), None)
+
+    def workers_cpu() -> float | None:
+        each = [proc_cpu_seconds(w.pid) for w in workers]
+        return None if None in each else sum(c for c in each if c is not None)
 
     measured_cases = seeded["measured_cases"]
     raised: list[dict[str, Any]] = []
@@ -301,14 +313,14 @@ def main() -> int:
         warm = [raise_one(c, i) for i, c in enumerate(measured_cases[: args.warmup])]
         deadline = time.monotonic() + 60
         while len(first_push([w["id"] for w in warm])) < len(warm):
-            if worker.poll() is not None:
-                raise RuntimeError(f"worker exited with {worker.returncode}; see {log_path}")
+            if (exited := any_exited()) is not None:
+                raise RuntimeError(f"worker exited with {exited.returncode}; see {log_path}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"warm-up pushes never arrived; see {log_path}")
             time.sleep(0.2)
         log("warm-up pushes arrived; measuring")
 
-        cpu0, t0 = proc_cpu_seconds(worker.pid), time.monotonic()
+        cpu0, t0 = workers_cpu(), time.monotonic()
         requests_before = len(standin.requests)
         interval = args.seconds / args.alerts
         begin = time.monotonic()
@@ -323,19 +335,20 @@ def main() -> int:
         deadline = time.monotonic() + args.timeout
         while True:
             got = first_push(ids)
-            if len(got) == len(ids) or time.monotonic() > deadline or worker.poll() is not None:
+            if len(got) == len(ids) or time.monotonic() > deadline or any_exited() is not None:
                 break
             time.sleep(0.2)
-        cpu1, t1 = proc_cpu_seconds(worker.pid), time.monotonic()
+        cpu1, t1 = workers_cpu(), time.monotonic()
         requests_in_window = len(standin.requests) - requests_before
     finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
-            try:
-                worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait()
+        for worker in workers:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGTERM)
+                try:
+                    worker.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(worker.pid, signal.SIGKILL)
+                    worker.wait()
         standin.stop()
 
     # --- report ---
@@ -385,7 +398,7 @@ def main() -> int:
     wall = t1 - t0
     if cpu0 is not None and cpu1 is not None and wall > 0:
         print(
-            f"worker CPU during the measurement: {cpu1 - cpu0:.1f}s over {wall:.0f}s = "
+            f"{args.workers} worker(s)' CPU during the measurement: {cpu1 - cpu0:.1f}s over {wall:.0f}s = "
             f"{60 * (cpu1 - cpu0) / wall:.1f} CPU-s/min"
         )
     print(

@@ -33,6 +33,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -50,6 +51,9 @@ import redis
 import websockets
 from bench_common import proc_cpu_ticks
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.operations.proxied_stack import nginx_test_config
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DB_NAME = "livlina_bench"
@@ -57,6 +61,8 @@ PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
 REDIS_URL = "redis://127.0.0.1:6379/5"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# Set when the Livlina phase runs behind nginx (--proxy): trusts the test CA.
+TLS_CONTEXT: ssl.SSLContext | None = None
 FILLER = "the weather is fine here and the new flat is quiet, talk tomorrow after the meeting. "
 
 TARGET_THROUGHPUT_RATIO = 0.40
@@ -162,8 +168,9 @@ class Server:
         return found
 
 
-def daphne(name: str, app: str, port: int, env: dict[str, str], log_dir: Path) -> Server:
-    server = Server.start(name, [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), app], env, log_dir)
+def daphne(name: str, app: str, port: int, env: dict[str, str], log_dir: Path, *, proxied: bool = False) -> Server:
+    flags = ["--proxy-headers", "-v", "0"] if proxied else []
+    server = Server.start(name, [str(BIN / "daphne"), *flags, "-b", "127.0.0.1", "-p", str(port), app], env, log_dir)
     server.wait_for_port(port)
     return server
 
@@ -202,6 +209,7 @@ class CpuSample:
     pids: dict[str, int | None]
     postgres: dict[int, int]
     redis: dict[int, int]
+    nginx: dict[int, int]
     machine: tuple[int, int]
 
     @classmethod
@@ -210,6 +218,7 @@ class CpuSample:
             {name: proc_cpu_ticks(pid) for name, pid in pids.items()},
             ticks_by_command("postgres", argument=DB_NAME),
             ticks_by_command("redis-server"),
+            ticks_by_command("nginx"),
             machine_ticks(),
         )
 
@@ -223,6 +232,7 @@ def cpu_seconds(before: CpuSample, after: CpuSample) -> dict[str, float]:
     for label, b, a in (
         (f"postgres ({DB_NAME} backends)", before.postgres, after.postgres),
         ("redis", before.redis, after.redis),
+        ("nginx (the proxy)", before.nginx, after.nginx),
     ):
         out[label] = sum(ticks - b.get(pid, 0) for pid, ticks in a.items()) / CLK_TCK
     busy = after.machine[0] - before.machine[0]
@@ -289,6 +299,7 @@ class Load:
         async with gate:
             return await websockets.connect(
                 url,
+                ssl=TLS_CONTEXT if url.startswith("wss:") else None,
                 additional_headers=headers,
                 compression=None,
                 ping_interval=None,
@@ -561,7 +572,8 @@ def print_report(args: argparse.Namespace, results: dict[str, PhaseResult], stor
     )
     print(
         f"mode: {mode}; warm-up {args.warmup:g}s excluded; body ~{args.body_chars} chars; "
-        f"Livlina DEBUG {'on' if args.debug else 'off'}; push tokens {'no' if args.no_push_tokens else 'yes'}"
+        f"Livlina DEBUG {'on' if args.debug else 'off'}; push tokens {'no' if args.no_push_tokens else 'yes'}; "
+        f"{args.daphnes} Daphne process(es){', behind nginx (TLS)' if args.proxy else ', sockets direct'}"
     )
     print()
     columns = ("pairs", 5), ("seconds", 7), ("msgs/s", 9), ("p50 ms", 8), ("p90 ms", 8), ("p99 ms", 8), ("max ms", 8)
@@ -646,6 +658,10 @@ def main() -> int:
     parser.add_argument("--debug", action="store_true", help="run Livlina with DEBUG on (LIVLINA_DEBUG=1)")
     parser.add_argument("--keep-logs", action="store_true", help="keep the server logs' folder and print its path")
     parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
+    parser.add_argument("--daphnes", type=int, default=1, help="Livlina Daphne processes (a pair's two sockets on two)")
+    parser.add_argument(
+        "--proxy", action="store_true", help="Livlina behind nginx (deploy/nginx/livlina.conf, TLS, self-signed)"
+    )
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="livlina-bench-"))
@@ -686,31 +702,48 @@ def main() -> int:
             relay.stop()
 
         if args.only != "relay":
-            port = free_port()
-            app = daphne("daphne", "backend.asgi:application", port, livlina_env, data_dir)
-            servers.append(app)
+            ports = [free_port() for _ in range(args.daphnes)]
+            apps = [
+                daphne(f"daphne-{n}", "backend.asgi:application", port, livlina_env, data_dir, proxied=args.proxy)
+                for n, port in enumerate(ports)
+            ]
+            servers.extend(apps)
             worker = Server.start("worker", [sys.executable, "manage.py", "run_worker"], livlina_env, data_dir)
             servers.append(worker)
-            url = f"ws://127.0.0.1:{port}/ws/v1/"
+            if args.proxy:
+                global TLS_CONTEXT  # noqa: PLW0603 - set once, before any socket connects
+                proxy_dir = data_dir / "nginx"
+                proxy_dir.mkdir()
+                proxy_port = free_port()
+                conf = nginx_test_config(
+                    proxy_dir, upstream_ports=ports, listen_port=proxy_port, plain_port=free_port()
+                )
+                proxy = Server.start("nginx", ["nginx", "-c", str(conf), "-p", str(proxy_dir)], livlina_env, data_dir)
+                servers.append(proxy)
+                proxy.wait_for_port(proxy_port)
+                TLS_CONTEXT = ssl.create_default_context(cafile=str(proxy_dir / "ca.pem"))
+                urls = [f"wss://localhost:{proxy_port}/ws/v1/"] * 2
+            else:
+                urls = [f"ws://127.0.0.1:{port}/ws/v1/" for port in ports]
+            # Without the proxy, a pair's sender and receiver sit on different processes
+            # when there are several (every message crosses Redis to another Daphne).
             specs = [
                 PairSpec(
                     f["pair"],
                     f["conversation"],
-                    url,
-                    url,
+                    urls[i % len(urls)],
+                    urls[(i + 1) % len(urls)],
                     {"Authorization": f"Bearer {f['defector_token']}"},
                     {"Authorization": f"Bearer {f['staff_token']}"},
                 )
-                for f in fixtures
+                for i, f in enumerate(fixtures)
             ]
-            cpu_pids = {
-                "livlina daphne": app.process.pid,
-                "worker": worker.process.pid,
-                "load generator": os.getpid(),
-            }
+            cpu_pids = {f"livlina daphne {n}": a.process.pid for n, a in enumerate(apps)}
+            cpu_pids |= {"worker": worker.process.pid, "load generator": os.getpid()}
 
             def mark() -> None:
-                app.mark_closing()
+                for a in apps:
+                    a.mark_closing()
                 worker.mark_closing()
 
             results["livlina"] = asyncio.run(
@@ -718,8 +751,8 @@ def main() -> int:
             )
             time.sleep(1.5)  # one more worker tick after the last message
             store = check_store()
-            app.stop()
-            worker.stop()
+            for server in servers:
+                server.stop()
 
         for server in servers:
             problems.extend(server.problems())

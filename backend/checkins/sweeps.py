@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from backend import metrics
 from backend.cases.models import Case
 from backend.checkins import recurrence
 from backend.checkins.models import Checkin, CheckinAnswer, CheckinSchedule
@@ -71,10 +72,23 @@ def open_due_checkins(*, now: dt.datetime | None = None, limit: int = 500) -> in
                 rule_text=schedule.rrule, dtstart=schedule.dtstart, zone=schedule.timezone, after=due
             )
         Checkin.objects.bulk_create(fresh)
+        _observe_lag("open", [c.due_at for c in fresh])
         if fresh:
             enqueue_push(user_ids=_defector_user_ids({c.case_id for c in fresh}), kind=PushKind.CHECKIN)
         CheckinSchedule.objects.bulk_update(schedules, ["next_due_at"])
     return len(fresh)
+
+
+def _observe_lag(sweep: str, moments: list[dt.datetime]) -> None:
+    """How late the sweep acted on each check-in's moment, counted once the batch commits."""
+    now = timezone.now()
+    lags = [max((now - moment).total_seconds(), 0.0) for moment in moments]
+
+    def observe() -> None:
+        for lag in lags:
+            metrics.CHECKIN_SWEEP_LAG_SECONDS.labels(sweep=sweep).observe(lag)
+
+    transaction.on_commit(observe)
 
 
 def _defector_user_ids(case_ids: set[int]) -> list[int]:
@@ -123,6 +137,7 @@ def _mark_missed(checkins: Sequence[Checkin], *, now: dt.datetime) -> list[Alert
     Checkin.objects.filter(pk__in=[checkin.pk for checkin in checkins]).update(
         status=Checkin.Status.MISSED, missed_at=now
     )
+    _observe_lag("missed", [checkin.grace_until for checkin in checkins])
     return raise_alerts([_missed_trigger(checkin) for checkin in checkins])
 
 

@@ -9,6 +9,7 @@ notified again."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 import socket
@@ -21,7 +22,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from backend import realtime
+from backend import metrics, realtime
 from backend.cases import policy
 from backend.cases.models import CaseAssignment
 from backend.crisis import oncall
@@ -231,6 +232,9 @@ def _step(alert_ids: Sequence[int], *, owner: str) -> list[bool]:
     writes = StepWrites(timezone.now())
     writes.prefetch(mine)
     for alert in mine:
+        if alert.next_step_at is not None:
+            lag = max((writes.now - alert.next_step_at).total_seconds(), 0.0)
+            transaction.on_commit(functools.partial(metrics.ESCALATION_STEP_LAG_SECONDS.observe, lag))
         _advance(alert, now=writes.now, writes=writes)
         alert.lease_until, alert.lease_owner = None, ""
     writes.flush()

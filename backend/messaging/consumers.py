@@ -19,7 +19,7 @@ from django.conf import settings
 from django.utils import timezone
 from typing_extensions import override
 
-from backend import realtime
+from backend import metrics, realtime
 from backend.accounts.models import Device, User
 from backend.jobs import Failed, run_in_bulk_else_one_by_one
 from backend.messaging import selectors, services
@@ -235,10 +235,15 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
                 # frames pause until the client reconnects.
                 realtime.layer_health.failed(exc)
         await self.accept()
+        self.counted_live = True
+        metrics.LIVE_SOCKETS.inc()
         self.live = asyncio.create_task(self._send_live_frames())
 
     @override
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "counted_live", False):
+            self.counted_live = False
+            metrics.LIVE_SOCKETS.dec()
         if getattr(self, "watcher", None) is not None:
             self.watcher.cancel()
         for group in getattr(self, "joined", []):

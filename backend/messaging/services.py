@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from typing_extensions import override
 
-from backend import realtime
+from backend import metrics, realtime
 from backend.accounts.models import Device, User
 from backend.cases import policy
 from backend.cases.models import Case
@@ -144,6 +145,7 @@ def send_messages(requests: Sequence[SendRequest], *, budget: BudgetCheck | None
     that refused it (the others go on). Idempotent per (conversation, sender,
     client_id): a retry, in this batch or a later one, returns the stored message and
     creates nothing."""
+    started = time.perf_counter()
     targets = _targets({request.conversation_id for request in requests})
     sends = [_Send(request, targets.get(request.conversation_id)) for request in requests]
     valid = _judge(sends, budget)
@@ -157,6 +159,7 @@ def send_messages(requests: Sequence[SendRequest], *, budget: BudgetCheck | None
             send.outcome = (
                 SendResult(first.message, first.body, created=False) if isinstance(first, SendResult) else first
             )
+    metrics.SEND_SECONDS.observe(time.perf_counter() - started)
     return [send.answer for send in sends]
 
 
@@ -310,6 +313,7 @@ def _store(sends: Sequence[_Send]) -> list[Message]:
             )
         )
     Message.objects.bulk_create(messages)
+    transaction.on_commit(lambda: metrics.MESSAGES_STORED.inc(len(messages)))
     Conversation.objects.bulk_update(conversations.values(), ["last_seq"])
     # The sender has read everything up to their own message, which is the newest.
     read_upto = {(m.conversation_id, m.sender_id): m.seq for m in messages}

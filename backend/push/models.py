@@ -53,6 +53,9 @@ class PushOutbox(models.Model):
     alert = models.ForeignKey(
         "crisis.Alert", null=True, blank=True, on_delete=models.SET_NULL, related_name="push_deliveries"
     )
+    # The id of the request that wrote the row, so the worker's log lines about sending it
+    # can be found with the request's own (empty when a worker wrote it).
+    request_id = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         indexes = [models.Index(fields=["state", "next_attempt_at"])]

@@ -21,10 +21,12 @@ from datetime import datetime, timedelta
 from django.db.models import F, Q
 from django.utils import timezone
 
+from backend import metrics
 from backend.accounts.models import Device
 from backend.jobs import Lease, claim_due_rows, run_in_bulk_else_one_by_one
 from backend.push.models import Outcome, PushAttempt, PushKind, PushOutbox
 from backend.push.senders import Delivery, PushSender, current_sender
+from backend.structured_logs import bound_request_id, current_request_id
 
 logger = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
@@ -56,7 +58,7 @@ def enqueue_pushes(
     if devices_by_user is None:
         users = {user_id for event in events for user_id in event.user_ids}
         devices_by_user = live_devices_by_user(users) if users else {}
-    now = timezone.now()
+    now, request_id = timezone.now(), current_request_id()
     rows = [
         PushOutbox(
             device_id=device_id,
@@ -64,6 +66,7 @@ def enqueue_pushes(
             high_priority=event.high_priority,
             next_attempt_at=now,
             alert_id=event.alert_id,
+            request_id=request_id,
         )
         for event in events
         for user_id in sorted(set(event.user_ids))
@@ -194,10 +197,12 @@ def _send_chunk(ids: list[uuid.UUID], *, sender: PushSender, stop_at: float) -> 
 
 def _attempt(row: PushOutbox, sender: PushSender) -> _Attempt:
     token = row.device.push_token
-    if row.device.is_revoked or not token:
-        result = Delivery(Outcome.TOKEN_DEAD, "device revoked or has no push token")
-    else:
-        result = sender.send(row, token)
+    with bound_request_id(row.request_id):
+        if row.device.is_revoked or not token:
+            result = Delivery(Outcome.TOKEN_DEAD, "device revoked or has no push token")
+        else:
+            result = sender.send(row, token)
+        logger.info("push %s attempt %d: %s", row.kind, row.attempts, result.outcome)
     return _Attempt(row, token, result, timezone.now())
 
 
@@ -209,6 +214,7 @@ def _record(attempts: list[_Attempt]) -> None:
     dead_tokens: list[Q] = []
     for attempt in attempts:
         row, result = attempt.row, attempt.result
+        metrics.PUSH_OUTCOMES.labels(kind=row.kind, outcome=result.outcome).inc()
         row.lease_until, row.last_error = None, result.detail[:300]
         if result.outcome is Outcome.SENT:
             row.state, row.sent_at = PushOutbox.State.SENT, attempt.at

@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 
 from django.db import close_old_connections
 
+from backend import metrics
 from backend.audit.services import write_checkpoint
 from backend.checkins import sweeps as checkins
 from backend.crisis.engine import run_escalations
 from backend.messaging.unanswered import sweep_unanswered
+from backend.operations.heartbeat import Heartbeat
 from backend.push.services import drain_outbox
 
 logger = logging.getLogger(__name__)
@@ -65,6 +67,8 @@ def default_jobs() -> list[PeriodicJob]:
         PeriodicJob("checkins-open", 0.5, until_drained(checkins.open_due_checkins, limit=200)),
         PeriodicJob("checkins-reminders", 1.0, until_drained(checkins.send_reminders, limit=200)),
         PeriodicJob("audit-checkpoint", 60.0, write_checkpoint),
+        # /readyz reads it; returns nothing, so it never counts as work found.
+        PeriodicJob("heartbeat", 5.0, Heartbeat()),
     ]
 
 
@@ -84,11 +88,14 @@ class Worker:
             if job.next_run > now:
                 continue
             close_old_connections()
+            started = time.perf_counter()
             try:
                 found_work = bool(job.run())
             except Exception:
                 logger.exception("worker job %s failed; retrying in %.0fs", job.name, job.every_seconds)
+                metrics.WORKER_JOB_FAILURES.labels(job=job.name).inc()
                 found_work = False
+            metrics.WORKER_JOB_SECONDS.labels(job=job.name).observe(time.perf_counter() - started)
             job.next_run = now if found_work else now + job.every_seconds
             if found_work:
                 busy.append(job.name)

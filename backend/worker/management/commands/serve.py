@@ -18,4 +18,7 @@ class Command(BaseCommand):
         if not options["no_worker"]:
             Worker().start_in_thread()
         self.stdout.write(f"Livlina on http://{options['host']}:{options['port']}/inbox/  (Ctrl-C stops)")
-        CommandLineInterface().run(["-b", options["host"], "-p", str(options["port"]), "backend.asgi:application"])
+        # -v 0: no Daphne access log; RequestLogMiddleware writes the one line per request.
+        CommandLineInterface().run(
+            ["-v", "0", "-b", options["host"], "-p", str(options["port"]), "backend.asgi:application"]
+        )
