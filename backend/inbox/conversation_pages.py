@@ -14,8 +14,8 @@ from backend.cases.models import Case, CaseAssignment
 from backend.checkins import services as checkin_services
 from backend.checkins.models import CheckinSchedule
 from backend.crisis import selectors as alert_selectors
+from backend.inbox.alert_queue import UNRESOLVED
 from backend.inbox.people import display_name
-from backend.inbox.work_queue import UNRESOLVED
 from backend.messaging import selectors as message_selectors
 from backend.messaging.models import Conversation
 from backend.problems import Problem

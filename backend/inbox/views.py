@@ -4,14 +4,10 @@ reads of case content exactly as the API does), writes through the services."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import segno
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from backend.accounts import services as account_services
@@ -23,13 +19,12 @@ from backend.checkins import services as checkin_services
 from backend.checkins.models import CheckinSchedule
 from backend.crisis import selectors as alert_selectors
 from backend.crisis import services as alert_services
-from backend.crisis.models import Alert
 from backend.inbox import oncall_notes
+from backend.inbox.alert_queue import alert_queue
 from backend.inbox.conversation_pages import conversation_page, older_messages
 from backend.inbox.forms import AckForm, ResolveForm, RevokeForm, ScheduleForm
 from backend.inbox.pages import staff_page, staff_user
-from backend.inbox.people import display_name
-from backend.inbox.work_queue import UNRESOLVED, work_queue
+from backend.inbox.work_queue import work_queue
 from backend.problems import Problem
 
 # --- the work queue ----------------------------------------------------------------------
@@ -95,46 +90,11 @@ def revoke_device_view(request: HttpRequest, device_id: str) -> HttpResponse:
 # --- alerts --------------------------------------------------------------------------------
 
 
-RECENTLY_RESOLVED = dt.timedelta(hours=24)
-
-
-def _alert_cards(user: User, alerts: QuerySet[Alert]) -> list[dict[str, object]]:
-    alerts = alerts.select_related("case__defector").prefetch_related("recipients__user", "events")
-    readable = set(policy.visible_cases(user).values_list("pk", flat=True))
-    cards = [
-        {
-            "alert": alert,
-            "may_read_case": alert.case_id in readable,
-            "notified": [display_name(r.user) for r in alert.recipients.all()],
-            "timeline": alert_selectors.alert_timeline(alert),
-        }
-        for alert in alerts
-    ]
-    actor_ids = {entry["actor"] for card in cards for entry in card["timeline"]}  # type: ignore[attr-defined]
-    people = {str(u.pk): display_name(u) for u in User.objects.filter(pk__in=actor_ids - {None})}
-    for card in cards:
-        card["people"] = people
-    return cards
-
-
-def _alert_queue(user: User) -> dict[str, object]:
-    """Open and acknowledged alerts, severity first; then what was resolved in the last
-    day, so a colleague can see what was done."""
-    visible = alert_selectors.visible_alerts(user)
-    since = timezone.now() - RECENTLY_RESOLVED
-    return {
-        "rows": _alert_cards(user, visible.filter(state__in=UNRESOLVED).order_by("-severity", "created_at")),
-        "resolved": _alert_cards(
-            user, visible.filter(state=Alert.State.RESOLVED, resolved_at__gte=since).order_by("-resolved_at")[:20]
-        ),
-    }
-
-
 @require_GET
 @staff_page
 def alerts_view(request: HttpRequest) -> HttpResponse:
     user = staff_user(request)
-    context = {**_alert_queue(user), "coverage": oncall_notes.coverage_for(user), "page": "alerts"}
+    context = {**alert_queue(user), "coverage": oncall_notes.coverage_for(user), "page": "alerts"}
     return render(request, "inbox/alerts.html", context)
 
 
@@ -142,7 +102,7 @@ def alerts_view(request: HttpRequest) -> HttpResponse:
 @staff_page
 def alert_rows_view(request: HttpRequest) -> HttpResponse:
     # Forms in the fragment return to the page it is shown on, not to the fragment.
-    context = {**_alert_queue(staff_user(request)), "return_to": reverse("inbox-alerts")}
+    context = {**alert_queue(staff_user(request)), "return_to": reverse("inbox-alerts")}
     return render(request, "inbox/_alert_rows.html", context)
 
 
@@ -216,7 +176,6 @@ def schedules_view(request: HttpRequest, case_id: int) -> HttpResponse:
         "form": form,
         "schedules": CheckinSchedule.objects.filter(case=case).order_by("pk"),
         "history": checkin_services.history_for(case)[:50],
-        "now": timezone.now(),
     }
     return render(request, "inbox/schedules.html", context, status=400 if form.errors else 200)
 

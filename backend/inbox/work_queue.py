@@ -15,12 +15,10 @@ from backend.cases import selectors as case_selectors
 from backend.cases.models import Case, CaseAssignment
 from backend.checkins.models import Checkin, CheckinSchedule
 from backend.crisis import selectors as alert_selectors
-from backend.crisis.models import Alert
 from backend.crisis.severity import Severity
+from backend.inbox.alert_queue import UNRESOLVED
 from backend.messaging import selectors as message_selectors
 from backend.messaging.models import Message
-
-UNRESOLVED = (Alert.State.OPEN, Alert.State.ACKNOWLEDGED)
 
 
 @dataclass(frozen=True)
