@@ -47,15 +47,16 @@ def note_wrong_enrollment_code() -> None:
     the alarm. Best effort: with the cache down the per-address throttle refuses
     enrollment anyway."""
     budget = _GlobalEnrollmentBudget()
-    assert budget.num_requests is not None and budget.duration is not None
-    window = int(timezone.now().timestamp()) // budget.duration
-    key = f"enroll-wrong-codes:{window}"
+    limit, seconds = budget.parse_rate(budget.rate)
+    if limit is None or seconds is None:
+        return
+    key = f"enroll-wrong-codes:{int(timezone.now().timestamp()) // seconds}"
     try:
-        cache.add(key, 0, timeout=budget.duration)
+        cache.add(key, 0, timeout=seconds)
         count = cache.incr(key)
     except (RedisError, ValueError):  # the cache is down, or the key expired in between
         return
-    if count == budget.num_requests + 1:
+    if count == limit + 1:
         logger.warning(
             "%d wrong enrollment codes this hour across all addresses (budget %s): someone may be guessing",
             count,
