@@ -82,7 +82,7 @@ def _check_fields(frame: dict[str, Any], allowed: dict[str, type | tuple[type, .
         if value is None or isinstance(value, bool) or not isinstance(value, expected):
             kind = "an integer" if expected is int else "a string"
             raise FrameError("invalid-frame", f"'{name}' must be {kind}.", client_id)
-        if expected is int and not 0 <= value <= MAX_DATABASE_INT:
+        if isinstance(value, int) and expected is int and not 0 <= value <= MAX_DATABASE_INT:
             if name in ID_FIELDS:
                 raise FrameError("not-found", f"No such {name}.", client_id)
             raise FrameError("invalid-frame", f"'{name}' must be between 0 and {MAX_DATABASE_INT}.", client_id)
