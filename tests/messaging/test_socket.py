@@ -309,6 +309,49 @@ async def test_a_socket_closes_when_its_access_token_expires(case, contact, sett
     assert output == {"type": "websocket.close", "code": 4401}
 
 
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "sync", "conversation": 0, "after_seq": 0},
+        {"type": "read", "conversation": 0, "up_to_seq": 0},
+        {"type": "message.send", "conversation": 0, "client_id": "", "body": "after the rotation"},
+    ],
+    ids=lambda frame: frame["type"],
+)
+async def test_a_socket_closes_on_its_next_frame_once_its_access_token_is_rotated(conversation, defector_device, frame):
+    from tests.accounts.test_tokens import refresh
+
+    app = device_socket(defector_device.access_token)
+    assert (await app.connect())[0]
+    response = await database_sync_to_async(refresh)(APIClient(), defector_device)
+    assert response.status_code == 200
+    # REST refuses the old token at once; the socket opened with it is no better.
+    frame = frame | {"conversation": conversation.pk}
+    if frame["type"] == "message.send":
+        frame["client_id"] = str(uuid.uuid4())
+    await app.send_json_to(frame)
+    output = await app.receive_output(timeout=3)
+    assert output == {"type": "websocket.close", "code": 4401}
+    assert await database_sync_to_async(Message.objects.count)() == 0
+    # The new token opens a socket that works.
+    fresh = device_socket(response.json()["access_token"])
+    assert (await fresh.connect())[0]
+    await fresh.send_json_to(send_frame(conversation.pk, "hej"))
+    assert (await receive_type(fresh, "message.ack"))["seq"] == 1
+    await fresh.disconnect()
+
+
+async def test_a_rotated_tokens_socket_closes_on_the_recheck_without_a_frame(defector_device, settings):
+    from tests.accounts.test_tokens import refresh
+
+    settings.LIVLINA_SOCKET_RECHECK_SECONDS = 0.2
+    app = device_socket(defector_device.access_token)
+    assert (await app.connect())[0]
+    assert (await database_sync_to_async(refresh)(APIClient(), defector_device)).status_code == 200
+    output = await app.receive_output(timeout=3)
+    assert output == {"type": "websocket.close", "code": 4401}
+
+
 async def test_an_inbox_socket_ends_when_its_session_logs_out(contact, settings):
     settings.LIVLINA_SOCKET_RECHECK_SECONDS = 0.2
     client = await database_sync_to_async(staff_client)(contact)
