@@ -210,6 +210,11 @@ LIVLINA_SOCKET_RECHECK_SECONDS = float(os.environ.get("LIVLINA_SOCKET_RECHECK_SE
 # How long a worker holds a claimed escalation step before another may take it over.
 LIVLINA_ESCALATION_LEASE_SECONDS = float(os.environ.get("LIVLINA_ESCALATION_LEASE_SECONDS", "30"))
 
+# Staff logins: wrong attempts on one account before it backs off (2 s, 4 s, … doubling),
+# and the longest back-off, so its owner is never locked out for longer.
+LIVLINA_LOGIN_FREE_FAILURES = int(os.environ.get("LIVLINA_LOGIN_FREE_FAILURES", "5"))
+LIVLINA_LOGIN_BACKOFF_MAX_SECONDS = int(os.environ.get("LIVLINA_LOGIN_BACKOFF_MAX_SECONDS", "900"))
+
 # Wrong check-in PINs before the PIN is locked, and for how long.
 LIVLINA_PIN_MAX_FAILURES = int(os.environ.get("LIVLINA_PIN_MAX_FAILURES", "5"))
 LIVLINA_PIN_LOCKOUT = timedelta(minutes=15)
