@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE as CSP_NONE
 from django.core.exceptions import ImproperlyConfigured
 
 from backend import secret_material
@@ -99,6 +100,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -282,6 +284,10 @@ LOGGING = {
 
 # --- production hardening ------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# The API answers JSON only: nothing in it may load, run or be framed. This is every
+# response's default; a view that serves a page gives itself its own policy with
+# django-csp's per-view decorators.
+CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": [CSP_NONE], "frame-ancestors": [CSP_NONE]}}
 X_FRAME_OPTIONS = "DENY"
 # same-origin, not no-referrer: under no-referrer browsers send "Origin: null" with the
 # inbox's own form posts, which Django's CSRF check rejects.

@@ -84,6 +84,8 @@ def enrolled_output(device: Device, tokens: services.TokenPair, case_id: int | N
 
 
 class StaffDeviceView(PublicAPIView):
+    carries_secrets = True
+
     # Held back per account and per address by services.staff_login, as the inbox's login.
     @extend_schema(request=StaffDeviceInput, responses={201: EnrolledOutput}, summary="Enroll a staff phone")
     def post(self, request: Request) -> Response:
@@ -102,6 +104,8 @@ class StaffDeviceView(PublicAPIView):
 
 
 class RefreshView(PublicAPIView):
+    carries_secrets = True
+
     @extend_schema(request=RefreshInput, responses={200: TokenOutput}, summary="Rotate a device's tokens")
     def post(self, request: Request) -> Response:
         data = self.parse_body(RefreshInput)

@@ -45,6 +45,8 @@ class MeOutput(serializers.Serializer[Me]):
 
 
 class EnrollView(PublicAPIView):
+    carries_secrets = True
+
     throttle_classes = [EnrollmentAddressThrottle]
 
     @extend_schema(

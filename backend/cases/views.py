@@ -95,6 +95,8 @@ class CaseDetailView(SignedInAPIView):
 
 
 class EnrollmentCodeView(StaffAPIView):
+    carries_secrets = True
+
     @extend_schema(request=None, responses={201: EnrollmentCodeOutput}, summary="A one-time enrollment code + QR")
     def post(self, request: Request, case_id: int) -> Response:
         case = policy.require_case_for_staff(self.staff_user, case_id)

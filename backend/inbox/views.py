@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -89,6 +90,7 @@ def home_view(request: HttpRequest) -> HttpResponse:
     return render(request, "inbox/home.html", {"cases": cases})
 
 
+@never_cache  # the page shows a one-time code
 @verified_staff_required
 @require_POST
 def enrollment_code_view(request: HttpRequest, case_id: int) -> HttpResponse:

@@ -18,4 +18,7 @@ class Command(BaseCommand):
         if not options["no_worker"]:
             Worker().start_in_thread()
         self.stdout.write(f"Livlina on http://{options['host']}:{options['port']}/inbox/  (Ctrl-C stops)")
-        CommandLineInterface().run(["-b", options["host"], "-p", str(options["port"]), "backend.asgi:application"])
+        # --no-server-name: no "Server: daphne" header telling a scanner what to try.
+        CommandLineInterface().run(
+            ["-b", options["host"], "-p", str(options["port"]), "--no-server-name", "backend.asgi:application"]
+        )
