@@ -10,6 +10,7 @@ import base64
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import nacl.public
@@ -99,6 +100,12 @@ class LivlinaClient:
         session.access_token = body["access_token"]
         session.refresh_token = body["refresh_token"]
         return session
+
+    def read_case(self, session: DeviceSession, case_id: int, *, reason: str = "") -> httpx.Response:
+        """One case; staff give the reason for the audit log in a header, never in the
+        URL (access logs keep URLs)."""
+        headers = session.auth_header | ({"X-Livlina-Reason": quote(reason)} if reason else {})
+        return self.http.get(f"/api/v1/cases/{case_id}", headers=headers)
 
     def get(self, session: DeviceSession, path: str, **params: Any) -> httpx.Response:
         return self.http.get(path, params=params, headers=session.auth_header)
