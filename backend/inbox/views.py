@@ -14,13 +14,14 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from backend.accounts import services as account_services
 from backend.accounts.sessions import verified_staff_session
-from backend.accounts.throttles import StaffLoginThrottle
+from backend.accounts.throttles import LoginHeldBackError
 from backend.audit.services import record_event
 from backend.cases import enrollment, policy, selectors
 from backend.problems import Problem
@@ -53,14 +54,16 @@ def login_view(request: HttpRequest) -> HttpResponse:
     form = LoginForm(request.POST or None)
     error = ""
     if request.method == "POST":
-        if not StaffLoginThrottle().allow_request(request, None):  # type: ignore[arg-type]
-            error = "Too many attempts. Wait a while and try again."
-        elif form.is_valid():
-            user = account_services.verify_staff_credentials(
-                username=form.cleaned_data["username"],
-                password=form.cleaned_data["password"],
-                otp=form.cleaned_data["otp"],
-            )
+        if form.is_valid():
+            try:
+                user = account_services.staff_login(
+                    username=form.cleaned_data["username"],
+                    password=form.cleaned_data["password"],
+                    otp=form.cleaned_data["otp"],
+                    address=request.META.get("REMOTE_ADDR", ""),
+                )
+            except LoginHeldBackError:
+                user, error = None, "Too many attempts. Wait a while and try again."
             if user is not None:
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
                 totp = TOTPDevice.objects.devices_for_user(user, confirmed=True).first()
@@ -69,10 +72,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 record_event(action="staff.login", actor=user, target=f"user:{user.pk}")
                 next_url = request.GET.get("next", "")
                 return HttpResponseRedirect(next_url if next_url.startswith("/inbox/") else reverse("inbox-home"))
-            record_event(
-                action="staff.login_failed", target=account_services.failed_login_target(form.cleaned_data["username"])
-            )
-            error = "Wrong username, password or one-time code."
+            error = error or "Wrong username, password or one-time code."
         else:
             error = "Fill in username, password and the 6-digit code from your authenticator app."
     return render(request, "inbox/login.html", {"form": form, "error": error}, status=400 if error else 200)
@@ -90,6 +90,7 @@ def home_view(request: HttpRequest) -> HttpResponse:
     return render(request, "inbox/home.html", {"cases": cases})
 
 
+@never_cache  # the page shows a one-time code
 @verified_staff_required
 @require_POST
 def enrollment_code_view(request: HttpRequest, case_id: int) -> HttpResponse:
