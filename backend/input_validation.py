@@ -5,15 +5,29 @@ base views (``backend.accounts.api_views``) call it as ``parse_body`` / ``parse_
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from typing import IO, Any, NoReturn
 
 from django.conf import settings
+from django.utils.http import parse_header_parameters
 from rest_framework import serializers
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from typing_extensions import override
 
-from backend.problems import Problem
+from backend.problems import PROBLEM_CONTENT_TYPE, Problem, problem_body
+
+logger = logging.getLogger(__name__)
+
+# An ASGI application as Django's handler and Channels' router both take it.
+ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
+
+# No body or frame of the API nests deeper than a handful of levels; this leaves room to
+# grow and keeps whatever walks a parsed value (serializers, error lists) far from
+# Python's recursion limit.
+MAX_JSON_DEPTH = 32
 
 
 # The type argument is the instance a serializer reads or writes: an input serializer has none.
@@ -80,9 +94,90 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
+def is_text_encoding(name: str) -> bool:
+    """Whether ``name`` is a codec between text and bytes. ``zlib``, ``rot13``, ``base64``
+    and the like are codecs too, but not text encodings: decoding a body with them fails
+    with errors nothing expects."""
+    try:
+        "".encode(name)
+        b"".decode(name)
+    except (LookupError, ValueError):  # unknown, or not text (UnicodeError is a ValueError)
+        return False
+    return True
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether a parsed JSON value nests lists and objects more than ``limit`` levels,
+    found without recursion."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
+
+
+def loads_bounded(text: str, *, parse_constant: Any = None) -> Any:
+    """``json.loads``, refusing with a ValueError a document nested deeper than
+    ``MAX_JSON_DEPTH`` (one deep enough to exhaust the parser's recursion included)."""
+    try:
+        value = json.loads(text, parse_constant=parse_constant)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    if _nested_deeper_than(value, MAX_JSON_DEPTH):
+        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _declared_charset(scope: Mapping[str, Any]) -> str | None:
+    header = next((value for key, value in scope.get("headers", []) if key.lower() == b"content-type"), b"")
+    _, params = parse_header_parameters(header.decode("latin-1"))
+    return params.get("charset")
+
+
+def refuse_non_text_charsets(app: ASGIApp) -> ASGIApp:
+    """HTTP requests whose ``Content-Type`` names a charset that is not a text encoding
+    (``zlib``, ``rot13``, an unknown name) get a 400 before Django builds the request:
+    Django decodes the query string and form bodies with it and fails deep inside (while
+    constructing the request, where no handler turns it into a 4xx)."""
+
+    async def guarded(scope: Any, receive: Any, send: Any) -> None:
+        charset = _declared_charset(scope) if scope["type"] == "http" else None
+        if charset is None or is_text_encoding(charset):
+            await app(scope, receive, send)
+            return
+        detail = f"The charset {charset[:40]!r} is not a text encoding."
+        logger.warning("Bad Request (charset): %s", scope.get("path", "")[:200])
+        if str(scope.get("path", "")).startswith("/api/"):
+            content_type, body = (
+                PROBLEM_CONTENT_TYPE,
+                json.dumps(problem_body(status_code=400, slug="malformed-request", detail=detail)),
+            )
+        else:
+            content_type, body = "text/plain; charset=utf-8", detail
+        headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body.encode())).encode())]
+        await send({"type": "http.response.start", "status": 400, "headers": headers})
+        await send({"type": "http.response.body", "body": body.encode()})
+
+    return guarded
+
+
 class BoundedJSONParser(JSONParser):
-    """JSON bodies up to ``DATA_UPLOAD_MAX_MEMORY_SIZE``; larger ones are a 413 before parsing.
-    (DRF's parser reads the stream itself, so Django's own limit never applies.)"""
+    """JSON bodies up to ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (larger ones are a 413 before
+    parsing; DRF's parser reads the stream itself, so Django's own limit never applies),
+    in a text encoding, nested at most ``MAX_JSON_DEPTH`` levels; anything else is a 400
+    ``malformed-request``."""
 
     @override
     def parse(
@@ -98,4 +193,17 @@ class BoundedJSONParser(JSONParser):
             raise Problem(
                 status_code=413, slug="payload-too-large", detail=f"Request bodies are at most {limit} bytes."
             )
-        return super().parse(stream, media_type, parser_context)
+        encoding = (parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET
+        if not is_text_encoding(encoding):
+            raise ParseError(f"The charset {encoding[:40]!r} is not a text encoding.")
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:  # a body longer than its Content-Length said
+            raise Problem(
+                status_code=413, slug="payload-too-large", detail=f"Request bodies are at most {limit} bytes."
+            )
+        try:
+            # DRF's parser interface promises a dict; StrictSerializer refuses anything else.
+            parsed: dict[str, Any] = loads_bounded(raw.decode(encoding), parse_constant=_refuse_constant)
+        except ValueError as exc:  # bad JSON, bad bytes for the charset, too deep
+            raise ParseError(f"JSON parse error - {exc}") from None
+        return parsed

@@ -7,6 +7,7 @@ the HTTP ``status``, a ``detail`` and, for validation errors, ``errors``: a list
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any, NotRequired, TypedDict
 
@@ -132,7 +133,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         body = problem_body(status_code=status_code, slug=slug, detail=detail)
         wait = getattr(exc, "wait", None)
         if isinstance(exc, exceptions.Throttled) and wait is not None:
-            body["retry_after"] = int(wait) + 1
+            body["retry_after"] = max(1, math.ceil(wait))
     if status_code == status.HTTP_401_UNAUTHORIZED and "WWW-Authenticate" not in response:
         response["WWW-Authenticate"] = "Bearer"
     response.data = body

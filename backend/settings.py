@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE as CSP_NONE
 from django.core.exceptions import ImproperlyConfigured
 
 from backend import secret_material, structured_logs
@@ -219,6 +220,11 @@ LIVLINA_SOCKET_RECHECK_SECONDS = float(os.environ.get("LIVLINA_SOCKET_RECHECK_SE
 # How long a worker holds a claimed escalation step before another may take it over.
 LIVLINA_ESCALATION_LEASE_SECONDS = float(os.environ.get("LIVLINA_ESCALATION_LEASE_SECONDS", "30"))
 
+# Staff logins: wrong attempts on one account before it backs off (2 s, 4 s, … doubling),
+# and the longest back-off, so its owner is never locked out for longer.
+LIVLINA_LOGIN_FREE_FAILURES = int(os.environ.get("LIVLINA_LOGIN_FREE_FAILURES", "5"))
+LIVLINA_LOGIN_BACKOFF_MAX_SECONDS = int(os.environ.get("LIVLINA_LOGIN_BACKOFF_MAX_SECONDS", "900"))
+
 # Wrong check-in PINs before the PIN is locked, and for how long.
 LIVLINA_PIN_MAX_FAILURES = int(os.environ.get("LIVLINA_PIN_MAX_FAILURES", "5"))
 LIVLINA_PIN_LOCKOUT = timedelta(minutes=15)
@@ -316,6 +322,10 @@ LIVLINA_METRICS_TOKEN = secret_material.read_optional_env_or_file("LIVLINA_METRI
 
 # --- production hardening ------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# The API answers JSON only: nothing in it may load, run or be framed. This is every
+# response's default; a view that serves a page gives itself its own policy with
+# django-csp's per-view decorators.
+CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": [CSP_NONE], "frame-ancestors": [CSP_NONE]}}
 X_FRAME_OPTIONS = "DENY"
 # same-origin, not no-referrer: under no-referrer browsers send "Origin: null" with the
 # inbox's own form posts, which Django's CSRF check rejects.

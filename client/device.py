@@ -10,6 +10,7 @@ import base64
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import nacl.public
@@ -119,6 +120,12 @@ class LivlinaClient:
         response.raise_for_status()
         upcoming: list[dict[str, Any]] = response.json()
         return upcoming
+
+    def read_case(self, session: DeviceSession, case_id: int, *, reason: str = "") -> httpx.Response:
+        """One case; staff give the reason for the audit log in a header, never in the
+        URL (access logs keep URLs)."""
+        headers = session.auth_header | ({"X-Livlina-Reason": quote(reason)} if reason else {})
+        return self.http.get(f"/api/v1/cases/{case_id}", headers=headers)
 
     def get(self, session: DeviceSession, path: str, **params: Any) -> httpx.Response:
         return self.http.get(path, params=params, headers=session.auth_header)

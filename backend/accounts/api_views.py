@@ -23,11 +23,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.cache import add_never_cache_headers
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
+from typing_extensions import override
 
 from backend.accounts.models import Device, User
 from backend.accounts.permissions import IsDefector, IsStaffMember
@@ -47,6 +50,17 @@ def signed_in_user(request: Request) -> User:
 # What every API view shares: reading input. Not used directly: pick a base below, which
 # says who may call.
 class LivlinaAPIView(APIView):
+    # True for views whose answers carry tokens or one-time codes: no browser, proxy or
+    # app cache may keep them (Cache-Control: no-store).
+    carries_secrets = False
+
+    @override
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.carries_secrets:
+            add_never_cache_headers(response)
+        return response
+
     def parse_body(self, serializer_class: type[StrictSerializer]) -> dict[str, Any]:
         return validated_input(serializer_class, self.request.data)
 

@@ -28,6 +28,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from backend import realtime
+from backend.accounts import throttles
 from backend.accounts.models import Device, DeviceToken, User
 from backend.accounts.signals import device_revoked
 from backend.audit.services import record_event
@@ -246,13 +247,31 @@ def verify_staff_credentials(*, username: str, password: str, otp: str) -> User 
     return None
 
 
-def enroll_staff_device(*, username: str, password: str, otp: str, keys: DeviceKeys) -> tuple[Device, TokenPair]:
-    """Enroll an on-call or contact person's phone; needs password and TOTP."""
-    validate_device_keys(keys)
+def staff_login(*, username: str, password: str, otp: str, address: str) -> User | None:
+    """A staff login, from the inbox's form or a staff phone: the staff member if password
+    and current TOTP check out, None (audited, counted against the account and the
+    address) if not. Raises ``throttles.LoginHeldBackError`` without evaluating anything
+    while the account backs off or the address has failed too often (``throttles``)."""
+    account = failed_login_target(username)
+    throttles.hold_back_staff_login(account=account, address=address)
     user = verify_staff_credentials(username=username, password=password, otp=otp)
     if user is None:
+        throttles.staff_login_failed(address=address)
         with transaction.atomic():
-            record_event(action="staff.login_failed", actor=None, target=failed_login_target(username))
+            record_event(action="staff.login_failed", actor=None, target=account)
+        return None
+    throttles.staff_login_succeeded(account=account)
+    return user
+
+
+def enroll_staff_device(
+    *, username: str, password: str, otp: str, keys: DeviceKeys, address: str
+) -> tuple[Device, TokenPair]:
+    """Enroll an on-call or contact person's phone; needs password and TOTP (a
+    ``staff_login``, held back as every staff login is)."""
+    validate_device_keys(keys)
+    user = staff_login(username=username, password=password, otp=otp, address=address)
+    if user is None:
         raise Problem(status_code=401, slug="credentials-invalid", detail="Wrong username, password or one-time code.")
     with transaction.atomic():
         device = new_device(user, keys)

@@ -8,14 +8,14 @@ import uuid
 from typing import TypedDict, TypeVar
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from backend.accounts import services
 from backend.accounts.api_views import PublicAPIView
 from backend.accounts.models import Device
-from backend.accounts.throttles import StaffLoginThrottle
+from backend.accounts.throttles import LoginHeldBackError
 from backend.input_validation import StrictSerializer
 
 
@@ -84,21 +84,28 @@ def enrolled_output(device: Device, tokens: services.TokenPair, case_id: int | N
 
 
 class StaffDeviceView(PublicAPIView):
-    throttle_classes = [StaffLoginThrottle]
+    carries_secrets = True
 
+    # Held back per account and per address by services.staff_login, as the inbox's login.
     @extend_schema(request=StaffDeviceInput, responses={201: EnrolledOutput}, summary="Enroll a staff phone")
     def post(self, request: Request) -> Response:
         data = self.parse_body(StaffDeviceInput)
-        device, pair = services.enroll_staff_device(
-            username=data["username"],
-            password=data["password"],
-            otp=data["otp"],
-            keys=services.DeviceKeys(**data["device"]),
-        )
+        try:
+            device, pair = services.enroll_staff_device(
+                username=data["username"],
+                password=data["password"],
+                otp=data["otp"],
+                keys=services.DeviceKeys(**data["device"]),
+                address=request.META.get("REMOTE_ADDR", ""),
+            )
+        except LoginHeldBackError as held:
+            raise exceptions.Throttled(wait=held.retry_after) from None
         return Response(enrolled_output(device, pair, None), status=status.HTTP_201_CREATED)
 
 
 class RefreshView(PublicAPIView):
+    carries_secrets = True
+
     @extend_schema(request=RefreshInput, responses={200: TokenOutput}, summary="Rotate a device's tokens")
     def post(self, request: Request) -> Response:
         data = self.parse_body(RefreshInput)

@@ -19,7 +19,7 @@ from backend.accounts.models import Device
 from backend.accounts.throttles import DeviceUpdateThrottle
 from backend.accounts.views import DeviceInput, EnrolledOutput, enrolled_output
 from backend.cases import enrollment, policy
-from backend.cases.throttles import EnrollmentAddressThrottle, EnrollmentGlobalThrottle
+from backend.cases.throttles import EnrollmentAddressThrottle, note_wrong_enrollment_code
 from backend.input_validation import StrictSerializer, TextField
 from backend.problems import Problem
 
@@ -80,16 +80,23 @@ class MeOutput(serializers.Serializer[Me]):
 
 
 class EnrollView(PublicAPIView):
-    throttle_classes = [EnrollmentAddressThrottle, EnrollmentGlobalThrottle]
+    carries_secrets = True
+
+    throttle_classes = [EnrollmentAddressThrottle]
 
     @extend_schema(
         request=EnrollInput, responses={201: EnrolledOutput}, summary="Enroll the defector's app with a code"
     )
     def post(self, request: Request) -> Response:
         data = self.parse_body(EnrollInput)
-        device, pair, case = enrollment.enroll_device(
-            code=data["code"], keys=account_services.DeviceKeys(**data["device"])
-        )
+        try:
+            device, pair, case = enrollment.enroll_device(
+                code=data["code"], keys=account_services.DeviceKeys(**data["device"])
+            )
+        except Problem as problem:
+            if problem.slug == "enrollment-code-invalid":
+                note_wrong_enrollment_code()
+            raise
         return Response(enrolled_output(device, pair, case.pk), status=status.HTTP_201_CREATED)
 
 

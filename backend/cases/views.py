@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import TypedDict
+from urllib.parse import unquote
 
 import segno
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,27 +16,33 @@ from backend.accounts.api_views import SignedInAPIView, StaffAPIView
 from backend.accounts.models import Device
 from backend.cases import enrollment, policy, selectors, services
 from backend.cases.models import AccessGrant, Case
-from backend.input_validation import QuerySerializer, StrictSerializer
+from backend.input_validation import StrictSerializer
+from backend.problems import Problem
 
-WHY_RULE = "At most 200 printable characters."
+READ_REASON_HEADER = "X-Livlina-Reason"
+READ_REASON_MAX_CHARS = 200
+READ_REASON_RULE = f"At most {READ_REASON_MAX_CHARS} printable characters, percent-encoded UTF-8."
 
 
-class CaseReadQuery(QuerySerializer):
-    why = serializers.CharField(
-        max_length=200,
-        required=False,
-        default="",
-        allow_blank=True,
-        trim_whitespace=False,
-        error_messages={"max_length": WHY_RULE},
-        help_text="why staff open the case: written to the audit log with the read",
-    )
-
-    def validate_why(self, value: str) -> str:
-        # The reason lands in the audit log; control characters could forge its lines.
-        if any(ch < " " for ch in value):
-            raise serializers.ValidationError(WHY_RULE)
-        return value
+def read_reason(request: Request) -> str:
+    """Why staff open a case, for the audit log: from the ``X-Livlina-Reason`` header
+    (percent-encoded UTF-8, as headers carry only ASCII safely), never from the URL, which
+    every access log on the way keeps."""
+    if "why" in request.query_params:
+        raise Problem(
+            status_code=400,
+            slug="validation",
+            detail=f"Send the reason in the {READ_REASON_HEADER} header: URLs are logged.",
+            field="why",
+        )
+    try:
+        reason = unquote(request.headers.get(READ_REASON_HEADER, ""), errors="strict")
+    except UnicodeDecodeError:
+        reason = "\x00"  # refused below
+    # The reason lands in the audit log; control characters could forge its lines.
+    if len(reason) > READ_REASON_MAX_CHARS or any(ch < " " or ch == "\x7f" for ch in reason):
+        raise Problem(status_code=400, slug="validation", detail=READ_REASON_RULE, field=READ_REASON_HEADER)
+    return reason
 
 
 class CaseOutput(serializers.Serializer[Case]):
@@ -86,15 +93,27 @@ class CaseListView(SignedInAPIView):
 
 class CaseDetailView(SignedInAPIView):
     @extend_schema(
-        parameters=[CaseReadQuery], responses={200: CaseOutput}, summary="One case (staff reads are audited)"
+        parameters=[
+            OpenApiParameter(
+                READ_REASON_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="why staff open the case (percent-encoded UTF-8, at most 200 characters): written to"
+                " the audit log with the read. Not in the URL, which access logs keep.",
+            )
+        ],
+        responses={200: CaseOutput},
+        summary="One case (staff reads are audited)",
     )
     def get(self, request: Request, case_id: int) -> Response:
-        why = self.parse_query(CaseReadQuery)["why"]
-        case = selectors.case_for_reading(self.caller, case_id, why=why)
+        case = selectors.case_for_reading(self.caller, case_id, why=read_reason(request))
         return Response(CaseOutput(case).data)
 
 
 class EnrollmentCodeView(StaffAPIView):
+    carries_secrets = True
+
     @extend_schema(request=None, responses={201: EnrollmentCodeOutput}, summary="A one-time enrollment code + QR")
     def post(self, request: Request, case_id: int) -> Response:
         case = policy.require_case_for_staff(self.staff_user, case_id)

@@ -14,7 +14,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from backend.accounts import services as account_services
-from backend.accounts.throttles import StaffLoginThrottle
+from backend.accounts.throttles import LoginHeldBackError
 from backend.audit.services import record_event
 from backend.inbox.forms import LanguageForm, LoginForm
 from backend.inbox.language import choose_language
@@ -34,14 +34,16 @@ def login_view(request: HttpRequest) -> HttpResponse:
     form = LoginForm(request.POST or None)
     error = ""
     if request.method == "POST":
-        if not StaffLoginThrottle().allow_request(request, None):  # type: ignore[arg-type]
-            error = _("Too many attempts. Wait a while and try again.")
-        elif form.is_valid():
-            user = account_services.verify_staff_credentials(
-                username=form.cleaned_data["username"],
-                password=form.cleaned_data["password"],
-                otp=form.cleaned_data["otp"],
-            )
+        if form.is_valid():
+            try:
+                user = account_services.staff_login(
+                    username=form.cleaned_data["username"],
+                    password=form.cleaned_data["password"],
+                    otp=form.cleaned_data["otp"],
+                    address=request.META.get("REMOTE_ADDR", ""),
+                )
+            except LoginHeldBackError:
+                user, error = None, _("Too many attempts. Wait a while and try again.")
             if user is not None:
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
                 totp = TOTPDevice.objects.devices_for_user(user, confirmed=True).first()
@@ -49,10 +51,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 request.session[account_services.SESSION_LOGIN_AT_KEY] = timezone.now().timestamp()
                 record_event(action="staff.login", actor=user, target=f"user:{user.pk}")
                 return HttpResponseRedirect(_inbox_path(request.GET.get("next", "")))
-            record_event(
-                action="staff.login_failed", target=account_services.failed_login_target(form.cleaned_data["username"])
-            )
-            error = _("Wrong username, password or one-time code.")
+            error = error or _("Wrong username, password or one-time code.")
         else:
             error = _("Fill in username, password and the 6-digit code from your authenticator app.")
     return render(request, "inbox/login.html", {"form": form, "error": error}, status=400 if error else 200)

@@ -49,6 +49,13 @@ def clean_body(body: object) -> str:
     text = body.strip()
     if "\x00" in text:
         raise Problem(status_code=400, slug="validation", detail="Must not contain NUL characters.", field="body")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate from a JSON escape such as "\ud800"
+            raise Problem(
+                status_code=400, slug="validation", detail="Must be Unicode text (no lone surrogates).", field="body"
+            ) from None
     if not text:
         raise Problem(status_code=400, slug="validation", detail="Must not be empty.", field="body")
     if len(text) > MAX_BODY_CHARS:

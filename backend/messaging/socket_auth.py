@@ -23,7 +23,7 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.utils import timezone
 
 from backend.accounts import services as account_services
-from backend.accounts.models import Device, User
+from backend.accounts.models import Device, DeviceToken, User
 from backend.accounts.sessions import verified_staff_session
 
 if TYPE_CHECKING:
@@ -62,6 +62,9 @@ class SocketIdentity:
     device: Device | None
     valid_until: datetime  # the access token's expiry, or the staff session's absolute end
     session_key: str = ""
+    # The hash of the access token a device's socket was opened with: rotating it
+    # (POST /auth/refresh) ends the socket as it ends the token's REST use.
+    token_hash: str = ""
 
 
 async def authenticate_handshake(scope: ConsumerScope) -> tuple[SocketIdentity | None, str]:
@@ -75,7 +78,9 @@ async def authenticate_handshake(scope: ConsumerScope) -> tuple[SocketIdentity |
         if found is None:
             return None, "invalid, expired or revoked token"
         device, expires_at = found
-        return SocketIdentity(device.user, device, expires_at), ""
+        return SocketIdentity(
+            device.user, device, expires_at, token_hash=account_services.hash_token(token.strip())
+        ), ""
     session = scope.get("session")
     if session is None or session.session_key is None:
         return None, "no credentials"
@@ -87,8 +92,9 @@ async def authenticate_handshake(scope: ConsumerScope) -> tuple[SocketIdentity |
 
 
 async def still_valid(identity: SocketIdentity) -> bool:
-    """Re-checked while the socket lives: the device not revoked, the staff session not
-    logged out or expired, the credential not past its end."""
+    """Re-checked while the socket lives: the device not revoked and its access token
+    not rotated away, the staff session not logged out or expired, the credential not
+    past its end."""
     return (await still_valid_many([identity]))[0]
 
 
@@ -97,25 +103,34 @@ async def still_valid_many(identities: Sequence[SocketIdentity]) -> list[bool]:
     inbox session read again from the session store."""
     now = timezone.now()
     answers = [now < identity.valid_until for identity in identities]
-    device_ids = {i.device.pk for i, ok in zip(identities, answers, strict=True) if ok and i.device is not None}
+    token_hashes = {i.token_hash for i, ok in zip(identities, answers, strict=True) if ok and i.device is not None}
     # In the thread pool, as the consumer's other ORM work: a batch does not queue behind
     # the one thread that Channels' own sync work shares.
-    live = await database_sync_to_async(_live_devices, thread_sensitive=False)(device_ids) if device_ids else set()
+    live = (
+        await database_sync_to_async(_live_access_tokens, thread_sensitive=False)(token_hashes)
+        if token_hashes
+        else set()
+    )
     for n, identity in enumerate(identities):
         if not answers[n]:
             continue
         if identity.device is not None:
-            answers[n] = identity.device.pk in live
+            answers[n] = identity.token_hash in live
         else:
             answers[n] = await _session_still_verified(identity)
     return answers
 
 
-def _live_devices(device_ids: set[Any]) -> set[Any]:
+def _live_access_tokens(token_hashes: set[str]) -> set[str]:
+    """Which of these access tokens still exist (a refresh deletes the old ones) on a
+    device that is not revoked, of a user still active."""
     return set(
-        Device.objects.filter(pk__in=device_ids, revoked_at__isnull=True, user__is_active=True).values_list(
-            "pk", flat=True
-        )
+        DeviceToken.objects.filter(
+            token_hash__in=token_hashes,
+            kind=DeviceToken.Kind.ACCESS,
+            device__revoked_at__isnull=True,
+            device__user__is_active=True,
+        ).values_list("token_hash", flat=True)
     )
 
 

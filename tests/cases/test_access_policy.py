@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import time_machine
 from django.utils import timezone
 
 from backend.accounts.models import StaffRole
+from backend.audit.models import AuditEntry
 from backend.cases import policy
 from backend.cases.services import assign_backup, end_alert_access, grant_alert_access
 from tests.conftest import device_client
@@ -99,5 +102,47 @@ def test_defector_devices_list_is_for_staff_on_the_case(case, contact, other_con
 
 
 def test_control_characters_in_the_audit_reason_are_refused(case, contact, as_staff):
-    response = as_staff(contact).get(f"/api/v1/cases/{case.pk}?why=a%00b")
-    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "why"
+    response = as_staff(contact).get(f"/api/v1/cases/{case.pk}", HTTP_X_LIVLINA_REASON="a%00b")
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "X-Livlina-Reason"
+
+
+def test_the_read_reason_comes_in_a_header_and_lands_in_the_audit_log(case, contact, as_staff):
+    reason = "Kontaktpersonen är sjuk; läser inför samtal"
+    response = as_staff(contact).get(f"/api/v1/cases/{case.pk}", HTTP_X_LIVLINA_REASON=quote(reason))
+    assert response.status_code == 200, response.content
+    assert AuditEntry.objects.filter(action="case.read").latest("pk").reason == reason
+
+
+def test_a_reason_in_the_url_is_refused_so_no_access_log_keeps_it(case, contact, as_staff):
+    # Proxies and Daphne log every URL; a free-text reason must not ride in one.
+    response = as_staff(contact).get(f"/api/v1/cases/{case.pk}?why=holding+for+a+colleague")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "why"
+    assert not AuditEntry.objects.filter(action="case.read").exists()
+
+
+def test_a_reason_that_is_not_percent_encoded_utf8_or_too_long_is_refused(case, contact, as_staff):
+    client = as_staff(contact)
+    for header in ("%FF%FE", quote("x" * 201)):
+        response = client.get(f"/api/v1/cases/{case.pk}", HTTP_X_LIVLINA_REASON=header)
+        assert response.status_code == 400, header
+        assert response.json()["errors"][0]["field"] == "X-Livlina-Reason"
+
+
+def test_the_client_sends_the_reason_in_the_header(case, contact):
+    import httpx
+
+    from client.device import DeviceSession, LivlinaClient
+    from tests.factories import StaffDeviceSessionFactory
+
+    phone: DeviceSession = StaffDeviceSessionFactory(user=contact.user)
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"id": case.pk})
+
+    app = LivlinaClient("http://testserver", transport=httpx.MockTransport(answer))
+    app.read_case(phone, case.pk, reason="Jourhavande, larm 12")
+    assert "why" not in str(seen[0].url) and "Jourhavande" not in str(seen[0].url)
+    assert seen[0].headers["X-Livlina-Reason"] == quote("Jourhavande, larm 12")

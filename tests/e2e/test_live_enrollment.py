@@ -17,6 +17,8 @@ pytestmark = pytest.mark.slow
 def test_app_enrolls_refreshes_and_is_cut_off_by_revocation(tmp_path):
     with live_server(tmp_path) as server:
         app = LivlinaClient(server.base_url)
+        # The served process names no server software.
+        assert "server" not in httpx.get(f"{server.base_url}/api/v1/schema/").headers
         session = app.enroll(server.demo["case"]["enrollment_code"], push_token="token-1")
         assert session.case_id == server.demo["case"]["id"]
         assert app.get(session, "/api/v1/me").json()["role"] == "defector"

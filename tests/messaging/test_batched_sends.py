@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from backend import realtime
 from backend.accounts.models import Device, User
+from backend.accounts.services import hash_token, issue_token_pair
 from backend.cases.models import Case
 from backend.messaging import services
 from backend.messaging.batching import BatchQueue
@@ -221,12 +222,18 @@ def test_sends_that_arrive_while_a_batch_is_stored_go_into_the_next_batch():
     assert batches == [[1], [2, 3], [4]]
 
 
+def socket_identity(device: Device, valid_until: dt.datetime) -> SocketIdentity:
+    """A device socket's identity as the handshake builds it: with a live access token."""
+    token = issue_token_pair(device, now=timezone.now()).access_token
+    return SocketIdentity(device.user, device, valid_until, token_hash=hash_token(token))
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_send_that_breaks_its_batch_fails_alone(case, monkeypatch, settings):
     settings.LIVLINA_MESSAGE_RATE = "6/minute"
     conversation = Conversation.objects.get(case=case)
     device = DeviceFactory(user=case.defector.user)
-    identity = SocketIdentity(device.user, device, valid_until=timezone.now() + dt.timedelta(minutes=10))
+    identity = socket_identity(device, timezone.now() + dt.timedelta(minutes=10))
     real_scan = services._scan_for_crisis
 
     def scan(messages):
@@ -277,7 +284,7 @@ def test_a_revoked_device_in_a_batch_is_refused_and_the_others_are_stored(case, 
     until = timezone.now() + dt.timedelta(minutes=10)
     sends = [
         SocketSend(
-            SocketIdentity(device.user, device, until),
+            socket_identity(device, until),
             {"type": "message.send", "conversation": conversation.pk, "client_id": str(uuid.uuid4()), "body": "hej"},
         )
         for device, conversation in zip(

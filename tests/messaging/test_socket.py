@@ -112,6 +112,76 @@ async def test_bad_frames_get_an_error_frame_and_the_socket_stays_open(defector_
     await app.disconnect()
 
 
+async def test_frames_that_once_crashed_the_consumer_get_an_error_frame(defector_device, caplog):
+    # One socket for all of them: each must leave it open and usable.
+    frames = [
+        ('{"type": []}', "unknown-type"),
+        ('{"type": {}}', "unknown-type"),
+        ('{"type": 1.5}', "unknown-type"),
+        ("[" * 990 + "]" * 990, "invalid-frame"),
+        ('{"type": "ping", "x": ' + "[" * 990 + "]" * 990 + "}", "invalid-frame"),
+        ("[" * 8000 + "]" * 8000, "invalid-frame"),
+        (json.dumps({"type": "sync", "conversation": 1, "after_seq": 2**63}), "invalid-frame"),
+    ]
+    app = device_socket(defector_device.access_token)
+    await app.connect()
+    for raw, code in frames:
+        await app.send_to(text_data=raw)
+        error = await receive(app)
+        assert error["type"] == "error" and error["code"] == code, (raw[:40], error)
+        await app.send_json_to({"type": "ping"})
+        assert (await receive(app))["type"] == "pong"
+    await app.disconnect()
+    assert not any(r.exc_info for r in caplog.records)
+
+
+async def test_a_conversation_id_no_database_can_hold_is_not_found(defector_device, caplog):
+    # REST answers 404 for the same id; "server-error" would tell the client to retry.
+    app = device_socket(defector_device.access_token)
+    await app.connect()
+    for conversation_id in (2**63, 10**30, -1):
+        for frame in (
+            send_frame(conversation_id, "hej"),
+            {"type": "sync", "conversation": conversation_id, "after_seq": 0},
+            {"type": "read", "conversation": conversation_id, "up_to_seq": 0},
+        ):
+            await app.send_json_to(frame)
+            error = await receive(app)
+            assert (error["type"], error["code"]) == ("error", "not-found"), (frame, error)
+    await app.send_json_to({"type": "ping"})
+    assert (await receive(app))["type"] == "pong"
+    await app.disconnect()
+    assert not any(r.exc_info for r in caplog.records)
+
+
+async def test_a_body_with_a_lone_surrogate_is_a_validation_error(conversation, defector_device, caplog):
+    app = device_socket(defector_device.access_token)
+    await app.connect()
+    for body in ("\\ud800", "hej \\udfff då", "\\udc80\\ud800"):
+        client_id = str(uuid.uuid4())
+        raw = (
+            '{"type": "message.send", "conversation": %d, "client_id": "%s", "body": "%s"}'  # noqa: UP031 - raw escapes
+            % (conversation.pk, client_id, body)
+        )
+        await app.send_to(text_data=raw)
+        error = await receive(app)
+        assert (error["type"], error["code"], error["client_id"]) == ("error", "validation", client_id), error
+    await app.send_json_to(send_frame(conversation.pk, "still here"))
+    assert (await receive_type(app, "message.ack"))["seq"] == 1
+    await app.disconnect()
+    assert not any(r.exc_info for r in caplog.records)
+    assert await database_sync_to_async(Message.objects.count)() == 1
+
+
+def test_a_body_with_a_lone_surrogate_is_a_validation_error_over_rest(conversation, defector_device):
+    raw = '{"client_id": "%s", "body": "x\\ud800"}' % uuid.uuid4()  # noqa: UP031 - raw escapes
+    response = device_client(defector_device).generic(
+        "POST", f"/api/v1/conversations/{conversation.pk}/messages", raw, content_type="application/json"
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["type"] == "urn:livlina:problem:validation"
+
+
 async def test_body_errors_name_the_client_id_and_store_nothing(conversation, defector_device):
     app = device_socket(defector_device.access_token)
     await app.connect()
@@ -236,6 +306,49 @@ async def test_a_socket_closes_when_its_access_token_expires(case, contact, sett
     app = device_socket(session.access_token)
     assert (await app.connect())[0]
     output = await app.receive_output(timeout=4)
+    assert output == {"type": "websocket.close", "code": 4401}
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "sync", "conversation": 0, "after_seq": 0},
+        {"type": "read", "conversation": 0, "up_to_seq": 0},
+        {"type": "message.send", "conversation": 0, "client_id": "", "body": "after the rotation"},
+    ],
+    ids=lambda frame: frame["type"],
+)
+async def test_a_socket_closes_on_its_next_frame_once_its_access_token_is_rotated(conversation, defector_device, frame):
+    from tests.accounts.test_tokens import refresh
+
+    app = device_socket(defector_device.access_token)
+    assert (await app.connect())[0]
+    response = await database_sync_to_async(refresh)(APIClient(), defector_device)
+    assert response.status_code == 200
+    # REST refuses the old token at once; the socket opened with it is no better.
+    frame = frame | {"conversation": conversation.pk}
+    if frame["type"] == "message.send":
+        frame["client_id"] = str(uuid.uuid4())
+    await app.send_json_to(frame)
+    output = await app.receive_output(timeout=3)
+    assert output == {"type": "websocket.close", "code": 4401}
+    assert await database_sync_to_async(Message.objects.count)() == 0
+    # The new token opens a socket that works.
+    fresh = device_socket(response.json()["access_token"])
+    assert (await fresh.connect())[0]
+    await fresh.send_json_to(send_frame(conversation.pk, "hej"))
+    assert (await receive_type(fresh, "message.ack"))["seq"] == 1
+    await fresh.disconnect()
+
+
+async def test_a_rotated_tokens_socket_closes_on_the_recheck_without_a_frame(defector_device, settings):
+    from tests.accounts.test_tokens import refresh
+
+    settings.LIVLINA_SOCKET_RECHECK_SECONDS = 0.2
+    app = device_socket(defector_device.access_token)
+    assert (await app.connect())[0]
+    assert (await database_sync_to_async(refresh)(APIClient(), defector_device)).status_code == 200
+    output = await app.receive_output(timeout=3)
     assert output == {"type": "websocket.close", "code": 4401}
 
 

@@ -19,6 +19,16 @@ class Command(BaseCommand):
             Worker().start_in_thread()
         self.stdout.write(f"Livlina on http://{options['host']}:{options['port']}/inbox/  (Ctrl-C stops)")
         # -v 0: no Daphne access log; RequestLogMiddleware writes the one line per request.
+        # --no-server-name: no "Server: daphne" header telling a scanner what to try.
         CommandLineInterface().run(
-            ["-v", "0", "-b", options["host"], "-p", str(options["port"]), "backend.asgi:application"]
+            [
+                "-v",
+                "0",
+                "-b",
+                options["host"],
+                "-p",
+                str(options["port"]),
+                "--no-server-name",
+                "backend.asgi:application",
+            ]
         )
