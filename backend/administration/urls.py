@@ -1,6 +1,6 @@
 from django.urls import path
 
-from backend.administration import staff_views
+from backend.administration import case_views, staff_views
 
 urlpatterns = [
     path("programmes/<int:programme_id>/staff", staff_views.ProgrammeStaffView.as_view(), name="programme-staff"),
@@ -19,4 +19,13 @@ urlpatterns = [
         staff_views.StaffResetTwoFactorView.as_view(),
         name="programme-staff-reset-2fa",
     ),
+    path("programmes/<int:programme_id>/cases", case_views.ProgrammeCasesView.as_view(), name="programme-cases"),
+    path("cases/<int:case_id>/assignments", case_views.CaseAssignmentsView.as_view(), name="case-assignments"),
+    path(
+        "cases/<int:case_id>/assignments/<int:user_id>",
+        case_views.CaseAssignmentView.as_view(),
+        name="case-assignment",
+    ),
+    path("cases/<int:case_id>/close", case_views.CaseCloseView.as_view(), name="case-close"),
+    path("cases/<int:case_id>/shred", case_views.CaseShredView.as_view(), name="case-shred"),
 ]
