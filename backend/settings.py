@@ -250,6 +250,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "StaffRoleEnum": "backend.accounts.models.StaffRole.Role",
+        "AssignmentRoleEnum": "backend.cases.models.CaseAssignment.Role",
+        "DeviceRoleEnum": [("defector", "defector"), ("staff", "staff")],
+        "AlertStateEnum": "backend.crisis.models.Alert.State",
+        "ShredStateEnum": "backend.administration.case_services.SHRED_STATES",
+    },
 }
 
 # No API body needs more than a message of 4,000 characters and its envelope.

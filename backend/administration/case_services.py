@@ -30,6 +30,7 @@ from backend.vault.models import CaseKey
 from backend.vault.services import shred_case_key
 
 SHRED_CONFIRM_WINDOW = timedelta(hours=24)
+SHRED_STATES = ("awaiting_confirmation", "shredded")
 
 
 def _bad(field: str, detail: str) -> Problem:

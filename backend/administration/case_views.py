@@ -11,11 +11,11 @@ from rest_framework.response import Response
 from backend.administration import case_services
 from backend.administration.api_base import AdministrationAPIView
 from backend.administration.case_services import ShredState
-from backend.administration.openapi import problems
 from backend.cases import policy
 from backend.cases.models import CaseAssignment
 from backend.cases.views import CaseOutput
 from backend.input_validation import StrictSerializer, TextField
+from backend.problems import problem_responses
 
 SUPERVISORS_ONLY = "Only the programme's supervisors may do this."
 MAY_OPEN = "Only contact persons, supervisors and admins open cases."
@@ -44,14 +44,14 @@ class CloseInput(StrictSerializer):
 
 class ShredOutput(serializers.Serializer[ShredState]):
     case_id = serializers.IntegerField(source="case.pk")
-    state = serializers.ChoiceField(choices=["awaiting_confirmation", "shredded"])
+    state = serializers.ChoiceField(choices=case_services.SHRED_STATES)
     confirm_before = serializers.DateTimeField(allow_null=True, help_text="when the request lapses unconfirmed")
 
 
 class ProgrammeCasesView(AdministrationAPIView):
     @extend_schema(
         request=OpenCaseInput,
-        responses={201: CaseOutput, **problems(400, 403, 404)},
+        responses={201: CaseOutput, **problem_responses(400, 403, 404)},
         summary="Open a case: its defector, primary contact and backups",
     )
     def post(self, request: Request, programme_id: int) -> Response:
@@ -64,7 +64,7 @@ class ProgrammeCasesView(AdministrationAPIView):
 class CaseAssignmentsView(AdministrationAPIView):
     @extend_schema(
         request=AssignmentInput,
-        responses={201: AssignmentOutput, **problems(400, 403, 404, 409)},
+        responses={201: AssignmentOutput, **problem_responses(400, 403, 404, 409)},
         summary="Name the primary contact (the one before leaves the case) or add a backup",
     )
     def post(self, request: Request, case_id: int) -> Response:
@@ -78,7 +78,8 @@ class CaseAssignmentsView(AdministrationAPIView):
 
 class CaseAssignmentView(AdministrationAPIView):
     @extend_schema(
-        responses={204: None, **problems(403, 404, 409)}, summary="Take a backup off the case (access ends at once)"
+        responses={204: None, **problem_responses(403, 404, 409)},
+        summary="Take a backup off the case (access ends at once)",
     )
     def delete(self, request: Request, case_id: int, user_id: int) -> Response:
         case = self.case_for(case_id, policy.may_administer_cases, SUPERVISORS_ONLY)
@@ -89,7 +90,7 @@ class CaseAssignmentView(AdministrationAPIView):
 class CaseCloseView(AdministrationAPIView):
     @extend_schema(
         request=CloseInput,
-        responses={200: CaseOutput, **problems(400, 403, 404, 409)},
+        responses={200: CaseOutput, **problem_responses(400, 403, 404, 409)},
         summary="Close a case: devices revoked, schedules stopped, open alerts resolved; content kept",
     )
     def post(self, request: Request, case_id: int) -> Response:
@@ -102,7 +103,7 @@ class CaseCloseView(AdministrationAPIView):
 class CaseShredView(AdministrationAPIView):
     @extend_schema(
         request=None,
-        responses={200: ShredOutput, 202: ShredOutput, **problems(403, 404, 409)},
+        responses={200: ShredOutput, 202: ShredOutput, **problem_responses(403, 404, 409)},
         summary="Crypto-shred a closed case: asked by one supervisor, confirmed by another within 24 h",
     )
     def post(self, request: Request, case_id: int) -> Response:

@@ -14,10 +14,10 @@ from rest_framework.response import Response
 from backend.accounts.models import StaffRole
 from backend.administration import staff_services
 from backend.administration.api_base import AdministrationAPIView
-from backend.administration.openapi import problems
 from backend.administration.staff_services import Deactivation, StaffMember
 from backend.cases import policy
 from backend.input_validation import StrictSerializer
+from backend.problems import problem_responses
 
 ADMINS_ONLY = "Only the programme's admins manage staff accounts."
 
@@ -69,7 +69,7 @@ def _setup_url(request: Request, token: str) -> str:
 
 class ProgrammeStaffView(AdministrationAPIView):
     @extend_schema(
-        responses={200: StaffMemberOutput(many=True), **problems(403, 404)},
+        responses={200: StaffMemberOutput(many=True), **problem_responses(403, 404)},
         summary="The programme's staff, their roles and 2FA state",
     )
     def get(self, request: Request, programme_id: int) -> Response:
@@ -80,7 +80,7 @@ class ProgrammeStaffView(AdministrationAPIView):
 
     @extend_schema(
         request=InviteInput,
-        responses={201: InviteOutput, **problems(400, 403, 404, 409)},
+        responses={201: InviteOutput, **problem_responses(400, 403, 404, 409)},
         summary="Invite a staff member: a one-time setup link",
     )
     def post(self, request: Request, programme_id: int) -> Response:
@@ -95,7 +95,7 @@ class ProgrammeStaffView(AdministrationAPIView):
 class StaffMemberView(AdministrationAPIView):
     @extend_schema(
         request=RolesInput,
-        responses={200: StaffMemberOutput, **problems(400, 403, 404)},
+        responses={200: StaffMemberOutput, **problem_responses(400, 403, 404)},
         summary="Replace a staff member's roles in the programme",
     )
     def put(self, request: Request, programme_id: int, user_id: int) -> Response:
@@ -109,7 +109,7 @@ class StaffMemberView(AdministrationAPIView):
 class StaffDeactivateView(AdministrationAPIView):
     @extend_schema(
         request=None,
-        responses={200: DeactivationOutput, **problems(403, 404, 409)},
+        responses={200: DeactivationOutput, **problem_responses(403, 404, 409)},
         summary="Take a staff member off the programme at once",
     )
     def post(self, request: Request, programme_id: int, user_id: int) -> Response:
@@ -121,7 +121,7 @@ class StaffDeactivateView(AdministrationAPIView):
 class StaffResetTwoFactorView(AdministrationAPIView):
     @extend_schema(
         request=None,
-        responses={200: InviteOutput, **problems(403, 404)},
+        responses={200: InviteOutput, **problem_responses(403, 404)},
         summary="Remove a staff member's authenticator: a one-time link to enrol a new one",
     )
     def post(self, request: Request, programme_id: int, user_id: int) -> Response:
