@@ -1,6 +1,6 @@
 from django.urls import path
 
-from backend.administration import case_views, staff_views
+from backend.administration import case_views, settings_views, staff_views
 
 urlpatterns = [
     path("programmes/<int:programme_id>/staff", staff_views.ProgrammeStaffView.as_view(), name="programme-staff"),
@@ -28,4 +28,14 @@ urlpatterns = [
     ),
     path("cases/<int:case_id>/close", case_views.CaseCloseView.as_view(), name="case-close"),
     path("cases/<int:case_id>/shred", case_views.CaseShredView.as_view(), name="case-shred"),
+    path(
+        "programmes/<int:programme_id>/staff/<int:user_id>/working-hours",
+        settings_views.WorkingHoursView.as_view(),
+        name="programme-staff-working-hours",
+    ),
+    path(
+        "programmes/<int:programme_id>/alert-limits",
+        settings_views.AlertLimitsView.as_view(),
+        name="programme-alert-limits",
+    ),
 ]
