@@ -1,6 +1,6 @@
 from django.urls import path
 
-from backend.administration import case_views, settings_views, staff_views
+from backend.administration import case_views, settings_views, staff_views, transfer_views
 
 urlpatterns = [
     path("programmes/<int:programme_id>/staff", staff_views.ProgrammeStaffView.as_view(), name="programme-staff"),
@@ -38,4 +38,9 @@ urlpatterns = [
         settings_views.AlertLimitsView.as_view(),
         name="programme-alert-limits",
     ),
+    path("programmes", transfer_views.ProgrammeDirectoryView.as_view(), name="programme-list"),
+    path("cases/<int:case_id>/transfers", transfer_views.CaseTransfersView.as_view(), name="case-transfers"),
+    path("transfers", transfer_views.TransferListView.as_view(), name="transfer-list"),
+    path("transfers/<int:transfer_id>/accept", transfer_views.TransferAcceptView.as_view(), name="transfer-accept"),
+    path("transfers/<int:transfer_id>/decline", transfer_views.TransferDeclineView.as_view(), name="transfer-decline"),
 ]
