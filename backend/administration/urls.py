@@ -1,6 +1,6 @@
 from django.urls import path
 
-from backend.administration import case_views, settings_views, staff_views, transfer_views
+from backend.administration import audit_views, case_views, settings_views, staff_views, transfer_views
 
 urlpatterns = [
     path("programmes/<int:programme_id>/staff", staff_views.ProgrammeStaffView.as_view(), name="programme-staff"),
@@ -43,4 +43,15 @@ urlpatterns = [
     path("transfers", transfer_views.TransferListView.as_view(), name="transfer-list"),
     path("transfers/<int:transfer_id>/accept", transfer_views.TransferAcceptView.as_view(), name="transfer-accept"),
     path("transfers/<int:transfer_id>/decline", transfer_views.TransferDeclineView.as_view(), name="transfer-decline"),
+    path("programmes/<int:programme_id>/audit", audit_views.AuditListView.as_view(), name="programme-audit"),
+    path(
+        "programmes/<int:programme_id>/audit/verification",
+        audit_views.AuditVerificationView.as_view(),
+        name="programme-audit-verification",
+    ),
+    path(
+        "programmes/<int:programme_id>/audit/export",
+        audit_views.AuditExportView.as_view(),
+        name="programme-audit-export",
+    ),
 ]

@@ -220,3 +220,19 @@ def test_the_programme_directory_lists_transfer_targets(supervisor, programme, r
     names = [row["name"] for row in staff_client(supervisor).get("/api/v1/programmes").json()]
     assert names == sorted([programme.name, receiving.name])
     assert api.get("/api/v1/programmes").status_code == 401
+
+
+def test_the_sending_programmes_audit_trail_shows_the_move_but_not_who_took_the_case(
+    supervisor, programme, case, receiving, proposed, receiving_supervisor, receiving_contact
+):
+    accept(staff_client(receiving_supervisor), proposed, receiving_contact.user.pk)
+    sending = staff_client(supervisor).get(f"/api/v1/programmes/{programme.pk}/audit", {"page_size": 200}).json()
+    actions = [row["action"] for row in sending["results"]]
+    assert "case.transferred_out" in actions and "case.transferred_in" not in actions
+    [moved] = [row for row in sending["results"] if row["action"] == "case.transferred_out"]
+    assert moved["actor_id"] is None and moved["actor_label"] == "(outside this programme)"
+    text = json.dumps(sending)
+    assert receiving_contact.user.username not in text and receiving_supervisor.user.username not in text
+    receiving_trail = staff_client(receiving_supervisor).get(f"/api/v1/programmes/{receiving.pk}/audit").json()
+    received = [row["action"] for row in receiving_trail["results"]]
+    assert "case.transferred_in" in received and "case.assigned" in received
