@@ -36,7 +36,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"  1. Open http://127.0.0.1:8000/inbox/ and log in as {contact['username']} with the password above"
         )
-        self.stdout.write(f"     and a code from the TOTP secret (or: .venv/bin/python manage.py demo_totp {contact['username']}).")
+        self.stdout.write("     and a code from the TOTP secret, or from:")
+        self.stdout.write(f"     .venv/bin/python manage.py demo_totp {contact['username']}")
         self.stdout.write("  2. In another terminal, play the defector's app with the enrollment code:")
         self.stdout.write(f"     .venv/bin/python -m client.demo http://127.0.0.1:8000 {case['enrollment_code']}")
         self.stdout.write(
