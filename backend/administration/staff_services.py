@@ -173,8 +173,9 @@ def _may_add_existing(actor: User, user: User) -> bool:
 def invite_staff(
     *, programme: Programme, actor: User, username: str, first_name: str, last_name: str, roles: Sequence[str]
 ) -> Invitation:
-    """A new staff account with ``roles`` in the programme and its setup link; or, for
-    the username of someone the actor already administers elsewhere, those roles here."""
+    """A new staff account with ``roles`` in the programme and its setup link; for the
+    username of someone the actor already administers elsewhere, those roles here; for
+    an account deactivated everywhere, a fresh start with a new setup link."""
     cleaned = _clean_roles(roles)
     with transaction.atomic():
         user = User.objects.select_for_update().filter(username=username).first()
@@ -183,6 +184,14 @@ def invite_staff(
             user = User(username=username, kind=User.Kind.STAFF, first_name=first_name, last_name=last_name)
             user.set_unusable_password()
             user.save()
+            token = issue_setup_link(user=user, purpose=SetupLink.Purpose.INVITE, actor=actor)
+        elif user.is_staff_member and not user.staff_roles.exists():
+            # An account deactivated everywhere starts again from scratch: new
+            # credentials through a new link, nothing of the old ones kept.
+            user.first_name, user.last_name, user.is_active = first_name, last_name, True
+            user.set_unusable_password()
+            user.save()
+            TOTPDevice.objects.filter(user=user).delete()
             token = issue_setup_link(user=user, purpose=SetupLink.Purpose.INVITE, actor=actor)
         elif not (user.is_staff_member and _may_add_existing(actor, user)):
             raise Problem(status_code=409, slug="username-taken", detail="That username is taken.")
@@ -288,6 +297,7 @@ def deactivate_staff(*, programme: Programme, actor: User, user_id: int) -> Deac
         if not still_staff:
             user.is_active = False
             user.save(update_fields=["is_active"])
+            SetupLink.objects.filter(user=user, used_at__isnull=True).update(expires_at=timezone.now())
             for device in Device.objects.filter(user=user, revoked_at__isnull=True):
                 revoke_device(device=device, actor=actor, reason="staff deactivated")
         record_event(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
+import segno
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -36,6 +37,7 @@ class RolesInput(StrictSerializer):
 class SetupLinkJson(TypedDict):
     id: int
     setup_url: str | None
+    setup_qr_svg: str | None
 
 
 class InviteOutput(serializers.Serializer[SetupLinkJson]):
@@ -43,6 +45,7 @@ class InviteOutput(serializers.Serializer[SetupLinkJson]):
     setup_url = serializers.CharField(
         allow_null=True, help_text="one-time link (24 h), shown once; null when an existing account joined"
     )
+    setup_qr_svg = serializers.CharField(allow_null=True, help_text="data: URI of an SVG QR code holding the link")
 
 
 class StaffMemberOutput(serializers.Serializer[StaffMember]):
@@ -63,8 +66,11 @@ class DeactivationOutput(serializers.Serializer[Deactivation]):
     )
 
 
-def _setup_url(request: Request, token: str) -> str:
-    return request.build_absolute_uri(reverse("account-setup", args=[token]))
+def _setup_link(user_id: int, request: Request, token: str | None) -> SetupLinkJson:
+    if token is None:
+        return SetupLinkJson(id=user_id, setup_url=None, setup_qr_svg=None)
+    url = request.build_absolute_uri(reverse("account-setup", args=[token]))
+    return SetupLinkJson(id=user_id, setup_url=url, setup_qr_svg=segno.make(url, error="m").svg_data_uri(scale=4))
 
 
 class ProgrammeStaffView(AdministrationAPIView):
@@ -87,8 +93,7 @@ class ProgrammeStaffView(AdministrationAPIView):
         programme = self.programme_for(programme_id, policy.may_manage_staff, ADMINS_ONLY)
         data = self.parse_body(InviteInput)
         invitation = staff_services.invite_staff(programme=programme, actor=self.staff_user, **data)
-        url = _setup_url(request, invitation.token) if invitation.token else None
-        body = SetupLinkJson(id=invitation.user.pk, setup_url=url)
+        body = _setup_link(invitation.user.pk, request, invitation.token)
         return Response(InviteOutput(body).data, status=status.HTTP_201_CREATED)
 
 
@@ -127,4 +132,4 @@ class StaffResetTwoFactorView(AdministrationAPIView):
     def post(self, request: Request, programme_id: int, user_id: int) -> Response:
         programme = self.programme_for(programme_id, policy.may_manage_staff, ADMINS_ONLY)
         token = staff_services.reset_second_factor(programme=programme, actor=self.staff_user, user_id=user_id)
-        return Response(InviteOutput(SetupLinkJson(id=user_id, setup_url=_setup_url(request, token))).data)
+        return Response(InviteOutput(_setup_link(user_id, request, token)).data)

@@ -82,12 +82,7 @@ def propose_transfer(*, case: Case, actor: User, to_programme: int) -> CaseTrans
 
 def transfers_for(user: User) -> QuerySet[CaseTransfer]:
     """The transfers a supervisor may see: those into or out of a programme they supervise."""
-    supervised = [
-        pid
-        for pid in {*CaseTransfer.objects.values_list("from_programme_id", flat=True)}
-        | {*CaseTransfer.objects.values_list("to_programme_id", flat=True)}
-        if policy.may_administer_cases(user, pid)
-    ]
+    supervised = policy.administered_programme_ids(user)
     _expire_lapsed(timezone.now())
     rows = CaseTransfer.objects.filter(Q(from_programme_id__in=supervised) | Q(to_programme_id__in=supervised))
     return rows.select_related("case__defector", "from_programme", "to_programme").order_by("-created_at")

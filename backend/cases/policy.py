@@ -252,6 +252,14 @@ def may_administer_cases(user: User, programme_id: int) -> bool:
     return _has_role(user, programme_id, _SUPERVISOR)
 
 
+def administered_programme_ids(user: User) -> list[int]:
+    """The programmes whose cases ``user`` administers (``may_administer_cases``)."""
+    if not (user.is_active and user.is_staff_member):
+        return []
+    rows = StaffRole.objects.filter(user=user, role=_SUPERVISOR).values_list("programme_id", flat=True)
+    return sorted(set(rows))
+
+
 def may_read_programme_audit(user: User, programme_id: int) -> bool:
     """Supervisors and admins read the programme's audit trail."""
     return _has_role(user, programme_id, *_MANAGERS)

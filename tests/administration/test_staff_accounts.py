@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import pytest
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework.test import APIClient
 
 from backend.accounts.models import Device, StaffRole
 from backend.audit.models import AuditEntry
 from backend.cases.models import CaseAssignment
-from tests.administration.setup_links import NEW_PASSWORD, complete_setup, log_in
+from tests.administration.setup_links import NEW_PASSWORD, complete_setup, log_in, setup_path
 from tests.conftest import device_client, staff_client
 from tests.factories import STAFF_PASSWORD, CaseFactory, ProgrammeFactory, StaffDeviceSessionFactory, StaffRoleFactory
 
@@ -67,7 +68,8 @@ def test_an_invited_person_sets_up_their_account_and_the_list_shows_it(admin, pr
     response = client.post(staff_url(programme.pk), INVITE, format="json")
     assert response.status_code == 201, response.content
     body = response.json()
-    assert set(body) == {"id", "setup_url"}
+    assert set(body) == {"id", "setup_url", "setup_qr_svg"}
+    assert body["setup_qr_svg"].startswith("data:image/svg+xml")
     assert body["setup_url"].startswith("http://testserver/inbox/setup/")
 
     def listed() -> dict:
@@ -109,7 +111,7 @@ def test_a_staff_member_may_belong_to_several_programmes(make_staff, programme, 
     client = staff_client(admin)
     joined = client.post(staff_url(second.pk), INVITE | {"username": "person", "roles": ["on_call"]}, format="json")
     assert joined.status_code == 201
-    assert joined.json() == {"id": person.user.pk, "setup_url": None}
+    assert joined.json() == {"id": person.user.pk, "setup_url": None, "setup_qr_svg": None}
     assert set(StaffRole.objects.filter(user=person.user).values_list("programme_id", "role")) == {
         (programme.pk, "contact_person"),
         (second.pk, "on_call"),
@@ -182,3 +184,14 @@ def test_resetting_2fa_ends_sessions_and_gives_a_link_to_enrol_again(admin, prog
     _, secret = complete_setup(response.json()["setup_url"], password=None)
     log_in(contact.user.username, STAFF_PASSWORD, secret)
     assert AuditEntry.objects.filter(action="staff.2fa_reset", actor_id=admin.user.pk).exists()
+
+
+def test_a_deactivated_persons_links_die_and_they_can_be_invited_afresh(admin, programme):
+    client = staff_client(admin)
+    invited = client.post(staff_url(programme.pk), INVITE, format="json").json()
+    assert client.post(staff_url(programme.pk, f"/{invited['id']}/deactivate")).json()["account_deactivated"] is True
+    assert APIClient().get(setup_path(invited["setup_url"])).status_code == 404
+    again = client.post(staff_url(programme.pk), INVITE | {"first_name": "Nora-Lee"}, format="json")
+    assert again.status_code == 201 and again.json()["id"] == invited["id"]
+    _, secret = complete_setup(again.json()["setup_url"])
+    log_in("new-person", NEW_PASSWORD, secret)
