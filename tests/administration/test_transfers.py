@@ -236,3 +236,12 @@ def test_the_sending_programmes_audit_trail_shows_the_move_but_not_who_took_the_
     receiving_trail = staff_client(receiving_supervisor).get(f"/api/v1/programmes/{receiving.pk}/audit").json()
     received = [row["action"] for row in receiving_trail["results"]]
     assert "case.transferred_in" in received and "case.assigned" in received
+
+
+def test_the_transfer_list_shows_nothing_to_other_roles_and_programmes(
+    contact, oncall, foreign_supervisor, proposed, receiving_contact, defector_device, api
+):
+    for staff in (contact, oncall, foreign_supervisor, receiving_contact):
+        assert staff_client(staff).get("/api/v1/transfers").json() == []
+    assert device_client(defector_device).get("/api/v1/transfers").status_code == 403
+    assert api.get("/api/v1/transfers").status_code == 401
