@@ -74,7 +74,13 @@ def pending_authenticator(link: SetupLink) -> TOTPDevice:
     """The unconfirmed TOTP device the setup page shows as a QR code; the same one on
     every visit until the link is used."""
     device = TOTPDevice.objects.filter(user=link.user, confirmed=False, name=SETUP_AUTHENTICATOR_NAME).first()
-    return device or TOTPDevice.objects.create(user=link.user, name=SETUP_AUTHENTICATOR_NAME, confirmed=False)
+    if device is not None:
+        return device
+    with transaction.atomic():
+        device = TOTPDevice.objects.create(user=link.user, name=SETUP_AUTHENTICATOR_NAME, confirmed=False)
+        # When a link was first opened: worth knowing if someone else opened it first.
+        record_event(action="staff.setup_opened", target=f"user:{link.user_id}", details={"link": link.pk})
+    return device
 
 
 def totp_secret(device: TOTPDevice) -> str:
@@ -86,24 +92,27 @@ def complete_setup(*, token: str, password: str, password_again: str, otp: str) 
     """Use a setup link: for an invitation, set the password (Django's validators) and
     confirm the authenticator with a current code; for a 2FA reset, confirm the new
     authenticator only. The link dies; any older authenticator is removed."""
+    gone = Problem(status_code=404, slug="not-found", detail="This setup link is unknown, used or expired.")
+    link = live_setup_link(token)
+    if link is None:
+        raise gone
+    user = link.user
+    if link.purpose == SetupLink.Purpose.INVITE:
+        if password != password_again:
+            raise _bad("password_again", "The two passwords differ.")
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise _bad("password", " ".join(exc.messages)) from None
+    device = pending_authenticator(link)
+    # Outside the transaction below, so django-otp's count of wrong codes (which slows
+    # guessing down) is kept when the code is refused.
+    if not device.verify_token(otp):
+        raise _bad("otp", "That code does not match; check the authenticator and try again.")
     with transaction.atomic():
-        link = live_setup_link(token)
-        if link is None:
-            raise Problem(status_code=404, slug="not-found", detail="This setup link is unknown, used or expired.")
         link = SetupLink.objects.select_for_update().select_related("user").get(pk=link.pk)
-        if link.used_at is not None:
-            raise Problem(status_code=404, slug="not-found", detail="This setup link is unknown, used or expired.")
-        user = link.user
-        if link.purpose == SetupLink.Purpose.INVITE:
-            if password != password_again:
-                raise _bad("password_again", "The two passwords differ.")
-            try:
-                validate_password(password, user)
-            except ValidationError as exc:
-                raise _bad("password", " ".join(exc.messages)) from None
-        device = pending_authenticator(link)
-        if not device.verify_token(otp):
-            raise _bad("otp", "That code does not match; check the authenticator and try again.")
+        if link.used_at is not None or link.expires_at <= timezone.now():
+            raise gone
         if link.purpose == SetupLink.Purpose.INVITE:
             user.set_password(password)
             user.save(update_fields=["password"])
