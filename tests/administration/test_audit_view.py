@@ -46,7 +46,7 @@ def test_other_programmes_defectors_and_anonymous_callers(foreign_supervisor, pr
 
 def test_who_read_which_case_when_and_why_filtered_and_paged(supervisor, programme, contact, case, foreign_supervisor):
     reader = staff_client(contact)
-    reader.get(f"/api/v1/cases/{case.pk}", {"why": "weekly review"})
+    reader.get(f"/api/v1/cases/{case.pk}", HTTP_X_LIVLINA_REASON="weekly%20review")  # the reason rides a header
     foreign_case = CaseFactory(programme=foreign_supervisor.user.staff_roles.get().programme)
     client = staff_client(supervisor)
     url = f"/api/v1/programmes/{programme.pk}/audit"
