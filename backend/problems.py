@@ -13,6 +13,7 @@ from typing import Any, NotRequired, TypedDict
 
 from django.db import DataError
 from django.http import JsonResponse
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
@@ -148,3 +149,26 @@ def problem_response(*, status_code: int, slug: str, detail: str) -> JsonRespons
         status=status_code,
         content_type=PROBLEM_CONTENT_TYPE,
     )
+
+
+# --- problems in the OpenAPI schema ---------------------------------------------------
+
+
+class FieldErrorOutput(serializers.Serializer[FieldError]):
+    field = serializers.CharField(help_text='the wrong field ("" for the request as a whole)')
+    message = serializers.CharField()
+
+
+class ProblemOutput(serializers.Serializer[ProblemBody]):
+    type = serializers.CharField(help_text="urn:livlina:problem:<slug>")
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    # The body's key is "errors", which DRF's Serializer also names its validation errors.
+    errors = FieldErrorOutput(many=True, required=False)  # type: ignore[assignment]
+
+
+def problem_responses(*status_codes: int) -> dict[int, Any]:
+    """``extend_schema(responses=…)`` entries for these error statuses (401 and 403 of the
+    view's base are added by the caller where they apply)."""
+    return {code: OpenApiResponse(ProblemOutput, description=TITLES.get(code, "Error")) for code in status_codes}

@@ -272,6 +272,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "ENUM_NAME_OVERRIDES": {
+        "StaffRoleEnum": "backend.accounts.models.StaffRole.Role",
+        "AssignmentRoleEnum": "backend.cases.models.CaseAssignment.Role",
+        "DeviceRoleEnum": [("defector", "defector"), ("staff", "staff")],
+        "AlertStateEnum": "backend.crisis.models.Alert.State",
+        "ShredStateEnum": "backend.administration.case_services.SHRED_STATES",
+    },
 }
 
 # No API body needs more than a message of 4,000 characters and its envelope.

@@ -233,3 +233,42 @@ def programme_staff_ids(programme_id: int, user_ids: Iterable[int]) -> set[int]:
     on-call rota)."""
     rows = StaffRole.objects.filter(programme_id=programme_id, user_id__in=list(user_ids))
     return set(rows.values_list("user_id", flat=True))
+
+
+# --- administering a programme ----------------------------------------------------------
+
+
+def may_manage_staff(user: User, programme_id: int) -> bool:
+    """A programme's admins invite staff, change their roles, deactivate them and reset
+    their second factor."""
+    return _has_role(user, programme_id, StaffRole.Role.ADMIN)
+
+
+def may_administer_cases(user: User, programme_id: int) -> bool:
+    """A programme's supervisors change a case's contact persons, close, shred and
+    transfer its cases, accept cases transferred to it, and set contact persons' working
+    hours and the programme's alert limits. Deciding who works a case gives no access to
+    it: reading one still takes an assignment or break-glass."""
+    return _has_role(user, programme_id, _SUPERVISOR)
+
+
+def administered_programme_ids(user: User) -> list[int]:
+    """The programmes whose cases ``user`` administers (``may_administer_cases``)."""
+    if not (user.is_active and user.is_staff_member):
+        return []
+    rows = StaffRole.objects.filter(user=user, role=_SUPERVISOR).values_list("programme_id", flat=True)
+    return sorted(set(rows))
+
+
+def may_read_programme_audit(user: User, programme_id: int) -> bool:
+    """Supervisors and admins read the programme's audit trail."""
+    return _has_role(user, programme_id, *_MANAGERS)
+
+
+def programme_case(user: User, case_id: int) -> Case:
+    """A case by id for staff of its programme, whether or not they may read it (for
+    administering it); "not found" for anyone else, so ids leak nothing."""
+    case = Case.objects.select_related("programme", "defector").filter(pk=case_id).first()
+    if case is None or not works_in_programme(user, case.programme_id):
+        raise _not_found()
+    return case

@@ -51,6 +51,11 @@ class CaseOutput(serializers.Serializer[Case]):
     alias = serializers.CharField(source="defector.alias")
     status = serializers.CharField()
     created_at = serializers.DateTimeField()
+    content_shredded = serializers.SerializerMethodField(help_text="the case was crypto-shredded: its content is gone")
+
+    def get_content_shredded(self, case: Case) -> bool:
+        # The vault sits above cases, so its key row is asked for by relation name.
+        return Case.objects.filter(pk=case.pk, data_key__shredded_at__isnull=False).exists()
 
 
 class EnrollmentCode(TypedDict):

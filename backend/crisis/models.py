@@ -154,13 +154,21 @@ class OnCallOverride(models.Model):
 
 
 class WorkingHours(models.Model):
-    """When a contact person is at work (outside it, an unanswered message alerts at once)."""
+    """When a contact person is at work (outside it, or on a day they are away, an
+    unanswered message alerts at once)."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="working_hours")
     weekdays = models.JSONField(default=list, help_text="ISO weekdays, 1 = Monday")
     start = models.TimeField(default=dt.time(8, 0))
     end = models.TimeField(default=dt.time(17, 0))
     timezone = models.CharField(max_length=64, default="Europe/Stockholm")
+    absences = models.JSONField(
+        default=list, blank=True, help_text='[{"from": "YYYY-MM-DD", "until": "YYYY-MM-DD"}], both days included'
+    )
+
+    def away_on(self, day: dt.date) -> bool:
+        iso = day.isoformat()
+        return any(period["from"] <= iso <= period["until"] for period in self.absences)
 
 
 # --- a programme's own crisis phrases ---------------------------------------------------

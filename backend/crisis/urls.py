@@ -16,4 +16,14 @@ urlpatterns = [
     path("programmes/<int:programme_id>/oncall", views.OnCallView.as_view(), name="programme-oncall"),
     path("programmes/<int:programme_id>/oncall/rotations", views.RotationView.as_view(), name="programme-rotations"),
     path("programmes/<int:programme_id>/oncall/overrides", views.OverrideView.as_view(), name="programme-overrides"),
+    path(
+        "programmes/<int:programme_id>/oncall/rotations/<int:rotation_id>",
+        views.RotationDetailView.as_view(),
+        name="programme-rotation",
+    ),
+    path(
+        "programmes/<int:programme_id>/oncall/overrides/<int:override_id>",
+        views.OverrideDetailView.as_view(),
+        name="programme-override",
+    ),
 ]

@@ -20,7 +20,7 @@ from backend.crisis.models import POLICY_ACTIONS, Alert, OnCallOverride, OnCallR
 from backend.crisis.oncall_services import CoverageWarning, OnCallOverview
 from backend.crisis.outputs import AlertDetailOutput, AlertOutput
 from backend.input_validation import QuerySerializer, StrictSerializer
-from backend.problems import Problem
+from backend.problems import Problem, problem_responses
 from backend.push.reachability import Unreachable
 
 
@@ -101,6 +101,24 @@ class CoverageWarningOutput(serializers.Serializer[CoverageWarning]):
     )
     starts_at = serializers.DateTimeField(allow_null=True, help_text="the stretch, for nobody_on_call")
     ends_at = serializers.DateTimeField(allow_null=True)
+
+
+class RotationOutput(serializers.Serializer[OnCallRotation]):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    members = serializers.ListField(child=serializers.IntegerField(), help_text="user ids, in turn order")
+    start_date = serializers.DateField()
+    handoff_time = serializers.TimeField()
+    shift_days = serializers.IntegerField()
+    timezone = serializers.CharField()
+
+
+class OverrideOutput(serializers.Serializer[OnCallOverride]):
+    id = serializers.IntegerField()
+    rotation = serializers.IntegerField(source="rotation_id")
+    user = serializers.IntegerField(source="user_id")
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
 
 
 class OnCallOutput(serializers.Serializer[OnCallOverview]):
@@ -193,6 +211,16 @@ class OnCallView(ProgrammeSettingsView):
 
 
 class RotationView(ProgrammeSettingsView):
+    @extend_schema(
+        responses={200: RotationOutput(many=True), **problem_responses(404)},
+        summary="The programme's on-call rotations",
+    )
+    def get(self, request: Request, programme_id: int) -> Response:
+        programme = self.programme(programme_id, change=False)
+        rotations = oncall_services.rotations_of(programme)
+        # many=True takes the rows; the stubs type one row (typeddjango/djangorestframework-stubs#260).
+        return Response(RotationOutput(rotations, many=True).data)  # type: ignore[arg-type]
+
     @extend_schema(request=RotationInput, responses={201: CreatedOutput}, summary="Add an on-call rotation")
     def post(self, request: Request, programme_id: int) -> Response:
         programme = self.programme(programme_id, change=True)
@@ -201,10 +229,66 @@ class RotationView(ProgrammeSettingsView):
         return Response(CreatedOutput(rotation).data, status=status.HTTP_201_CREATED)
 
 
+class RotationDetailView(ProgrammeSettingsView):
+    @extend_schema(
+        request=RotationInput,
+        responses={200: RotationOutput, **problem_responses(400, 403, 404)},
+        summary="Change an on-call rotation",
+    )
+    def put(self, request: Request, programme_id: int, rotation_id: int) -> Response:
+        programme = self.programme(programme_id, change=True)
+        oncall_services.rotation_in(programme, rotation_id)
+        data = self.parse_body(RotationInput)
+        rotation = oncall_services.update_rotation(
+            programme=programme, actor=self.staff_user, rotation_id=rotation_id, **data
+        )
+        return Response(RotationOutput(rotation).data)
+
+    @extend_schema(
+        responses={204: None, **problem_responses(403, 404)}, summary="Delete an on-call rotation and its overrides"
+    )
+    def delete(self, request: Request, programme_id: int, rotation_id: int) -> Response:
+        programme = self.programme(programme_id, change=True)
+        oncall_services.delete_rotation(programme=programme, actor=self.staff_user, rotation_id=rotation_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class OverrideView(ProgrammeSettingsView):
+    @extend_schema(
+        responses={200: OverrideOutput(many=True), **problem_responses(404)},
+        summary="Overrides not yet over, soonest first",
+    )
+    def get(self, request: Request, programme_id: int) -> Response:
+        programme = self.programme(programme_id, change=False)
+        overrides = oncall_services.overrides_of(programme)
+        # many=True takes the rows; the stubs type one row (typeddjango/djangorestframework-stubs#260).
+        return Response(OverrideOutput(overrides, many=True).data)  # type: ignore[arg-type]
+
     @extend_schema(request=OverrideInput, responses={201: CreatedOutput}, summary="Someone covers one stretch")
     def post(self, request: Request, programme_id: int) -> Response:
         programme = self.programme(programme_id, change=True)
         data = self.parse_body(OverrideInput)
         override = oncall_services.add_override(programme=programme, actor=self.staff_user, **data)
         return Response(CreatedOutput(override).data, status=status.HTTP_201_CREATED)
+
+
+class OverrideDetailView(ProgrammeSettingsView):
+    @extend_schema(
+        request=OverrideInput,
+        responses={200: OverrideOutput, **problem_responses(400, 403, 404)},
+        summary="Change an override",
+    )
+    def put(self, request: Request, programme_id: int, override_id: int) -> Response:
+        programme = self.programme(programme_id, change=True)
+        oncall_services.override_in(programme, override_id)
+        data = self.parse_body(OverrideInput)
+        override = oncall_services.update_override(
+            programme=programme, actor=self.staff_user, override_id=override_id, **data
+        )
+        return Response(OverrideOutput(override).data)
+
+    @extend_schema(responses={204: None, **problem_responses(403, 404)}, summary="Delete an override")
+    def delete(self, request: Request, programme_id: int, override_id: int) -> Response:
+        programme = self.programme(programme_id, change=True)
+        oncall_services.delete_override(programme=programme, actor=self.staff_user, override_id=override_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

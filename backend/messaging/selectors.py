@@ -15,6 +15,7 @@ from backend.cases import policy
 from backend.cases.models import Case
 from backend.messaging.models import Conversation, Message, ReadState
 from backend.problems import Problem, api_datetime
+from backend.vault.models import CaseKey
 from backend.vault.services import ContentShredded, open_sealed
 
 MAX_PAGE = 200
@@ -88,6 +89,7 @@ def message_payload(message: Message, body: str) -> MessagePayload:
 class MessagePage:
     results: list[MessagePayload]
     has_more: bool
+    content_shredded: bool = False  # the case's key is destroyed: every body reads as ""
 
 
 def messages_after(user: User, conversation: Conversation, *, after_seq: int, limit: int) -> MessagePage:
@@ -109,4 +111,5 @@ def messages_after(user: User, conversation: Conversation, *, after_seq: int, li
                 details={"from_seq": page[0].seq, "to_seq": page[-1].seq},
             )
     results = [message_payload(m, open_body(m, case_id=conversation.case_id)) for m in page]
-    return MessagePage(results, has_more=len(rows) > limit)
+    shredded = CaseKey.objects.filter(case_id=conversation.case_id, shredded_at__isnull=False).exists()
+    return MessagePage(results, has_more=len(rows) > limit, content_shredded=shredded)

@@ -33,6 +33,8 @@ def at_work(hours: WorkingHours | None, at: dt.datetime) -> bool:
     weekdays = hours.weekdays if hours else DEFAULT_WEEKDAYS
     start, end = (hours.start, hours.end) if hours else (DEFAULT_START, DEFAULT_END)
     local = at.astimezone(ZoneInfo(hours.timezone if hours else DEFAULT_ZONE))
+    if hours is not None and hours.away_on(local.date()):
+        return False
     return local.isoweekday() in weekdays and start <= local.time() < end
 
 

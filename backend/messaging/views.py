@@ -38,6 +38,7 @@ class MessageOutput(serializers.Serializer[selectors.MessagePayload]):
 class MessagePageOutput(serializers.Serializer[selectors.MessagePage]):
     results = MessageOutput(many=True)
     has_more = serializers.BooleanField()
+    content_shredded = serializers.BooleanField(help_text="the case was crypto-shredded: no body can be read")
 
 
 class ReadInput(StrictSerializer):

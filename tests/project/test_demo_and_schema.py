@@ -13,6 +13,10 @@ from django_otp.oath import totp
 from rest_framework.test import APIClient
 
 from backend.accounts.models import Programme, User
+from backend.cases.models import Case
+from backend.crisis.engine import run_escalations
+from backend.crisis.models import AlertRecipient
+from backend.crisis.services import raise_alert
 from client.device import DeviceKeys
 
 
@@ -24,8 +28,8 @@ def seed() -> dict:
 
 def test_seed_demo_prints_working_logins_and_a_code(db):
     data = seed()
-    assert set(data) >= {"programme", "staff", "case"}
-    assert set(data["staff"]) == {"contact_person", "on_call", "supervisor"}
+    assert set(data) >= {"programme", "staff", "case", "other_programme"}
+    assert set(data["staff"]) == {"contact_person", "on_call", "supervisor", "admin"}
     person = data["staff"]["contact_person"]
     secret = base64.b32decode(person["totp_secret"])
     client = APIClient()
@@ -47,8 +51,9 @@ def test_seed_demo_again_reuses_everything_but_the_code(db):
     assert first["case"]["id"] == second["case"]["id"]
     assert first["staff"] == second["staff"]
     assert first["case"]["enrollment_code"] != second["case"]["enrollment_code"]
-    assert Programme.objects.count() == 1
-    assert User.objects.filter(kind=User.Kind.STAFF).count() == 3
+    assert first["other_programme"] == second["other_programme"]
+    assert Programme.objects.count() == 2
+    assert User.objects.filter(kind=User.Kind.STAFF).count() == 6
 
 
 def test_schema_describes_every_api_endpoint(db):
@@ -65,3 +70,34 @@ def test_schema_describes_every_api_endpoint(db):
                 routed.add(route)
     assert routed, "no API routes found"
     assert routed <= documented, routed - documented
+
+
+def log_in(person: dict) -> APIClient:
+    client = APIClient()
+    secret = base64.b32decode(person["totp_secret"])
+    form = {"username": person["username"], "password": person["password"], "otp": f"{totp(secret):06d}"}
+    assert client.post("/inbox/login/", form).status_code == 302
+    return client
+
+
+def test_seed_demo_adds_an_admin_a_second_programme_and_someone_on_call_now(db):
+    data = seed()
+    other = data["other_programme"]
+    assert set(other) == {"id", "name", "supervisor", "contact_person"}
+    admin = log_in(data["staff"]["admin"])
+    assert admin.get(f"/api/v1/programmes/{data['programme']['id']}/staff").status_code == 200
+    receiving = log_in(other["supervisor"])
+    assert receiving.get(f"/api/v1/programmes/{other['id']}/audit").status_code == 200
+    log_in(other["contact_person"])
+    alert = raise_alert(case=Case.objects.get(pk=data["case"]["id"]), kind="panic", severity="critical")
+    run_escalations()
+    notified = set(AlertRecipient.objects.filter(alert=alert).values_list("user_id", flat=True))
+    assert data["staff"]["on_call"]["user_id"] in notified
+
+
+def test_seed_demo_says_what_to_do(db):
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    text = out.getvalue()
+    assert "/inbox/" in text and "python -m client.demo" in text and "reply" in text
+    assert "Demo receiving programme" in text

@@ -4,7 +4,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from backend.administration.demo import seed_demo
+from backend.administration.demo import DemoStaffJson, seed_demo
 
 
 class Command(BaseCommand):
@@ -21,12 +21,32 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(seed))
             return
-        self.stdout.write(f"Demo programme: {seed['programme']['name']}")
+        self.stdout.write(f"Demo programme #{seed['programme']['id']}: {seed['programme']['name']}")
         for role, person in seed["staff"].items():
-            self.stdout.write(
-                f"  {role:15} username {person['username']:16} password {person['password']}"
-                f"  TOTP secret {person['totp_secret']}"
-            )
+            self._login(role, person)
+        self.stdout.write("  (demo-oncall is on call around the clock, so an alert reaches someone at any hour)")
+        other = seed["other_programme"]
+        self.stdout.write(f"Second programme #{other['id']} (to try a transfer): {other['name']}")
+        self._login("supervisor", other["supervisor"])
+        self._login("contact_person", other["contact_person"])
+        case, contact = seed["case"], seed["staff"]["contact_person"]
+        self.stdout.write(f"Case #{case['id']} ({case['alias']}): enrollment code {case['enrollment_code']}")
+        self.stdout.write("")
+        self.stdout.write("Try it:")
         self.stdout.write(
-            f"Case #{seed['case']['id']} ({seed['case']['alias']}): enrollment code {seed['case']['enrollment_code']}"
+            f"  1. Open http://127.0.0.1:8000/inbox/ and log in as {contact['username']} with the password above"
+        )
+        self.stdout.write("     and a code from the TOTP secret, or from:")
+        self.stdout.write(f"     .venv/bin/python manage.py demo_totp {contact['username']}")
+        self.stdout.write("  2. In another terminal, play the defector's app with the enrollment code:")
+        self.stdout.write(f"     .venv/bin/python -m client.demo http://127.0.0.1:8000 {case['enrollment_code']}")
+        self.stdout.write(
+            f"  3. Watch the app's message arrive in case #{case['id']} in the inbox, and reply to it there."
+        )
+        self.stdout.write("  (Run seed_demo again for a new enrollment code; each code works once.)")
+
+    def _login(self, role: str, person: DemoStaffJson) -> None:
+        self.stdout.write(
+            f"  {role:15} username {person['username']:22} password {person['password']}"
+            f"  TOTP secret {person['totp_secret']}"
         )
