@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
@@ -16,7 +17,7 @@ from backend.cases.models import Case
 from backend.messaging.models import Conversation, Message, ReadState
 from backend.problems import Problem, api_datetime
 from backend.vault.models import CaseKey
-from backend.vault.services import ContentShredded, open_sealed
+from backend.vault.services import ContentShredded, open_sealed, open_sealed_all
 
 MAX_PAGE = 200
 
@@ -56,6 +57,16 @@ def read_markers(conversation: Conversation) -> dict[int, int]:
     """Each participant's read marker (the last seq they have seen), by user id. The
     caller has the conversation through an access-checked read."""
     return dict(ReadState.objects.filter(conversation=conversation).values_list("user_id", "last_read_seq"))
+
+
+def open_bodies(messages: Sequence[Message], *, case_id: int) -> list[str]:
+    """The texts of messages of one case, the case's key read once; "" for each after
+    the case was crypto-shredded."""
+    try:
+        sealed = [(m.vault_record, bytes(m.body_sealed)) for m in messages]
+        return [plain.decode() for plain in open_sealed_all(case_id=case_id, sealed=sealed)]
+    except ContentShredded:
+        return [""] * len(messages)
 
 
 def open_body(message: Message, *, case_id: int) -> str:
@@ -110,6 +121,8 @@ def messages_after(user: User, conversation: Conversation, *, after_seq: int, li
                 target=f"conversation:{conversation.pk}",
                 details={"from_seq": page[0].seq, "to_seq": page[-1].seq},
             )
-    results = [message_payload(m, open_body(m, case_id=conversation.case_id)) for m in page]
+    results = [
+        message_payload(m, body) for m, body in zip(page, open_bodies(page, case_id=conversation.case_id), strict=True)
+    ]
     shredded = CaseKey.objects.filter(case_id=conversation.case_id, shredded_at__isnull=False).exists()
     return MessagePage(results, has_more=len(rows) > limit, content_shredded=shredded)

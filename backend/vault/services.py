@@ -13,7 +13,7 @@ takes effect for every process at the moment its transaction commits.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -229,7 +229,21 @@ def open_sealed(*, case_id: int, record: str, ciphertext: bytes) -> bytes:
     bytes), and ContentTampered if the bytes were altered, have an unknown format, or were
     sealed for another case or record. Never returns unauthenticated plaintext.
     """
+    return _open_with(_live_data_key(case_id), case_id=case_id, record=record, ciphertext=ciphertext)
+
+
+def open_sealed_all(*, case_id: int, sealed: Sequence[tuple[str, bytes]]) -> list[bytes]:
+    """``open_sealed`` for many ``(record, ciphertext)`` of one case, in order: the data key
+    is read and unwrapped once (a page of messages is one key read, not one per message)."""
+    if not sealed:
+        return []
     data_key = _live_data_key(case_id)
+    return [
+        _open_with(data_key, case_id=case_id, record=record, ciphertext=ciphertext) for record, ciphertext in sealed
+    ]
+
+
+def _open_with(data_key: bytes, *, case_id: int, record: str, ciphertext: bytes) -> bytes:
     blob = bytes(ciphertext)
     if len(blob) < _MIN_SEALED_LEN:
         raise ContentTampered(case_id, record, "too short")
