@@ -191,8 +191,9 @@ class PhraseList(models.Model):
 
 
 class Phrase(models.Model):
-    """One phrase (or one exclusion) in a list. ``normalised`` is what the scanner
-    matches, kept for display and duplicate checks; the scanner recomputes it."""
+    """One phrase (or one exclusion, or one word of a concept the rules combine, such as
+    a local medicine name) in a list. ``normalised`` is what the scanner matches, kept
+    for display and duplicate checks; the scanner recomputes it."""
 
     phrase_list = models.ForeignKey(PhraseList, on_delete=models.CASCADE, related_name="phrases")
     phrase = models.CharField(max_length=PHRASE_MAX_LENGTH)
@@ -200,6 +201,9 @@ class Phrase(models.Model):
     severity = models.CharField(max_length=16, blank=True, default="", choices=[(s.value, s.value) for s in Severity])
     category = models.CharField(max_length=16, blank=True, default="", choices=[(c, c) for c in CATEGORIES])
     is_exclusion = models.BooleanField(default=False)
+    # A concept of the shipped rules (``language.default_rules().concepts``): the phrase
+    # alerts nothing alone and joins that word group ("medicine").
+    concept = models.CharField(max_length=32, blank=True, default="")
     created_at = models.DateTimeField()
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -208,7 +212,9 @@ class Phrase(models.Model):
     class Meta:
         ordering = ["pk"]
         constraints = [
-            models.UniqueConstraint(fields=["phrase_list", "normalised", "is_exclusion"], name="unique_phrase_in_list")
+            models.UniqueConstraint(
+                fields=["phrase_list", "normalised", "is_exclusion", "concept"], name="unique_phrase_in_list"
+            )
         ]
 
 
