@@ -37,6 +37,11 @@ class Alert(models.Model):
     severity = models.PositiveSmallIntegerField(choices=SEVERITY_CHOICES)
     state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
     categories = models.JSONField(default=list, blank=True)
+    # Why it was raised, for staff: ``[{"category": ..., "rule": ...}]``, every rule that
+    # fired over its triggers (a rule name of crisis/default_phrases/rules.tsv,
+    # "listed_phrase" or "programme_phrase"; for other kinds "duress_phrase" and the like).
+    # Never the words of a message.
+    reasons = models.JSONField(default=list, blank=True)
     trigger_count = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()

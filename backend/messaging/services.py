@@ -346,7 +346,8 @@ def _store(sends: Sequence[_Send]) -> list[Message]:
 
 def _scan_for_crisis(messages: list[tuple[_Target, int, str]]) -> None:
     """Crisis language raises (or adds to) a keyword alert in the same transaction. The
-    alert carries the severity and categories, never the words matched."""
+    alert carries the severity, the categories and which rules fired (``reasons``),
+    never the words matched."""
     matchers: dict[int, PhraseMatcher] = {}
     hits = []
     for target, seq, text in messages:
@@ -354,7 +355,7 @@ def _scan_for_crisis(messages: list[tuple[_Target, int, str]]) -> None:
             matchers[target.programme_id] = matcher_for(target.programme_id)
         result = matchers[target.programme_id].scan(text)
         if result.severity is not None:
-            hits.append((target.case_id, seq, result.severity, result.categories))
+            hits.append((target.case_id, seq, result))
     if not hits:
         return
     cases = Case.objects.in_bulk({hit[0] for hit in hits})
@@ -366,11 +367,13 @@ def _scan_for_crisis(messages: list[tuple[_Target, int, str]]) -> None:
             AlertTrigger(
                 case=cases[case_id],
                 kind=Alert.Kind.KEYWORD,
-                severity=severity,
-                categories=tuple(categories),
+                severity=result.severity,
+                categories=result.categories,
                 detail={"seq": seq},
+                reasons=result.reasons,
             )
-            for case_id, seq, severity, categories in hits
+            for case_id, seq, result in hits
+            if result.severity is not None
         ]
     )
 
