@@ -260,7 +260,7 @@ def _retrigger(alert: Alert, trigger: AlertTrigger, *, now: dt.datetime) -> Aler
     alert.categories = sorted(set(alert.categories) | set(trigger.categories))
     alert.reasons = _merged_reasons(alert.reasons, trigger.reasons)
     alert.updated_at = now
-    explained = {"reasons": _merged_reasons([], trigger.reasons)} if trigger.reasons else {}
+    explained: dict[str, Any] = {"reasons": _merged_reasons([], trigger.reasons)} if trigger.reasons else {}
     add_event(alert, "retriggered", severity=Severity.of_rank(level), **explained, **(trigger.detail or {}))
     if level > alert.severity:
         add_event(alert, "severity_raised", previous=alert.severity_name, severity=Severity.of_rank(level))
