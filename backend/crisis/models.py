@@ -239,3 +239,40 @@ class PhraseListChange(models.Model):
     class Meta:
         ordering = ["-pk"]
         constraints = [models.UniqueConstraint(fields=["phrase_list", "version"], name="unique_phrase_list_version")]
+
+
+# --- the agreed duress phrase of a case -----------------------------------------------
+
+
+class DuressPhrase(models.Model):
+    """The innocent-looking phrase a defector and their contact person agreed on. Only a
+    keyed hash (HMAC with a pepper kept outside the database) of its normalised form is
+    stored, with its number of words so a message's word runs of that length can be
+    hashed and compared; the phrase itself is never stored or shown again."""
+
+    case = models.OneToOneField("cases.Case", on_delete=models.CASCADE, related_name="duress_phrase")
+    phrase_hash = models.CharField(max_length=64)
+    word_count = models.PositiveSmallIntegerField()
+    set_at = models.DateTimeField()
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+
+class MessageDuressCheck(models.Model):
+    """One per message a defector sends, written the same way whether or not it held the
+    case's duress phrase: what the check found is sealed with the case's key and read by
+    the worker, which raises the duress alert, so the sending request does identical
+    work either way (like ``checkins.CheckinAnswer``)."""
+
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="+")
+    seq = models.PositiveIntegerField(help_text="the message's place in the case's conversation")
+    sealed_assessment = models.BinaryField()
+    created_at = models.DateTimeField()
+    processed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["case", "seq"], name="one_duress_check_per_message")]
+
+    @property
+    def vault_record(self) -> str:
+        """What the sealed assessment is bound to: the message (one per case and seq)."""
+        return f"duress-check:{self.case_id}:{self.seq}"

@@ -17,6 +17,7 @@ from backend import realtime
 from backend.accounts.models import Device, User
 from backend.cases import policy
 from backend.cases.models import Case
+from backend.crisis.duress_phrases import record_checks as record_duress_checks
 from backend.crisis.language import PhraseMatcher
 from backend.crisis.models import Alert
 from backend.crisis.scanning import matcher_for
@@ -329,6 +330,11 @@ def _store(sends: Sequence[_Send]) -> list[Message]:
             for send, m in from_defectors
         )
         _scan_for_crisis([(send.known_target, m.seq, send.text) for send, m in from_defectors])
+        # Every defector message gets a sealed duress-phrase check, found or not: the
+        # worker raises the alert, so this send does the same work either way.
+        record_duress_checks(
+            [(send.known_target.case_id, m.seq, send.text) for send, m in from_defectors], sealer=sealer
+        )
     enqueue_message_pushes(
         ([uid for uid in participants[m.conversation_id] if uid != m.sender_id], m.sender_device_id) for m in messages
     )
