@@ -50,3 +50,30 @@ def test_the_shipped_rules_on_dev(figures):
     dev = figures["dev"]
     assert dev.precision >= 0.98
     assert dev.recall >= 0.98
+
+
+# The targets of the crisis-language work, on the frozen held-out part.
+TARGET_RECALL = 0.92
+TARGET_CATEGORY_RECALL = 0.90
+TARGET_PRECISION = 0.90
+TARGET_FALSE_ALARMS_PER_1000 = 5.0
+
+
+def test_the_shipped_rules_on_the_frozen_held_out_part_reach_what_was_measured(figures):
+    # What the rules reach on held_out, measured once after tuning on dev ended
+    # (docs/crisis-language.md): recall 0.503, precision 0.832, 131.9 false alarms per
+    # 1,000 ordinary messages. Floors just below, so a change that loses ground fails.
+    held_out = figures["held_out"]
+    assert held_out.rows == 331
+    assert held_out.recall >= 0.50
+    assert held_out.precision >= 0.83
+    assert held_out.false_alarms_per_1000 <= 132.0
+
+
+@pytest.mark.xfail(strict=True, reason="not met: held_out recall 0.503, precision 0.832, 131.9 false alarms/1,000")
+def test_the_shipped_rules_meet_the_targets_on_the_frozen_held_out_part(figures):
+    held_out = figures["held_out"]
+    assert held_out.recall >= TARGET_RECALL
+    assert all(t.recall >= TARGET_CATEGORY_RECALL for t in held_out.recall_by_category.values())
+    assert held_out.precision >= TARGET_PRECISION
+    assert held_out.false_alarms_per_1000 <= TARGET_FALSE_ALARMS_PER_1000
