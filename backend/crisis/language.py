@@ -1,16 +1,19 @@
 """The crisis language: normalisation and phrase matching, pure and without Django.
 
-A message is normalised (case, Unicode, diacritics, leetspeak, elongation, punctuation)
-and matched, whole words only, against phrase lists with one Aho-Corasick automaton
-(``pyahocorasick``). The shipped Swedish and English lists (``default_phrases/``) are read
-here; a programme's own lists live in the database (``crisis.models.PhraseList``), and
-``crisis.scanning`` compiles and caches a matcher per programme (see
-docs/crisis-language.md). Both languages are applied to every message: defectors switch
-between Swedish, English and slang inside one sentence.
+A message is normalised (case, Unicode, diacritics, leetspeak, elongation, punctuation,
+Swedish chat spellings) and matched, whole words only, against phrase lists and concept
+words with one Aho-Corasick automaton (``pyahocorasick``); rules then fire where words
+of their concepts fall near each other, and blockers (a negation, a past tense, a
+hypothetical) cancel what they cover (``default_phrases/rules.tsv``). The shipped
+Swedish and English lists (``default_phrases/``) are read here; a programme's own lists
+live in the database (``crisis.models.PhraseList``), and ``crisis.scanning`` compiles
+and caches a matcher per programme (see docs/crisis-language.md). Both languages are
+applied to every message: defectors switch between Swedish, English and slang inside one
+sentence.
 
 What a scan returns (``ScanResult``) carries the matched phrases for the caller's own
-use. They say something about what the defector wrote, so they must never go into a
-push payload, an alert's public fields or the audit log.
+use. They say something about what the defector wrote, so they must never go into a push
+payload, an alert's public fields or the audit log.
 """
 
 from __future__ import annotations
