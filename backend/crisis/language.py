@@ -1,16 +1,19 @@
 """The crisis language: normalisation and phrase matching, pure and without Django.
 
-A message is normalised (case, Unicode, diacritics, leetspeak, elongation, punctuation)
-and matched, whole words only, against phrase lists with one Aho-Corasick automaton
-(``pyahocorasick``). The shipped Swedish and English lists (``default_phrases/``) are read
-here; a programme's own lists live in the database (``crisis.models.PhraseList``), and
-``crisis.scanning`` compiles and caches a matcher per programme (see
-docs/crisis-language.md). Both languages are applied to every message: defectors switch
-between Swedish, English and slang inside one sentence.
+A message is normalised (case, Unicode, diacritics, leetspeak, elongation, punctuation,
+Swedish chat spellings) and matched, whole words only, against phrase lists and concept
+words with one Aho-Corasick automaton (``pyahocorasick``); rules then fire where words
+of their concepts fall near each other, and blockers (a negation, a past tense, a
+hypothetical) cancel what they cover (``default_phrases/rules.tsv``). The shipped
+Swedish and English lists (``default_phrases/``) are read here; a programme's own lists
+live in the database (``crisis.models.PhraseList``), and ``crisis.scanning`` compiles
+and caches a matcher per programme (see docs/crisis-language.md). Both languages are
+applied to every message: defectors switch between Swedish, English and slang inside one
+sentence.
 
 What a scan returns (``ScanResult``) carries the matched phrases for the caller's own
-use. They say something about what the defector wrote, so they must never go into a
-push payload, an alert's public fields or the audit log.
+use. They say something about what the defector wrote, so they must never go into a push
+payload, an alert's public fields or the audit log.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import ahocorasick
 
@@ -34,16 +37,18 @@ __all__ = [
     "PREFIX_MARK",
     "PhraseEntry",
     "PhraseMatcher",
+    "Rule",
     "ScanResult",
     "compile_matcher",
     "default_entries",
+    "default_rules",
     "load_phrase_file",
     "normalise",
     "normalised_variants",
     "parse_phrase",
 ]
 
-CATEGORIES = ("self_harm", "threat", "located", "weapons", "relapse")
+CATEGORIES = ("self_harm", "threat", "located", "weapons", "relapse", "overdose")
 LANGUAGES = ("sv", "en")
 _SEVERITY_NAMES = frozenset(severity.value for severity in Severity)
 
@@ -102,9 +107,34 @@ def _unleet(text: str, table: dict[int, str]) -> str:
     return _TOKEN.sub(swap, text)
 
 
+# Swedish chat spellings read as the word they stand for, and filler words dropped, on
+# both sides of the match (after diacritics are folded and letters collapsed): "ja" for
+# "jag", "e" for "är", "mej" for "mig", "nån"/"nåt" for "någon"/"något"; "typ" and "asså"
+# say nothing, and dropping them lets "tog typ 20 stesolid" meet "tog 20 stesolid".
+_CHAT_SPELLINGS = {
+    "ja": "jag",
+    "e": "ar",
+    "mej": "mig",
+    "dej": "dig",
+    "nan": "nagon",
+    "nat": "nagot",
+    "typ": "",
+    "asa": "",
+    "liksom": "",
+}
+_CHAT_WORD = re.compile(r"(?:^| )(?:" + "|".join(_CHAT_SPELLINGS) + r")(?= |$)")
+
+
+def _chat_word(word: re.Match[str]) -> str:
+    replacement = _CHAT_SPELLINGS[word.group(0).lstrip()]
+    return " " + replacement if replacement else ""
+
+
 def _finish(text: str) -> str:
     text = _NON_ALNUM.sub(" ", text).strip()
-    return _REPEATED_LETTER.sub(_first_letter, text)
+    text = _REPEATED_LETTER.sub(_first_letter, text)
+    text = _CHAT_WORD.sub(_chat_word, text)
+    return text.strip() if text[:1] == " " else text
 
 
 def _first_letter(run: re.Match[str]) -> str:
@@ -148,8 +178,11 @@ class PhraseEntry:
     """One phrase as the matcher sees it.
 
     ``key`` is the normalised phrase; ``prefix`` means its last word may continue.
-    ``severity`` (a ``Severity`` name) and ``category`` are empty for an exclusion. ``source`` says where the
-    phrase came from ("default:sv", "phrase:12"), for the caller's own diagnostics."""
+    ``severity`` (a ``Severity`` name) and ``category`` are empty for an exclusion and for
+    a concept word. ``concept`` names the word group a concept word belongs to
+    ("medicine", "threat_verb"): it alerts nothing alone, a rule combines it with others
+    (see ``Rule``). ``source`` says where the phrase came from ("default:sv",
+    "phrase:12"); a match from a programme's own list is explained as such."""
 
     key: str
     severity: str
@@ -157,11 +190,18 @@ class PhraseEntry:
     exclusion: bool = False
     prefix: bool = False
     source: str = ""
+    concept: str = ""
 
     @property
     def label(self) -> str:
         """The normalised phrase as written in a list, with its "*" if it is a prefix."""
         return self.key + PREFIX_MARK if self.prefix else self.key
+
+    @property
+    def rule_name(self) -> str:
+        """How an alert explains a match of this phrase: a shipped phrase or the
+        programme's own (never the phrase itself)."""
+        return "listed_phrase" if self.source.startswith("default") else "programme_phrase"
 
 
 def parse_phrase(raw: str) -> tuple[str, bool]:
@@ -178,43 +218,149 @@ def parse_phrase(raw: str) -> tuple[str, bool]:
 PHRASE_COLUMNS = ("phrase", "severity", "category")
 
 
+def _rows(path: Path) -> Iterable[tuple[int, list[str]]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        for number, row in enumerate(csv.reader(handle, delimiter="\t"), start=1):
+            if not row or not row[0].strip() or row[0].lstrip().startswith("#"):
+                continue
+            yield number, row
+
+
 def load_phrase_file(path: Path, *, source: str) -> list[PhraseEntry]:
     """Read a phrase TSV: ``phrase, severity, category`` per row, or ``phrase`` alone
     (with an optional language column) for an exclusion file; ``#`` starts a comment
     line. Raises ``ValueError`` naming the line for an unknown severity or category."""
     exclusion_file = path.stem == "exclusions"
     entries: list[PhraseEntry] = []
-    with path.open(encoding="utf-8", newline="") as handle:
-        for number, row in enumerate(csv.reader(handle, delimiter="\t"), start=1):
-            if not row or not row[0].strip() or row[0].lstrip().startswith("#"):
-                continue
-            key, prefix = parse_phrase(row[0])
-            if not key:
-                raise ValueError(f"{path.name}:{number}: nothing left of {row[0]!r} after normalisation")
-            if exclusion_file:
-                entries.append(PhraseEntry(key, "", "", exclusion=True, prefix=prefix, source=source))
-                continue
-            if len(row) < len(PHRASE_COLUMNS):
-                raise ValueError(f"{path.name}:{number}: expected {', '.join(PHRASE_COLUMNS)}")
-            severity, category = row[1].strip(), row[2].strip()
-            if severity not in _SEVERITY_NAMES:
-                raise ValueError(f"{path.name}:{number}: unknown severity {severity!r}")
-            if category not in CATEGORIES:
-                raise ValueError(f"{path.name}:{number}: unknown category {category!r}")
-            entries.append(PhraseEntry(key, severity, category, prefix=prefix, source=source))
+    for number, row in _rows(path):
+        key, prefix = parse_phrase(row[0])
+        if not key:
+            raise ValueError(f"{path.name}:{number}: nothing left of {row[0]!r} after normalisation")
+        if exclusion_file:
+            entries.append(PhraseEntry(key, "", "", exclusion=True, prefix=prefix, source=source))
+            continue
+        if len(row) < len(PHRASE_COLUMNS):
+            raise ValueError(f"{path.name}:{number}: expected {', '.join(PHRASE_COLUMNS)}")
+        severity, category = row[1].strip(), row[2].strip()
+        if severity not in _SEVERITY_NAMES:
+            raise ValueError(f"{path.name}:{number}: unknown severity {severity!r}")
+        if category not in CATEGORIES:
+            raise ValueError(f"{path.name}:{number}: unknown category {category!r}")
+        entries.append(PhraseEntry(key, severity, category, prefix=prefix, source=source))
+    return entries
+
+
+CONCEPT_COLUMNS = ("concept", "phrase")
+_RULE_COLUMNS = 6  # rule, name, severity, category, window, concepts
+_BLOCK_COLUMNS = 4  # block, concept, categories, scope
+
+
+def load_concept_file(path: Path, *, source: str) -> list[PhraseEntry]:
+    """Read a concept TSV: ``concept, phrase`` per row (one word group's members)."""
+    entries: list[PhraseEntry] = []
+    for number, row in _rows(path):
+        if len(row) < len(CONCEPT_COLUMNS) or not row[0].strip():
+            raise ValueError(f"{path.name}:{number}: expected concept, phrase")
+        key, prefix = parse_phrase(row[1])
+        if not key:
+            raise ValueError(f"{path.name}:{number}: nothing left of {row[1]!r} after normalisation")
+        entries.append(PhraseEntry(key, "", "", prefix=prefix, source=source, concept=row[0].strip()))
     return entries
 
 
 @cache
 def default_entries() -> tuple[PhraseEntry, ...]:
-    """The shipped Swedish and English lists and their exclusions (read once per process)."""
+    """The shipped Swedish and English lists, their exclusions and the concept words the
+    rules combine (read once per process)."""
     entries: list[PhraseEntry] = []
     for language in LANGUAGES:
         entries += load_phrase_file(DEFAULT_PHRASES_DIR / f"{language}.tsv", source=f"default:{language}")
     exclusions = DEFAULT_PHRASES_DIR / "exclusions.tsv"
     if exclusions.exists():
         entries += load_phrase_file(exclusions, source="default:exclusions")
+    entries += load_concept_file(DEFAULT_PHRASES_DIR / "concepts.tsv", source="default:concepts")
     return tuple(entries)
+
+
+# --- rules: concepts near each other ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Alert when a word of every concept in ``concepts`` occurs within ``window`` words
+    of each other (counted from the first word of each match): "hotade" (threat_verb)
+    near "min lillebror" (family)."""
+
+    name: str
+    severity: str
+    category: str
+    concepts: tuple[str, ...]
+    window: int
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """A concept that cancels matches of ``categories`` (every category when empty):
+    anywhere in the message (``before`` is None: "för tre år sen", "what if"), or -- a
+    negation, "inte", "never" -- a rule's match whose first word comes at most
+    ``before`` words after it. A listed phrase is not cancelled by a negation near it
+    ("orkar inte, vill dö"): a phrase states its own negated forms as exclusions. With
+    ``rules_only`` (a film, a joke) only rules are cancelled, not listed phrases."""
+
+    concept: str
+    categories: frozenset[str]
+    before: int | None
+    rules_only: bool = False
+
+    def blocks(self, category: str, *, from_rule: bool) -> bool:
+        if self.rules_only and not from_rule:
+            return False
+        return not self.categories or category in self.categories
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    rules: tuple[Rule, ...]
+    blockers: tuple[Blocker, ...]
+
+    @property
+    def concepts(self) -> frozenset[str]:
+        """Every concept a rule or a blocker uses: the ones a programme may add words to."""
+        return frozenset(c for rule in self.rules for c in rule.concepts) | {b.concept for b in self.blockers}
+
+
+def load_rule_file(path: Path) -> RuleSet:
+    """Read ``rules.tsv``: ``rule, name, severity, category, window, concept,concept…``
+    or ``block, concept, categories (comma-separated, or *), scope`` where the scope is
+    ``message`` (every match), ``rules`` (rule matches anywhere) or ``before:N``."""
+    rules: list[Rule] = []
+    blockers: list[Blocker] = []
+    for number, row in _rows(path):
+        cells = [cell.strip() for cell in row]
+        where = f"{path.name}:{number}"
+        if cells[0] == "rule" and len(cells) >= _RULE_COLUMNS:
+            _, name, severity, category, window, concepts = cells[:_RULE_COLUMNS]
+            if severity not in _SEVERITY_NAMES:
+                raise ValueError(f"{where}: unknown severity {severity!r}")
+            if category not in CATEGORIES:
+                raise ValueError(f"{where}: unknown category {category!r}")
+            rules.append(Rule(name, severity, category, tuple(concepts.split(",")), int(window)))
+        elif cells[0] == "block" and len(cells) >= _BLOCK_COLUMNS:
+            _, concept, categories, scope = cells[:_BLOCK_COLUMNS]
+            chosen = frozenset() if categories == "*" else frozenset(categories.split(","))
+            if chosen - set(CATEGORIES):
+                raise ValueError(f"{where}: unknown category in {categories!r}")
+            before = None if scope in {"message", "rules"} else int(scope.removeprefix("before:"))
+            blockers.append(Blocker(concept, chosen, before, rules_only=scope != "message"))
+        else:
+            raise ValueError(f"{where}: expected a rule or a block line")
+    return RuleSet(tuple(rules), tuple(blockers))
+
+
+@cache
+def default_rules() -> RuleSet:
+    """The shipped rules (read once per process)."""
+    return load_rule_file(DEFAULT_PHRASES_DIR / "rules.tsv")
 
 
 # --- matching ---------------------------------------------------------------------------
@@ -227,11 +373,14 @@ class ScanResult:
     ``severity`` is the highest severity matched, or None;
     ``categories`` the sorted categories of every match; ``matched`` the sorted
     normalised phrases that matched (internal use only: never into a push, an alert's
-    public fields or the audit log)."""
+    public fields or the audit log); ``reasons`` the sorted ``(category, rule)`` pairs
+    that fired, where the rule is a ``Rule`` name, "listed_phrase" or
+    "programme_phrase" -- what an alert shows staff, naming no word of the message."""
 
     severity: Severity | None
     categories: tuple[str, ...]
     matched: tuple[str, ...]
+    reasons: tuple[tuple[str, str], ...] = ()
 
     @property
     def matched_any(self) -> bool:
@@ -245,42 +394,77 @@ class ScanResult:
 
 NO_MATCH = ScanResult(severity=None, categories=(), matched=())
 
+# One match before blockers are applied: its first word, severity, category, rule name
+# (as ``ScanResult.reasons`` gives it), label (as ``ScanResult.matched``), from a rule.
+_Hit: TypeAlias = tuple[int, str, str, str, str, bool]
+# What the automaton holds for a needle: its length, its entries, whether one of them is
+# a listed phrase (alerts by itself), and the concepts among them.
+_Value: TypeAlias = tuple[int, tuple[PhraseEntry, ...], bool, frozenset[str]]
+
 
 class PhraseMatcher:
-    """A compiled set of phrases; ``scan`` is safe to call from many threads at once.
+    """A compiled set of phrases and rules; ``scan`` is safe to call from many threads.
 
-    Phrases are stored in the automaton with a space on either side (" vill do "), and
-    the text is scanned with one added on either side, so every match starts and ends on
-    a word boundary of the normalised text and "dö" never fires inside "döbeln". A
-    prefix phrase has no trailing space. Aho-Corasick reports overlapping matches too,
-    so every phrase in a message is seen, not just the leftmost."""
+    Phrases and concept words are stored in one automaton with a space on either side
+    (" vill do "), and the text is scanned with one added on either side, so every match
+    starts and ends on a word boundary of the normalised text and "dö" never fires
+    inside "döbeln". A prefix phrase has no trailing space. Aho-Corasick reports
+    overlapping matches too, so every phrase in a message is seen, not just the
+    leftmost. Rules then look at where the concept words fell (see ``Rule``), and
+    blockers cancel what a negation, a past tense or a hypothetical covers."""
 
-    def __init__(self, entries: Iterable[PhraseEntry]) -> None:
+    def __init__(self, entries: Iterable[PhraseEntry], rules: RuleSet | None = None) -> None:
         grouped: dict[str, list[PhraseEntry]] = {}
         for entry in entries:
             needle = f" {entry.key}" if entry.prefix else f" {entry.key} "
             grouped.setdefault(needle, []).append(entry)
         self.phrase_count = sum(len(group) for group in grouped.values())
         self.has_exclusions = any(entry.exclusion for group in grouped.values() for entry in group)
+        self.rules = rules if rules is not None else RuleSet((), ())
+        # By position in ``rules.rules``: an int hashes faster than a frozen dataclass.
+        self._rules_with: dict[str, list[int]] = {}
+        self._rule_concepts = [frozenset(rule.concepts) for rule in self.rules.rules]
+        for index, rule in enumerate(self.rules.rules):
+            for concept in rule.concepts:
+                self._rules_with.setdefault(concept, []).append(index)
+        self._blockers: dict[str, list[Blocker]] = {}
+        for blocker in self.rules.blockers:
+            self._blockers.setdefault(blocker.concept, []).append(blocker)
         self._automaton: Any = None
         if grouped:
             automaton = ahocorasick.Automaton()
             for needle, group in grouped.items():
-                automaton.add_word(needle, (len(needle), tuple(group)))
+                value: _Value = (
+                    len(needle),
+                    tuple(group),
+                    any(entry.category for entry in group),
+                    frozenset(entry.concept for entry in group if entry.concept),
+                )
+                automaton.add_word(needle, value)
             automaton.make_automaton()
             self._automaton = automaton
 
-    def _matches(self, normalised: str, found: list[tuple[int, int, PhraseEntry]]) -> None:
-        padded = f" {normalised} "
-        for end, (length, group) in self._automaton.iter(padded):
-            start = end - length + 2  # first letter of the phrase
-            for entry in group:
-                # A prefix match reaches to the end of the word it started.
-                stop = padded.find(" ", end + 1) - 1 if entry.prefix else end - 1
-                found.append((start, stop, entry))
+    def _matches(self, padded: str, hits: list[tuple[int, _Value]]) -> bool:
+        """Every needle in ``padded`` into ``hits``; whether one of them can alert by
+        itself (a listed phrase) or some rule has all its concepts present. False lets
+        the caller stop early: most messages hold a pronoun or two and nothing else."""
+        scoring = False
+        present: set[str] = set()
+        for end, value in self._automaton.iter(padded):
+            hits.append((end, value))
+            scoring = scoring or value[2]
+            present.update(value[3])
+        return scoring or (len(present) > 1 and self._any_rule_possible(present))
+
+    def _any_rule_possible(self, present: set[str]) -> bool:
+        for concept in present:
+            for index in self._rules_with.get(concept, ()):
+                if self._rule_concepts[index] <= present:
+                    return True
+        return False
 
     def scan(self, text: str) -> ScanResult:
-        """Normalise ``text`` and report every phrase in it (see ``ScanResult``)."""
+        """Normalise ``text`` and report every phrase and rule in it (see ``ScanResult``)."""
         return self.scan_normalised(normalised_variants(text))
 
     def scan_normalised(self, variants: Sequence[str]) -> ScanResult:
@@ -290,27 +474,105 @@ class PhraseMatcher:
         best = 0
         categories: set[str] = set()
         matched: set[str] = set()
+        reasons: set[tuple[str, str]] = set()
         for normalised in variants:
-            found: list[tuple[int, int, PhraseEntry]] = []
-            self._matches(normalised, found)
-            if not found:
-                continue
-            excluded = [(start, stop) for start, stop, entry in found if entry.exclusion]
-            for start, stop, entry in found:
-                if entry.exclusion:
-                    continue
-                if any(ex_start <= start and stop <= ex_stop for ex_start, ex_stop in excluded):
-                    continue
-                best = max(best, Severity(entry.severity).rank)
-                categories.add(entry.category)
-                matched.add(entry.label)
+            for _, severity, category, rule, label, _ in self._hits(f" {normalised} "):
+                best = max(best, Severity(severity).rank)
+                categories.add(category)
+                matched.add(label)
+                reasons.add((category, rule))
         if not best:
             return NO_MATCH
         return ScanResult(
-            severity=Severity.of_rank(best), categories=tuple(sorted(categories)), matched=tuple(sorted(matched))
+            severity=Severity.of_rank(best),
+            categories=tuple(sorted(categories)),
+            matched=tuple(sorted(matched)),
+            reasons=tuple(sorted(reasons)),
         )
+
+    def _hits(self, padded: str) -> list[_Hit]:
+        """The matches in one reading of the message that no exclusion or blocker cancels."""
+        raw: list[tuple[int, _Value]] = []
+        if not self._matches(padded, raw):
+            return []
+        found: list[tuple[int, int, PhraseEntry]] = []
+        for end, (length, group, _, _) in raw:
+            start = end - length + 2  # first letter of the phrase
+            for entry in group:
+                # A prefix match reaches to the end of the word it started.
+                stop = padded.find(" ", end + 1) - 1 if entry.prefix else end - 1
+                found.append((start, stop, entry))
+        excluded = [(start, stop) for start, stop, entry in found if entry.exclusion]
+        hits: list[_Hit] = []
+        concepts: dict[str, list[int]] = {}
+        for start, stop, entry in found:
+            if entry.exclusion or (excluded and any(a <= start and stop <= b for a, b in excluded)):
+                continue
+            # The word the match starts on (padded has a space before every word).
+            word = padded.count(" ", 0, start) - 1
+            if entry.concept:
+                concepts.setdefault(entry.concept, []).append(word)
+            else:
+                hits.append((word, entry.severity, entry.category, entry.rule_name, entry.label, False))
+        if len(concepts) > 1:
+            hits += self._rule_hits(concepts)
+        blocking = [
+            (blocker, word)
+            for concept, words in concepts.items()
+            for blocker in self._blockers.get(concept, ())
+            for word in words
+        ]
+        if not blocking:
+            return hits
+        return [hit for hit in hits if not _blocked(blocking, hit[0], hit[2], from_rule=hit[5])]
+
+    def _rule_hits(self, concepts: dict[str, list[int]]) -> list[_Hit]:
+        hits: list[_Hit] = []
+        # Only the rules that a present concept takes part in, and of those only the ones
+        # whose every concept is present (most messages have a pronoun or two, few have
+        # a threat verb).
+        present = concepts.keys()
+        candidates: set[int] = set()
+        for concept in present:
+            candidates.update(self._rules_with.get(concept, ()))
+        for index in sorted(candidates):
+            if not self._rule_concepts[index] <= present:
+                continue
+            rule = self.rules.rules[index]
+            first = _first_word_within(rule.window, [concepts[concept] for concept in rule.concepts])
+            if first is not None:
+                hits.append((first, rule.severity, rule.category, rule.name, f"rule:{rule.name}", True))
+        return hits
+
+
+def _first_word_within(window: int, positions: list[list[int]]) -> int | None:
+    """The first word of the earliest choice of one position per concept whose words
+    all lie within ``window`` words of each other, or None."""
+    best: int | None = None
+    for anchor in positions[0]:
+        low = high = anchor
+        for others in positions[1:]:
+            near = [p for p in others if abs(p - anchor) <= window]
+            if not near:
+                break
+            closest = min(near, key=lambda p: abs(p - anchor))
+            low, high = min(low, closest), max(high, closest)
+        else:
+            if high - low <= window and (best is None or low < best):
+                best = low
+    return best
+
+
+def _blocked(blocking: list[tuple[Blocker, int]], word: int, category: str, *, from_rule: bool) -> bool:
+    for blocker, at in blocking:
+        if not blocker.blocks(category, from_rule=from_rule):
+            continue
+        if blocker.before is None or (at < word and word - at <= blocker.before):
+            return True
+    return False
 
 
 def compile_matcher(extra: Iterable[PhraseEntry] = ()) -> PhraseMatcher:
-    """A matcher for the default lists plus ``extra`` phrases."""
-    return PhraseMatcher([*default_entries(), *extra])
+    """A matcher for the default lists and rules plus ``extra`` phrases (a programme's
+    own, concept words included)."""
+    return PhraseMatcher([*default_entries(), *extra], default_rules())

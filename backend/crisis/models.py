@@ -37,6 +37,11 @@ class Alert(models.Model):
     severity = models.PositiveSmallIntegerField(choices=SEVERITY_CHOICES)
     state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
     categories = models.JSONField(default=list, blank=True)
+    # Why it was raised, for staff: ``[{"category": ..., "rule": ...}]``, every rule that
+    # fired over its triggers (a rule name of crisis/default_phrases/rules.tsv,
+    # "listed_phrase" or "programme_phrase"; for other kinds "duress_phrase" and the like).
+    # Never the words of a message.
+    reasons = models.JSONField(default=list, blank=True)
     trigger_count = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
@@ -199,8 +204,9 @@ class PhraseList(models.Model):
 
 
 class Phrase(models.Model):
-    """One phrase (or one exclusion) in a list. ``normalised`` is what the scanner
-    matches, kept for display and duplicate checks; the scanner recomputes it."""
+    """One phrase (or one exclusion, or one word of a concept the rules combine, such as
+    a local medicine name) in a list. ``normalised`` is what the scanner matches, kept
+    for display and duplicate checks; the scanner recomputes it."""
 
     phrase_list = models.ForeignKey(PhraseList, on_delete=models.CASCADE, related_name="phrases")
     phrase = models.CharField(max_length=PHRASE_MAX_LENGTH)
@@ -208,6 +214,9 @@ class Phrase(models.Model):
     severity = models.CharField(max_length=16, blank=True, default="", choices=[(s.value, s.value) for s in Severity])
     category = models.CharField(max_length=16, blank=True, default="", choices=[(c, c) for c in CATEGORIES])
     is_exclusion = models.BooleanField(default=False)
+    # A concept of the shipped rules (``language.default_rules().concepts``): the phrase
+    # alerts nothing alone and joins that word group ("medicine").
+    concept = models.CharField(max_length=32, blank=True, default="")
     created_at = models.DateTimeField()
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -216,7 +225,9 @@ class Phrase(models.Model):
     class Meta:
         ordering = ["pk"]
         constraints = [
-            models.UniqueConstraint(fields=["phrase_list", "normalised", "is_exclusion"], name="unique_phrase_in_list")
+            models.UniqueConstraint(
+                fields=["phrase_list", "normalised", "is_exclusion", "concept"], name="unique_phrase_in_list"
+            )
         ]
 
 
@@ -236,3 +247,40 @@ class PhraseListChange(models.Model):
     class Meta:
         ordering = ["-pk"]
         constraints = [models.UniqueConstraint(fields=["phrase_list", "version"], name="unique_phrase_list_version")]
+
+
+# --- the agreed duress phrase of a case -----------------------------------------------
+
+
+class DuressPhrase(models.Model):
+    """The innocent-looking phrase a defector and their contact person agreed on. Only a
+    keyed hash (HMAC with a pepper kept outside the database) of its normalised form is
+    stored, with its number of words so a message's word runs of that length can be
+    hashed and compared; the phrase itself is never stored or shown again."""
+
+    case = models.OneToOneField("cases.Case", on_delete=models.CASCADE, related_name="duress_phrase")
+    phrase_hash = models.CharField(max_length=64)
+    word_count = models.PositiveSmallIntegerField()
+    set_at = models.DateTimeField()
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+
+class MessageDuressCheck(models.Model):
+    """One per message a defector sends, written the same way whether or not it held the
+    case's duress phrase: what the check found is sealed with the case's key and read by
+    the worker, which raises the duress alert, so the sending request does identical
+    work either way (like ``checkins.CheckinAnswer``)."""
+
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="+")
+    seq = models.PositiveIntegerField(help_text="the message's place in the case's conversation")
+    sealed_assessment = models.BinaryField()
+    created_at = models.DateTimeField()
+    processed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["case", "seq"], name="one_duress_check_per_message")]
+
+    @property
+    def vault_record(self) -> str:
+        """What the sealed assessment is bound to: the message (one per case and seq)."""
+        return f"duress-check:{self.case_id}:{self.seq}"

@@ -13,6 +13,14 @@ from backend.crisis.selectors import TimelineEntry
 from backend.crisis.severity import Severity
 
 
+class ReasonOutput(serializers.Serializer[dict[str, str]]):
+    category = serializers.CharField()
+    rule = serializers.CharField(
+        help_text='a rule of the crisis language ("threat_against_family"), "listed_phrase", '
+        '"programme_phrase" or "duress_phrase"'
+    )
+
+
 class AlertOutput(serializers.Serializer[Alert]):
     id = serializers.IntegerField()
     case_id = serializers.IntegerField()
@@ -20,6 +28,7 @@ class AlertOutput(serializers.Serializer[Alert]):
     severity = serializers.ChoiceField(choices=[s.value for s in Severity], source="severity_name")
     state = serializers.ChoiceField(choices=Alert.State.choices)
     categories = serializers.ListField(child=serializers.CharField())
+    reasons = ReasonOutput(many=True, help_text="which category and which rule raised it; never message words")
     trigger_count = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     acknowledged_by = serializers.IntegerField(source="acknowledged_by_id", allow_null=True)

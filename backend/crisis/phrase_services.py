@@ -19,7 +19,7 @@ from django.utils import timezone
 from backend.accounts.models import Programme, User
 from backend.audit.services import record_event
 from backend.cases import policy
-from backend.crisis.language import CATEGORIES, LANGUAGES, PREFIX_MARK, parse_phrase
+from backend.crisis.language import CATEGORIES, LANGUAGES, PREFIX_MARK, default_rules, parse_phrase
 from backend.crisis.models import PHRASE_MAX_LENGTH, Phrase, PhraseList, PhraseListChange
 from backend.crisis.severity import Severity
 from backend.problems import Problem
@@ -126,6 +126,7 @@ def _audit(*, actor: User, programme_id: int, change: PhraseListChange, phrase: 
             "severity": phrase.severity,
             "category": phrase.category,
             "exclusion": phrase.is_exclusion,
+            "concept": phrase.concept,
             "list_version": change.version,
             "programme_version": change.programme_version,
         },
@@ -134,6 +135,23 @@ def _audit(*, actor: User, programme_id: int, change: PhraseListChange, phrase: 
 
 def _invalid(field: str, detail: str) -> Problem:
     return Problem(status_code=400, slug="validation", detail=detail, field=field)
+
+
+def _checked_kind(*, severity: str, category: str, exclusion: bool, concept: str) -> tuple[str, str]:
+    """The severity and category to store: empty for an exclusion or a concept word."""
+    if concept:
+        if concept not in default_rules().concepts:
+            raise _invalid("concept", f"Use one of: {', '.join(sorted(default_rules().concepts))}.")
+        if exclusion:
+            raise _invalid("exclusion", "A concept word is not an exclusion.")
+        return "", ""
+    if exclusion:
+        return "", ""
+    if severity not in {s.value for s in Severity}:
+        raise _invalid("severity", f"Use one of: {', '.join(Severity)}.")
+    if category not in CATEGORIES:
+        raise _invalid("category", f"Use one of: {', '.join(CATEGORIES)}.")
+    return severity, category
 
 
 def add_phrase(
@@ -145,8 +163,10 @@ def add_phrase(
     severity: str = "",
     category: str = "",
     exclusion: bool = False,
+    concept: str = "",
 ) -> tuple[Phrase, int]:
-    """Add a phrase (or an exclusion) to the programme's list for ``language`` and return
+    """Add a phrase (or an exclusion, or a word of one of the rules' concepts, such as a
+    medicine name) to the programme's list for ``language`` and return
     it with the programme's new version. Transactional: the phrase, the version bump, the
     history row and the audit entry commit together. Supervisors and admins only.
     Raises 400 (naming the field) for a phrase that normalises to too little, 409 for a
@@ -154,13 +174,7 @@ def add_phrase(
     _require_changer(actor, programme_id)
     if language not in LANGUAGES:
         raise _invalid("language", f"Use one of: {', '.join(LANGUAGES)}.")
-    if exclusion:
-        severity = category = ""
-    else:
-        if severity not in {s.value for s in Severity}:
-            raise _invalid("severity", f"Use one of: {', '.join(Severity)}.")
-        if category not in CATEGORIES:
-            raise _invalid("category", f"Use one of: {', '.join(CATEGORIES)}.")
+    severity, category = _checked_kind(severity=severity, category=category, exclusion=exclusion, concept=concept)
     text = phrase.strip()
     if len(text) > PHRASE_MAX_LENGTH:
         raise _invalid("phrase", f"At most {PHRASE_MAX_LENGTH} characters.")
@@ -180,7 +194,10 @@ def add_phrase(
             name=f"custom-{language}",
             defaults={"language": language, "updated_at": timezone.now()},
         )
-        if Phrase.objects.filter(phrase_list=phrase_list, normalised=normalised, is_exclusion=exclusion).exists():
+        duplicate = Phrase.objects.filter(
+            phrase_list=phrase_list, normalised=normalised, is_exclusion=exclusion, concept=concept
+        )
+        if duplicate.exists():
             raise Problem(
                 status_code=409, slug="duplicate-phrase", detail="The list already has this phrase.", field="phrase"
             )
@@ -191,6 +208,7 @@ def add_phrase(
             severity=severity,
             category=category,
             is_exclusion=exclusion,
+            concept=concept,
             created_at=timezone.now(),
             created_by=actor,
         )
@@ -204,6 +222,7 @@ def add_phrase(
                 "severity": severity,
                 "category": category,
                 "exclusion": exclusion,
+                "concept": concept,
             },
         )
         _audit(actor=actor, programme_id=programme_id, change=change, phrase=row, op="added")
@@ -231,6 +250,7 @@ def remove_phrase(*, actor: User, programme_id: int, phrase_id: int) -> int:
             "severity": row.severity,
             "category": row.category,
             "exclusion": row.is_exclusion,
+            "concept": row.concept,
         }
         phrase_list = row.phrase_list
         row.delete()

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from backend.accounts.api_views import StaffAPIView
 from backend.crisis import phrase_services
-from backend.crisis.language import CATEGORIES, LANGUAGES
+from backend.crisis.language import CATEGORIES, LANGUAGES, default_rules
 from backend.crisis.models import PHRASE_MAX_LENGTH, Phrase, PhraseListChange
 from backend.crisis.severity import Severity
 from backend.input_validation import StrictBooleanField, StrictSerializer, TextField
@@ -32,13 +32,19 @@ class PhraseInput(StrictSerializer):
     exclusion = StrictBooleanField(
         required=False, default=False, help_text="a phrase inside which matches of other phrases are ignored"
     )
+    concept = serializers.ChoiceField(
+        choices=sorted(default_rules().concepts),
+        required=False,
+        help_text='a word for one of the rules\' word groups ("medicine"): alerts nothing alone',
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         errors: dict[str, list[str]] = {}
+        bare = attrs.get("exclusion") or "concept" in attrs
         for name in ("severity", "category"):
-            if attrs.get("exclusion") and name in attrs:
-                errors[name] = ["An exclusion has no severity or category."]
-            elif not attrs.get("exclusion") and name not in attrs:
+            if bare and name in attrs:
+                errors[name] = ["An exclusion or a concept word has no severity or category."]
+            elif not bare and name not in attrs:
                 errors[name] = ["This field is required."]
         if errors:
             raise serializers.ValidationError(errors)
@@ -53,6 +59,7 @@ class PhraseOutput(serializers.Serializer[Phrase]):
     severity = serializers.CharField(help_text="empty for an exclusion")
     category = serializers.CharField(help_text="empty for an exclusion")
     exclusion = serializers.BooleanField(source="is_exclusion")
+    concept = serializers.CharField(help_text="the rules' word group this word joins; empty for a phrase")
     created_at = serializers.DateTimeField()
 
 
@@ -108,6 +115,7 @@ class PhraseListView(StaffAPIView):
             severity=values.get("severity", ""),
             category=values.get("category", ""),
             exclusion=values["exclusion"],
+            concept=values.get("concept", ""),
         )
         return Response(CreatedPhraseOutput(row, context={"version": version}).data, status=status.HTTP_201_CREATED)
 

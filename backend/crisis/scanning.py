@@ -46,14 +46,14 @@ def _programme_state(programme_id: int) -> _ListState:
 def _programme_entries(programme_id: int) -> list[PhraseEntry]:
     entries = []
     rows = Phrase.objects.filter(phrase_list__programme_id=programme_id, phrase_list__is_active=True).values_list(
-        "pk", "phrase", "severity", "category", "is_exclusion"
+        "pk", "phrase", "severity", "category", "is_exclusion", "concept"
     )
-    for pk, phrase, severity, category, is_exclusion in rows:
+    for pk, phrase, severity, category, is_exclusion, concept in rows:
         # Normalised afresh rather than read from the stored column, so a change in the
         # normalisation rules can never leave old phrases unmatched.
         key, prefix = parse_phrase(phrase)
         if key:
-            entries.append(PhraseEntry(key, severity, category, is_exclusion, prefix, f"phrase:{pk}"))
+            entries.append(PhraseEntry(key, severity, category, is_exclusion, prefix, f"phrase:{pk}", concept))
     return entries
 
 

@@ -43,6 +43,11 @@ def _rank(severity: str) -> int:
         raise ValueError(f"unknown severity {severity!r}") from None
 
 
+def _merged_reasons(known: list[dict[str, str]], new: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
+    pairs = {(reason["category"], reason["rule"]) for reason in known} | set(new)
+    return [{"category": category, "rule": rule} for category, rule in sorted(pairs)]
+
+
 def alert_ref(alert: Alert) -> str:
     return f"alert:{alert.pk}"
 
@@ -96,6 +101,8 @@ class AlertTrigger:
     severity: Severity
     categories: tuple[str, ...] = ()
     detail: dict[str, Any] | None = None
+    # ``(category, rule)`` pairs that explain the alert (``ScanResult.reasons``).
+    reasons: tuple[tuple[str, str], ...] = ()
 
 
 def raise_alert(
@@ -204,6 +211,7 @@ def _create_alerts(triggers: Sequence[AlertTrigger], *, now: dt.datetime) -> lis
                 kind=t.kind,
                 severity=_rank(t.severity),
                 categories=sorted(set(t.categories)),
+                reasons=_merged_reasons([], t.reasons),
                 created_at=now,
                 updated_at=now,
                 escalation=_snapshot_of(policies.get(t.case.programme_id), _rank(t.severity)),
@@ -218,7 +226,12 @@ def _create_alerts(triggers: Sequence[AlertTrigger], *, now: dt.datetime) -> lis
                 alert=alert,
                 at=now,
                 kind="raised",
-                detail={"severity": t.severity, "categories": alert.categories, **(t.detail or {})},
+                detail={
+                    "severity": t.severity,
+                    "categories": alert.categories,
+                    **({"reasons": _merged_reasons([], t.reasons)} if t.reasons else {}),
+                    **(t.detail or {}),
+                },
             )
             for alert, t in zip(alerts, triggers, strict=True)
         ]
@@ -250,8 +263,10 @@ def _retrigger(alert: Alert, trigger: AlertTrigger, *, now: dt.datetime) -> Aler
     level = _rank(trigger.severity)
     alert.trigger_count += 1
     alert.categories = sorted(set(alert.categories) | set(trigger.categories))
+    alert.reasons = _merged_reasons(alert.reasons, trigger.reasons)
     alert.updated_at = now
-    add_event(alert, "retriggered", severity=Severity.of_rank(level), **(trigger.detail or {}))
+    explained: dict[str, Any] = {"reasons": _merged_reasons([], trigger.reasons)} if trigger.reasons else {}
+    add_event(alert, "retriggered", severity=Severity.of_rank(level), **explained, **(trigger.detail or {}))
     if level > alert.severity:
         add_event(alert, "severity_raised", previous=alert.severity_name, severity=Severity.of_rank(level))
         alert.severity = level

@@ -5,6 +5,7 @@ from backend.crisis import views
 urlpatterns = [
     path("alerts", views.AlertListView.as_view(), name="alert-list"),
     path("panic", views.PanicView.as_view(), name="panic"),
+    path("cases/<int:case_id>/duress-phrase", views.DuressPhraseView.as_view(), name="case-duress-phrase"),
     path("alerts/<int:alert_id>", views.AlertDetailView.as_view(), name="alert-detail"),
     path("alerts/<int:alert_id>/ack", views.AlertAckView.as_view(), name="alert-ack"),
     path("alerts/<int:alert_id>/resolve", views.AlertResolveView.as_view(), name="alert-resolve"),

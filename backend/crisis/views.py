@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from backend.accounts.api_views import DefectorAPIView, StaffAPIView
 from backend.accounts.models import Programme
 from backend.cases import policy
-from backend.crisis import escalation_policies, oncall_services, selectors, services
+from backend.crisis import duress_phrases, escalation_policies, oncall_services, selectors, services
 from backend.crisis.escalation_policies import PolicyShape
 from backend.crisis.models import POLICY_ACTIONS, Alert, OnCallOverride, OnCallRotation, StepAction
 from backend.crisis.oncall_services import CoverageWarning, OnCallOverview
@@ -36,6 +36,13 @@ class CreatedOutput(serializers.Serializer[OnCallRotation | OnCallOverride]):
 
 class PanicInput(StrictSerializer):
     """An empty object: the request itself is the signal."""
+
+
+class DuressPhraseInput(StrictSerializer):
+    phrase = serializers.CharField(
+        max_length=200,
+        help_text="the phrase agreed with the defector; stored only as a keyed hash, never shown again",
+    )
 
 
 class AckInput(StrictSerializer):
@@ -172,6 +179,18 @@ class PanicView(DefectorAPIView):
         self.parse_body(PanicInput)
         services.panic(user=self.defector_user)
         return Response(status=status.HTTP_202_ACCEPTED)
+
+
+class DuressPhraseView(StaffAPIView):
+    @extend_schema(
+        request=DuressPhraseInput,
+        responses={204: None},
+        summary="Set the case's agreed duress phrase (staff assigned to the case)",
+    )
+    def put(self, request: Request, case_id: int) -> Response:
+        phrase = self.parse_body(DuressPhraseInput)["phrase"]
+        duress_phrases.set_duress_phrase(actor=self.staff_user, case_id=case_id, phrase=phrase)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # A programme's escalation policy and on-call schedule: everyone who works in the

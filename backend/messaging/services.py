@@ -18,6 +18,7 @@ from backend import metrics, realtime
 from backend.accounts.models import Device, User
 from backend.cases import policy
 from backend.cases.models import Case
+from backend.crisis.duress_phrases import record_checks as record_duress_checks
 from backend.crisis.language import PhraseMatcher
 from backend.crisis.models import Alert
 from backend.crisis.scanning import matcher_for
@@ -340,6 +341,11 @@ def _store(sends: Sequence[_Send]) -> list[Message]:
             for send, m in from_defectors
         )
         _scan_for_crisis([(send.known_target, m.seq, send.text) for send, m in from_defectors])
+        # Every defector message gets a sealed duress-phrase check, found or not: the
+        # worker raises the alert, so this send does the same work either way.
+        record_duress_checks(
+            [(send.known_target.case_id, m.seq, send.text) for send, m in from_defectors], sealer=sealer
+        )
     enqueue_message_pushes(
         ([uid for uid in participants[m.conversation_id] if uid != m.sender_id], m.sender_device_id) for m in messages
     )
@@ -357,7 +363,8 @@ def _store(sends: Sequence[_Send]) -> list[Message]:
 
 def _scan_for_crisis(messages: list[tuple[_Target, int, str]]) -> None:
     """Crisis language raises (or adds to) a keyword alert in the same transaction. The
-    alert carries the severity and categories, never the words matched."""
+    alert carries the severity, the categories and which rules fired (``reasons``),
+    never the words matched."""
     matchers: dict[int, PhraseMatcher] = {}
     hits = []
     for target, seq, text in messages:
@@ -365,7 +372,7 @@ def _scan_for_crisis(messages: list[tuple[_Target, int, str]]) -> None:
             matchers[target.programme_id] = matcher_for(target.programme_id)
         result = matchers[target.programme_id].scan(text)
         if result.severity is not None:
-            hits.append((target.case_id, seq, result.severity, result.categories))
+            hits.append((target.case_id, seq, result))
     if not hits:
         return
     cases = Case.objects.in_bulk({hit[0] for hit in hits})
@@ -377,11 +384,13 @@ def _scan_for_crisis(messages: list[tuple[_Target, int, str]]) -> None:
             AlertTrigger(
                 case=cases[case_id],
                 kind=Alert.Kind.KEYWORD,
-                severity=severity,
-                categories=tuple(categories),
+                severity=result.severity,
+                categories=result.categories,
                 detail={"seq": seq},
+                reasons=result.reasons,
             )
-            for case_id, seq, severity, categories in hits
+            for case_id, seq, result in hits
+            if result.severity is not None
         ]
     )
 

@@ -15,6 +15,7 @@ from django.db import close_old_connections
 from backend import metrics
 from backend.audit.services import write_checkpoint
 from backend.checkins import sweeps as checkins
+from backend.crisis import duress_phrases
 from backend.crisis.engine import run_escalations
 from backend.messaging.unanswered import sweep_unanswered
 from backend.operations.heartbeat import Heartbeat
@@ -63,6 +64,7 @@ def default_jobs() -> list[PeriodicJob]:
         PeriodicJob("escalations", 0.5, until_drained(escalate, limit=50)),
         PeriodicJob("push-outbox", 0.5, until_drained(drain_outbox, limit=100)),
         PeriodicJob("checkins-duress", 0.5, until_drained(checkins.process_answers, limit=100)),
+        PeriodicJob("duress-phrases", 0.5, until_drained(duress_phrases.process_checks, limit=200)),
         PeriodicJob("checkins-missed", 0.5, until_drained(checkins.mark_missed, limit=200)),
         PeriodicJob("checkins-open", 0.5, until_drained(checkins.open_due_checkins, limit=200)),
         PeriodicJob("checkins-reminders", 1.0, until_drained(checkins.send_reminders, limit=200)),

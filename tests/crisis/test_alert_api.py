@@ -188,6 +188,38 @@ def test_crisis_language_in_a_defector_message_raises_a_keyword_alert(case, cont
     assert "tabletter" not in str(detail) and "orkar" not in str(detail)
 
 
+def test_a_keyword_alert_explains_which_category_and_rule_fired(case, contact, defector_device, as_staff):
+    conversation = Conversation.objects.get(case=case)
+    app = device_client(defector_device)
+
+    def send(body: str) -> None:
+        sent = app.post(
+            f"/api/v1/conversations/{conversation.pk}/messages",
+            {"client_id": str(uuid.uuid4()), "body": body},
+            format="json",
+        )
+        assert sent.status_code == 201
+
+    send("dom hotade lillebror utanför skolan idag")
+    send("tog 20 stesolid för en halvtimme sen")
+    alert = Alert.objects.get(kind="keyword")
+    expected = [
+        {"category": "overdose", "rule": "medicine_quantity"},
+        {"category": "threat", "rule": "threat_against_family"},
+    ]
+    detail = as_staff(contact).get(f"/api/v1/alerts/{alert.pk}").json()
+    assert detail["reasons"] == expected
+    assert as_staff(contact).get("/api/v1/alerts").json()[0]["reasons"] == expected
+    # Each trigger on the timeline says what it added.
+    raised, retriggered = (item for item in detail["timeline"] if item["event"] in {"raised", "retriggered"})
+    assert raised["detail"]["reasons"] == [{"category": "threat", "rule": "threat_against_family"}]
+    assert retriggered["detail"]["reasons"] == [{"category": "overdose", "rule": "medicine_quantity"}]
+    # Never the words, neither in the API nor in what a socket or a push is told.
+    for word in ("hotade", "lillebror", "stesolid", "halvtimme"):
+        assert word not in str(detail["reasons"]) and word not in str(detail["timeline"])
+    assert "reasons" not in alert_frame(alert)["alert"]
+
+
 def test_staff_messages_are_not_scanned(case, contact, as_staff):
     conversation = Conversation.objects.get(case=case)
     as_staff(contact).post(

@@ -265,3 +265,31 @@ def test_schema_describes_the_phrase_endpoints(db):
     post_op = paths["/api/v1/programmes/{programme_id}/phrases"]["post"]
     assert "201" in post_op["responses"]
     assert "requestBody" in post_op
+
+
+def test_a_programme_adds_a_medicine_name_that_the_overdose_rule_then_counts(as_staff, supervisor, programme):
+    client = as_staff(supervisor)
+    text = "tog 30 nymedicinol i natt"
+    assert not scanning.scan_text(text, programme_id=programme.pk).matched_any
+    created = post(client, programme, {"phrase": "nymedicinol", "language": "sv", "concept": "medicine"})
+    assert created.status_code == 201, created.content
+    assert (created.json()["concept"], created.json()["severity"], created.json()["category"]) == ("medicine", "", "")
+    # Alone the word alerts nothing; with a number of tablets it is an overdose.
+    assert not scanning.scan_text("har du hört om nymedicinol", programme_id=programme.pk).matched_any
+    result = scanning.scan_text(text, programme_id=programme.pk)
+    assert result.reasons == (("overdose", "medicine_quantity"),)
+    entry = AuditEntry.objects.filter(action="phrases.changed").latest("pk")
+    assert entry.details["concept"] == "medicine"
+    assert "nymedicinol" not in str(entry.details)
+
+
+def test_a_concept_word_names_a_known_concept_and_carries_no_severity(as_staff, supervisor, programme):
+    client = as_staff(supervisor)
+    unknown = post(client, programme, {"phrase": "nymedicinol", "language": "sv", "concept": "nonsense"})
+    assert unknown.status_code == 400
+    assert "concept" in [error["field"] for error in unknown.json()["errors"]]
+    with_severity = post(
+        client, programme, {"phrase": "nymedicinol", "language": "sv", "concept": "medicine", "severity": "high"}
+    )
+    assert with_severity.status_code == 400
+    assert "severity" in [error["field"] for error in with_severity.json()["errors"]]

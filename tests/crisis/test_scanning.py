@@ -184,6 +184,7 @@ def test_several_matches_give_the_highest_severity_and_every_category():
         severity="critical",
         categories=("located", "self_harm", "weapons"),
         matched=("har en pang", "orkar inte mer", "vet var jag bor"),
+        reasons=(("located", "programme_phrase"), ("self_harm", "programme_phrase"), ("weapons", "programme_phrase")),
     )
     assert result.matched_any
     assert result.severity_rank == 3

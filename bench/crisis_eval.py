@@ -1,0 +1,190 @@
+#!/usr/bin/env python
+"""Precision and recall of the crisis scanner on the labelled evaluation set.
+
+    .venv/bin/python bench/crisis_eval.py            # dev and held_out figures
+    .venv/bin/python bench/crisis_eval.py --misses   # also every dev row scored wrong
+
+Reads ``tests/crisis/corpus/eval_set.tsv`` (see its README) and scans every row with
+the shipped lists and rules (``backend.crisis.language.compile_matcher()``, no database).
+A row counts as alerted when the scan matched anything. For each split it prints:
+
+- per category of the labelled positives: how many, how many alerted (recall), and the
+  precision of the alerts the scanner put in that category (an alert "in" a category is
+  one whose rule categories map to it, see ``RULE_TO_EVAL``; precision = share of those
+  alerts that were labelled 1, whatever their labelled category);
+- overall precision and recall, per language too;
+- false alarms per 1,000 ordinary messages (label-0 rows that alerted, per 1,000 label-0
+  rows).
+
+``--misses`` lists wrongly scored rows of ``dev`` only: the ``held_out`` rows are frozen
+and never read one by one while rules are tuned (tests/crisis/corpus/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from backend.crisis.language import PhraseMatcher, compile_matcher
+
+EVAL_SET = Path(__file__).resolve().parent.parent / "tests" / "crisis" / "corpus" / "eval_set.tsv"
+SPLITS = ("dev", "held_out")
+EVAL_CATEGORIES = ("self_harm", "threat", "located", "violence", "overdose", "substance")
+# The scanner's categories (backend.crisis.language.CATEGORIES) named as the set names them.
+RULE_TO_EVAL = {
+    "self_harm": "self_harm",
+    "threat": "threat",
+    "located": "located",
+    "weapons": "violence",
+    "overdose": "overdose",
+    "relapse": "substance",
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    split: str
+    label: int
+    category: str
+    language: str
+    text: str
+
+
+@dataclass
+class Tally:
+    positives: int = 0
+    alerted: int = 0
+
+    @property
+    def recall(self) -> float:
+        return self.alerted / self.positives if self.positives else 1.0
+
+
+@dataclass
+class Scored:
+    """The figures of one split."""
+
+    rows: int = 0
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    negatives: int = 0
+    recall_by_category: dict[str, Tally] = field(default_factory=dict)
+    # alerts attributed to a category: (labelled 1, all)
+    alerts_by_category: dict[str, list[int]] = field(default_factory=dict)
+    by_language: dict[str, list[int]] = field(default_factory=dict)  # tp, fp, fn
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    @property
+    def false_alarms_per_1000(self) -> float:
+        return 1000 * self.fp / self.negatives if self.negatives else 0.0
+
+    def category_precision(self, category: str) -> float:
+        good, total = self.alerts_by_category.get(category, [0, 0])
+        return good / total if total else 1.0
+
+
+def read_rows(path: Path = EVAL_SET) -> list[Row]:
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if not line.strip() or line.startswith("#"):
+                continue
+            split, label, category, lang, text = line.rstrip("\n").split("\t")
+            rows.append(Row(split, int(label), category, lang, text))
+    return rows
+
+
+def score(rows: Iterable[Row], matcher: PhraseMatcher) -> Scored:
+    scored = Scored(recall_by_category={c: Tally() for c in EVAL_CATEGORIES})
+    for row in rows:
+        result = matcher.scan(row.text)
+        alerted = result.matched_any
+        scored.rows += 1
+        lang = scored.by_language.setdefault(row.language, [0, 0, 0])
+        if row.label:
+            tally = scored.recall_by_category[row.category]
+            tally.positives += 1
+            tally.alerted += alerted
+        else:
+            scored.negatives += 1
+        if alerted and row.label:
+            scored.tp += 1
+            lang[0] += 1
+        elif alerted:
+            scored.fp += 1
+            lang[1] += 1
+        elif row.label:
+            scored.fn += 1
+            lang[2] += 1
+        if alerted:
+            for category in {RULE_TO_EVAL.get(c, c) for c in result.categories}:
+                counts = scored.alerts_by_category.setdefault(category, [0, 0])
+                counts[0] += row.label
+                counts[1] += 1
+    return scored
+
+
+def evaluate(matcher: PhraseMatcher | None = None, rows: Sequence[Row] | None = None) -> dict[str, Scored]:
+    """The figures of each split, with the shipped lists unless ``matcher`` is given."""
+    matcher = matcher or compile_matcher()
+    rows = rows if rows is not None else read_rows()
+    return {split: score([r for r in rows if r.split == split], matcher) for split in SPLITS}
+
+
+def report(split: str, scored: Scored) -> str:
+    lines = [f"== {split}: {scored.rows} messages, {scored.negatives} ordinary (label 0)"]
+    lines.append(f"{'category':<10} {'positives':>9} {'alerted':>7} {'recall':>6} {'alerts':>6} {'precision':>9}")
+    for category in EVAL_CATEGORIES:
+        tally = scored.recall_by_category[category]
+        _, alerts = scored.alerts_by_category.get(category, [0, 0])
+        lines.append(
+            f"{category:<10} {tally.positives:>9} {tally.alerted:>7} {tally.recall:>6.3f} "
+            f"{alerts:>6} {scored.category_precision(category):>9.3f}"
+        )
+    lines.append(
+        f"overall: precision {scored.precision:.3f} recall {scored.recall:.3f} "
+        f"(tp {scored.tp}, fp {scored.fp}, fn {scored.fn}); "
+        f"false alarms {scored.false_alarms_per_1000:.1f} per 1,000 ordinary messages"
+    )
+    for lang, (tp, fp, fn) in sorted(scored.by_language.items()):
+        precision = tp / (tp + fp) if tp + fp else 1.0
+        recall = tp / (tp + fn) if tp + fn else 1.0
+        lines.append(f"  {lang}: precision {precision:.3f} recall {recall:.3f} (tp {tp}, fp {fp}, fn {fn})")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--misses", action="store_true", help="list the dev rows scored wrong (never held_out)")
+    parser.add_argument("--split", choices=SPLITS, action="append", help="only these splits (default: both)")
+    args = parser.parse_args()
+    matcher = compile_matcher()
+    rows = read_rows()
+    figures = evaluate(matcher, rows)
+    for split in args.split or SPLITS:
+        print(report(split, figures[split]))
+    if args.misses:
+        print("== dev rows scored wrong (label, category, language, text, rules)")
+        for row in rows:
+            if row.split != "dev":
+                continue
+            result = matcher.scan(row.text)
+            if result.matched_any != bool(row.label):
+                print(f"{row.label}\t{row.category}\t{row.language}\t{row.text}\t{','.join(result.matched)}")
+
+
+if __name__ == "__main__":
+    main()

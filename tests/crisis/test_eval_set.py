@@ -1,0 +1,79 @@
+"""The evaluation set and its harness (bench/crisis_eval.py): the set's shape, the
+arithmetic of the figures, and the frozen held-out part against the issue's targets."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.crisis.language import PhraseEntry, PhraseMatcher, parse_phrase
+from bench.crisis_eval import EVAL_CATEGORIES, Row, evaluate, read_rows, report, score
+
+
+@pytest.fixture(scope="module")
+def figures():
+    figures = evaluate()
+    for split, scored in figures.items():
+        print("\n" + report(split, scored))
+    return figures
+
+
+def test_the_set_has_its_documented_shape():
+    rows = read_rows()
+    assert len(rows) == 830
+    assert sum(r.split == "dev" for r in rows) == 499
+    assert sum(r.split == "held_out" for r in rows) == 331
+    assert {r.category for r in rows if r.label} == set(EVAL_CATEGORIES)
+    assert all((r.label == 0) == (r.category == "none") for r in rows)
+
+
+def test_the_figures_count_what_alerted():
+    key, prefix = parse_phrase("vill dö")
+    matcher = PhraseMatcher([PhraseEntry(key, "critical", "self_harm", prefix=prefix, source="default:sv")])
+    rows = [
+        Row("dev", 1, "self_harm", "sv", "jag vill dö"),
+        Row("dev", 1, "self_harm", "sv", "orkar inte"),
+        Row("dev", 0, "none", "sv", "vill dö av skratt"),
+        Row("dev", 0, "none", "sv", "hej"),
+    ]
+    scored = score(rows, matcher)
+    assert (scored.tp, scored.fp, scored.fn, scored.negatives) == (1, 1, 1, 2)
+    assert scored.precision == 0.5
+    assert scored.recall == 0.5
+    assert scored.false_alarms_per_1000 == 500.0
+    assert scored.recall_by_category["self_harm"].recall == 0.5
+    assert scored.category_precision("self_harm") == 0.5
+
+
+def test_the_shipped_rules_on_dev(figures):
+    # dev is what the rules were tuned on: these figures flatter them; held_out is the
+    # honest one.
+    dev = figures["dev"]
+    assert dev.precision >= 0.98
+    assert dev.recall >= 0.98
+
+
+# The targets of the crisis-language work, on the frozen held-out part.
+TARGET_RECALL = 0.92
+TARGET_CATEGORY_RECALL = 0.90
+TARGET_PRECISION = 0.90
+TARGET_FALSE_ALARMS_PER_1000 = 5.0
+
+
+def test_the_shipped_rules_on_the_frozen_held_out_part_reach_what_was_measured(figures):
+    # What the rules reach on held_out, measured once after tuning on dev ended
+    # (docs/crisis-language.md): recall 0.503, precision 0.832, 131.9 false alarms per
+    # 1,000 ordinary messages. Floors just below, so a change that loses ground fails.
+    held_out = figures["held_out"]
+    assert held_out.rows == 331
+    assert held_out.recall >= 0.50
+    assert held_out.precision >= 0.83
+    assert held_out.false_alarms_per_1000 <= 132.0
+
+
+@pytest.mark.xfail(strict=True, reason="not met: held_out recall 0.503, precision 0.832, 131.9 false alarms/1,000")
+def test_the_shipped_rules_meet_the_targets_on_the_frozen_held_out_part(figures):
+    held_out = figures["held_out"]
+    assert held_out.recall >= TARGET_RECALL
+    assert all(t.recall >= TARGET_CATEGORY_RECALL for t in held_out.recall_by_category.values())
+    assert held_out.precision >= TARGET_PRECISION
+    assert held_out.false_alarms_per_1000 <= TARGET_FALSE_ALARMS_PER_1000
