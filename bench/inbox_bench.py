@@ -150,7 +150,7 @@ def measure_renders(seeded: dict, renders: int) -> dict:
             import pstats
 
             profile = cProfile.Profile()
-            profile.runcall(lambda: [client.get(path) for _ in range(10)])
+            profile.runcall(lambda page=path: [client.get(page) for _ in range(10)])
             pstats.Stats(profile).sort_stats("tottime").print_stats(25)
         figures[name] = {
             "p50_ms": percentile(times, 0.5),

@@ -16,6 +16,16 @@ ALERT_KINDS: dict[str, Promise] = {
     "danger": _("In danger"),
 }
 
+# What crisis language an alert found (``Alert.reasons``' categories; never the words).
+CATEGORIES: dict[str, Promise] = {
+    "self_harm": _("self-harm"),
+    "threat": _("threat"),
+    "located": _("found by the group"),
+    "weapons": _("weapons"),
+    "relapse": _("relapse"),
+    "overdose": _("overdose"),
+}
+
 SEVERITIES: dict[str, Promise] = {"normal": _("Normal"), "high": _("High"), "critical": _("Critical")}
 
 ALERT_STATES: dict[str, Promise] = {

@@ -24,6 +24,7 @@ from backend.inbox.alert_queue import alert_queue
 from backend.inbox.conversation_pages import conversation_page, older_messages
 from backend.inbox.forms import AckForm, ResolveForm, RevokeForm, ScheduleForm
 from backend.inbox.pages import staff_page, staff_user
+from backend.inbox.queue_rows import queue_rows_html
 from backend.inbox.work_queue import work_queue
 from backend.problems import Problem
 
@@ -33,14 +34,16 @@ from backend.problems import Problem
 @require_GET
 @staff_page
 def queue_view(request: HttpRequest) -> HttpResponse:
-    return render(request, "inbox/queue.html", {"rows": work_queue(staff_user(request)), "page": "queue"})
+    return render(
+        request, "inbox/queue.html", {"rows_html": queue_rows_html(work_queue(staff_user(request))), "page": "queue"}
+    )
 
 
 @require_GET
 @staff_page
 def queue_rows_view(request: HttpRequest) -> HttpResponse:
     """The queue's rows alone: what the page fetches when a live frame says it changed."""
-    return render(request, "inbox/_queue_rows.html", {"rows": work_queue(staff_user(request))})
+    return render(request, "inbox/_queue_rows.html", {"rows_html": queue_rows_html(work_queue(staff_user(request)))})
 
 
 # --- a case --------------------------------------------------------------------------------

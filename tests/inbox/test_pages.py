@@ -276,3 +276,21 @@ def test_an_enrollment_code_page_is_never_cached(case, contact, as_staff):
     assert re.search(
         r'id="enrollment-code" class="code">[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}<', response.content.decode()
     )
+
+
+def test_a_crisis_language_alert_says_why_without_the_words(case, contact, as_staff):
+    from backend.crisis.services import AlertTrigger, raise_alerts
+
+    raise_alerts(
+        [
+            AlertTrigger(
+                case=case,
+                kind=Alert.Kind.KEYWORD,
+                severity="high",
+                categories=("threat",),
+                reasons=(("threat", "threat_family"),),
+            )
+        ]
+    )
+    html = as_staff(contact).get("/inbox/alerts/").content.decode()
+    assert "Varför: hot (threat_family)" in html

@@ -67,6 +67,17 @@ def alert_kind(code: str) -> str:
 
 
 @register.filter
+def reasons(found: list[dict[str, str]]) -> str:
+    """Why a crisis-language alert was raised, for staff: each category with the rule that
+    fired ("threat (threat_family)"), so a rule that is too eager can be named."""
+    parts = []
+    for reason in found:
+        category = str(labels.CATEGORIES.get(reason.get("category", ""), reason.get("category", "")))
+        parts.append(f"{category} ({reason['rule']})" if reason.get("rule") else category)
+    return ", ".join(dict.fromkeys(parts))
+
+
+@register.filter
 def severity(code: str) -> str:
     return str(labels.SEVERITIES.get(code, code))
 
