@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Max, Min, OuterRef, Subquery
+from django.db.models import Max, Min, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from backend.accounts.models import User
@@ -42,7 +43,8 @@ class QueueCheckin:
 
 @dataclass(frozen=True)
 class QueueRow:
-    case: Case
+    case_id: int
+    alias: str
     conversation_id: int | None
     primary_contact: str  # the name, "" when the case has none
     unread: int
@@ -68,7 +70,7 @@ def _sort_key(row: QueueRow) -> tuple[int, float, float]:
     return (2, -row.last_activity.timestamp(), 0.0)
 
 
-def _worst_alerts(user: User, case_ids: list[int]) -> dict[int, QueueAlert]:
+def _worst_alerts(user: User, case_ids: QuerySet[Case, Any]) -> dict[int, QueueAlert]:
     worst: dict[int, QueueAlert] = {}
     alerts = (
         alert_selectors.visible_alerts(user)
@@ -88,7 +90,7 @@ def _worst_alerts(user: User, case_ids: list[int]) -> dict[int, QueueAlert]:
     return worst
 
 
-def _checkins(case_ids: list[int], now: dt.datetime) -> dict[int, QueueCheckin]:
+def _checkins(case_ids: QuerySet[Case, Any], now: dt.datetime) -> dict[int, QueueCheckin]:
     open_until = dict(
         Checkin.objects.filter(case_id__in=case_ids, status=Checkin.Status.OPEN, due_at__lte=now)
         .values("case_id")
@@ -112,20 +114,16 @@ def _checkins(case_ids: list[int], now: dt.datetime) -> dict[int, QueueCheckin]:
         last_status.setdefault(case_id, status)
     return {
         case_id: QueueCheckin(open_until.get(case_id), next_due.get(case_id), last_status.get(case_id, ""))
-        for case_id in case_ids
+        for case_id in open_until.keys() | next_due.keys() | last_status.keys()
     }
 
 
 def work_queue(user: User) -> list[QueueRow]:
     now = timezone.now()
-    cases = list(
-        case_selectors.cases_for(user)
-        .filter(status=Case.Status.OPEN)
-        .select_related(None)
-        .select_related("defector")
-        .only("pk", "created_at", "status", "defector__alias", "defector__user_id")
-    )
-    case_ids = [case.pk for case in cases]
+    open_cases = case_selectors.cases_for(user).filter(status=Case.Status.OPEN)
+    cases = list(open_cases.values_list("pk", "defector__alias", "created_at"))
+    # The other reads filter by this subquery rather than by a list of (up to hundreds of) ids.
+    case_ids = open_cases.values("pk")
     # When the oldest message this staff member has not read, written by someone else,
     # arrived: how long the defector has been waiting.
     oldest_unread = (
@@ -156,18 +154,20 @@ def work_queue(user: User) -> list[QueueRow]:
     alerts = _worst_alerts(user, case_ids)
     checkins = _checkins(case_ids, now)
     rows = []
-    for case in cases:
-        conversation_id, unread, waiting_since = conversations.get(case.pk, (None, 0, None))
+    no_checkin = QueueCheckin(None, None, "")
+    for case_id, alias, created_at in cases:
+        conversation_id, unread, waiting_since = conversations.get(case_id, (None, 0, None))
         rows.append(
             QueueRow(
-                case=case,
+                case_id=case_id,
+                alias=alias,
                 conversation_id=conversation_id,
-                primary_contact=primaries.get(case.pk, ""),
+                primary_contact=primaries.get(case_id, ""),
                 unread=unread,
                 waiting_since=waiting_since if unread else None,
-                alert=alerts.get(case.pk),
-                checkin=checkins[case.pk],
-                last_activity=max(filter(None, [case.created_at, last_message.get(case.pk)])),
+                alert=alerts.get(case_id),
+                checkin=checkins.get(case_id, no_checkin),
+                last_activity=max(filter(None, [created_at, last_message.get(case_id)])),
             )
         )
     rows.sort(key=_sort_key)
