@@ -151,7 +151,7 @@ def measure_renders(seeded: dict, renders: int) -> dict:
 
             profile = cProfile.Profile()
             profile.runcall(lambda page=path: [client.get(page) for _ in range(10)])
-            pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+            pstats.Stats(profile).sort_stats(os.environ["INBOX_BENCH_PROFILE"]).print_stats(40)
         figures[name] = {
             "p50_ms": percentile(times, 0.5),
             "p95_ms": percentile(times, 0.95),

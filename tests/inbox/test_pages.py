@@ -294,3 +294,12 @@ def test_a_crisis_language_alert_says_why_without_the_words(case, contact, as_st
     )
     html = as_staff(contact).get("/inbox/alerts/").content.decode()
     assert "Varför: hot (threat_family)" in html
+
+
+def test_names_in_the_queue_are_text_not_markup(programme, contact, as_staff):
+    contact.user.first_name = '<img src=x onerror="alert(1)">'
+    contact.user.save()
+    case = CaseFactory(programme=programme, primary_contact=contact.user, alias='"><script>alert(1)</script>')
+    html = as_staff(contact).get("/inbox/queue-rows/").content.decode()
+    assert "<script>" not in html and "<img" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and f'data-case-id="{case.pk}"' in html
