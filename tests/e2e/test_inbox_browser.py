@@ -413,3 +413,18 @@ def test_the_demo_client_says_why_the_server_refused_it(server, app):
     )
     assert demo.returncode == 1
     assert demo.stderr.strip().splitlines() == ["the server refused: 400 Bad request: This code was already used."]
+
+
+def test_the_api_reference_runs_in_a_browser_under_its_policy(chromium, server):
+    """/api/v1/docs/: Swagger UI from this server's own files, under a CSP that allows
+    nothing else; a refused script or style would show as a console error."""
+    page = chromium.new_page()
+    problems = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    response = page.goto(f"{server.base_url}/api/v1/docs/")
+    assert response.status == 200
+    page.wait_for_selector(".opblock")
+    assert page.locator(".opblock").count() > 30
+    assert problems == []
+    page.close()
