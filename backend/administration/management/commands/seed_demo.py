@@ -13,6 +13,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="print one JSON object")
         parser.add_argument("--force", action="store_true", help="allow in production")
+        parser.add_argument(
+            "--base-url", default="http://127.0.0.1:8000", help="where the server answers, for the steps it prints"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.PRODUCTION and not options["force"]:
@@ -30,16 +33,15 @@ class Command(BaseCommand):
         self._login("supervisor", other["supervisor"])
         self._login("contact_person", other["contact_person"])
         case, contact = seed["case"], seed["staff"]["contact_person"]
+        base_url = options["base_url"].rstrip("/")
         self.stdout.write(f"Case #{case['id']} ({case['alias']}): enrollment code {case['enrollment_code']}")
         self.stdout.write("")
         self.stdout.write("Try it:")
-        self.stdout.write(
-            f"  1. Open http://127.0.0.1:8000/inbox/ and log in as {contact['username']} with the password above"
-        )
+        self.stdout.write(f"  1. Open {base_url}/inbox/ and log in as {contact['username']} with the password above")
         self.stdout.write("     and a code from the TOTP secret, or from:")
         self.stdout.write(f"     .venv/bin/python manage.py demo_totp {contact['username']}")
         self.stdout.write("  2. In another terminal, play the defector's app with the enrollment code:")
-        self.stdout.write(f"     .venv/bin/python -m client.demo http://127.0.0.1:8000 {case['enrollment_code']}")
+        self.stdout.write(f"     .venv/bin/python -m client.demo {base_url} {case['enrollment_code']}")
         self.stdout.write(
             f"  3. Watch the app's message arrive in case #{case['id']} in the inbox, and reply to it there."
         )
