@@ -212,6 +212,8 @@ LIVLINA_SOCKET_RATE = float(os.environ.get("LIVLINA_SOCKET_RATE", "10"))
 LIVLINA_SOCKET_BURST = float(os.environ.get("LIVLINA_SOCKET_BURST", "30"))
 # How often an open socket re-checks its credential (revocation, logout) in the database.
 LIVLINA_SOCKET_RECHECK_SECONDS = float(os.environ.get("LIVLINA_SOCKET_RECHECK_SECONDS", "30"))
+# Open sockets per device, across every process; a newer one closes the oldest (4409).
+LIVLINA_SOCKETS_PER_DEVICE = int(os.environ.get("LIVLINA_SOCKETS_PER_DEVICE", "5"))
 
 # How long a worker holds a claimed escalation step before another may take it over.
 LIVLINA_ESCALATION_LEASE_SECONDS = float(os.environ.get("LIVLINA_ESCALATION_LEASE_SECONDS", "30"))
