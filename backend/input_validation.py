@@ -11,13 +11,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import IO, Any, NoReturn
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.http import HttpRequest, HttpResponseBase
 from django.utils.http import parse_header_parameters
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from typing_extensions import override
 
-from backend.problems import PROBLEM_CONTENT_TYPE, Problem, problem_body
+from backend.problems import PROBLEM_CONTENT_TYPE, Problem, problem_body, problem_response
 
 logger = logging.getLogger(__name__)
 
@@ -207,6 +209,30 @@ def refuse_non_text_charsets(app: ASGIApp) -> ASGIApp:
         await send({"type": "http.response.body", "body": body.encode()})
 
     return guarded
+
+
+def refuse_foreign_hosts_as_problems(
+    get_response: Callable[[HttpRequest], HttpResponseBase],
+) -> Callable[[HttpRequest], HttpResponseBase]:
+    """Under ``/api/`` a ``Host`` outside ``ALLOWED_HOSTS`` is a 400 ``malformed-request``
+    problem, as every other client error of the API, instead of Django's HTML page (or
+    its debug page in development). One warning line, as Django's own, without the
+    traceback. Elsewhere Django answers as it does."""
+
+    def middleware(request: HttpRequest) -> HttpResponseBase:
+        if request.path.startswith("/api/"):
+            try:
+                request.get_host()
+            except DisallowedHost:
+                logger.warning("Bad Request (Host not allowed): %s", request.path[:200])
+                return problem_response(
+                    status_code=400,
+                    slug="malformed-request",
+                    detail="The Host header names no host this server answers for.",
+                )
+        return get_response(request)
+
+    return middleware
 
 
 class BoundedJSONParser(JSONParser):

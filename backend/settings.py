@@ -104,6 +104,7 @@ MIDDLEWARE = [
     "backend.operations.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    "backend.input_validation.refuse_foreign_hosts_as_problems",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -139,6 +140,12 @@ if PRODUCTION and not DATABASE_URL:
     raise ImproperlyConfigured("DATABASE_URL must be set when LIVLINA_ENV=production")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    if PRODUCTION and DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        # Several processes, row locks, sequences without gaps: the embedded SQLite default
+        # is for development only. (The URL itself is not repeated: it holds a password.)
+        raise ImproperlyConfigured(
+            f"LIVLINA_ENV=production needs PostgreSQL: DATABASE_URL names {DATABASES['default']['ENGINE']!r}"
+        )
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
