@@ -38,7 +38,18 @@ def main(argv: list[str]) -> int:
         report = json.loads(Path(argv[1]).read_text())
     else:
         run = subprocess.run(
-            [sys.executable, "-m", "pip_audit", "--local", "--progress-spinner", "off", "--timeout", "15", "-f", "json"],
+            [
+                sys.executable,
+                "-m",
+                "pip_audit",
+                "--local",
+                "--progress-spinner",
+                "off",
+                "--timeout",
+                "15",
+                "-f",
+                "json",
+            ],
             capture_output=True,
             text=True,
             check=False,

@@ -65,7 +65,8 @@ def test_an_audit_that_reached_no_advisory_source_says_so_and_is_not_clean(tmp_p
 
 
 def test_an_audit_names_known_vulnerabilities_and_fails(tmp_path):
-    result = audit(tmp_path, [AUDITED, {"name": "redis", "version": "1.0", "vulns": [{"id": "PYSEC-1", "fix_versions": []}]}])
+    vulnerable = {"name": "redis", "version": "1.0", "vulns": [{"id": "PYSEC-1", "fix_versions": []}]}
+    result = audit(tmp_path, [AUDITED, vulnerable])
     assert result.returncode == 1
     assert "redis 1.0: PYSEC-1" in result.stdout
 
