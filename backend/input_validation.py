@@ -11,13 +11,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import IO, Any, NoReturn
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.http import HttpRequest, HttpResponseBase
 from django.utils.http import parse_header_parameters
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from typing_extensions import override
 
-from backend.problems import PROBLEM_CONTENT_TYPE, Problem, problem_body
+from backend.problems import PROBLEM_CONTENT_TYPE, Problem, problem_body, problem_response
 
 logger = logging.getLogger(__name__)
 
@@ -46,18 +48,54 @@ class QuerySerializer(InputSerializer):
     their own."""
 
 
+NOT_TEXT = "Must be a string."
+NOT_INTEGER = "Must be an integer (a JSON number without a fraction, not a string)."
+
+
+def _takes_text(field: serializers.Field[Any, Any, Any, Any]) -> bool:
+    if isinstance(field, serializers.ChoiceField):
+        return all(isinstance(choice, str) for choice in field.choices)
+    return isinstance(field, serializers.CharField | serializers.UUIDField)
+
+
+def json_type_error(field: serializers.Field[Any, Any, Any, Any], value: Any) -> Any:
+    """Why ``value`` is not of the JSON type ``field`` takes, or None. DRF converts: its
+    CharField takes 0 and true as "0" and "True", its IntegerField "3" and 3.0, its
+    UUIDField an integer. A body says what it means or is refused; ``null`` is left to
+    the field's own ``allow_null``."""
+    if value is None:
+        return None
+    if _takes_text(field):
+        return None if isinstance(value, str) else [NOT_TEXT]
+    if isinstance(field, serializers.IntegerField):
+        return None if isinstance(value, int) and not isinstance(value, bool) else [NOT_INTEGER]
+    if isinstance(field, serializers.ListField) and isinstance(value, list):
+        wrong = {n: error for n, item in enumerate(value) if (error := json_type_error(field.child, item))}
+        return wrong or None
+    return None
+
+
 # The serializer for a request body. (Its docstring is in every input's schema entry.)
 class StrictSerializer(InputSerializer):
-    """Rejects unknown fields (named in the error) and bodies that are not JSON objects."""
+    """Rejects unknown fields (named in the error), bodies that are not JSON objects, and
+    values of the wrong JSON type: text fields take strings only, integer fields integers
+    only (not "3", 3.0 or true)."""
 
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, dict):
             raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
         errors: dict[str, Any] = {name: ["Unknown field."] for name in sorted(set(data) - set(self.fields))}
+        wrong_types = {
+            name: error
+            for name, field in self.fields.items()
+            if name in data and not field.read_only and (error := json_type_error(field, data[name])) is not None
+        }
         try:
-            value = super().to_internal_value(data)
+            # The fields of the wrong type are left out, so no validator sees DRF's conversion of them.
+            value = super().to_internal_value({k: v for k, v in data.items() if k not in wrong_types})
         except serializers.ValidationError as exc:
             errors.update(exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail})
+        errors.update(wrong_types)
         if errors:
             raise serializers.ValidationError(errors)
         return value
@@ -171,6 +209,30 @@ def refuse_non_text_charsets(app: ASGIApp) -> ASGIApp:
         await send({"type": "http.response.body", "body": body.encode()})
 
     return guarded
+
+
+def refuse_foreign_hosts_as_problems(
+    get_response: Callable[[HttpRequest], HttpResponseBase],
+) -> Callable[[HttpRequest], HttpResponseBase]:
+    """Under ``/api/`` a ``Host`` outside ``ALLOWED_HOSTS`` is a 400 ``malformed-request``
+    problem, as every other client error of the API, instead of Django's HTML page (or
+    its debug page in development). One warning line, as Django's own, without the
+    traceback. Elsewhere Django answers as it does."""
+
+    def middleware(request: HttpRequest) -> HttpResponseBase:
+        if request.path.startswith("/api/"):
+            try:
+                request.get_host()
+            except DisallowedHost:
+                logger.warning("Bad Request (Host not allowed): %s", request.path[:200])
+                return problem_response(
+                    status_code=400,
+                    slug="malformed-request",
+                    detail="The Host header names no host this server answers for.",
+                )
+        return get_response(request)
+
+    return middleware
 
 
 class BoundedJSONParser(JSONParser):

@@ -107,6 +107,7 @@ MIDDLEWARE = [
     # Static files (the inbox's CSS and JavaScript) are answered before sessions load.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
+    "backend.input_validation.refuse_foreign_hosts_as_problems",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -143,6 +144,12 @@ if PRODUCTION and not DATABASE_URL:
     raise ImproperlyConfigured("DATABASE_URL must be set when LIVLINA_ENV=production")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    if PRODUCTION and DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        # Several processes, row locks, sequences without gaps: the embedded SQLite default
+        # is for development only. (The URL itself is not repeated: it holds a password.)
+        raise ImproperlyConfigured(
+            f"LIVLINA_ENV=production needs PostgreSQL: DATABASE_URL names {DATABASES['default']['ENGINE']!r}"
+        )
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -216,6 +223,8 @@ LIVLINA_SOCKET_RATE = float(os.environ.get("LIVLINA_SOCKET_RATE", "10"))
 LIVLINA_SOCKET_BURST = float(os.environ.get("LIVLINA_SOCKET_BURST", "30"))
 # How often an open socket re-checks its credential (revocation, logout) in the database.
 LIVLINA_SOCKET_RECHECK_SECONDS = float(os.environ.get("LIVLINA_SOCKET_RECHECK_SECONDS", "30"))
+# Open sockets per device, across every process; a newer one closes the oldest (4409).
+LIVLINA_SOCKETS_PER_DEVICE = int(os.environ.get("LIVLINA_SOCKETS_PER_DEVICE", "5"))
 
 # How long a worker holds a claimed escalation step before another may take it over.
 LIVLINA_ESCALATION_LEASE_SECONDS = float(os.environ.get("LIVLINA_ESCALATION_LEASE_SECONDS", "30"))

@@ -1,6 +1,6 @@
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
-from django.views.defaults import page_not_found, server_error
+from django.views.defaults import bad_request, page_not_found, server_error
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
@@ -31,6 +31,13 @@ urlpatterns = [
 
 def _wants_problem(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    # A bad Host seen first by SecurityMiddleware's HTTPS redirect comes here (production).
+    if _wants_problem(request):
+        return problem_response(status_code=400, slug="malformed-request", detail="The request is malformed.")
+    return bad_request(request, exception or Exception())
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

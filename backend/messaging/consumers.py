@@ -22,7 +22,7 @@ from typing_extensions import override
 from backend import metrics, realtime
 from backend.accounts.models import Device, User
 from backend.jobs import Failed, run_in_bulk_else_one_by_one
-from backend.messaging import selectors, services
+from backend.messaging import selectors, services, socket_registry
 from backend.messaging.batching import BatchQueue
 from backend.messaging.rate_limits import take_send_budgets
 from backend.messaging.socket_auth import SocketIdentity, authenticate_handshake, still_valid, still_valid_many
@@ -41,6 +41,9 @@ def database_call(fn: Any) -> Any:
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_REVOKED = 4403
+# Closed to make room for a newer socket of the same device (LIVLINA_SOCKETS_PER_DEVICE):
+# the client should not reconnect on its own, or two of its sockets would take turns.
+CLOSE_SUPERSEDED = 4409
 SYNC_PAGE = 200
 # Sends stored in one transaction at most; more wait for the next batch.
 SEND_BATCH = 100
@@ -206,6 +209,7 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
 
     user: User | None = None
     device: Device | None = None
+    registered_device: object = None
 
     async def connect(self) -> None:
         identity, reason = await authenticate_handshake(self.scope)
@@ -238,6 +242,18 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
         self.counted_live = True
         metrics.LIVE_SOCKETS.inc()
         self.live = asyncio.create_task(self._send_live_frames())
+        if device is not None:
+            await self._make_room(device.pk)
+
+    async def _make_room(self, device_id: object) -> None:
+        """Register this socket and close the device's oldest beyond the cap, in
+        whichever process they live (see socket_registry)."""
+        self.registered_device = device_id
+        for channel in await socket_registry.register(device_id, self.live_channel):
+            try:
+                await self.channel_layer.send(channel, {"type": "socket.superseded"})
+            except Exception as exc:  # noqa: BLE001 - the layer is best-effort; the old socket ends with its token
+                realtime.layer_health.failed(exc)
 
     @override
     async def disconnect(self, code: int) -> None:
@@ -246,6 +262,9 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
             metrics.LIVE_SOCKETS.dec()
         if getattr(self, "watcher", None) is not None:
             self.watcher.cancel()
+        if self.registered_device is not None:
+            await socket_registry.unregister(self.registered_device, self.live_channel)
+            self.registered_device = None
         for group in getattr(self, "joined", []):
             try:
                 await self.channel_layer.group_discard(group, self.live_channel)
@@ -286,6 +305,9 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
             async with self.sending:
                 if event["type"] == "device.revoked":
                     await self.close(code=CLOSE_REVOKED)
+                    return
+                if event["type"] == "socket.superseded":
+                    await self.close(code=CLOSE_SUPERSEDED)
                     return
                 if event["type"] in LIVE_FRAME_TYPES:
                     await self.send_json(event)

@@ -130,3 +130,30 @@ def test_every_body_taking_operation_refuses_deep_json(supervisor, as_staff, cap
             tried += 1
     assert tried >= 15
     assert not any(r.exc_info for r in caplog.records)
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "development"])
+@pytest.mark.parametrize("path", ["/api/v1/auth/refresh", "/api/v1/cases/1", "/api/v1/no-such-route"])
+def test_a_host_outside_allowed_hosts_is_a_400_problem_under_the_api(path, debug, settings, caplog, db):
+    settings.DEBUG = debug
+    response = APIClient().post(path, data="{}", content_type="application/json", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["type"] == MALFORMED
+    assert "Host" in response.json()["detail"]
+    assert not any(r.exc_info for r in caplog.records)
+
+
+def test_a_host_outside_allowed_hosts_elsewhere_stays_djangos_400(settings, db):
+    settings.DEBUG = False
+    response = APIClient().get("/inbox/login/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert not response["Content-Type"].startswith("application/problem+json")
+
+
+def test_a_foreign_host_refused_by_the_https_redirect_is_a_problem_too(settings, db):
+    settings.DEBUG, settings.SECURE_SSL_REDIRECT = False, True
+    response = APIClient().get("/api/v1/cases/1", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["type"] == MALFORMED

@@ -31,7 +31,8 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         LIVLINA_AUDIT_SIGNING_KEY=key(),
         LIVLINA_ALLOWED_HOSTS="livlina.example.se",
         LIVLINA_PUSH_BACKEND="log",
-        DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3",
+        # Never connected to by these checks (nothing listens on port 9).
+        DATABASE_URL="postgres://livlina@127.0.0.1:9/livlina",
         REDIS_URL="redis://127.0.0.1:6379/0",
     )
     env.update(overrides)
@@ -76,6 +77,14 @@ def test_production_refuses_to_start_without_a_secret(tmp_path, missing):
     result = manage("check", env=env)
     assert result.returncode != 0
     assert f"{missing} must be set when LIVLINA_ENV=production" in result.stderr
+
+
+@pytest.mark.parametrize("url", ["sqlite:///{tmp}/db.sqlite3", "sqlite://:memory:", "mysql://u:secret@db/livlina"])
+def test_production_refuses_a_database_that_is_not_postgresql(tmp_path, url):
+    result = manage("check", env=production_env(tmp_path, DATABASE_URL=url.format(tmp=tmp_path)))
+    assert result.returncode != 0
+    assert "LIVLINA_ENV=production needs PostgreSQL" in result.stderr
+    assert "secret" not in result.stderr  # the URL's password is not repeated
 
 
 def test_production_refuses_an_active_kek_it_does_not_have(tmp_path):
