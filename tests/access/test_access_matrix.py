@@ -12,7 +12,9 @@ change each other's world) and checks the answer against the row's rule:
 - any other role gets a 404 byte-identical to the answer for an object that does not
   exist: a forbidden cell tells nothing a wrong id would not.
 
-A route under ``/api/v1/`` without a row fails ``test_every_route_has_a_row``."""
+A method of a route under ``/api/v1/`` without a row fails ``test_every_route_has_a_row``;
+the public routes (no caller to tell apart) are listed in ``PUBLIC`` with the answer a
+caller without credentials gets."""
 
 from __future__ import annotations
 
@@ -532,7 +534,16 @@ TABLE = [
     ),
 ]
 # Routes with no caller to tell apart: anyone may call them, and the request proves itself.
-PUBLIC_ROUTES = {"schema/", "docs/", "enroll", "auth/refresh", "auth/staff-device"}
+# How each answers a caller without credentials: the reference pages, and the credential
+# exchanges refusing an empty body as invalid input rather than as unauthenticated.
+PUBLIC = {
+    "schema/": ("GET", 200),
+    "docs/": ("GET", 200),
+    "enroll": ("POST", 400),
+    "auth/refresh": ("POST", 400),
+    "auth/staff-device": ("POST", 400),
+}
+PUBLIC_ROUTES = set(PUBLIC)
 
 
 @pytest.fixture
@@ -710,6 +721,14 @@ def test_the_access_matrix(world):
                 )
     assert not wrong, "\n".join(wrong)
     assert cells == len(TABLE) * len(ROLES)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", sorted(PUBLIC))
+def test_public_routes_answer_a_caller_without_credentials(route):
+    method, status = PUBLIC[route]
+    response = APIClient().generic(method, f"/api/v1/{route}", "{}", content_type="application/json")
+    assert response.status_code == status, response.content[:200]
 
 
 def _routes(patterns, prefix: str = "") -> list[tuple[str, URLPattern]]:
