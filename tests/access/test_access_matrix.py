@@ -605,8 +605,15 @@ def world(case, other_case, programme, contact, other_contact, oncall, superviso
     )
     assert phrase.status_code == 201, phrase.content
     rotation = add_rotation(
-        programme=programme, actor=supervisor.user, **{**ROTATION, "members": [oncall.user.pk]}
-    )  # fmt: skip
+        programme=programme,
+        actor=supervisor.user,
+        name="Weekends",
+        members=[oncall.user.pk],
+        start_date=now.date(),
+        handoff_time=dt.time(8),
+        shift_days=7,
+        timezone="Europe/Stockholm",
+    )
     override = add_override(
         programme=programme,
         actor=supervisor.user,
