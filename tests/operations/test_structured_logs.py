@@ -15,11 +15,13 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
 
 from backend import structured_logs
+from backend.audit.models import AuditEntry
 from backend.cases.enrollment import create_enrollment_code
 from backend.messaging.models import Conversation
 from backend.push.services import drain_outbox
@@ -141,7 +143,9 @@ def test_no_secret_or_content_reaches_any_log_line(api, case, contact, settings,
     )
     assert sent.status_code == 201
     reason = "Suspected relapse after the call from Kvarngatan"
-    assert staff.get(f"/api/v1/cases/{case.pk}", {"why": reason}).status_code == 200
+    # The reason rides its header (percent-encoded), never the URL; it reaches the audit log only.
+    assert staff.get(f"/api/v1/cases/{case.pk}", HTTP_X_LIVLINA_REASON=quote(reason)).status_code == 200
+    assert AuditEntry.objects.filter(action="case.read", reason=reason).exists()
     assert (
         app.post("/api/v1/checkins/999999/respond", {"status": "ok", "pin": "9137"}, format="json").status_code == 404
     )
