@@ -137,6 +137,14 @@ TABLE = [
         staff_only=True,
     ),
     row(
+        "PUT",
+        "cases/<int:case_id>/duress-phrase",
+        "/api/v1/cases/{case}/duress-phrase",
+        {"primary", "backup"},
+        {"phrase": "Har du sett min blå mössa"},
+        staff_only=True,
+    ),
+    row(
         "POST",
         "cases/<int:case_id>/break-glass",
         "/api/v1/cases/{case}/break-glass",
