@@ -428,3 +428,34 @@ def test_the_api_reference_runs_in_a_browser_under_its_policy(chromium, server):
     assert page.locator(".opblock").count() > 30
     assert problems == []
     page.close()
+
+
+def test_a_reply_goes_over_rest_when_the_socket_stays_down(chromium, server, app, authenticator):
+    """A socket that cannot connect (closed by the network as soon as it opens): after
+    5 s the reply is posted over REST with the same ``client_id``, stored once, and
+    reaches the app."""
+    http, session, conversation, app_socket = app
+    staff = server.demo["staff"]["contact_person"]
+    case_id = server.demo["case"]["id"]
+    context, page = log_in(chromium, server.base_url, staff, authenticator)
+    refused = []
+    context.route_web_socket("**/ws/v1/**", lambda socket: (refused.append(socket.url), socket.close()))
+    page.goto(f"/inbox/cases/{case_id}/")
+    page.get_by_test_id("reply-input").fill("Svar när uttaget är nere")
+    page.get_by_test_id("reply-send").click()
+    reply = page.get_by_test_id("conversation-message").filter(has_text="Svar när uttaget är nere")
+    assert "pending" in reply.get_attribute("class")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=conversation-message]')]"
+        ".some(el => el.textContent.includes('Svar när uttaget är nere') && el.dataset.seq)",
+        timeout=15000,
+    )
+    assert refused, "the socket was never tried"
+    assert page.get_by_test_id("connection-state").get_attribute("data-state") != "connected"
+    seq = int(reply.get_attribute("data-seq"))
+    frame = app_socket.wait_for(lambda f: f["type"] == "message.new" and f["message"]["seq"] == seq)
+    assert frame["message"]["body"] == "Svar när uttaget är nere"
+    assert reply.locator(".receipt").inner_text() == "Skickat"
+    stored = http.get(session, f"/api/v1/conversations/{conversation}/messages", after_seq=0, limit=200).json()
+    assert [m["seq"] for m in stored["results"] if m["body"] == "Svar när uttaget är nere"] == [seq]
+    context.close()
