@@ -64,3 +64,14 @@ TIMELINE_EVENTS: dict[str, Promise] = {
     "push.failed": _("Push failed"),
     "push.queued": _("Push queued"),
 }
+
+STAFF_ROLES: dict[str, Promise] = {
+    "contact_person": _("Contact person"),
+    "on_call": _("On call"),
+    "supervisor": _("Supervisor"),
+    "admin": _("Admin"),
+}
+
+
+def role_label(role: str) -> str:
+    return str(STAFF_ROLES.get(role, role))
