@@ -7,12 +7,9 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from backend.accounts.models import Programme, StaffRole, User
-from backend.cases import policy
 from backend.inbox.labels import role_label
 from backend.inbox.pages import staff_page, staff_user
 
