@@ -75,3 +75,19 @@ STAFF_ROLES: dict[str, Promise] = {
 
 def role_label(role: str) -> str:
     return str(STAFF_ROLES.get(role, role))
+
+
+# A case as its programme's supervisors see it (``administration.case_selectors``).
+CASE_STATES: dict[str, Promise] = {
+    "open": _("Open"),
+    "closed": _("Closed"),
+    "shredded": _("Content destroyed"),
+}
+
+# A move to another programme, as either side sees it (the sending side sees no more).
+TRANSFER_STATES: dict[str, Promise] = {
+    "proposed": _("Waiting for an answer"),
+    "accepted": _("Accepted"),
+    "declined": _("Declined"),
+    "expired": _("Expired"),
+}
