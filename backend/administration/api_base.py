@@ -1,35 +1,18 @@
-"""The base of the administration endpoints: a programme or a case looked up for the
-caller, "not found" to anyone outside its programme and "forbidden" to staff of the
-programme whose role may not act."""
+"""The base of the administration endpoints: the access questions of ``access`` asked
+for the authenticated staff member."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from backend.accounts.api_views import StaffAPIView
-from backend.accounts.models import Programme, User
-from backend.cases import policy
+from backend.accounts.models import Programme
+from backend.administration import access
+from backend.administration.access import RoleQuestion
 from backend.cases.models import Case
-from backend.problems import Problem
-
-RoleQuestion = Callable[[User, int], bool]
-
-
-def forbidden(detail: str) -> Problem:
-    return Problem(status_code=403, slug="forbidden", detail=detail)
 
 
 class AdministrationAPIView(StaffAPIView):
     def programme_for(self, programme_id: int, allowed: RoleQuestion, refusal: str) -> Programme:
-        programme = Programme.objects.filter(pk=programme_id).first()
-        if programme is None or not policy.works_in_programme(self.staff_user, programme_id):
-            raise Problem(status_code=404, slug="not-found", detail="No such programme.")
-        if not allowed(self.staff_user, programme_id):
-            raise forbidden(refusal)
-        return programme
+        return access.programme_for(self.staff_user, programme_id, allowed, refusal)
 
     def case_for(self, case_id: int, allowed: RoleQuestion, refusal: str) -> Case:
-        case = policy.programme_case(self.staff_user, case_id)
-        if not allowed(self.staff_user, case.programme_id):
-            raise forbidden(refusal)
-        return case
+        return access.case_for(self.staff_user, case_id, allowed, refusal)

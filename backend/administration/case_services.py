@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from backend.accounts.models import Device, Programme, User
@@ -154,6 +155,17 @@ def is_shredded(case: Case) -> bool:
     return CaseKey.objects.filter(case=case, shredded_at__isnull=False).exists()
 
 
+def awaiting_confirmation(now: datetime) -> Q:
+    """Shred requests still waiting for a second supervisor at ``now`` (a Q over ShredRequest)."""
+    return Q(confirmed_at__isnull=True, requested_at__gt=now - SHRED_CONFIRM_WINDOW)
+
+
+def pending_shred(case: Case, *, now: datetime | None = None) -> ShredRequest | None:
+    """The request to shred ``case`` still waiting for a second supervisor, if any."""
+    rows = ShredRequest.objects.filter(awaiting_confirmation(now or timezone.now()), case=case)
+    return rows.select_related("requested_by").order_by("-requested_at").first()
+
+
 def request_shred(*, case: Case, actor: User) -> ShredState:
     """The first supervisor asks; a second, different supervisor confirms within 24 hours
     and the case's data key is destroyed: its content can never be read again."""
@@ -164,13 +176,7 @@ def request_shred(*, case: Case, actor: User) -> ShredState:
         if is_shredded(locked):
             raise _conflict("case-erased", "The case's content is already shredded.")
         now = timezone.now()
-        pending = (
-            ShredRequest.objects.filter(
-                case=locked, confirmed_at__isnull=True, requested_at__gt=now - SHRED_CONFIRM_WINDOW
-            )
-            .order_by("-requested_at")
-            .first()
-        )
+        pending = pending_shred(locked, now=now)
         if pending is None:
             pending = ShredRequest.objects.create(case=locked, requested_by=actor, requested_at=now)
             record_event(

@@ -64,3 +64,30 @@ TIMELINE_EVENTS: dict[str, Promise] = {
     "push.failed": _("Push failed"),
     "push.queued": _("Push queued"),
 }
+
+STAFF_ROLES: dict[str, Promise] = {
+    "contact_person": _("Contact person"),
+    "on_call": _("On call"),
+    "supervisor": _("Supervisor"),
+    "admin": _("Admin"),
+}
+
+
+def role_label(role: str) -> str:
+    return str(STAFF_ROLES.get(role, role))
+
+
+# A case as its programme's supervisors see it (``administration.case_selectors``).
+CASE_STATES: dict[str, Promise] = {
+    "open": _("Open"),
+    "closed": _("Closed"),
+    "shredded": _("Content destroyed"),
+}
+
+# A move to another programme, as either side sees it (the sending side sees no more).
+TRANSFER_STATES: dict[str, Promise] = {
+    "proposed": _("Waiting for an answer"),
+    "accepted": _("Accepted"),
+    "declined": _("Declined"),
+    "expired": _("Expired"),
+}

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from backend.inbox import auth_views, views
 
@@ -21,4 +21,5 @@ urlpatterns = [
     path("alerts/rows/", views.alert_rows_view, name="inbox-alert-rows"),
     path("alerts/<int:alert_id>/ack", views.alert_ack_view, name="inbox-alert-ack"),
     path("alerts/<int:alert_id>/resolve", views.alert_resolve_view, name="inbox-alert-resolve"),
+    path("programmes/", include("backend.inbox.programme.urls")),
 ]

@@ -4,6 +4,8 @@ reads of case content exactly as the API does), writes through the services."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import segno
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -61,16 +63,20 @@ def older_messages_view(request: HttpRequest, case_id: int) -> HttpResponse:
     return older_messages(request, staff_user(request), case_id)
 
 
+def new_enrollment_code(case: Case, user: User) -> dict[str, Any]:
+    """A fresh one-time code for ``case`` with its QR, as ``_enrollment_code.html`` shows
+    them (the service refuses anyone not assigned to the case)."""
+    code, row = enrollment.create_enrollment_code(case=case, created_by=user)
+    qr = segno.make(code, error="m").svg_inline(scale=5, title=code)
+    return {"code": code, "expires_at": row.expires_at, "qr": qr}
+
+
 @require_POST
 @staff_page
 def enrollment_code_view(request: HttpRequest, case_id: int) -> HttpResponse:
     user = staff_user(request)
     case = policy.require_case_for_staff(user, case_id)
-    code, row = enrollment.create_enrollment_code(case=case, created_by=user)
-    qr = segno.make(code, error="m").svg_inline(scale=5, title=code)
-    response = render(
-        request, "inbox/enrollment_code.html", {"case": case, "code": code, "expires_at": row.expires_at, "qr": qr}
-    )
+    response = render(request, "inbox/enrollment_code.html", {"case": case, **new_enrollment_code(case, user)})
     # A one-time code: no cache, no back-button copy.
     response["Cache-Control"] = "no-store"
     return response

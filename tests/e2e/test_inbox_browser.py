@@ -7,82 +7,30 @@ Screenshots of every main page at 1280 by 800 and 390 by 844 are saved in ``var/
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
-import time
 
-import httpx
 import pytest
-from django_otp.oath import totp
 
 from client.device import LivlinaClient
 from tests.e2e.app_socket import AppSocket
-from tests.e2e.live_server import ROOT, live_server
+from tests.e2e.browser import (
+    AXE,
+    DESKTOP,
+    PHONE,
+    axe_violations,
+    log_in,
+    needs,
+    shoot,
+    staff_api,
+    wait_connected,
+)
+from tests.e2e.live_server import ROOT
 from tests.e2e.network import CuttableProxy
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-AXE = ROOT / "tests" / "e2e" / "node_modules" / "axe-core" / "axe.min.js"
-SCREENSHOTS = ROOT / "var" / "screenshots"
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
-
-
-def _needs(what: str, present: bool, install: str) -> None:
-    if present:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must provide {what} ({install})")
-    pytest.skip(f"needs {what}: {install}")
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    _needs("Chromium", CHROMIUM is not None, "apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with live_server(tmp_path_factory.mktemp("inbox")) as running:
-        yield running
-
-
-class Authenticator:
-    """One-time codes for the demo staff. A code is accepted once, so a second login of the
-    same person inside one 30-second step uses the next step's code (inside the allowed
-    drift), and a third waits for time to catch up."""
-
-    def __init__(self) -> None:
-        self.last_step: dict[str, int] = {}
-
-    def code(self, staff: dict) -> str:
-        now_step = int(time.time()) // 30
-        step = max(now_step, self.last_step.get(staff["username"], -1) + 1)
-        while step > now_step + 1:
-            time.sleep(1)
-            now_step = int(time.time()) // 30
-        self.last_step[staff["username"]] = step
-        return f"{totp(base64.b32decode(staff['totp_secret']), t0=0, step=30, drift=step - now_step):06d}"
-
-
-@pytest.fixture(scope="module")
-def authenticator() -> Authenticator:
-    return Authenticator()
 
 
 @pytest.fixture(scope="module")
@@ -96,43 +44,6 @@ def app(server):
     yield http, session, conversation, socket
     socket.close()
     http.close()
-
-
-def log_in(browser, base_url: str, staff: dict, authenticator: Authenticator, *, viewport=DESKTOP, bypass_csp=False):
-    context = browser.new_context(viewport=viewport, base_url=base_url, bypass_csp=bypass_csp, locale="sv-SE")
-    page = context.new_page()
-    page.goto("/inbox/")
-    assert "/inbox/login/" in page.url
-    page.fill("input[name=username]", staff["username"])
-    page.fill("input[name=password]", staff["password"])
-    page.fill("input[name=otp]", authenticator.code(staff))
-    page.click("main button[type=submit]")
-    page.wait_for_url(f"{base_url}/inbox/")
-    return context, page
-
-
-def wait_connected(page) -> None:
-    page.wait_for_selector("[data-testid=connection-state][data-state=connected]", timeout=15000)
-
-
-def staff_api(base_url: str, staff: dict, authenticator: Authenticator) -> httpx.Client:
-    """An HTTP client signed in to the inbox (session cookie and CSRF token), for the API
-    calls a supervisor would make."""
-    client = httpx.Client(base_url=base_url, timeout=15)
-    client.get("/inbox/login/")
-    token = client.cookies["csrftoken"]
-    form = {"username": staff["username"], "password": staff["password"], "otp": authenticator.code(staff)}
-    response = client.post("/inbox/login/", data={**form, "csrfmiddlewaretoken": token})
-    assert response.status_code == 302, response.text
-    client.headers["X-CSRFToken"] = client.cookies["csrftoken"]
-    client.headers["Referer"] = f"{base_url}/inbox/"
-    return client
-
-
-def shoot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    size = page.viewport_size
-    page.screenshot(path=str(SCREENSHOTS / f"{name}-{size['width']}x{size['height']}.png"), full_page=True)
 
 
 def test_login_then_a_message_arrives_live_and_the_reply_reaches_the_app(chromium, server, app, authenticator):
@@ -360,7 +271,7 @@ def test_a_schedule_is_made_with_the_form(chromium, server, app, authenticator):
 def test_every_main_page_is_accessible_at_both_sizes(chromium, server, app, authenticator):
     """axe-core finds no serious or critical violation on any main page; the screenshots of
     each page at both sizes are saved for a person to look at."""
-    _needs("axe-core", AXE.exists(), "npm ci --prefix tests/e2e")
+    needs("axe-core", AXE.exists(), "npm ci --prefix tests/e2e")
     staff = server.demo["staff"]["contact_person"]
     case_id = server.demo["case"]["id"]
     pages = {
@@ -376,29 +287,16 @@ def test_every_main_page_is_accessible_at_both_sizes(chromium, server, app, auth
         page = context.new_page()
         page.goto("/inbox/login/")
         shoot(page, "login")
-        failures.update(_axe(page, f"login {viewport['width']}"))
+        failures.update(axe_violations(page, f"login {viewport['width']}"))
         context.close()
         context, page = log_in(chromium, server.base_url, staff, authenticator, viewport=viewport, bypass_csp=True)
         for name, path in pages.items():
             page.goto(path)
             wait_connected(page)
             shoot(page, name)
-            failures.update(_axe(page, f"{name} {viewport['width']}"))
+            failures.update(axe_violations(page, f"{name} {viewport['width']}"))
         context.close()
     assert failures == {}, json.dumps(failures, indent=1, ensure_ascii=False)
-
-
-def _axe(page, label: str) -> dict[str, list[str]]:
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => { const r = await axe.run(document); return [r.passes.length, r.violations]; }")
-    checked, violations = result
-    assert checked > 0, "axe-core checked nothing"
-    serious = [
-        f"{v['id']}: {v['help']} ({len(v['nodes'])} times, e.g. {v['nodes'][0]['html'][:120]})"
-        for v in violations
-        if v["impact"] in ("serious", "critical")
-    ]
-    return {label: serious} if serious else {}
 
 
 def test_the_demo_client_says_why_the_server_refused_it(server, app):

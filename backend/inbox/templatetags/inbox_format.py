@@ -137,3 +137,13 @@ def unread_label(count: int) -> str:
 @register.filter
 def open_until(value: dt.datetime) -> str:
     return _("Open, closes %(until)s") % {"until": local_datetime(value)}
+
+
+@register.filter
+def case_state(code: str) -> str:
+    return str(labels.CASE_STATES.get(code, code))
+
+
+@register.filter
+def transfer_state(code: str) -> str:
+    return str(labels.TRANSFER_STATES.get(code, code))
