@@ -3,6 +3,8 @@ the one-time codes of its demo staff."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.e2e.browser import CHROMIUM, Authenticator, needs
@@ -17,7 +19,15 @@ def chromium():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+            ],
+            # Date and time inputs follow the browser's own language (from the environment
+            # on Linux, with Debian's chromium-l10n), not the page's: Swedish, as staff see them.
+            env={**os.environ, "LANG": "sv_SE.UTF-8", "LANGUAGE": "sv"},
         )
         yield browser
         browser.close()
