@@ -7,9 +7,12 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from backend.accounts.models import Programme, StaffRole, User
+from backend.cases import policy
 from backend.inbox.labels import role_label
 from backend.inbox.pages import staff_page, staff_user
 
@@ -33,9 +36,31 @@ def _sections(user: User, programme: Programme) -> list[Section]:
     asks, so a link is shown exactly when following it works."""
     pid = programme.pk
     sections: list[Section] = []
-    # Each section's module adds its entry here, asking the API's role question, e.g.:
-    # if policy.may_manage_staff(user, pid):
-    #     sections.append(Section(_("Staff"), reverse("programme-page-staff", args=[pid]), _("…")))
+    # Each section's module adds its entry here, asking the API's role question.
+    if policy.may_manage_staff(user, pid):
+        sections.append(
+            Section(
+                _("Staff"),
+                reverse("programme-page-staff", args=[pid]),
+                _("invite staff, change roles, deactivate, reset two-step verification"),
+            )
+        )
+    if policy.may_administer_cases(user, pid):
+        sections.append(
+            Section(
+                _("Working hours and alert limits"),
+                reverse("programme-page-settings", args=[pid]),
+                _("contact persons' working hours and absences, acknowledgement timeout, unanswered limit"),
+            )
+        )
+    if policy.may_read_programme_audit(user, pid):
+        sections.append(
+            Section(
+                _("Audit log"),
+                reverse("programme-page-audit", args=[pid]),
+                _("who did what and who read which case, with a CSV export"),
+            )
+        )
     return sections
 
 
