@@ -27,7 +27,7 @@ PASSWORDS_DIFFER = gettext_lazy("The two passwords differ.")
 
 class SetupForm(forms.Form):
     password = forms.CharField(
-        label=gettext_lazy("Choose a password"),
+        label=gettext_lazy("Password"),
         max_length=1024,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
@@ -97,7 +97,6 @@ def setup_view(request: HttpRequest, token: str) -> HttpResponse:
         else:
             return render(request, "inbox/setup_done.html", {"username": user.username})
     device = staff_services.pending_authenticator(link)
-    secret = staff_services.totp_secret(device)
     context = {
         "form": form,
         "username": link.user.username,
@@ -105,7 +104,6 @@ def setup_view(request: HttpRequest, token: str) -> HttpResponse:
         "qr": segno.make(device.config_url, error="m").svg_inline(
             scale=4, title=_("QR code for your authenticator app")
         ),
-        # In groups of four, as authenticator apps show and accept it.
-        "secret_groups": [secret[i : i + 4] for i in range(0, len(secret), 4)],
+        "secret": staff_services.totp_secret(device),
     }
     return render(request, "inbox/setup.html", context, status=400 if form.errors else 200)

@@ -18,9 +18,9 @@ def setup_path(url: str) -> str:
 
 
 def secret_on_page(content: bytes) -> bytes:
-    found = re.search(rb'data-testid="totp-secret">([A-Z2-7= ]+)<', content)
+    found = re.search(rb'data-testid="totp-secret">([A-Z2-7=]+)<', content)
     assert found, content
-    return base64.b32decode(found.group(1).replace(b" ", b""))
+    return base64.b32decode(found.group(1))
 
 
 def current_code(secret: bytes) -> str:

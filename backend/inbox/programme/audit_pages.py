@@ -44,10 +44,9 @@ class AuditFilterForm(forms.Form):
     )
     page = forms.IntegerField(min_value=1, max_value=100_000, required=False, widget=forms.HiddenInput)
 
-    def __init__(self, data: Any, *, programme: Programme, cases: dict[int, str]) -> None:
+    def __init__(self, data: Any, *, programme: Programme, people: dict[int, str], cases: dict[int, str]) -> None:
         super().__init__(data)
-        staff = [(m.user.pk, m.user.get_full_name() or m.user.username) for m in staff_services.staff_of(programme)]
-        self._choose("actor", [("", _("Everyone")), *sorted(staff, key=lambda pair: pair[1].lower())])
+        self._choose("actor", [("", _("Everyone")), *sorted(people.items(), key=lambda pair: pair[1].lower())])
         self._choose("case", [("", _("All cases")), *cases.items()])
         logged = audit_selectors.programme_entries(programme, AuditFilter()).order_by().values_list("action", flat=True)
         actions = sorted(logged.distinct())
@@ -94,7 +93,24 @@ class EntryRow:
     entry: ShownEntry
     who: str
     case: str
+    target: str
     details: str
+
+
+@dataclass(frozen=True)
+class Names:
+    """What the page calls the programme, its staff and its cases (ids elsewhere)."""
+
+    programme: Programme
+    people: dict[int, str]
+    cases: dict[int, str]
+
+    def target(self, target: str) -> str:
+        kind, _sep, ident = target.partition(":")
+        known = {"user": self.people, "case": self.cases, "programme": {self.programme.pk: self.programme.name}}
+        if ident.isdigit() and int(ident) in known.get(kind, {}):
+            return known[kind][int(ident)]
+        return target
 
 
 def _programme(request: HttpRequest, programme_id: int) -> Programme:
@@ -106,14 +122,17 @@ def _programme(request: HttpRequest, programme_id: int) -> Programme:
     )
 
 
-def _cases(programme: Programme) -> dict[int, str]:
+def _names(programme: Programme) -> Names:
+    people = {m.user.pk: m.user.get_full_name() or m.user.username for m in staff_services.staff_of(programme)}
     rows = Case.objects.filter(programme=programme).select_related("defector").order_by("defector__alias")
-    return {case.pk: case.defector.alias for case in rows}
+    return Names(programme=programme, people=people, cases={case.pk: case.defector.alias for case in rows})
 
 
-def _who(entry: ShownEntry) -> str:
+def _who(entry: ShownEntry, names: Names) -> str:
     if entry.actor_label == audit_selectors.OUTSIDE_LABEL:
         return _("Someone outside this programme")
+    if entry.actor_id is not None and entry.actor_id in names.people:
+        return names.people[entry.actor_id]
     return entry.actor_label or _("The system")
 
 
@@ -121,15 +140,21 @@ def _details(details: dict[str, Any]) -> str:
     def shown(value: Any) -> str:
         return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
 
-    return "; ".join(f"{key}: {shown(value)}" for key, value in sorted(details.items()))
+    return "; ".join(f"{key}: {shown(value)}" for key, value in sorted(details.items()) if value not in ("", [], {}))
 
 
-def _row(entry: ShownEntry, cases: dict[int, str]) -> EntryRow:
+def _row(entry: ShownEntry, names: Names) -> EntryRow:
     if entry.case_id is None:
         case = ""
     else:
-        case = cases.get(entry.case_id, _("case %(id)s (moved away)") % {"id": entry.case_id})
-    return EntryRow(entry=entry, who=_who(entry), case=case, details=_details(entry.details))
+        case = names.cases.get(entry.case_id, _("case %(id)s (moved away)") % {"id": entry.case_id})
+    return EntryRow(
+        entry=entry,
+        who=_who(entry, names),
+        case=case,
+        target=names.target(entry.target),
+        details=_details(entry.details),
+    )
 
 
 def _query(form: AuditFilterForm, **changes: Any) -> str:
@@ -142,8 +167,8 @@ def _query(form: AuditFilterForm, **changes: Any) -> str:
 @staff_page
 def audit_view(request: HttpRequest, programme_id: int) -> HttpResponse:
     programme = _programme(request, programme_id)
-    cases = _cases(programme)
-    form = AuditFilterForm(request.GET, programme=programme, cases=cases)
+    names = _names(programme)
+    form = AuditFilterForm(request.GET, programme=programme, people=names.people, cases=names.cases)
     context: dict[str, Any] = {"programme": programme, "form": form, "page": "programme", "rows": []}
     if not form.is_valid():
         return render(request, "inbox/programme/audit.html", context, status=400)
@@ -154,7 +179,7 @@ def audit_view(request: HttpRequest, programme_id: int) -> HttpResponse:
     start = (number - 1) * PAGE_SIZE
     shown = audit_selectors.shown(programme, entries[start : start + PAGE_SIZE])
     context |= {
-        "rows": [_row(entry, cases) for entry in shown],
+        "rows": [_row(entry, names) for entry in shown],
         "count": count,
         "page_number": number,
         "pages": pages,
@@ -169,8 +194,8 @@ def audit_view(request: HttpRequest, programme_id: int) -> HttpResponse:
 @staff_page
 def audit_export_view(request: HttpRequest, programme_id: int) -> HttpResponse:
     programme = _programme(request, programme_id)
-    cases = _cases(programme)
-    form = AuditFilterForm(request.GET, programme=programme, cases=cases)
+    names = _names(programme)
+    form = AuditFilterForm(request.GET, programme=programme, people=names.people, cases=names.cases)
     if not form.is_valid():
         context = {"programme": programme, "form": form, "page": "programme", "rows": []}
         return render(request, "inbox/programme/audit.html", context, status=400)

@@ -75,6 +75,7 @@ def _setup_link_page(
         "url": url,
         "qr": segno.make(url, error="m").svg_inline(scale=4, title=_("QR code of the set-up link")),
         "reset": reset,
+        "page": "programme",
     }
     response = render(request, "inbox/programme/staff_link.html", context)
     response["Cache-Control"] = "no-store"

@@ -33,7 +33,9 @@ def test_the_page_is_the_inboxs_in_swedish_under_its_policy_and_never_cached(pro
     assert response.status_code == 200
     html = response.content.decode()
     assert '<html lang="sv">' in html and "Skapa ditt konto" in html and "/static/inbox/inbox.css" in html
-    assert '<meta name="referrer" content="no-referrer">' in html  # the token stays out of Referer headers
+    # The token never travels in a Referer header, only the origin does ("no-referrer"
+    # would make the browser send "Origin: null", which fails the form's CSRF check).
+    assert '<meta name="referrer" content="strict-origin">' in html
     assert 'data-testid="language-switch"' in html
     policy = response["Content-Security-Policy"]
     assert "default-src 'self'" in policy and "unsafe-inline" not in policy
