@@ -24,7 +24,6 @@ urlpatterns = [
     path("api/v1/", include("backend.crisis.phrase_urls")),
     path("api/v1/", include("backend.checkins.urls")),
     path("api/v1/", include("backend.administration.urls")),
-    path("inbox/setup/", include("backend.administration.setup_urls")),
     path("inbox/", include("backend.inbox.urls")),
 ]
 

@@ -16,14 +16,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Q, QuerySet
 
-from backend.accounts.models import Programme, StaffRole
+from backend.accounts.models import Programme, StaffRole, User
 from backend.administration.models import CaseTransfer
 from backend.audit.models import AuditEntry
+from backend.audit.services import record_event
 from backend.cases.models import Case
 
 OUTSIDE_LABEL = "(outside this programme)"
+MAX_EXPORT_ROWS = 50_000
 # A cell a spreadsheet would run as a formula is written as text.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -128,3 +131,18 @@ def as_csv(entries: Iterable[ShownEntry]) -> str:
         )
         writer.writerow([_cell(value) for value in row])
     return buffer.getvalue()
+
+
+def exported_csv(programme: Programme, wanted: AuditFilter, *, actor: User) -> str:
+    """The entries matching ``wanted`` as CSV (at most ``MAX_EXPORT_ROWS``, newest first),
+    for the API and the inbox alike: an export is itself audited, with its actor and the
+    number of rows it carried."""
+    entries = shown(programme, programme_entries(programme, wanted)[:MAX_EXPORT_ROWS])
+    with transaction.atomic():
+        record_event(
+            action="audit.exported",
+            actor=actor,
+            target=f"programme:{programme.pk}",
+            details={"programme": programme.pk, "rows": len(entries)},
+        )
+    return as_csv(entries)

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from backend.inbox import auth_views, views
+from backend.inbox import auth_views, setup_pages, views
 
 urlpatterns = [
     path("", views.queue_view, name="inbox-home"),
@@ -8,6 +8,7 @@ urlpatterns = [
     path("login/", auth_views.login_view, name="inbox-login"),
     path("logout/", auth_views.logout_view, name="inbox-logout"),
     path("language/", auth_views.language_view, name="inbox-language"),
+    path("setup/<str:token>/", setup_pages.setup_view, name="account-setup"),
     path("cases/<int:case_id>/", views.case_view, name="inbox-case"),
     path("cases/<int:case_id>/messages/", views.older_messages_view, name="inbox-older-messages"),
     path("cases/<int:case_id>/enrollment-code", views.enrollment_code_view, name="inbox-enrollment-code"),

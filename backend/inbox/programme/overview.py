@@ -36,10 +36,15 @@ def _sections(user: User, programme: Programme) -> list[Section]:
     asks, so a link is shown exactly when following it works."""
     pid = programme.pk
     sections: list[Section] = []
-    # Each section's module adds its entry here, asking the API's role question, e.g.:
-    # if policy.may_manage_staff(user, pid):
-    #     sections.append(Section(_("Staff"), reverse("programme-page-staff", args=[pid]), _("…")))
-    # Cases, transfers, on-call:
+    # Each section's module adds its entry here, asking the API's role question.
+    if policy.may_manage_staff(user, pid):
+        sections.append(
+            Section(
+                _("Staff"),
+                reverse("programme-page-staff", args=[pid]),
+                _("invite staff, change roles, deactivate, reset two-step verification"),
+            )
+        )
     if policy.may_administer_cases(user, pid):
         sections.append(
             Section(
@@ -68,6 +73,22 @@ def _sections(user: User, programme: Programme) -> list[Section]:
     else:
         oncall_text = _("who is on call now and in the coming days")
     sections.append(Section(_("On call"), reverse("programme-page-oncall", args=[pid]), oncall_text))
+    if policy.may_administer_cases(user, pid):
+        sections.append(
+            Section(
+                _("Working hours and alert limits"),
+                reverse("programme-page-settings", args=[pid]),
+                _("contact persons' working hours and absences, acknowledgement timeout, unanswered limit"),
+            )
+        )
+    if policy.may_read_programme_audit(user, pid):
+        sections.append(
+            Section(
+                _("Audit log"),
+                reverse("programme-page-audit", args=[pid]),
+                _("who did what and who read which case, with a CSV export"),
+            )
+        )
     return sections
 
 
