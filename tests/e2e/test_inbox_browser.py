@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -21,6 +20,7 @@ import pytest
 from django_otp.oath import totp
 
 from client.device import LivlinaClient
+from tests.conftest import needs
 from tests.e2e.app_socket import AppSocket
 from tests.e2e.live_server import ROOT, live_server
 from tests.e2e.network import CuttableProxy
@@ -34,17 +34,9 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 
-def _needs(what: str, present: bool, install: str) -> None:
-    if present:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must provide {what} ({install})")
-    pytest.skip(f"needs {what}: {install}")
-
-
 @pytest.fixture(scope="module")
 def chromium():
-    _needs("Chromium", CHROMIUM is not None, "apt-get install -y chromium")
+    needs("Chromium", CHROMIUM is not None, "apt-get install -y chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -360,7 +352,7 @@ def test_a_schedule_is_made_with_the_form(chromium, server, app, authenticator):
 def test_every_main_page_is_accessible_at_both_sizes(chromium, server, app, authenticator):
     """axe-core finds no serious or critical violation on any main page; the screenshots of
     each page at both sizes are saved for a person to look at."""
-    _needs("axe-core", AXE.exists(), "npm ci --prefix tests/e2e")
+    needs("axe-core", AXE.exists(), "npm ci --prefix tests/e2e")
     staff = server.demo["staff"]["contact_person"]
     case_id = server.demo["case"]["id"]
     pages = {
