@@ -7,15 +7,18 @@ the HTTP ``status``, a ``detail`` and, for validation errors, ``errors``: a list
 
 from __future__ import annotations
 
+import logging
 import math
 from datetime import datetime
 from typing import Any, NotRequired, TypedDict
 
-from django.db import DataError
+from django.db import DataError, InterfaceError, OperationalError
 from django.http import JsonResponse
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -32,6 +35,7 @@ TITLES = {
     415: "Unsupported media type",
     429: "Too many requests",
     500: "Internal error",
+    503: "Service unavailable",
 }
 
 
@@ -62,7 +66,7 @@ class ProblemBody(TypedDict):
     status: int
     detail: str
     errors: NotRequired[list[FieldError]]
-    retry_after: NotRequired[int]  # seconds, on a 429
+    retry_after: NotRequired[int]  # seconds, on a 429 or a 503
 
 
 def problem_type(slug: str) -> str:
@@ -108,6 +112,26 @@ _SLUGS = {
 }
 
 
+# The database did not answer: its connection died (a restart, a failover, a backend
+# terminated), it refused a new one, or it gave up on a lock or a deadlock. The request can
+# be sent again as it was (a message with the same client_id is stored once), so the
+# answer says so instead of a 500 with a traceback; Django opens a new connection for the
+# next request.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 1
+
+
+def database_unavailable(error: BaseException) -> BaseException | None:
+    """The database's error if ``error``, or an error it was raised from, is the database
+    not answering; else None."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, DATABASE_UNAVAILABLE):
+            return cause
+        cause = cause.__cause__
+    return None
+
+
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     # Imported here: rest_framework.views loads the authentication classes (DRF settings),
     # which import this module, so a top-level import would be a cycle.
@@ -117,6 +141,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         # A number or text the database cannot hold (an id of 10**30, a NUL byte): the
         # client's input, not a server fault.
         exc = Problem(status_code=400, slug="out-of-range", detail="A value in the request is out of range.")
+    elif isinstance(exc, DATABASE_UNAVAILABLE):
+        logger.warning("database unavailable, answered 503: %r", exc)
+        exc = Problem(status_code=503, slug="unavailable", detail="The database did not answer; retry shortly.")
     response = exception_handler(exc, context)
     if response is None:
         return None  # a real bug: Django's 500 handler answers (as problem+json, see urls.py)
@@ -135,6 +162,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         wait = getattr(exc, "wait", None)
         if isinstance(exc, exceptions.Throttled) and wait is not None:
             body["retry_after"] = max(1, math.ceil(wait))
+    if status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
+        body["retry_after"] = RETRY_AFTER_SECONDS
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     if status_code == status.HTTP_401_UNAUTHORIZED and "WWW-Authenticate" not in response:
         response["WWW-Authenticate"] = "Bearer"
     response.data = body

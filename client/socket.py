@@ -2,7 +2,13 @@
 
 The channel layer may drop a live frame (a socket over capacity, a layer outage), so
 the client tracks the last ``seq`` it has per conversation: a ``message.new`` that skips
-ahead means something was missed, and the client asks for ``sync`` from its cursor."""
+ahead means something was missed, and the client asks for ``sync`` from its cursor.
+
+A send is done when its ``message.ack`` arrives. Until then the app keeps the message
+and its ``client_id``: a socket that drops fails the waiting sends (``SocketClosedError``)
+and an ``unavailable`` or ``server-error`` refusal asks for the same frame again
+(``SendRefusedError.retry``); the message sent again with the same ``client_id`` is stored
+once."""
 
 from __future__ import annotations
 
@@ -13,6 +19,26 @@ from collections import defaultdict
 from typing import Any
 
 import websockets
+
+# Error codes after which the same message.send (same client_id) is sent again.
+RETRY_CODES = frozenset({"unavailable", "server-error", "rate-limited"})
+
+
+class SendRefusedError(RuntimeError):
+    """The server answered a ``message.send`` with an ``error`` frame."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+
+    @property
+    def retry(self) -> bool:
+        return self.code in RETRY_CODES
+
+
+class SocketClosedError(ConnectionError):
+    """The socket closed before the server acknowledged the send: it may or may not be
+    stored; send it again with the same ``client_id`` on a new socket."""
 
 
 class LivlinaSocket:
@@ -40,9 +66,13 @@ class LivlinaSocket:
         client_id = client_id or str(uuid.uuid4())
         ack = asyncio.get_running_loop().create_future()
         self.pending_acks[client_id] = ack
-        await self.send_frame(
-            {"type": "message.send", "conversation": conversation, "client_id": client_id, "body": body}
-        )
+        try:
+            await self.send_frame(
+                {"type": "message.send", "conversation": conversation, "client_id": client_id, "body": body}
+            )
+        except websockets.ConnectionClosed as closed:
+            self.pending_acks.pop(client_id, None)
+            raise SocketClosedError(str(closed)) from closed
         return await ack
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
@@ -55,6 +85,17 @@ class LivlinaSocket:
         return await asyncio.wait_for(self.inbox.get(), timeout)
 
     async def _read(self) -> None:
+        try:
+            await self._read_until_closed()
+        except websockets.ConnectionClosed:
+            pass  # closed without a close frame (the server process died): as a clean close
+        finally:
+            for future in self.pending_acks.values():
+                if not future.done():
+                    future.set_exception(SocketClosedError("the socket closed before the ack"))
+            self.pending_acks.clear()
+
+    async def _read_until_closed(self) -> None:
         async for raw in self.connection:
             frame = json.loads(raw)
             kind = frame.get("type")
@@ -62,7 +103,7 @@ class LivlinaSocket:
                 future = self.pending_acks.pop(frame["client_id"], None)
                 if future is not None and not future.done():
                     if kind == "error":
-                        future.set_exception(RuntimeError(f"{frame['code']}: {frame['detail']}"))
+                        future.set_exception(SendRefusedError(frame["code"], frame["detail"]))
                     else:
                         future.set_result(frame)
                 continue

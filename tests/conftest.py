@@ -30,6 +30,16 @@ ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "pos
 requires_postgres = pytest.mark.skipif(not ON_POSTGRES, reason="needs PostgreSQL (set DATABASE_URL)")
 
 
+def needs(what: str, present: bool, install: str) -> None:
+    """Skip a test that needs something this machine lacks; in CI, where it must be
+    there, fail instead, so a missing service never turns a suite quietly green."""
+    if present:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI must provide {what} ({install})")
+    pytest.skip(f"needs {what}: {install}")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _short_lived_thread_connections():
     # Consumers reach the database from worker threads; with persistent connections those

@@ -15,7 +15,9 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from typing_extensions import override
 
@@ -27,7 +29,7 @@ from backend.messaging.batching import BatchQueue
 from backend.messaging.rate_limits import take_send_budgets
 from backend.messaging.socket_auth import SocketIdentity, authenticate_handshake, still_valid, still_valid_many
 from backend.messaging.socket_frames import FrameError, parse_frame
-from backend.problems import Problem
+from backend.problems import DATABASE_UNAVAILABLE, Problem, database_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +49,20 @@ CLOSE_SUPERSEDED = 4409
 SYNC_PAGE = 200
 # Sends stored in one transaction at most; more wait for the next batch.
 SEND_BATCH = 100
+# A socket opened while the channel layer was down tries to join its groups again after
+# these pauses (seconds), doubling: live frames resume soon after the layer is back.
+LIVE_REJOIN_FIRST_PAUSE = 0.5
+LIVE_REJOIN_MAX_PAUSE = 10.0
+# Once per outage, not once per socket every LIVLINA_SOCKET_RECHECK_SECONDS.
+credential_check_health = realtime.OutageLog("database unavailable; sockets' credentials re-checked when it is back")
+
+
+def _unavailable(frame: dict[str, Any], error: BaseException) -> FrameError:
+    """The answer to a frame the database failed to serve: send it again (a message with
+    the same client_id, which is stored once), as a REST client retries a 503."""
+    logger.warning("a %s frame failed, the database did not answer: %r", frame.get("type"), error)
+    client_id = frame.get("client_id") if isinstance(frame.get("client_id"), str) else None
+    return FrameError("unavailable", "The database did not answer; send it again shortly.", client_id)
 
 
 class TokenBucket:
@@ -194,6 +210,13 @@ def _read(user: User, conversation_id: int, up_to_seq: int) -> None:
     services.mark_read(user=user, conversation=conversation, up_to_seq=up_to_seq)
 
 
+def _live_layer() -> BaseChannelLayer:
+    layer = get_channel_layer()
+    if layer is None:  # the settings always name one (in memory on the embedded default)
+        raise ImproperlyConfigured("CHANNEL_LAYERS has no default layer")
+    return layer
+
+
 # What the socket's groups carry; each is sent to the client as it is.
 LIVE_FRAME_TYPES = frozenset({"message.new", "receipt.read", "alert.new", "alert.updated"})
 
@@ -205,10 +228,18 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
     sender's copy and the recipient's) would pay that hop too, though sending them never
     touches the database; so the socket takes them from a channel of its own
     (``new_channel``/``receive`` of the channel-layer API) in a task that sends them
-    between the handling of client frames, in order, as one dispatch loop would."""
+    between the handling of client frames, in order, as one dispatch loop would.
 
+    Channels' own channel for the consumer is turned off (``channel_layer_alias`` names no
+    layer): nothing is sent to it, it would cost one more Redis subscription per socket,
+    and opening it needs the layer, so while Redis was down no socket could open."""
+
+    channel_layer_alias = "none: each socket opens its own live channel"
     user: User | None = None
     device: Device | None = None
+    layer: BaseChannelLayer
+    live_channel: str | None = None
+    joined: list[str]
     registered_device: object = None
 
     async def connect(self) -> None:
@@ -227,31 +258,42 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
         # One client frame's answer, or one live frame, at a time: a sync's pages are not
         # interleaved with live frames, and a sender's ack comes before its own copy.
         self.sending = asyncio.Lock()
-        self.live_channel = await self.channel_layer.new_channel()
+        self.layer = _live_layer()
         self.joined = [realtime.user_group(user.pk)]
         if device is not None:
             self.joined.append(realtime.device_group(device.pk))
-        for group in self.joined:
-            try:
-                await self.channel_layer.group_add(group, self.live_channel)
-            except Exception as exc:  # noqa: BLE001 - the channel layer is best-effort
-                # The layer is down: the socket still sends, acks and syncs; only live
-                # frames pause until the client reconnects.
-                realtime.layer_health.failed(exc)
+        # Joined before the accept, so no live frame falls between the client's first sync
+        # and the socket's groups; with the layer down the socket still sends, acks and
+        # syncs, and joins them when the layer is back (_send_live_frames).
+        in_groups = await self._join_groups()
         await self.accept()
         self.counted_live = True
         metrics.LIVE_SOCKETS.inc()
-        self.live = asyncio.create_task(self._send_live_frames())
-        if device is not None:
+        self.live = asyncio.create_task(self._send_live_frames(in_groups=in_groups))
+        if in_groups and device is not None:
             await self._make_room(device.pk)
+
+    async def _join_groups(self) -> bool:
+        """Open the socket's own channel and add it to its groups; False while the layer
+        is down (logged once per outage). Adding a channel to a group twice is harmless."""
+        try:
+            if self.live_channel is None:
+                self.live_channel = await self.layer.new_channel()
+            for group in self.joined:
+                await self.layer.group_add(group, self.live_channel)
+        except Exception as exc:  # noqa: BLE001 - the channel layer is best-effort
+            realtime.layer_health.failed(exc)
+            return False
+        return True
 
     async def _make_room(self, device_id: object) -> None:
         """Register this socket and close the device's oldest beyond the cap, in
         whichever process they live (see socket_registry)."""
+        assert self.live_channel is not None
         self.registered_device = device_id
         for channel in await socket_registry.register(device_id, self.live_channel):
             try:
-                await self.channel_layer.send(channel, {"type": "socket.superseded"})
+                await self.layer.send(channel, {"type": "socket.superseded"})
             except Exception as exc:  # noqa: BLE001 - the layer is best-effort; the old socket ends with its token
                 realtime.layer_health.failed(exc)
 
@@ -262,14 +304,16 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
             metrics.LIVE_SOCKETS.dec()
         if getattr(self, "watcher", None) is not None:
             self.watcher.cancel()
-        if self.registered_device is not None:
-            await socket_registry.unregister(self.registered_device, self.live_channel)
+        channel = self.live_channel  # None if the socket never reached the layer
+        if self.registered_device is not None and channel is not None:
+            await socket_registry.unregister(self.registered_device, channel)
             self.registered_device = None
-        for group in getattr(self, "joined", []):
-            try:
-                await self.channel_layer.group_discard(group, self.live_channel)
-            except Exception:  # noqa: BLE001 - a layer outage must not turn a disconnect into an error
-                logger.debug("group_discard failed for %s", group)
+        if channel is not None:
+            for group in self.joined:
+                try:
+                    await self.layer.group_discard(group, channel)
+                except Exception:  # noqa: BLE001 - a layer outage must not turn a disconnect into an error
+                    logger.debug("group_discard failed for %s", group)
         if getattr(self, "live", None) is not None:
             # Wait for the reader to stop, so that the layer has let go of its channel
             # before the consumer ends rather than during the server's shutdown.
@@ -286,6 +330,8 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
                 await self.handle(frame)
             except CredentialGoneError:
                 await self.close(code=CLOSE_UNAUTHENTICATED)
+            except DATABASE_UNAVAILABLE as error:  # a sync, a read receipt, a credential re-check
+                await self.send_json(_unavailable(frame, error).as_frame())
             except FrameError as error:
                 await self.send_json(error.as_frame())
             except Problem as problem:
@@ -293,12 +339,16 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
                 refusal = FrameError(problem.slug, str(problem.detail), client_id)
                 await self.send_json(refusal.as_frame())
 
-    async def _send_live_frames(self) -> None:
+    async def _send_live_frames(self, *, in_groups: bool) -> None:
         """The events of the socket's groups, in the order they arrive; a revoked device's
-        socket closes at once."""
+        socket closes at once. A socket opened while the layer was down joins its groups
+        first, trying again with a growing pause until the layer is back."""
+        if not in_groups:
+            await self._join_groups_when_the_layer_is_back()
+        assert self.live_channel is not None
         while True:
             try:
-                event = await self.channel_layer.receive(self.live_channel)
+                event = await self.layer.receive(self.live_channel)
             except Exception as exc:  # noqa: BLE001 - the layer is down: live frames pause, as above
                 realtime.layer_health.failed(exc)
                 return
@@ -314,6 +364,17 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
                 else:
                     logger.warning("a live event of unknown type %r was not sent", event["type"])
 
+    async def _join_groups_when_the_layer_is_back(self) -> None:
+        pause = LIVE_REJOIN_FIRST_PAUSE
+        while True:
+            await asyncio.sleep(pause)
+            if await self._join_groups():
+                break
+            pause = min(pause * 2, LIVE_REJOIN_MAX_PAUSE)
+        realtime.layer_health.succeeded()
+        if self.device is not None:
+            await self._make_room(self.device.pk)
+
     async def _watch_credential(self) -> None:
         """Close at the credential's end, and re-check it on a short beat so that a
         logout or a revocation whose event was lost still ends the socket."""
@@ -321,7 +382,15 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
         while True:
             remaining = (self.identity.valid_until - timezone.now()).total_seconds()
             await asyncio.sleep(max(0.0, min(recheck, remaining)))
-            if not await still_valid(self.identity):
+            try:
+                valid = await still_valid(self.identity)
+            except DATABASE_UNAVAILABLE as error:
+                # Checked again on the next beat; past the credential's end the check
+                # needs no database, so an expired socket still closes on time.
+                credential_check_health.failed(error)
+                continue
+            credential_check_health.succeeded()
+            if not valid:
                 await self.close(code=CLOSE_UNAUTHENTICATED)
                 return
 
@@ -329,16 +398,7 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
         assert self.user is not None
         kind = frame["type"]
         if kind == "message.send":
-            try:
-                ack = await _send_queue().submit(SocketSend(self.identity, frame))
-            except (CredentialGoneError, Problem):
-                raise
-            except Exception:
-                logger.exception("storing a message failed")
-                raise FrameError(
-                    "server-error", "The message was not stored; send it again.", frame["client_id"]
-                ) from None
-            await self.send_json(ack)
+            await self.send_json(await self._store(frame))
         elif kind == "sync":
             after = frame["after_seq"]
             while True:
@@ -359,6 +419,19 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
             await realtime.publish_all(receipts)
         elif kind == "ping":
             await self.send_json({"type": "pong"})
+
+    async def _store(self, frame: dict[str, Any]) -> dict[str, Any]:
+        """The ack of a ``message.send``, stored with the sends of any socket of this process."""
+        try:
+            return await _send_queue().submit(SocketSend(self.identity, frame))
+        except (CredentialGoneError, Problem):
+            raise
+        except Exception as error:
+            cause = database_unavailable(error)
+            if cause is not None:
+                raise _unavailable(frame, cause) from None
+            logger.exception("storing a message failed")
+            raise FrameError("server-error", "The message was not stored; send it again.", frame["client_id"]) from None
 
     async def send_json(self, content: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(content, separators=(",", ":")))

@@ -28,8 +28,8 @@ class AppSocket:
         while True:
             self.frames.append(await self._socket.inbox.get())
 
-    def send_message(self, conversation: int, body: str) -> dict[str, Any]:
-        return self._run(self._socket.send_message(conversation, body))
+    def send_message(self, conversation: int, body: str, *, client_id: str | None = None) -> dict[str, Any]:
+        return self._run(self._socket.send_message(conversation, body, client_id=client_id))
 
     def send_frame(self, frame: dict[str, Any]) -> None:
         self._run(self._socket.send_frame(frame))

@@ -5,14 +5,13 @@ The fixtures are module-scoped: each test module gets its own server and browser
 from __future__ import annotations
 
 import base64
-import os
 import shutil
 import time
 
 import httpx
-import pytest
 from django_otp.oath import totp
 
+from tests.conftest import needs  # noqa: F401 (the browser tests take it from here with the rest)
 from tests.e2e.live_server import ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -20,14 +19,6 @@ AXE = ROOT / "tests" / "e2e" / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = ROOT / "var" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
-
-
-def needs(what: str, present: bool, install: str) -> None:
-    if present:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must provide {what} ({install})")
-    pytest.skip(f"needs {what}: {install}")
 
 
 class Authenticator:

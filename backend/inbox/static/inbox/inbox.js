@@ -475,7 +475,7 @@ function startConversation() {
         break;
       case "error":
         if (!frame.client_id) break;
-        if (frame.code === "rate-limited" || frame.code === "server-error") {
+        if (frame.code === "rate-limited" || frame.code === "server-error" || frame.code === "unavailable") {
           const entry = pending.get(frame.client_id);
           if (entry) { clearTimeout(entry.timer); entry.timer = setTimeout(() => transmit(frame.client_id), RESEND_AFTER_MS); }
         } else {
