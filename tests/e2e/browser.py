@@ -39,8 +39,8 @@ class Authenticator:
         return f"{totp(base64.b32decode(staff['totp_secret']), t0=0, step=30, drift=step - now_step):06d}"
 
 
-def log_in(browser, base_url: str, staff: dict, authenticator: Authenticator, *, viewport=DESKTOP, bypass_csp=False):
-    context = browser.new_context(viewport=viewport, base_url=base_url, bypass_csp=bypass_csp, locale="sv-SE")
+def log_in(browser, base_url: str, staff: dict, authenticator: Authenticator, *, viewport=DESKTOP):
+    context = browser.new_context(viewport=viewport, base_url=base_url, locale="sv-SE")
     page = context.new_page()
     page.goto("/inbox/")
     assert "/inbox/login/" in page.url
@@ -77,9 +77,13 @@ def shoot(page, name: str) -> None:
 
 
 def axe_violations(page, label: str) -> dict[str, list[str]]:
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => { const r = await axe.run(document); return [r.passes.length, r.violations]; }")
-    checked, violations = result
+    """axe-core's serious and critical findings on the page. axe is evaluated through the
+    DevTools protocol, which the page's CSP does not govern, so pages are checked under
+    their real policy (a script tag would be refused, as it should be)."""
+    page.evaluate(AXE.read_text())
+    checked, violations = page.evaluate(
+        "async () => { const r = await axe.run(document); return [r.passes.length, r.violations]; }"
+    )
     assert checked > 0, "axe-core checked nothing"
     serious = [
         f"{v['id']}: {v['help']} ({len(v['nodes'])} times, e.g. {v['nodes'][0]['html'][:120]})"

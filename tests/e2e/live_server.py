@@ -39,21 +39,28 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(data_dir: Path, *, extra_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+def live_server(
+    data_dir: Path, *, extra_env: dict[str, str] | None = None, seed_demo: bool = True
+) -> Iterator[LiveServer]:
+    """A running server; with ``seed_demo=False`` its database is empty (migrated only),
+    as a new installation's is."""
     env = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL") and not k.startswith("LIVLINA_")
     }
     env["LIVLINA_DATA_DIR"] = str(data_dir)
     env.update(extra_env or {})
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=300)
-    seeded = subprocess.run(
-        [sys.executable, "manage.py", "seed_demo", "--json"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
+    demo = {}
+    if seed_demo:
+        seeded = subprocess.run(
+            [sys.executable, "manage.py", "seed_demo", "--json"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        demo = json.loads(seeded.stdout)
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--port", str(port)],
@@ -76,7 +83,7 @@ def live_server(data_dir: Path, *, extra_env: dict[str, str] | None = None) -> I
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"server did not start: {process.stdout.read() if process.stdout else ''}")
                 time.sleep(0.2)
-            yield LiveServer(base_url, env, process, json.loads(seeded.stdout))
+            yield LiveServer(base_url, env, process, demo)
         finally:
             process.terminate()
             try:

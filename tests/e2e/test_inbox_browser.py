@@ -282,14 +282,13 @@ def test_every_main_page_is_accessible_at_both_sizes(chromium, server, app, auth
     }
     failures = {}
     for viewport in (DESKTOP, PHONE):
-        # axe is injected as a script of the test's own, which the inbox's CSP would refuse.
-        context = chromium.new_context(viewport=viewport, base_url=server.base_url, bypass_csp=True, locale="sv-SE")
+        context = chromium.new_context(viewport=viewport, base_url=server.base_url, locale="sv-SE")
         page = context.new_page()
         page.goto("/inbox/login/")
         shoot(page, "login")
         failures.update(axe_violations(page, f"login {viewport['width']}"))
         context.close()
-        context, page = log_in(chromium, server.base_url, staff, authenticator, viewport=viewport, bypass_csp=True)
+        context, page = log_in(chromium, server.base_url, staff, authenticator, viewport=viewport)
         for name, path in pages.items():
             page.goto(path)
             wait_connected(page)

@@ -17,29 +17,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.e2e.browser import AXE, DESKTOP, PHONE, log_in, needs, shoot
+from tests.e2e.browser import AXE, DESKTOP, PHONE, axe_violations, log_in, needs, shoot
 
 pytestmark = pytest.mark.slow
 
 INBOX_ZONE = ZoneInfo("Europe/Stockholm")
 EXTRA_PASSWORD = "a long test password for extra staff"
-
-
-def axe_under_csp(page, label: str) -> dict[str, list[str]]:
-    """``browser.axe_violations`` for a page under the inbox's own policy: axe-core is
-    evaluated through the DevTools protocol, which the page's CSP does not govern (a
-    script tag would be refused, as it should be)."""
-    page.evaluate(AXE.read_text())
-    checked, violations = page.evaluate(
-        "async () => { const r = await axe.run(document); return [r.passes.length, r.violations]; }"
-    )
-    assert checked > 0, "axe-core checked nothing"
-    serious = [
-        f"{v['id']}: {v['help']} ({len(v['nodes'])} times, e.g. {v['nodes'][0]['html'][:120]})"
-        for v in violations
-        if v["impact"] in ("serious", "critical")
-    ]
-    return {label: serious} if serious else {}
 
 
 class Looker:
@@ -62,7 +45,7 @@ class Looker:
         for size, label in ((DESKTOP, "desktop"), (PHONE, "phone")):
             page.set_viewport_size(size)
             shoot(page, f"programme-{name}")
-            self.violations |= axe_under_csp(page, f"{name} ({label})")
+            self.violations |= axe_violations(page, f"{name} ({label})")
         page.set_viewport_size(DESKTOP)
 
 

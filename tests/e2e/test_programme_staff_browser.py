@@ -3,9 +3,7 @@ log, walked in a real browser the way a programme's admin, a new colleague and a
 supervisor would, against a live ``manage.py serve`` with the demo seed.
 
 Every page is photographed at 1280 by 800 and at 390 by 844 (``var/screenshots/``) and
-checked with axe-core at both sizes. The contexts bypass the CSP only so that axe (a
-script of the test's own) can be injected; tests/inbox/programme/ checks each page's
-policy and that it has no inline code.
+checked with axe-core at both sizes, under each page's real Content-Security-Policy.
 """
 
 from __future__ import annotations
@@ -47,7 +45,7 @@ def look(page, name: str, failures: dict) -> None:
 
 
 def new_browser(chromium, server):
-    context = chromium.new_context(viewport=DESKTOP, base_url=server.base_url, bypass_csp=True, locale="sv-SE")
+    context = chromium.new_context(viewport=DESKTOP, base_url=server.base_url, locale="sv-SE")
     return context, context.new_page()
 
 
@@ -141,7 +139,7 @@ def test_an_admin_invites_a_colleague_who_sets_up_their_account_then_roles_2fa_a
 ):
     admin = server.demo["staff"]["admin"]
     programme_id = server.demo["programme"]["id"]
-    context, page = log_in(chromium, server.base_url, admin, authenticator, bypass_csp=True)
+    context, page = log_in(chromium, server.base_url, admin, authenticator)
     page.get_by_role("link", name="Program").click()
     look(page, "programme-overview-admin", failures)
     page.get_by_role("link", name="Personal", exact=True).click()
@@ -200,7 +198,7 @@ def test_an_admin_invites_a_colleague_who_sets_up_their_account_then_roles_2fa_a
 def test_a_supervisor_sets_working_hours_absences_and_alert_limits(chromium, server, authenticator, failures):
     supervisor = server.demo["staff"]["supervisor"]
     contact = server.demo["staff"]["contact_person"]
-    context, page = log_in(chromium, server.base_url, supervisor, authenticator, bypass_csp=True)
+    context, page = log_in(chromium, server.base_url, supervisor, authenticator)
     page.get_by_role("link", name="Program").click()
     look(page, "programme-overview-supervisor", failures)
     page.get_by_role("link", name="Arbetstider och larmgränser").click()
@@ -253,7 +251,7 @@ def test_a_supervisor_sets_working_hours_absences_and_alert_limits(chromium, ser
 def test_the_audit_log_filters_exports_csv_and_checks_the_chain(chromium, server, authenticator, failures, tmp_path):
     admin = server.demo["staff"]["admin"]
     supervisor = server.demo["staff"]["supervisor"]
-    context, page = log_in(chromium, server.base_url, admin, authenticator, bypass_csp=True)
+    context, page = log_in(chromium, server.base_url, admin, authenticator)
     page.goto("/inbox/programmes/")
     page.get_by_role("link", name="Granskningslogg").click()
     page.get_by_role("heading", name="Granskningslogg").wait_for()
