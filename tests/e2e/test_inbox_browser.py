@@ -159,6 +159,18 @@ Checkin.objects.create(schedule=schedule, case_id={case_id}, due_at=now - dt.tim
     assert result.returncode == 0, result.stderr
 
 
+def fill_while_live(field, text: str) -> None:
+    """Fill a field of rows the page refreshes live. A refresh that lands between
+    Playwright finding the field and typing into it replaces the row, and the text goes
+    to the old one; once the text is in the live field the page keeps it (it never
+    refreshes over a note being written)."""
+    for _attempt in range(5):
+        field.fill(text)
+        if field.input_value() == text:
+            return
+    raise AssertionError(f"the field never kept {text!r}")
+
+
 def test_a_missed_checkin_alert_appears_live_and_is_acknowledged_then_resolved(chromium, server, app, authenticator):
     staff = server.demo["staff"]["contact_person"]
     case_id = server.demo["case"]["id"]
@@ -172,12 +184,12 @@ def test_a_missed_checkin_alert_appears_live_and_is_acknowledged_then_resolved(c
     alert_id = row.get_attribute("data-alert-id")
     shoot(page, "alerts")
 
-    row.locator("input[name=note]").first.fill("Ringer upp nu")
+    fill_while_live(row.locator("input[name=note]").first, "Ringer upp nu")
     row.get_by_test_id("alert-ack").click()
     row = page.locator(f"[data-testid=alert-row][data-alert-id='{alert_id}'][data-state=acknowledged]")
     row.wait_for()
     wait_connected(page)
-    row.get_by_test_id("resolve-note").fill("Telefonen var urladdad, allt är bra.")
+    fill_while_live(row.get_by_test_id("resolve-note"), "Telefonen var urladdad, allt är bra.")
     row.get_by_test_id("alert-resolve").click()
     page.wait_for_url(f"{server.base_url}/inbox/alerts/")
     assert page.locator(f"[data-testid=alert-row][data-alert-id='{alert_id}'][data-state=open]").count() == 0
