@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from backend.crisis.language import PhraseEntry, PhraseMatcher, parse_phrase
-from bench.crisis_eval import EVAL_CATEGORIES, Row, evaluate, read_rows, report, score
+from bench.crisis_eval import EVAL_CATEGORIES, VALIDATION_SET, Row, evaluate, read_rows, report, score
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +77,15 @@ def test_the_shipped_rules_meet_the_targets_on_the_frozen_held_out_part(figures)
     assert all(t.recall >= TARGET_CATEGORY_RECALL for t in held_out.recall_by_category.values())
     assert held_out.precision >= TARGET_PRECISION
     assert held_out.false_alarms_per_1000 <= TARGET_FALSE_ALARMS_PER_1000
+
+
+def test_the_validation_set_has_its_documented_shape():
+    rows = read_rows(VALIDATION_SET)
+    assert len(rows) == 390
+    assert {r.split for r in rows} == {"validation_a", "validation_b"}
+    assert sum(r.split == "validation_a" for r in rows) == 196
+    assert sum(r.label == 0 for r in rows) == 178
+    assert {r.category for r in rows if r.label} == set(EVAL_CATEGORIES)
+    assert all((r.label == 0) == (r.category == "none") for r in rows)
+    # Written separately from eval_set.tsv: no message in both.
+    assert not {r.text.casefold() for r in rows} & {r.text.casefold() for r in read_rows()}
