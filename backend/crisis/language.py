@@ -490,6 +490,7 @@ _Hit: TypeAlias = tuple[int, int, str, str, str, str, bool]
 # bit of each rule concept among them.
 _Value: TypeAlias = tuple[int, tuple[PhraseEntry, ...], int]
 _LISTED = 1
+_EXCLUSION = 2
 # Where a match lies in the padded text: first and last character, and its entry.
 _Found: TypeAlias = tuple[int, int, PhraseEntry]
 
@@ -523,7 +524,7 @@ class PhraseMatcher:
         # looked at only when its first slot (its anchor; rules.tsv puts the rarest
         # concept first) is present: most messages hold a pronoun or an "är" and no anchor.
         concepts = sorted(self.rules.concepts)
-        self._concept_bit = {concept: 1 << position for position, concept in enumerate(concepts, start=1)}
+        self._concept_bit = {concept: 1 << position for position, concept in enumerate(concepts, start=2)}
         self._slot_masks = [
             tuple(sum(self._concept_bit[c] for c in slot) for slot in rule.slots) for rule in self.rules.rules
         ]
@@ -541,6 +542,7 @@ class PhraseMatcher:
             automaton = ahocorasick.Automaton()
             for needle, group in grouped.items():
                 bits = _LISTED if any(entry.category for entry in group) else 0
+                bits |= _EXCLUSION if any(entry.exclusion for entry in group) else 0
                 for entry in group:
                     bits |= self._concept_bit.get(entry.concept, 0)
                 value: _Value = (len(needle), tuple(group), bits)
@@ -556,7 +558,16 @@ class PhraseMatcher:
         for end, value in self._automaton.iter(padded):
             hits.append((end, value))
             present |= value[2]
+        if not (present & _LISTED or self._any_rule_possible(present)):
+            return False
+        if not present & _EXCLUSION:
+            return True
+        # What an exclusion covers cannot alert ("shoot me a text"): look again at the rest.
+        present = _bits_outside_exclusions(padded, hits, self._entry_bit)
         return bool(present & _LISTED) or self._any_rule_possible(present)
+
+    def _entry_bit(self, entry: PhraseEntry) -> int:
+        return _LISTED if entry.category else self._concept_bit.get(entry.concept, 0)
 
     def _any_rule_possible(self, present: int) -> bool:
         anchors = present & self._anchor_mask
@@ -686,6 +697,14 @@ def _outside_exclusions(padded: str, raw: list[tuple[int, _Value]]) -> list[_Fou
         for start, stop, entry in found
         if not entry.exclusion and not (excluded and any(a <= start and stop <= b for a, b in excluded))
     ]
+
+
+def _bits_outside_exclusions(padded: str, raw: list[tuple[int, _Value]], bit_of: Callable[[PhraseEntry], int]) -> int:
+    """The ``_Value`` bits of what lies outside every exclusion."""
+    present = 0
+    for _, _, entry in _outside_exclusions(padded, raw):
+        present |= bit_of(entry)
+    return present
 
 
 class _Clauses:
