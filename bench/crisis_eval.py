@@ -3,11 +3,13 @@
 
     .venv/bin/python bench/crisis_eval.py                  # every split
     .venv/bin/python bench/crisis_eval.py --split validation_b --split dev
-    .venv/bin/python bench/crisis_eval.py --misses         # also the dev and validation_a rows scored wrong
+    .venv/bin/python bench/crisis_eval.py --misses         # also the dev, validation_a, probe rows scored wrong
 
-Reads ``tests/crisis/corpus/eval_set.tsv`` (splits ``dev`` and the frozen ``held_out``)
-and ``tests/crisis/corpus/validation_set.tsv`` (``validation_a`` and ``validation_b``,
-written later, before the second round of rule work; see the corpus README) and scans
+Reads ``tests/crisis/corpus/eval_set.tsv`` (splits ``dev`` and the frozen ``held_out``),
+``tests/crisis/corpus/validation_set.tsv`` (``validation_a`` and ``validation_b``,
+written later, before the second round of rule work) and
+``tests/crisis/corpus/ordinary_probe.tsv`` (``probe``: ordinary chat only, written during
+that round to find false alarms and tuned on; see the corpus README) and scans
 every row with the shipped lists and rules (``backend.crisis.language.compile_matcher()``,
 no database). ``validation`` is both halves together. A row counts as alerted when the
 scan matched anything. For each split it prints:
@@ -20,7 +22,7 @@ scan matched anything. For each split it prints:
 - false alarms per 1,000 ordinary messages (label-0 rows that alerted, per 1,000 label-0
   rows).
 
-``--misses`` lists wrongly scored rows of ``dev`` and ``validation_a`` only: the
+``--misses`` lists wrongly scored rows of ``dev``, ``validation_a`` and ``probe`` only: the
 ``held_out`` rows are frozen and never read one by one while rules are tuned, and
 ``validation_b`` is read only in aggregate, so it stays an honest estimate
 (tests/crisis/corpus/README.md).
@@ -41,10 +43,11 @@ from backend.crisis.language import PhraseMatcher, compile_matcher
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "crisis" / "corpus"
 EVAL_SET = CORPUS / "eval_set.tsv"
 VALIDATION_SET = CORPUS / "validation_set.tsv"
+PROBE_SET = CORPUS / "ordinary_probe.tsv"
 # "validation" is reported over both its halves; only validation_a's misses are listed.
-SPLITS = ("dev", "validation", "validation_a", "validation_b", "held_out")
+SPLITS = ("dev", "validation", "validation_a", "validation_b", "probe", "held_out")
 SPLIT_PARTS = {"validation": ("validation_a", "validation_b")}
-MISSES_SHOWN_FOR = ("dev", "validation_a")
+MISSES_SHOWN_FOR = ("dev", "validation_a", "probe")
 EVAL_CATEGORIES = ("self_harm", "threat", "located", "violence", "overdose", "substance")
 # The scanner's categories (backend.crisis.language.CATEGORIES) named as the set names them.
 RULE_TO_EVAL = {
@@ -149,8 +152,8 @@ def score(rows: Iterable[Row], matcher: PhraseMatcher) -> Scored:
 
 
 def read_all_rows() -> list[Row]:
-    """The rows of both files: the evaluation set and the later validation set."""
-    return read_rows(EVAL_SET) + read_rows(VALIDATION_SET)
+    """The rows of every file: the evaluation set, the validation set and the probe."""
+    return read_rows(EVAL_SET) + read_rows(VALIDATION_SET) + read_rows(PROBE_SET)
 
 
 def evaluate(matcher: PhraseMatcher | None = None, rows: Sequence[Row] | None = None) -> dict[str, Scored]:
@@ -185,7 +188,9 @@ def report(split: str, scored: Scored) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--misses", action="store_true", help="list the dev and validation_a rows scored wrong (never the others)"
+        "--misses",
+        action="store_true",
+        help="list the dev, validation_a and probe rows scored wrong (never the others)",
     )
     parser.add_argument("--split", choices=SPLITS, action="append", help="only these splits (default: all)")
     args = parser.parse_args()

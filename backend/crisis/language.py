@@ -318,7 +318,10 @@ class Blocker:
     word such as "men"/"but": "mår inte bra, vill dö" keeps "vill dö"), and a rule is also
     cancelled by one lying between its words (``inside``: "vill inte dö"); with ``near``
     as well it may lie up to ``before`` words after the match ("sköt alla i filmen").
-    With ``rules_only`` (a film, a joke) only rules are cancelled, not listed phrases."""
+    With ``within`` it may lie up to ``before`` words before or after the match in any
+    clause of its sentence ("såg min gamla lärare på ica, hon kände igen mig"), but not
+    in another sentence of a long message. With ``rules_only`` (a film, a joke) only rules are cancelled, not
+    listed phrases."""
 
     concept: str
     categories: frozenset[str]
@@ -330,6 +333,8 @@ class Blocker:
     near: bool = False
     # Whether a blocker word between a rule's words cancels it ("vill inte dö").
     inside: bool = False
+    # ``within``: up to ``before`` words either side of the match, whatever the clauses.
+    within: bool = False
 
     def blocks(self, category: str, rule: str, *, from_rule: bool) -> bool:
         if self.rules_only and not from_rule:
@@ -370,17 +375,18 @@ def _blocker(cells: list[str], where: str, rule_names: set[str]) -> Blocker:
     if scope in {"message", "rules"}:
         return Blocker(concept, frozenset(categories), None, rules_only=scope == "rules", rule_names=frozenset(named))
     kind, _, words = scope.partition(":")
-    if kind not in {"before", "lead", "clause", "near"} or not words.isdigit():
+    if kind not in {"before", "lead", "clause", "near", "within"} or not words.isdigit():
         raise ValueError(f"{where}: unknown scope {scope!r}")
     return Blocker(
         concept,
         frozenset(categories),
         int(words),
         rules_only=kind == "before",
-        clause=kind != "before",
+        clause=kind in {"lead", "clause", "near"},
         rule_names=frozenset(named),
         near=kind == "near",
-        inside=kind in {"clause", "near"},
+        inside=kind in {"clause", "near", "within"},
+        within=kind == "within",
     )
 
 
@@ -390,9 +396,9 @@ def load_rule_file(path: Path) -> RuleSet:
     where the targets are categories and rule names (comma-separated, or *) and the scope
     is ``message`` (every match), ``rules`` (rule matches anywhere), ``before:N`` (rule
     matches at most N words after it), ``lead:N`` (every match at most N words after it
-    in the same clause), ``clause:N`` (as ``lead:N``, and rules around it) or ``near:N``
-    (as ``clause:N``, and matches up to N words before it); ``clause, concept`` (its words
-    start a new clause); or
+    in the same clause), ``clause:N`` (as ``lead:N``, and rules around it), ``near:N``
+    (as ``clause:N``, and matches up to N words before it) or ``within:N`` (as ``near:N``
+    in any clause); ``clause, concept`` (its words start a new clause); or
     ``drop, concept, follower`` (a word of the concept right before a word of the
     follower does not count)."""
     rules: list[Rule] = []
@@ -432,17 +438,19 @@ def default_rules() -> RuleSet:
 # --- clauses ----------------------------------------------------------------------------
 
 # Punctuation that ends a clause: followed by a space or the end ("ta.livet.av.mig" is one
-# clause), or a line break, or a dash between spaces.
+# clause), or a line break, or a dash between spaces. A sentence ends at . ! ? or a line
+# break only.
 _CLAUSE_END = re.compile(r"[.!?;:,]+(?=\s|$)|[\n\r]+|\s[-\u2013\u2014]+\s")
+_SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)|[\n\r]+")
 
 
-def clause_starts(text: str) -> list[int]:
-    """The normalised word positions at which a new clause of ``text`` starts (after the
-    first): a clause ends at punctuation. Each clause is normalised on its own, which
-    gives the same words as normalising the whole message."""
+def clause_starts(text: str, *, sentences: bool = False) -> list[int]:
+    """The normalised word positions at which a new clause (or, with ``sentences``, a
+    new sentence) of ``text`` starts, after the first. Each part is normalised on its
+    own, which gives the same words as normalising the whole message."""
     starts: list[int] = []
     count = 0
-    for segment in _CLAUSE_END.split(text):
+    for segment in (_SENTENCE_END if sentences else _CLAUSE_END).split(text):
         words = len(normalise(segment).split())
         if words and count:
             starts.append(count)
@@ -596,13 +604,13 @@ class PhraseMatcher:
         categories: set[str] = set()
         matched: set[str] = set()
         reasons: set[tuple[str, str]] = set()
-        clauses: list[list[int]] = []
+        clauses: dict[bool, list[int]] = {}
 
-        def punctuation_clauses() -> list[int]:
+        def punctuation_clauses(sentences: bool) -> list[int]:
             # Worked out once, and only for a message a clause-scoped blocker may cancel.
-            if not clauses:
-                clauses.append(clause_starts(text) if text is not None else [])
-            return clauses[0]
+            if sentences not in clauses:
+                clauses[sentences] = clause_starts(text, sentences=sentences) if text is not None else []
+            return clauses[sentences]
 
         for normalised in variants:
             for _, _, severity, category, rule, label, _ in self._hits(f" {normalised} ", punctuation_clauses):
@@ -619,7 +627,7 @@ class PhraseMatcher:
             reasons=tuple(sorted(reasons)),
         )
 
-    def _hits(self, padded: str, punctuation_clauses: Callable[[], list[int]]) -> list[_Hit]:
+    def _hits(self, padded: str, punctuation_clauses: Callable[[bool], list[int]]) -> list[_Hit]:
         """The matches in one reading of the message that no exclusion or blocker cancels."""
         raw: list[tuple[int, _Value]] = []
         if not self._matches(padded, raw):
@@ -708,21 +716,31 @@ def _bits_outside_exclusions(padded: str, raw: list[tuple[int, _Value]], bit_of:
 
 
 class _Clauses:
-    """Which clause a word lies in, worked out only when a clause-scoped blocker asks.
+    """Which clause or sentence a word lies in, worked out only when a blocker asks.
     Punctuation ends a clause; so do clause words ("men", "but", "och") for a negation
     or another ``clause``/``lead`` blocker, but not for a ``near`` one: "står på bron
-    och väntar på bussen" is one scene."""
+    och väntar på bussen" is one scene. A ``within`` blocker looks across clauses but
+    not across sentences."""
 
-    def __init__(self, punctuation: Callable[[], list[int]], words: list[int]) -> None:
+    def __init__(self, punctuation: Callable[[bool], list[int]], words: list[int]) -> None:
         self._punctuation = punctuation
         self._words = words
-        self._starts: dict[bool, list[int]] = {}
+        self._starts: dict[str, list[int]] = {}
+
+    def _part(self, kind: str, word: int) -> int:
+        if kind not in self._starts:
+            if kind == "sentence":
+                self._starts[kind] = self._punctuation(True)
+            else:
+                extra = self._words if kind == "clause_with_words" else []
+                self._starts[kind] = sorted({*self._punctuation(False), *extra})
+        return bisect_right(self._starts[kind], word)
 
     def of(self, word: int, *, with_words: bool) -> int:
-        if with_words not in self._starts:
-            extra = self._words if with_words else []
-            self._starts[with_words] = sorted({*self._punctuation(), *extra})
-        return bisect_right(self._starts[with_words], word)
+        return self._part("clause_with_words" if with_words else "clause", word)
+
+    def sentence_of(self, word: int) -> int:
+        return self._part("sentence", word)
 
 
 def _inside_a_longer_match(start: int, stop: int, kept: list[_Found], blockers: dict[str, list[Blocker]]) -> bool:
@@ -758,7 +776,12 @@ def _blocked(blocking: list[tuple[Blocker, int]], hit: _Hit, clauses: _Clauses) 
             continue
         if blocker.before is None:
             return True
-        if blocker.clause:
+        if blocker.within:
+            before = 0 < first - at <= blocker.before and clauses.sentence_of(at) == clauses.sentence_of(first)
+            after = 0 <= at - last <= blocker.before and clauses.sentence_of(at) == clauses.sentence_of(last)
+            if before or after or first < at < last:
+                return True
+        elif blocker.clause:
             words = not blocker.near
             clause = clauses.of(at, with_words=words)
             leads = 0 < first - at <= blocker.before
