@@ -600,26 +600,20 @@ class PhraseMatcher:
         it only clause words ("men", "but") end a clause."""
         if self._automaton is None:
             return NO_MATCH
+        found: list[_Hit] = []
+        for normalised in variants:
+            found += self._hits(f" {normalised} ", text)
+        if not found:
+            return NO_MATCH
         best = 0
         categories: set[str] = set()
         matched: set[str] = set()
         reasons: set[tuple[str, str]] = set()
-        clauses: dict[bool, list[int]] = {}
-
-        def punctuation_clauses(sentences: bool) -> list[int]:
-            # Worked out once, and only for a message a clause-scoped blocker may cancel.
-            if sentences not in clauses:
-                clauses[sentences] = clause_starts(text, sentences=sentences) if text is not None else []
-            return clauses[sentences]
-
-        for normalised in variants:
-            for _, _, severity, category, rule, label, _ in self._hits(f" {normalised} ", punctuation_clauses):
-                best = max(best, Severity(severity).rank)
-                categories.add(category)
-                matched.add(label)
-                reasons.add((category, rule))
-        if not best:
-            return NO_MATCH
+        for _, _, severity, category, rule, label, _ in found:
+            best = max(best, Severity(severity).rank)
+            categories.add(category)
+            matched.add(label)
+            reasons.add((category, rule))
         return ScanResult(
             severity=Severity.of_rank(best),
             categories=tuple(sorted(categories)),
@@ -627,7 +621,7 @@ class PhraseMatcher:
             reasons=tuple(sorted(reasons)),
         )
 
-    def _hits(self, padded: str, punctuation_clauses: Callable[[bool], list[int]]) -> list[_Hit]:
+    def _hits(self, padded: str, text: str | None) -> list[_Hit]:
         """The matches in one reading of the message that no exclusion or blocker cancels."""
         raw: list[tuple[int, _Value]] = []
         if not self._matches(padded, raw):
@@ -659,7 +653,7 @@ class PhraseMatcher:
         ]
         if not blocking:
             return hits
-        clauses = _Clauses(punctuation_clauses, [w for c in self.rules.clause_breaks for w in concepts.get(c, ())])
+        clauses = _Clauses(text, [w for c in self.rules.clause_breaks for w in concepts.get(c, ())])
         return [hit for hit in hits if not _blocked(blocking, hit, clauses)]
 
     def _drop_followed_words(self, concepts: dict[str, list[int]]) -> None:
@@ -722,18 +716,23 @@ class _Clauses:
     och väntar på bussen" is one scene. A ``within`` blocker looks across clauses but
     not across sentences."""
 
-    def __init__(self, punctuation: Callable[[bool], list[int]], words: list[int]) -> None:
-        self._punctuation = punctuation
+    def __init__(self, text: str | None, words: list[int]) -> None:
+        # ``text``, the message as written, has the punctuation; without it only clause
+        # words end a clause.
+        self._text = text
         self._words = words
         self._starts: dict[str, list[int]] = {}
+
+    def _punctuation(self, *, sentences: bool) -> list[int]:
+        return clause_starts(self._text, sentences=sentences) if self._text is not None else []
 
     def _part(self, kind: str, word: int) -> int:
         if kind not in self._starts:
             if kind == "sentence":
-                self._starts[kind] = self._punctuation(True)
+                self._starts[kind] = self._punctuation(sentences=True)
             else:
                 extra = self._words if kind == "clause_with_words" else []
-                self._starts[kind] = sorted({*self._punctuation(False), *extra})
+                self._starts[kind] = sorted({*self._punctuation(sentences=False), *extra})
         return bisect_right(self._starts[kind], word)
 
     def of(self, word: int, *, with_words: bool) -> int:
