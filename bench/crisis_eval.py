@@ -1,12 +1,18 @@
 #!/usr/bin/env python
 """Precision and recall of the crisis scanner on the labelled evaluation set.
 
-    .venv/bin/python bench/crisis_eval.py            # dev and held_out figures
-    .venv/bin/python bench/crisis_eval.py --misses   # also every dev row scored wrong
+    .venv/bin/python bench/crisis_eval.py                  # every split
+    .venv/bin/python bench/crisis_eval.py --split validation_b --split dev
+    .venv/bin/python bench/crisis_eval.py --misses         # also the dev, validation_a, probe rows scored wrong
 
-Reads ``tests/crisis/corpus/eval_set.tsv`` (see its README) and scans every row with
-the shipped lists and rules (``backend.crisis.language.compile_matcher()``, no database).
-A row counts as alerted when the scan matched anything. For each split it prints:
+Reads ``tests/crisis/corpus/eval_set.tsv`` (splits ``dev`` and the frozen ``held_out``),
+``tests/crisis/corpus/validation_set.tsv`` (``validation_a`` and ``validation_b``,
+written later, before the second round of rule work) and
+``tests/crisis/corpus/ordinary_probe.tsv`` (``probe``: ordinary chat only, written during
+that round to find false alarms and tuned on; see the corpus README) and scans
+every row with the shipped lists and rules (``backend.crisis.language.compile_matcher()``,
+no database). ``validation`` is both halves together. A row counts as alerted when the
+scan matched anything. For each split it prints:
 
 - per category of the labelled positives: how many, how many alerted (recall), and the
   precision of the alerts the scanner put in that category (an alert "in" a category is
@@ -16,8 +22,10 @@ A row counts as alerted when the scan matched anything. For each split it prints
 - false alarms per 1,000 ordinary messages (label-0 rows that alerted, per 1,000 label-0
   rows).
 
-``--misses`` lists wrongly scored rows of ``dev`` only: the ``held_out`` rows are frozen
-and never read one by one while rules are tuned (tests/crisis/corpus/README.md).
+``--misses`` lists wrongly scored rows of ``dev``, ``validation_a`` and ``probe`` only: the
+``held_out`` rows are frozen and never read one by one while rules are tuned, and
+``validation_b`` is read only in aggregate, so it stays an honest estimate
+(tests/crisis/corpus/README.md).
 """
 
 from __future__ import annotations
@@ -32,8 +40,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backend.crisis.language import PhraseMatcher, compile_matcher
 
-EVAL_SET = Path(__file__).resolve().parent.parent / "tests" / "crisis" / "corpus" / "eval_set.tsv"
-SPLITS = ("dev", "held_out")
+CORPUS = Path(__file__).resolve().parent.parent / "tests" / "crisis" / "corpus"
+EVAL_SET = CORPUS / "eval_set.tsv"
+VALIDATION_SET = CORPUS / "validation_set.tsv"
+PROBE_SET = CORPUS / "ordinary_probe.tsv"
+# "validation" is reported over both its halves; only validation_a's misses are listed.
+SPLITS = ("dev", "validation", "validation_a", "validation_b", "probe", "held_out")
+SPLIT_PARTS = {"validation": ("validation_a", "validation_b")}
+MISSES_SHOWN_FOR = ("dev", "validation_a", "probe")
 EVAL_CATEGORIES = ("self_harm", "threat", "located", "violence", "overdose", "substance")
 # The scanner's categories (backend.crisis.language.CATEGORIES) named as the set names them.
 RULE_TO_EVAL = {
@@ -137,11 +151,16 @@ def score(rows: Iterable[Row], matcher: PhraseMatcher) -> Scored:
     return scored
 
 
+def read_all_rows() -> list[Row]:
+    """The rows of every file: the evaluation set, the validation set and the probe."""
+    return read_rows(EVAL_SET) + read_rows(VALIDATION_SET) + read_rows(PROBE_SET)
+
+
 def evaluate(matcher: PhraseMatcher | None = None, rows: Sequence[Row] | None = None) -> dict[str, Scored]:
     """The figures of each split, with the shipped lists unless ``matcher`` is given."""
     matcher = matcher or compile_matcher()
-    rows = rows if rows is not None else read_rows()
-    return {split: score([r for r in rows if r.split == split], matcher) for split in SPLITS}
+    rows = rows if rows is not None else read_all_rows()
+    return {split: score([r for r in rows if r.split in SPLIT_PARTS.get(split, (split,))], matcher) for split in SPLITS}
 
 
 def report(split: str, scored: Scored) -> str:
@@ -168,22 +187,31 @@ def report(split: str, scored: Scored) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--misses", action="store_true", help="list the dev rows scored wrong (never held_out)")
-    parser.add_argument("--split", choices=SPLITS, action="append", help="only these splits (default: both)")
+    parser.add_argument(
+        "--misses",
+        action="store_true",
+        help="list the dev, validation_a and probe rows scored wrong (never the others)",
+    )
+    parser.add_argument("--split", choices=SPLITS, action="append", help="only these splits (default: all)")
     args = parser.parse_args()
     matcher = compile_matcher()
-    rows = read_rows()
+    chosen = args.split or SPLITS
+    # Only the chosen splits are scanned: a run for dev does not compute held_out at all.
+    wanted = {part for split in chosen for part in SPLIT_PARTS.get(split, (split,))}
+    rows = [row for row in read_all_rows() if row.split in wanted]
     figures = evaluate(matcher, rows)
-    for split in args.split or SPLITS:
+    for split in chosen:
         print(report(split, figures[split]))
     if args.misses:
-        print("== dev rows scored wrong (label, category, language, text, rules)")
+        print(f"== {' and '.join(MISSES_SHOWN_FOR)} rows scored wrong (split, label, category, language, text, rules)")
         for row in rows:
-            if row.split != "dev":
+            if row.split not in MISSES_SHOWN_FOR:
                 continue
             result = matcher.scan(row.text)
             if result.matched_any != bool(row.label):
-                print(f"{row.label}\t{row.category}\t{row.language}\t{row.text}\t{','.join(result.matched)}")
+                print(
+                    f"{row.split}\t{row.label}\t{row.category}\t{row.language}\t{row.text}\t{','.join(result.matched)}"
+                )
 
 
 if __name__ == "__main__":

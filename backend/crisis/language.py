@@ -21,7 +21,8 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -253,6 +254,8 @@ def load_phrase_file(path: Path, *, source: str) -> list[PhraseEntry]:
 CONCEPT_COLUMNS = ("concept", "phrase")
 _RULE_COLUMNS = 6  # rule, name, severity, category, window, concepts
 _BLOCK_COLUMNS = 4  # block, concept, categories, scope
+_CLAUSE_COLUMNS = 2  # clause, concept
+_DROP_COLUMNS = 3  # drop, concept, follower
 
 
 def load_concept_file(path: Path, *, source: str) -> list[PhraseEntry]:
@@ -287,54 +290,121 @@ def default_entries() -> tuple[PhraseEntry, ...]:
 
 @dataclass(frozen=True)
 class Rule:
-    """Alert when a word of every concept in ``concepts`` occurs within ``window`` words
-    of each other (counted from the first word of each match): "hotade" (threat_verb)
-    near "min lillebror" (family)."""
+    """Alert when a word of every slot in ``slots`` occurs within ``window`` words of each
+    other (counted from the first word of each match): "hotade" (threat_verb) near "min
+    lillebror" (family). A slot is one concept or several alternatives ("target|family":
+    a word of either)."""
 
     name: str
     severity: str
     category: str
-    concepts: tuple[str, ...]
+    slots: tuple[tuple[str, ...], ...]
     window: int
+
+    @property
+    def concepts(self) -> frozenset[str]:
+        return frozenset(concept for slot in self.slots for concept in slot)
 
 
 @dataclass(frozen=True)
 class Blocker:
-    """A concept that cancels matches of ``categories`` (every category when empty):
-    anywhere in the message (``before`` is None: "för tre år sen", "what if"), or -- a
-    negation, "inte", "never" -- a rule's match whose first word comes at most
-    ``before`` words after it. A listed phrase is not cancelled by a negation near it
-    ("orkar inte, vill dö"): a phrase states its own negated forms as exclusions. With
-    ``rules_only`` (a film, a joke) only rules are cancelled, not listed phrases."""
+    """A concept that cancels matches of ``categories`` and of the rules named in
+    ``rule_names`` (every match when both are empty).
+
+    Its scope: anywhere in the message (``before`` is None: "för tre år sen", "what if");
+    or -- a negation, "inte", "never" -- a match whose first word comes at most ``before``
+    words after it. With ``clause`` the blocker word must also lie in the same clause as
+    the match (a clause ends at ".", ",", "!", "?", a line break or a ``clause`` concept
+    word such as "men"/"but": "mår inte bra, vill dö" keeps "vill dö"), and a rule is also
+    cancelled by one lying between its words (``inside``: "vill inte dö"); with ``near``
+    as well it may lie up to ``before`` words after the match ("sköt alla i filmen").
+    With ``within`` it may lie up to ``before`` words before or after the match in any
+    clause of its sentence ("såg min gamla lärare på ica, hon kände igen mig"), but not
+    in another sentence of a long message. With ``rules_only`` (a film, a joke) only rules are cancelled, not
+    listed phrases."""
 
     concept: str
     categories: frozenset[str]
     before: int | None
     rules_only: bool = False
+    clause: bool = False
+    rule_names: frozenset[str] = frozenset()
+    # With ``near`` the blocker word may also come after the match ("sköt alla i filmen").
+    near: bool = False
+    # Whether a blocker word between a rule's words cancels it ("vill inte dö").
+    inside: bool = False
+    # ``within``: up to ``before`` words either side of the match, whatever the clauses.
+    within: bool = False
 
-    def blocks(self, category: str, *, from_rule: bool) -> bool:
+    def blocks(self, category: str, rule: str, *, from_rule: bool) -> bool:
         if self.rules_only and not from_rule:
             return False
-        return not self.categories or category in self.categories
+        if not self.categories and not self.rule_names:
+            return True
+        return category in self.categories or rule in self.rule_names
 
 
 @dataclass(frozen=True)
 class RuleSet:
     rules: tuple[Rule, ...]
     blockers: tuple[Blocker, ...]
+    # Concepts whose words start a new clause ("men", "but"), besides punctuation.
+    clause_breaks: frozenset[str] = frozenset()
+    # (concept, follower): a word of the concept directly followed by a word of the
+    # follower does not count ("20 mg", "5 dagar" are not a number of tablets).
+    drops: tuple[tuple[str, str], ...] = ()
 
     @property
     def concepts(self) -> frozenset[str]:
         """Every concept a rule or a blocker uses: the ones a programme may add words to."""
-        return frozenset(c for rule in self.rules for c in rule.concepts) | {b.concept for b in self.blockers}
+        return (
+            frozenset(c for rule in self.rules for c in rule.concepts)
+            | {b.concept for b in self.blockers}
+            | self.clause_breaks
+            | {c for pair in self.drops for c in pair}
+        )
+
+
+def _blocker(cells: list[str], where: str, rule_names: set[str]) -> Blocker:
+    _, concept, targets, scope = cells[:_BLOCK_COLUMNS]
+    chosen = set() if targets == "*" else set(targets.split(","))
+    categories = chosen & set(CATEGORIES)
+    named = chosen - categories
+    if named - rule_names:
+        raise ValueError(f"{where}: unknown category or rule in {targets!r}")
+    if scope in {"message", "rules"}:
+        return Blocker(concept, frozenset(categories), None, rules_only=scope == "rules", rule_names=frozenset(named))
+    kind, _, words = scope.partition(":")
+    if kind not in {"before", "lead", "clause", "near", "within"} or not words.isdigit():
+        raise ValueError(f"{where}: unknown scope {scope!r}")
+    return Blocker(
+        concept,
+        frozenset(categories),
+        int(words),
+        rules_only=kind == "before",
+        clause=kind in {"lead", "clause", "near"},
+        rule_names=frozenset(named),
+        near=kind == "near",
+        inside=kind in {"clause", "near", "within"},
+        within=kind == "within",
+    )
 
 
 def load_rule_file(path: Path) -> RuleSet:
-    """Read ``rules.tsv``: ``rule, name, severity, category, window, concept,concept…``
-    or ``block, concept, categories (comma-separated, or *), scope`` where the scope is
-    ``message`` (every match), ``rules`` (rule matches anywhere) or ``before:N``."""
+    """Read ``rules.tsv``: ``rule, name, severity, category, window, slot,slot…`` (a slot
+    is a concept or alternatives joined by ``|``); ``block, concept, targets, scope``
+    where the targets are categories and rule names (comma-separated, or *) and the scope
+    is ``message`` (every match), ``rules`` (rule matches anywhere), ``before:N`` (rule
+    matches at most N words after it), ``lead:N`` (every match at most N words after it
+    in the same clause), ``clause:N`` (as ``lead:N``, and rules around it), ``near:N``
+    (as ``clause:N``, and matches up to N words before it) or ``within:N`` (as ``near:N``
+    in any clause); ``clause, concept`` (its words start a new clause); or
+    ``drop, concept, follower`` (a word of the concept right before a word of the
+    follower does not count)."""
     rules: list[Rule] = []
-    blockers: list[Blocker] = []
+    blocks: list[tuple[list[str], str]] = []
+    clause_breaks: set[str] = set()
+    drops: list[tuple[str, str]] = []
     for number, row in _rows(path):
         cells = [cell.strip() for cell in row]
         where = f"{path.name}:{number}"
@@ -344,23 +414,48 @@ def load_rule_file(path: Path) -> RuleSet:
                 raise ValueError(f"{where}: unknown severity {severity!r}")
             if category not in CATEGORIES:
                 raise ValueError(f"{where}: unknown category {category!r}")
-            rules.append(Rule(name, severity, category, tuple(concepts.split(",")), int(window)))
+            slots = tuple(tuple(slot.split("|")) for slot in concepts.split(","))
+            rules.append(Rule(name, severity, category, slots, int(window)))
         elif cells[0] == "block" and len(cells) >= _BLOCK_COLUMNS:
-            _, concept, categories, scope = cells[:_BLOCK_COLUMNS]
-            chosen = frozenset() if categories == "*" else frozenset(categories.split(","))
-            if chosen - set(CATEGORIES):
-                raise ValueError(f"{where}: unknown category in {categories!r}")
-            before = None if scope in {"message", "rules"} else int(scope.removeprefix("before:"))
-            blockers.append(Blocker(concept, chosen, before, rules_only=scope != "message"))
+            blocks.append((cells, where))
+        elif cells[0] == "clause" and len(cells) >= _CLAUSE_COLUMNS:
+            clause_breaks.add(cells[1])
+        elif cells[0] == "drop" and len(cells) >= _DROP_COLUMNS:
+            drops.append((cells[1], cells[2]))
         else:
-            raise ValueError(f"{where}: expected a rule or a block line")
-    return RuleSet(tuple(rules), tuple(blockers))
+            raise ValueError(f"{where}: expected a rule, a block, a clause or a drop line")
+    names = {rule.name for rule in rules}
+    blockers = [_blocker(cells, where, names) for cells, where in blocks]
+    return RuleSet(tuple(rules), tuple(blockers), frozenset(clause_breaks), tuple(drops))
 
 
 @cache
 def default_rules() -> RuleSet:
     """The shipped rules (read once per process)."""
     return load_rule_file(DEFAULT_PHRASES_DIR / "rules.tsv")
+
+
+# --- clauses ----------------------------------------------------------------------------
+
+# Punctuation that ends a clause: followed by a space or the end ("ta.livet.av.mig" is one
+# clause), or a line break, or a dash between spaces. A sentence ends at . ! ? or a line
+# break only.
+_CLAUSE_END = re.compile(r"[.!?;:,]+(?=\s|$)|[\n\r]+|\s[-\u2013\u2014]+\s")
+_SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)|[\n\r]+")
+
+
+def clause_starts(text: str, *, sentences: bool = False) -> list[int]:
+    """The normalised word positions at which a new clause (or, with ``sentences``, a
+    new sentence) of ``text`` starts, after the first. Each part is normalised on its
+    own, which gives the same words as normalising the whole message."""
+    starts: list[int] = []
+    count = 0
+    for segment in (_SENTENCE_END if sentences else _CLAUSE_END).split(text):
+        words = len(normalise(segment).split())
+        if words and count:
+            starts.append(count)
+        count += words
+    return starts
 
 
 # --- matching ---------------------------------------------------------------------------
@@ -394,12 +489,18 @@ class ScanResult:
 
 NO_MATCH = ScanResult(severity=None, categories=(), matched=())
 
-# One match before blockers are applied: its first word, severity, category, rule name
-# (as ``ScanResult.reasons`` gives it), label (as ``ScanResult.matched``), from a rule.
-_Hit: TypeAlias = tuple[int, str, str, str, str, bool]
-# What the automaton holds for a needle: its length, its entries, whether one of them is
-# a listed phrase (alerts by itself), and the concepts among them.
-_Value: TypeAlias = tuple[int, tuple[PhraseEntry, ...], bool, frozenset[str]]
+# One match before blockers are applied: its first and last word, severity, category,
+# rule name (as ``ScanResult.reasons`` gives it), label (as ``ScanResult.matched``), and
+# whether a rule made it.
+_Hit: TypeAlias = tuple[int, int, str, str, str, str, bool]
+# What the automaton holds for a needle: its length, its entries, and a bit mask of what
+# they are -- ``_LISTED`` when one of them is a listed phrase (alerts by itself), and the
+# bit of each rule concept among them.
+_Value: TypeAlias = tuple[int, tuple[PhraseEntry, ...], int]
+_LISTED = 1
+_EXCLUSION = 2
+# Where a match lies in the padded text: first and last character, and its entry.
+_Found: TypeAlias = tuple[int, int, PhraseEntry]
 
 
 class PhraseMatcher:
@@ -423,10 +524,24 @@ class PhraseMatcher:
         self.rules = rules if rules is not None else RuleSet((), ())
         # By position in ``rules.rules``: an int hashes faster than a frozen dataclass.
         self._rules_with: dict[str, list[int]] = {}
-        self._rule_concepts = [frozenset(rule.concepts) for rule in self.rules.rules]
+        self._rule_slots = [tuple(frozenset(slot) for slot in rule.slots) for rule in self.rules.rules]
         for index, rule in enumerate(self.rules.rules):
             for concept in rule.concepts:
                 self._rules_with.setdefault(concept, []).append(index)
+        # Every rule concept is a bit, so the concepts in a message are one int. A rule is
+        # looked at only when its first slot (its anchor; rules.tsv puts the rarest
+        # concept first) is present: most messages hold a pronoun or an "är" and no anchor.
+        concepts = sorted(self.rules.concepts)
+        self._concept_bit = {concept: 1 << position for position, concept in enumerate(concepts, start=2)}
+        self._slot_masks = [
+            tuple(sum(self._concept_bit[c] for c in slot) for slot in rule.slots) for rule in self.rules.rules
+        ]
+        self._anchor_mask = 0
+        self._rules_by_anchor: dict[int, list[int]] = {}
+        for index, masks in enumerate(self._slot_masks):
+            self._anchor_mask |= masks[0]
+            for concept in self.rules.rules[index].slots[0]:
+                self._rules_by_anchor.setdefault(self._concept_bit[concept], []).append(index)
         self._blockers: dict[str, list[Blocker]] = {}
         for blocker in self.rules.blockers:
             self._blockers.setdefault(blocker.concept, []).append(blocker)
@@ -434,12 +549,11 @@ class PhraseMatcher:
         if grouped:
             automaton = ahocorasick.Automaton()
             for needle, group in grouped.items():
-                value: _Value = (
-                    len(needle),
-                    tuple(group),
-                    any(entry.category for entry in group),
-                    frozenset(entry.concept for entry in group if entry.concept),
-                )
+                bits = _LISTED if any(entry.category for entry in group) else 0
+                bits |= _EXCLUSION if any(entry.exclusion for entry in group) else 0
+                for entry in group:
+                    bits |= self._concept_bit.get(entry.concept, 0)
+                value: _Value = (len(needle), tuple(group), bits)
                 automaton.add_word(needle, value)
             automaton.make_automaton()
             self._automaton = automaton
@@ -448,41 +562,58 @@ class PhraseMatcher:
         """Every needle in ``padded`` into ``hits``; whether one of them can alert by
         itself (a listed phrase) or some rule has all its concepts present. False lets
         the caller stop early: most messages hold a pronoun or two and nothing else."""
-        scoring = False
-        present: set[str] = set()
+        present = 0
         for end, value in self._automaton.iter(padded):
             hits.append((end, value))
-            scoring = scoring or value[2]
-            present.update(value[3])
-        return scoring or (len(present) > 1 and self._any_rule_possible(present))
+            present |= value[2]
+        if not (present & _LISTED or self._any_rule_possible(present)):
+            return False
+        if not present & _EXCLUSION:
+            return True
+        # What an exclusion covers cannot alert ("shoot me a text"): look again at the rest.
+        present = _bits_outside_exclusions(padded, hits, self._entry_bit)
+        return bool(present & _LISTED) or self._any_rule_possible(present)
 
-    def _any_rule_possible(self, present: set[str]) -> bool:
-        for concept in present:
-            for index in self._rules_with.get(concept, ()):
-                if self._rule_concepts[index] <= present:
+    def _entry_bit(self, entry: PhraseEntry) -> int:
+        return _LISTED if entry.category else self._concept_bit.get(entry.concept, 0)
+
+    def _any_rule_possible(self, present: int) -> bool:
+        anchors = present & self._anchor_mask
+        while anchors:
+            bit = anchors & -anchors
+            anchors ^= bit
+            for index in self._rules_by_anchor[bit]:
+                if all(present & mask for mask in self._slot_masks[index]):
                     return True
         return False
 
+    def _slots_present(self, index: int, present: Collection[str]) -> bool:
+        return all(not slot.isdisjoint(present) for slot in self._rule_slots[index])
+
     def scan(self, text: str) -> ScanResult:
         """Normalise ``text`` and report every phrase and rule in it (see ``ScanResult``)."""
-        return self.scan_normalised(normalised_variants(text))
+        return self.scan_normalised(normalised_variants(text), text=text)
 
-    def scan_normalised(self, variants: Sequence[str]) -> ScanResult:
-        """Like ``scan`` for text already normalised (one or more readings of it)."""
+    def scan_normalised(self, variants: Sequence[str], *, text: str | None = None) -> ScanResult:
+        """Like ``scan`` for text already normalised (one or more readings of it).
+        ``text``, the message as written, gives the clauses its punctuation marks; without
+        it only clause words ("men", "but") end a clause."""
         if self._automaton is None:
+            return NO_MATCH
+        found: list[_Hit] = []
+        for normalised in variants:
+            found += self._hits(f" {normalised} ", text)
+        if not found:
             return NO_MATCH
         best = 0
         categories: set[str] = set()
         matched: set[str] = set()
         reasons: set[tuple[str, str]] = set()
-        for normalised in variants:
-            for _, severity, category, rule, label, _ in self._hits(f" {normalised} "):
-                best = max(best, Severity(severity).rank)
-                categories.add(category)
-                matched.add(label)
-                reasons.add((category, rule))
-        if not best:
-            return NO_MATCH
+        for _, _, severity, category, rule, label, _ in found:
+            best = max(best, Severity(severity).rank)
+            categories.add(category)
+            matched.add(label)
+            reasons.add((category, rule))
         return ScanResult(
             severity=Severity.of_rank(best),
             categories=tuple(sorted(categories)),
@@ -490,41 +621,47 @@ class PhraseMatcher:
             reasons=tuple(sorted(reasons)),
         )
 
-    def _hits(self, padded: str) -> list[_Hit]:
+    def _hits(self, padded: str, text: str | None) -> list[_Hit]:
         """The matches in one reading of the message that no exclusion or blocker cancels."""
         raw: list[tuple[int, _Value]] = []
         if not self._matches(padded, raw):
             return []
-        found: list[tuple[int, int, PhraseEntry]] = []
-        for end, (length, group, _, _) in raw:
-            start = end - length + 2  # first letter of the phrase
-            for entry in group:
-                # A prefix match reaches to the end of the word it started.
-                stop = padded.find(" ", end + 1) - 1 if entry.prefix else end - 1
-                found.append((start, stop, entry))
-        excluded = [(start, stop) for start, stop, entry in found if entry.exclusion]
+        kept = _outside_exclusions(padded, raw)
         hits: list[_Hit] = []
         concepts: dict[str, list[int]] = {}
-        for start, stop, entry in found:
-            if entry.exclusion or (excluded and any(a <= start and stop <= b for a, b in excluded)):
-                continue
+        blocking_words: list[tuple[str, int, int, int]] = []
+        for start, stop, entry in kept:
             # The word the match starts on (padded has a space before every word).
             word = padded.count(" ", 0, start) - 1
             if entry.concept:
                 concepts.setdefault(entry.concept, []).append(word)
+                if entry.concept in self._blockers:
+                    blocking_words.append((entry.concept, word, start, stop))
             else:
-                hits.append((word, entry.severity, entry.category, entry.rule_name, entry.label, False))
+                last = word + padded.count(" ", start, stop + 1)
+                hits.append((word, last, entry.severity, entry.category, entry.rule_name, entry.label, False))
+        self._drop_followed_words(concepts)
         if len(concepts) > 1:
             hits += self._rule_hits(concepts)
+        if not hits or not blocking_words:
+            return hits
         blocking = [
             (blocker, word)
-            for concept, words in concepts.items()
-            for blocker in self._blockers.get(concept, ())
-            for word in words
+            for concept, word, start, stop in blocking_words
+            if not _inside_a_longer_match(start, stop, kept, self._blockers)
+            for blocker in self._blockers[concept]
         ]
         if not blocking:
             return hits
-        return [hit for hit in hits if not _blocked(blocking, hit[0], hit[2], from_rule=hit[5])]
+        clauses = _Clauses(text, [w for c in self.rules.clause_breaks for w in concepts.get(c, ())])
+        return [hit for hit in hits if not _blocked(blocking, hit, clauses)]
+
+    def _drop_followed_words(self, concepts: dict[str, list[int]]) -> None:
+        """A word of a concept right before a word of its follower does not count."""
+        for concept, follower in self.rules.drops:
+            if concept in concepts and follower in concepts:
+                following = set(concepts[follower])
+                concepts[concept] = [w for w in concepts[concept] if w + 1 not in following]
 
     def _rule_hits(self, concepts: dict[str, list[int]]) -> list[_Hit]:
         hits: list[_Hit] = []
@@ -536,38 +673,124 @@ class PhraseMatcher:
         for concept in present:
             candidates.update(self._rules_with.get(concept, ()))
         for index in sorted(candidates):
-            if not self._rule_concepts[index] <= present:
+            if not self._slots_present(index, present):
                 continue
             rule = self.rules.rules[index]
-            first = _first_word_within(rule.window, [concepts[concept] for concept in rule.concepts])
-            if first is not None:
-                hits.append((first, rule.severity, rule.category, rule.name, f"rule:{rule.name}", True))
+            slots = [sorted(w for concept in slot for w in concepts.get(concept, ())) for slot in rule.slots]
+            span = _first_span_within(rule.window, slots)
+            if span is not None:
+                hits.append((*span, rule.severity, rule.category, rule.name, f"rule:{rule.name}", True))
         return hits
 
 
-def _first_word_within(window: int, positions: list[list[int]]) -> int | None:
-    """The first word of the earliest choice of one position per concept whose words
-    all lie within ``window`` words of each other, or None."""
-    best: int | None = None
-    for anchor in positions[0]:
-        low = high = anchor
-        for others in positions[1:]:
-            near = [p for p in others if abs(p - anchor) <= window]
-            if not near:
+def _outside_exclusions(padded: str, raw: list[tuple[int, _Value]]) -> list[_Found]:
+    """Every entry the automaton found, by where it lies in ``padded``, without the
+    exclusions and the matches that lie entirely inside one."""
+    found: list[_Found] = []
+    for end, (length, group, _) in raw:
+        start = end - length + 2  # first letter of the phrase
+        for entry in group:
+            # A prefix match reaches to the end of the word it started.
+            stop = padded.find(" ", end + 1) - 1 if entry.prefix else end - 1
+            found.append((start, stop, entry))
+    excluded = [(start, stop) for start, stop, entry in found if entry.exclusion]
+    return [
+        (start, stop, entry)
+        for start, stop, entry in found
+        if not entry.exclusion and not (excluded and any(a <= start and stop <= b for a, b in excluded))
+    ]
+
+
+def _bits_outside_exclusions(padded: str, raw: list[tuple[int, _Value]], bit_of: Callable[[PhraseEntry], int]) -> int:
+    """The ``_Value`` bits of what lies outside every exclusion."""
+    present = 0
+    for _, _, entry in _outside_exclusions(padded, raw):
+        present |= bit_of(entry)
+    return present
+
+
+class _Clauses:
+    """Which clause or sentence a word lies in, worked out only when a blocker asks.
+    Punctuation ends a clause; so do clause words ("men", "but", "och") for a negation
+    or another ``clause``/``lead`` blocker, but not for a ``near`` one: "står på bron
+    och väntar på bussen" is one scene. A ``within`` blocker looks across clauses but
+    not across sentences."""
+
+    def __init__(self, text: str | None, words: list[int]) -> None:
+        # ``text``, the message as written, has the punctuation; without it only clause
+        # words end a clause.
+        self._text = text
+        self._words = words
+        self._starts: dict[str, list[int]] = {}
+
+    def _punctuation(self, *, sentences: bool) -> list[int]:
+        return clause_starts(self._text, sentences=sentences) if self._text is not None else []
+
+    def _part(self, kind: str, word: int) -> int:
+        if kind not in self._starts:
+            if kind == "sentence":
+                self._starts[kind] = self._punctuation(sentences=True)
+            else:
+                extra = self._words if kind == "clause_with_words" else []
+                self._starts[kind] = sorted({*self._punctuation(sentences=False), *extra})
+        return bisect_right(self._starts[kind], word)
+
+    def of(self, word: int, *, with_words: bool) -> int:
+        return self._part("clause_with_words" if with_words else "clause", word)
+
+    def sentence_of(self, word: int) -> int:
+        return self._part("sentence", word)
+
+
+def _inside_a_longer_match(start: int, stop: int, kept: list[_Found], blockers: dict[str, list[Blocker]]) -> bool:
+    """Whether a blocker word lies inside a longer match that is not itself a blocker: the
+    "inte" of a listed "vill inte leva" or of the concept word "inte vakna" negates
+    nothing outside it."""
+    return any(
+        a <= start and stop <= b and b - a > stop - start and entry.concept not in blockers for a, b, entry in kept
+    )
+
+
+def _first_span_within(window: int, positions: list[list[int]]) -> tuple[int, int] | None:
+    """The first and last word of the earliest choice of one position per slot whose
+    words all lie within ``window`` words of each other, or None. The earliest choice
+    starts on some word of a slot: try each, in order, and take from every slot its first
+    word from there on."""
+    for low in sorted({p for slot in positions for p in slot}):
+        high = low
+        for slot in positions:
+            nearest = min((p for p in slot if low <= p <= low + window), default=None)
+            if nearest is None:
                 break
-            closest = min(near, key=lambda p: abs(p - anchor))
-            low, high = min(low, closest), max(high, closest)
+            high = max(high, nearest)
         else:
-            if high - low <= window and (best is None or low < best):
-                best = low
-    return best
+            return (low, high)
+    return None
 
 
-def _blocked(blocking: list[tuple[Blocker, int]], word: int, category: str, *, from_rule: bool) -> bool:
+def _blocked(blocking: list[tuple[Blocker, int]], hit: _Hit, clauses: _Clauses) -> bool:
+    first, last, _, category, rule, _, from_rule = hit
     for blocker, at in blocking:
-        if not blocker.blocks(category, from_rule=from_rule):
+        if not blocker.blocks(category, rule, from_rule=from_rule):
             continue
-        if blocker.before is None or (at < word and word - at <= blocker.before):
+        if blocker.before is None:
+            return True
+        if blocker.within:
+            before = 0 < first - at <= blocker.before and clauses.sentence_of(at) == clauses.sentence_of(first)
+            after = 0 <= at - last <= blocker.before and clauses.sentence_of(at) == clauses.sentence_of(last)
+            if before or after or first < at < last:
+                return True
+        elif blocker.clause:
+            words = not blocker.near
+            clause = clauses.of(at, with_words=words)
+            leads = 0 < first - at <= blocker.before
+            if clause == clauses.of(first, with_words=words) and (
+                leads or (blocker.inside and from_rule and first < at < last)
+            ):
+                return True
+            if blocker.near and clause == clauses.of(last, with_words=words) and 0 <= at - last <= blocker.before:
+                return True
+        elif not blocker.clause and 0 < first - at <= blocker.before:
             return True
     return False
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from backend.crisis.language import PhraseEntry, PhraseMatcher, parse_phrase
-from bench.crisis_eval import EVAL_CATEGORIES, Row, evaluate, read_rows, report, score
+from bench.crisis_eval import EVAL_CATEGORIES, PROBE_SET, VALIDATION_SET, Row, evaluate, read_rows, report, score
 
 
 @pytest.fixture(scope="module")
@@ -59,21 +59,63 @@ TARGET_PRECISION = 0.90
 TARGET_FALSE_ALARMS_PER_1000 = 5.0
 
 
+def test_the_shipped_rules_on_the_validation_split_reach_what_was_measured(figures):
+    # The validation split was written before the second round of rule work; its misses
+    # were read on validation_a only (docs/crisis-language.md). Floors just below the
+    # figures at the end of that round: recall 0.962, precision 0.995, 5.6 false alarms.
+    validation = figures["validation"]
+    assert validation.rows == 390
+    assert validation.recall >= 0.95
+    assert validation.precision >= 0.99
+    assert validation.false_alarms_per_1000 <= 6.0
+
+
+def test_the_shipped_rules_stay_quiet_on_the_ordinary_chat_probe(figures):
+    # Written during the rule work to find false alarms, and tuned on: 5 of 491 alert
+    # (a sister's "she'll kill me if i take her charger", one beer with dad, giving an
+    # old tv away). A floor, not an estimate.
+    probe = figures["probe"]
+    assert probe.rows == 491
+    assert probe.false_alarms_per_1000 <= 11.0
+
+
 def test_the_shipped_rules_on_the_frozen_held_out_part_reach_what_was_measured(figures):
-    # What the rules reach on held_out, measured once after tuning on dev ended
-    # (docs/crisis-language.md): recall 0.503, precision 0.832, 131.9 false alarms per
-    # 1,000 ordinary messages. Floors just below, so a change that loses ground fails.
+    # What the rules reach on held_out, measured after the rule work ended
+    # (docs/crisis-language.md): recall 0.690, precision 0.942, 55.6 false alarms per
+    # 1,000 ordinary messages (before the second round: 0.503, 0.832, 131.9). Floors
+    # just below, so a change that loses ground fails.
     held_out = figures["held_out"]
     assert held_out.rows == 331
-    assert held_out.recall >= 0.50
-    assert held_out.precision >= 0.83
-    assert held_out.false_alarms_per_1000 <= 132.0
+    assert held_out.recall >= 0.68
+    assert held_out.precision >= 0.94
+    assert held_out.false_alarms_per_1000 <= 56.0
 
 
-@pytest.mark.xfail(strict=True, reason="not met: held_out recall 0.503, precision 0.832, 131.9 false alarms/1,000")
+@pytest.mark.xfail(strict=True, reason="not met: held_out recall 0.690, precision 0.942, 55.6 false alarms/1,000")
 def test_the_shipped_rules_meet_the_targets_on_the_frozen_held_out_part(figures):
     held_out = figures["held_out"]
     assert held_out.recall >= TARGET_RECALL
     assert all(t.recall >= TARGET_CATEGORY_RECALL for t in held_out.recall_by_category.values())
     assert held_out.precision >= TARGET_PRECISION
     assert held_out.false_alarms_per_1000 <= TARGET_FALSE_ALARMS_PER_1000
+
+
+def test_the_validation_set_has_its_documented_shape():
+    rows = read_rows(VALIDATION_SET)
+    assert len(rows) == 390
+    assert {r.split for r in rows} == {"validation_a", "validation_b"}
+    assert sum(r.split == "validation_a" for r in rows) == 196
+    assert sum(r.label == 0 for r in rows) == 178
+    assert {r.category for r in rows if r.label} == set(EVAL_CATEGORIES)
+    assert all((r.label == 0) == (r.category == "none") for r in rows)
+    # Written separately from eval_set.tsv: no message in both.
+    assert not {r.text.casefold() for r in rows} & {r.text.casefold() for r in read_rows()}
+
+
+def test_the_probe_is_ordinary_chat_only():
+    rows = read_rows(PROBE_SET)
+    assert len(rows) == 491
+    assert {(r.split, r.label, r.category) for r in rows} == {("probe", 0, "none")}
+    assert {r.language for r in rows} == {"sv", "en"}
+    others = {r.text.casefold() for r in read_rows() + read_rows(VALIDATION_SET)}
+    assert not {r.text.casefold() for r in rows} & others

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from backend.crisis import language
-from backend.crisis.language import PhraseEntry, compile_matcher, normalise
+from backend.crisis.language import PhraseEntry, PhraseMatcher, compile_matcher, normalise
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +104,133 @@ def test_a_rule_file_with_an_unknown_category_is_refused(tmp_path: Path):
     path.write_text("rule\tx\tcritical\tnot_a_category\t3\ta,b\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"rules\.tsv:1: unknown category"):
         language.load_rule_file(path)
+
+
+def test_a_negation_in_the_same_clause_cancels_a_listed_phrase_too(scanner):
+    assert not scanner.scan("har inte rökt på sen i julas").matched_any
+    assert not scanner.scan("im not suicidal, just tired").matched_any
+    # A clause ends at punctuation and at "men"/"but": the negation stays in its own.
+    assert scanner.scan("mår inte bra, vill dö").matched_any
+    assert scanner.scan("har inte sovit men vill bara dö").matched_any
+    # "orkar inte" says how the writer is, it negates nothing after it.
+    assert scanner.scan("orkar inte vill bara dö").matched_any
+
+
+def test_a_negation_between_the_words_of_a_rule_cancels_it(scanner):
+    assert ("self_harm", "wish_to_die") in reasons(scanner, "jag vill verkligen dö")
+    assert not scanner.scan("jag vill verkligen inte dö").matched_any
+    # ...but not the "inte" of a condition, which belongs to the threat.
+    assert scanner.scan("dom sa att om jag inte betalar så tar dom min son").matched_any
+
+
+def test_the_rules_see_everyday_words_for_the_same_idea(scanner):
+    examples = {
+        "dom sa att ungarna inte är säkra längre": "threat",
+        "they told my cousin i'm a dead man walking": "threat",
+        "en kille från gamla orten kände igen mig på jobbet": "located",
+        "dom har skickat folk efter mig ikväll": "located",
+        "two guys from the estate waiting outside my building": "located",
+        "ligger i badkaret och tänker på döden hela tiden": "self_harm",
+        "give my trainers to my little bro, i wont need them": "self_harm",
+        "käkade 12 imovane, känns konstigt": "overdose",
+        "took all my propranolol": "overdose",
+        "ringde min gamla langare idag": "relapse",
+        "theyve got me holding a bag for them": "relapse",
+        "they smashed my head with a bottle": "weapons",
+        "det brinner i min trapp, nån har tänt på": "weapons",
+    }
+    for text, category in examples.items():
+        assert category in scanner.scan(text).categories, text
+
+
+def test_what_surrounds_a_match_can_say_it_is_not_about_now(scanner):
+    # a film, a game, a dream, an accident, a medical shot, a scare that was nothing
+    for text in (
+        "såg en film igår där dom sköt typ alla",
+        "brorsan slog mig i pingis",
+        "drömde att dom hittade mig, vaknade svettig men de e lugnt",
+        "banged my head on the cupboard door, ouch",
+        "got my booster shot today, arm hurts",
+        "someone knocked on the door, it was my neighbour wanting milk",
+        "the workmen have been in my flat all day fixing the bathroom",
+        "min gamla lärare kände igen mig på bussen",
+        "min mamma såg mig på stan idag",
+    ):
+        assert not scanner.scan(text).matched_any, text
+
+
+def test_a_quantity_word_before_a_unit_is_no_number_of_tablets(scanner):
+    assert not scanner.scan("läkaren höjde dosen, tar 100 mg sertralin nu").matched_any
+    assert not scanner.scan("har tagit alvedon i 5 dagar").matched_any
+    assert ("overdose", "medicine_quantity") in reasons(scanner, "har tagit 100 sertralin")
+
+
+def test_a_family_word_blocks_seeing_only_as_the_one_who_saw(scanner):
+    assert not scanner.scan("min mamma såg mig på stan och blev glad").matched_any
+    assert ("located", "group_has_my_details") in reasons(
+        scanner, "they found my girlfriend's place where i stay sometimes"
+    )
+
+
+def test_an_exclusion_is_counted_before_the_rules_are_looked_at(scanner):
+    assert not scanner.scan("shoot me a text when you're free").matched_any
+    # What lies outside the exclusion still counts.
+    assert scanner.scan("jag dör av skratt, men jag vill dö").matched_any
+
+
+def rules_file(tmp_path: Path, text: str) -> language.RuleSet:
+    path = tmp_path / "rules.tsv"
+    path.write_text(text, encoding="utf-8")
+    return language.load_rule_file(path)
+
+
+def concept_words(**words: str) -> list[PhraseEntry]:
+    return [PhraseEntry(normalise(word), "", "", source="test", concept=concept) for concept, word in words.items()]
+
+
+def test_a_rule_finds_its_words_whatever_order_its_slots_are_written_in(tmp_path: Path):
+    # beta lies both before and after alfa: only the later one puts all three within 4 words.
+    text = "x x x beta x alfa x beta x gamma"
+    entries = concept_words(a="alfa", b="beta", c="gamma")
+    for slots in ("a,b,c", "c,b,a", "b,a,c"):
+        rules = rules_file(tmp_path, f"rule\tnear\thigh\tthreat\t4\t{slots}\n")
+        assert PhraseMatcher(entries, rules).scan(text).reasons == (("threat", "near"),), slots
+
+
+def test_a_slot_takes_any_of_its_alternatives(tmp_path: Path):
+    rules = rules_file(tmp_path, "rule\teither\thigh\tthreat\t2\ta|b,c\n")
+    matcher = PhraseMatcher(concept_words(a="alfa", b="beta", c="gamma"), rules)
+    assert matcher.scan("alfa gamma").matched_any
+    assert matcher.scan("beta gamma").matched_any
+    assert not matcher.scan("alfa beta").matched_any
+
+
+def test_a_blocker_may_name_single_rules_and_a_near_one_looks_after_the_match(tmp_path: Path):
+    rules = rules_file(
+        tmp_path,
+        "rule\tone\thigh\tthreat\t2\ta,b\nrule\ttwo\thigh\tthreat\t2\ta,c\nblock\tz\tone\tnear:3\n",
+    )
+    matcher = PhraseMatcher(concept_words(a="alfa", b="beta", c="gamma", z="zeta"), rules)
+    assert matcher.scan("alfa beta gamma zeta").reasons == (("threat", "two"),)
+    assert matcher.scan("alfa beta. zeta").reasons == (("threat", "one"),)
+
+
+def test_a_rule_file_names_only_known_rules_and_scopes(tmp_path: Path):
+    with pytest.raises(ValueError, match=r"unknown category or rule"):
+        rules_file(tmp_path, "rule\tone\thigh\tthreat\t2\ta,b\nblock\tz\tnot_a_rule\tmessage\n")
+    with pytest.raises(ValueError, match=r"unknown scope"):
+        rules_file(tmp_path, "rule\tone\thigh\tthreat\t2\ta,b\nblock\tz\tone\tsomewhere:3\n")
+
+
+def test_a_blocker_in_another_sentence_cancels_nothing(scanner):
+    # A message is often two or three thoughts; an ordinary one after a crisis is no
+    # reason to stay quiet.
+    for text in (
+        "någon följer efter mig från stationen. jag har tid hos läkaren på fredag",
+        "hjälp de är här. kan du skicka blanketten till försäkringskassan",
+        "took all my pills an hour ago. got a job interview at 9 tomorrow",
+    ):
+        assert scanner.scan(text).matched_any, text
+    # In the same sentence, across a comma, it still does.
+    assert not scanner.scan("såg min gamla lärare på ica, hon kände igen mig direkt").matched_any
+    assert not scanner.scan("förut skar ja mig, men de e två år sen nu").matched_any
