@@ -7,11 +7,19 @@ import logging
 import time
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 
+from backend.problems import (
+    DATABASE_UNAVAILABLE_DETAIL,
+    PROBLEM_CONTENT_TYPE,
+    RETRY_AFTER_SECONDS,
+    database_unavailable,
+    problem_body,
+)
 from backend.structured_logs import bound_request_id, new_request_id
 
 access_log = logging.getLogger("livlina.access")
+logger = logging.getLogger(__name__)
 # Probes and scrapes come every few seconds; a failing one is still logged at INFO.
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
@@ -45,4 +53,44 @@ class RequestLogMiddleware:
         # without the request id), unless the response says it was logged.
         response._has_been_logged = True  # type: ignore[attr-defined]  # noqa: SLF001
         response["X-Request-ID"] = request_id
+        return response
+
+
+# A page outside the API (the inbox) whose database stopped answering: the same short
+# answer as the API's 503, as a page that needs nothing from the database to render
+# (the inbox's own layout would look up the session, the language and the phone).
+UNAVAILABLE_PAGE = """<!doctype html>
+<html lang="sv"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Livlina</title></head><body>
+<main><h1>Livlina svarar inte just nu</h1><p>Försök igen om en stund; inget du skickat har gått förlorat.</p>
+<p lang="en">Livlina is not answering just now. Try again in a moment; nothing you sent was lost.</p></main>
+</body></html>
+"""
+
+
+class DatabaseUnavailableMiddleware:
+    """A view outside DRF that fails because the database did not answer gets a 503
+    with ``Retry-After`` and one warning line, not a 500 with a traceback (the API's
+    views get the same from the problem handler)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponseBase | None:
+        cause = database_unavailable(exception)
+        if cause is None:
+            return None
+        logger.warning("database unavailable, answered 503: %r", cause)
+        response: HttpResponseBase
+        if request.path.startswith("/api/"):
+            body = problem_body(status_code=503, slug="unavailable", detail=DATABASE_UNAVAILABLE_DETAIL)
+            body["retry_after"] = RETRY_AFTER_SECONDS
+            response = JsonResponse(body, status=503, content_type=PROBLEM_CONTENT_TYPE)
+        else:
+            response = HttpResponse(UNAVAILABLE_PAGE, status=503, content_type="text/html; charset=utf-8")
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        response["Cache-Control"] = "no-store"
         return response
