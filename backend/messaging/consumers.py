@@ -46,6 +46,10 @@ CLOSE_REVOKED = 4403
 # Closed to make room for a newer socket of the same device (LIVLINA_SOCKETS_PER_DEVICE):
 # the client should not reconnect on its own, or two of its sockets would take turns.
 CLOSE_SUPERSEDED = 4409
+# RFC 6455's "try again later": the database did not answer the handshake's credential
+# check. The socket is accepted only to be closed with this code, so the client learns to
+# reconnect (a refusal before the accept would reach it as an HTTP 403, "your credential").
+CLOSE_TRY_AGAIN_LATER = 1013
 SYNC_PAGE = 200
 # Sends stored in one transaction at most; more wait for the next batch.
 SEND_BATCH = 100
@@ -243,7 +247,16 @@ class LivlinaConsumer(AsyncWebsocketConsumer):
     registered_device: object = None
 
     async def connect(self) -> None:
-        identity, reason = await authenticate_handshake(self.scope)
+        try:
+            identity, reason = await authenticate_handshake(self.scope)
+        except Exception as exc:
+            cause = database_unavailable(exc)
+            if cause is None:
+                raise
+            logger.warning("database unavailable, socket asked to reconnect: %r", cause)
+            await self.accept()
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+            return
         if identity is None:
             logger.info("websocket refused: %s", reason)
             await self.close(code=CLOSE_UNAUTHENTICATED)

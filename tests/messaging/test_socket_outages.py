@@ -126,3 +126,19 @@ async def test_a_socket_opened_while_the_layer_is_down_works_and_goes_live_when_
     assert (await receive(app))["type"] == "message.ack"
     assert (await receive(app))["message"]["seq"] == 2  # its own copy, live
     await app.disconnect()
+
+
+async def test_a_handshake_the_database_failed_closes_with_try_again_later(defector_device, monkeypatch, caplog):
+    """The credential check at the handshake could not reach the database: the client is
+    told to reconnect (1013), not refused (403) and not met with a traceback."""
+    fails_once(monkeypatch, socket_auth.account_services, "access_token_lookup")
+    app = device_socket(defector_device.access_token)
+    assert (await app.connect())[0]
+    closed = await app.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": consumers.CLOSE_TRY_AGAIN_LATER}
+    assert not any(r.exc_info for r in caplog.records if r.levelno >= logging.WARNING)
+    await app.disconnect()
+
+    again = device_socket(defector_device.access_token)
+    assert (await again.connect())[0]  # the next handshake works as usual
+    await again.disconnect()
