@@ -172,7 +172,7 @@ def _create_schedule(case: Case, user: User, form: ScheduleForm) -> None:
 def schedules_view(request: HttpRequest, case_id: int) -> HttpResponse:
     user = staff_user(request)
     case = case_selectors.case_for_reading(user, case_id)
-    form = ScheduleForm(request.POST or None)
+    form = ScheduleForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             _create_schedule(case, user, form)

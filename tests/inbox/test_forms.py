@@ -1,8 +1,9 @@
-"""The alert queue's forms refuse what the service would refuse, say why on a page, and
-change nothing."""
+"""The inbox's forms refuse what the service would refuse, say why on a page, and change
+nothing."""
 
 from __future__ import annotations
 
+from backend.checkins.models import CheckinSchedule
 from backend.crisis.models import Alert, AlertEvent
 from backend.crisis.services import NOTE_MAX_CHARS, RESOLUTION_MAX_CHARS, raise_alert
 
@@ -36,3 +37,9 @@ def test_a_resolution_note_over_the_limit_is_shown_again_with_its_error(case, co
     assert 'name="note"' in refused.content.decode()
     alert.refresh_from_db()
     assert alert.state == Alert.State.OPEN
+
+
+def test_an_empty_schedule_form_is_refused_not_shown_as_new(case, contact, as_staff):
+    response = as_staff(contact).post(f"/inbox/cases/{case.pk}/checkins/", {})
+    assert response.status_code == 400
+    assert not CheckinSchedule.objects.filter(case=case).exists()
