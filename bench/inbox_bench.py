@@ -20,11 +20,12 @@ What runs (this machine, loopback only):
 Part 1, render: this process signs in through the real login form (password + TOTP) with
 Django's test client and requests ``/inbox/`` (the queue: every case) and
 ``/inbox/cases/<id>/`` (the 1,000-message conversation; the page shows the newest 50)
-``--renders`` times each. Reported: p50/p95/max server time (request in, response out;
-no browser), this process's CPU time per request (p50/p95: steadier than wall time
-when other work shares the machine; PostgreSQL's own CPU is not in it), the number of
-SQL statements per page, and the load average when rendering started. Target: p95
-under 100 ms.
+``--renders`` times each, and the two fragments those pages fetch (the queue's rows, on
+every live change; the older page of 50 messages, on scrolling up). Reported: p50/p95/max
+server time (request in, response out; no browser), this process's CPU time per request
+(p50/p95: steadier than wall time when other work shares the machine; PostgreSQL's own
+CPU is not in it), the number of SQL statements per page, and the load average when
+rendering started. Target: p95 under 100 ms for the queue and the conversation.
 
 Part 2, live: one ``manage.py serve`` process (Daphne with the worker in it). The inbox's
 socket (``/ws/v1/`` with the session cookie and Origin, exactly as the page opens it)
@@ -127,6 +128,7 @@ def seed(cases: int, history: int, case_history: int = 0) -> dict:
     phone_tokens = account_services.issue_token_pair(phone, now=timezone.now())
     return {
         "big_case": big.pk,
+        "big_last_seq": history,
         "live_case": live_case.pk,
         "live_conversation": live_case.conversation.pk,
         "totp_key": totp.key,
@@ -153,7 +155,16 @@ def measure_renders(seeded: dict, renders: int) -> dict:
     )
     assert response.status_code == 302, response.content[:500]
     figures = {}
-    for name, path in (("queue", "/inbox/"), ("conversation", f"/inbox/cases/{seeded['big_case']}/")):
+    big = seeded["big_case"]
+    pages = (
+        ("queue", "/inbox/"),
+        ("conversation", f"/inbox/cases/{big}/"),
+        # What the open pages fetch: the queue's rows on every live change, and the page of
+        # messages before the newest 50 when the staff member scrolls up.
+        ("queue rows", "/inbox/queue-rows/"),
+        ("older page", f"/inbox/cases/{big}/messages/?before_seq={max(1, seeded['big_last_seq'] - 49)}"),
+    )
+    for name, path in pages:
         # Django empties the query log when a request starts; count this one request's.
         request_started.disconnect(reset_queries)
         with CaptureQueriesContext(connection) as queries:
@@ -283,13 +294,13 @@ def main() -> None:
     # How busy the machine was (other work shares its cores): a high figure explains slow renders.
     log(f"load average before rendering: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
     renders = measure_renders(seeded, args.renders)
+    targets = ("queue", "conversation")  # the issue's target is for the two pages
     for name, figure in renders.items():
-        verdict = "PASS" if figure["p95_ms"] < 100 else "FAIL"
+        verdict = f"  (target p95 < 100 ms: {'PASS' if figure['p95_ms'] < 100 else 'FAIL'})" if name in targets else ""
         log(
             f"render {name:12} p50 {figure['p50_ms']:6.1f} ms  p95 {figure['p95_ms']:6.1f} ms  "
             f"max {figure['max_ms']:6.1f} ms  cpu p50 {figure['cpu_p50_ms']:6.1f} p95 {figure['cpu_p95_ms']:6.1f} ms  "
-            f"{figure['queries']} queries  {figure['bytes']} bytes  "
-            f"(target p95 < 100 ms: {verdict})"
+            f"{figure['queries']} queries  {figure['bytes']} bytes{verdict}"
         )
 
     from tests.e2e.live_server import free_port
@@ -322,7 +333,9 @@ def main() -> None:
             f"p95 {figure['p95_ms']:6.1f} ms  p99 {figure['p99_ms']:6.1f} ms  max {figure['max_ms']:6.1f} ms"
         )
     flush_redis(args.redis_url)
-    ok = all(f["p95_ms"] < 100 for f in renders.values()) and all(f["received"] == args.messages for f in live.values())
+    ok = all(renders[name]["p95_ms"] < 100 for name in targets) and all(
+        f["received"] == args.messages for f in live.values()
+    )
     sys.exit(0 if ok else 1)
 
 
