@@ -25,8 +25,9 @@ def visible_alerts(user: User) -> QuerySet[Alert]:
 
 def case_alerts(case: Case) -> QuerySet[Alert]:
     """Every alert of a case a staff member has read through an access-checked read
-    (``case_for_reading``): the alerts of a case they may see are all visible to them, so
-    this is ``visible_alerts`` for that case, without asking again who may see it."""
+    (``case_for_reading``, ``open_case_for_reading``): the alerts of a case they may see
+    are all visible to them, so this is ``visible_alerts`` for that case, without asking
+    again who may see it."""
     return Alert.objects.filter(case=case)
 
 

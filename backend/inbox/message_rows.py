@@ -4,8 +4,8 @@ them and every older page brings 50 more, and Django's template engine spent mor
 them than on everything else the page shows.
 
 Every value that is not a number passes through ``html.escape`` (quotes too) before it
-is placed, so the result may be marked safe once, as a whole. The markup is what
-``static/inbox/inbox.js`` builds for a live message, plus the read receipt."""
+is placed, so the result may be marked safe once, as a whole. Each message's markup is
+the one ``static/inbox/inbox.js`` builds for a message that arrives live."""
 
 from __future__ import annotations
 
