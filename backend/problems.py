@@ -49,10 +49,13 @@ class Problem(exceptions.APIException):
         self.field = field
 
 
+_API_DATETIME = serializers.DateTimeField()  # holds no state between calls; one for all
+
+
 def api_datetime(value: datetime) -> str:
     """A timestamp as the API writes it everywhere (DRF's form: ISO 8601, UTC as Z), also
     for frames built outside serializers."""
-    return serializers.DateTimeField().to_representation(value)
+    return _API_DATETIME.to_representation(value)
 
 
 class FieldError(TypedDict):

@@ -31,7 +31,17 @@ def verified_staff_session(
     if ends_at is None or now >= ends_at:
         return None
     persistent_id = session.get(DEVICE_ID_SESSION_KEY)
-    second_factor = OtpDevice.from_persistent_id(persistent_id) if persistent_id else None
+    second_factor = _session_device(user, persistent_id) if persistent_id else None
     if second_factor is None or second_factor.user_id != user.pk or not second_factor.confirmed:
         return None
     return ends_at
+
+
+def _session_device(user: User, persistent_id: str) -> OtpDevice | None:
+    """The second factor the session names. django-otp's middleware has read it for this
+    request already when the request came through it (``user.otp_device``, the same row);
+    a socket's user was not, and reads it here."""
+    read_this_request = getattr(user, "otp_device", None)
+    if isinstance(read_this_request, OtpDevice) and read_this_request.persistent_id == persistent_id:
+        return read_this_request
+    return OtpDevice.from_persistent_id(persistent_id)

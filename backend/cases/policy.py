@@ -68,6 +68,14 @@ def staff_with_access_ids(case: Case, *, now: datetime | None = None) -> list[in
     return sorted(_staff_with_access_by_case([case.pk], now=now or timezone.now())[case.pk])
 
 
+def staff_with_access(case: Case, *, now: datetime | None = None) -> QuerySet[User]:
+    """``staff_with_access_ids`` as a query, to be read together with other people."""
+    now = now or timezone.now()
+    assigned = CaseAssignment.objects.filter(case=case).values("staff_id")
+    granted = AccessGrant.objects.filter(active_grants(now=now), case=case).values("staff_id")
+    return User.objects.filter(Q(pk__in=assigned) | Q(pk__in=granted))
+
+
 def _staff_with_access_by_case(case_ids: list[int], *, now: datetime) -> defaultdict[int, set[int]]:
     staff: defaultdict[int, set[int]] = defaultdict(set)
     for case_id, staff_id in CaseAssignment.objects.filter(case_id__in=case_ids).values_list("case_id", "staff_id"):

@@ -44,7 +44,12 @@ class Checkin(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["schedule", "due_at"], name="one_checkin_per_occurrence")]
-        indexes = [models.Index(fields=["status", "grace_until"]), models.Index(fields=["status", "remind_at"])]
+        indexes = [
+            models.Index(fields=["status", "grace_until"]),
+            models.Index(fields=["status", "remind_at"]),
+            # A case's check-ins newest first: its history, and the work queue's last one.
+            models.Index(fields=["case", "due_at"]),
+        ]
 
 
 class CheckinAnswer(models.Model):

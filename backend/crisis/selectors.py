@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 
 from backend.accounts.models import User
 from backend.cases import policy
+from backend.cases.models import Case
 from backend.crisis.models import Alert
 from backend.problems import Problem
 from backend.push.models import PushAttempt, PushOutbox
@@ -20,6 +21,14 @@ def visible_alerts(user: User) -> QuerySet[Alert]:
     if not user.is_staff_member or not user.is_active:
         return Alert.objects.none()
     return Alert.objects.filter(Q(case__in=policy.visible_cases(user)) | Q(recipients__user=user)).distinct()
+
+
+def case_alerts(case: Case) -> QuerySet[Alert]:
+    """Every alert of a case a staff member has read through an access-checked read
+    (``case_for_reading``, ``open_case_for_reading``): the alerts of a case they may see
+    are all visible to them, so this is ``visible_alerts`` for that case, without asking
+    again who may see it."""
+    return Alert.objects.filter(case=case)
 
 
 def alert_for(user: User, alert_id: int) -> Alert:

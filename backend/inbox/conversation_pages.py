@@ -1,20 +1,22 @@
-"""A case's conversation page and its older pages. The case is read through
-``case_for_reading`` and the messages through ``messages_after``, so every staff read is
-audited exactly as through the API."""
+"""A case's conversation page and its older pages. The case and its newest messages are
+read through ``open_case_for_reading`` and older pages through ``messages_after``, so
+every staff read is audited exactly as through the API."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from backend.accounts.models import User
 from backend.cases import policy
-from backend.cases import selectors as case_selectors
 from backend.cases.models import Case, CaseAssignment
 from backend.checkins import services as checkin_services
 from backend.checkins.models import CheckinSchedule
 from backend.crisis import selectors as alert_selectors
 from backend.inbox.alert_queue import UNRESOLVED
+from backend.inbox.message_rows import messages_html
 from backend.inbox.people import display_name
 from backend.messaging import selectors as message_selectors
 from backend.messaging.models import Conversation
@@ -23,13 +25,14 @@ from backend.problems import Problem
 PAGE = 50
 
 
-def _names(case: Case, conversation: Conversation) -> dict[int, str]:
-    """Who wrote what, by user id: the defector by alias, staff by name."""
-    names = {case.defector.user_id: case.defector.alias}
-    staff_ids = set(CaseAssignment.objects.filter(case=case).values_list("staff_id", flat=True))
-    staff_ids |= set(conversation.messages.values_list("sender_id", flat=True).distinct())
-    for staff in User.objects.filter(pk__in=staff_ids - set(names)):
-        names[staff.pk] = display_name(staff)
+def _names(case: Case, messages: Iterable[message_selectors.MessagePayload]) -> dict[str, str]:
+    """Who wrote what, by user id (a string, as the page's script looks them up): the
+    defector by alias, staff by name. Everyone who may write in the conversation now (so
+    a live message is named too) and whoever wrote the messages shown."""
+    names = {str(case.defector.user_id): case.defector.alias}
+    writers = {m["sender"] for m in messages} - {case.defector.user_id}
+    for staff in policy.staff_with_access(case) | User.objects.filter(pk__in=writers):
+        names[str(staff.pk)] = display_name(staff)
     return names
 
 
@@ -43,20 +46,23 @@ def _page(user: User, conversation: Conversation, *, before_seq: int) -> list[me
 
 
 def conversation_page(request: HttpRequest, user: User, case_id: int) -> HttpResponse:
-    case = case_selectors.case_for_reading(user, case_id)
-    conversation = case.conversation
-    messages = _page(user, conversation, before_seq=conversation.last_seq + 1)
+    opened = message_selectors.open_case_for_reading(user, case_id, newest=PAGE)
+    case, conversation, messages = opened.case, opened.conversation, opened.newest
     read_markers = message_selectors.read_markers(conversation)
+    names = _names(case, messages)
+    defector_read_seq = read_markers.get(case.defector.user_id, 0)
     context = {
         "case": case,
         "conversation": conversation,
-        "messages": messages,
-        "has_older": bool(messages) and messages[0]["seq"] > 1,
-        "names": {str(k): v for k, v in _names(case, conversation).items()},
+        "messages_html": messages_html(
+            messages, names=names, defector_user_id=case.defector.user_id, defector_read_seq=defector_read_seq
+        ),
+        "has_messages": bool(messages),
+        "names": names,
         "defector_user_id": case.defector.user_id,
-        "defector_read_seq": read_markers.get(case.defector.user_id, 0),
+        "defector_read_seq": defector_read_seq,
         "my_read_seq": read_markers.get(user.pk, 0),
-        "alerts": alert_selectors.visible_alerts(user).filter(case=case, state__in=UNRESOLVED).order_by("-severity"),
+        "alerts": alert_selectors.case_alerts(case).filter(state__in=UNRESOLVED).order_by("-severity", "pk"),
         "schedules": CheckinSchedule.objects.filter(case=case).order_by("pk"),
         "checkins": checkin_services.history_for(case)[:10],
         "devices": policy.case_devices(case),
@@ -78,11 +84,10 @@ def older_messages(request: HttpRequest, user: User, case_id: int) -> HttpRespon
         raise Problem(status_code=400, slug="validation", detail="No such message.", field="before_seq")
     messages = _page(user, case.conversation, before_seq=before_seq)
     read_markers = message_selectors.read_markers(case.conversation)
-    context = {
-        "messages": messages,
-        "has_older": bool(messages) and messages[0]["seq"] > 1,
-        "names": {str(k): v for k, v in _names(case, case.conversation).items()},
-        "defector_user_id": case.defector.user_id,
-        "defector_read_seq": read_markers.get(case.defector.user_id, 0),
-    }
-    return render(request, "inbox/_messages.html", context)
+    html = messages_html(
+        messages,
+        names=_names(case, messages),
+        defector_user_id=case.defector.user_id,
+        defector_read_seq=read_markers.get(case.defector.user_id, 0),
+    )
+    return render(request, "inbox/_messages.html", {"messages_html": html})

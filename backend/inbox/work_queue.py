@@ -1,6 +1,8 @@
 """The work queue: every case the staff member may see, in the order a human should look
 at them. Reads only through the access policy's ``visible_cases`` (via the selectors);
-a fixed number of queries whatever the number of cases."""
+two queries whatever the number of cases. What is read per case (its unread messages,
+its newest message, its check-ins) is a subquery on that case's rows through an index,
+so a long conversation or a long check-in history does not make the queue slower."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Max, Min, OuterRef, QuerySet, Subquery
+from django.db.models import FilteredRelation, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from backend.accounts.models import User
@@ -70,104 +72,95 @@ def _sort_key(row: QueueRow) -> tuple[int, float, float]:
     return (2, -row.last_activity.timestamp(), 0.0)
 
 
-def _worst_alerts(user: User, case_ids: QuerySet[Case, Any]) -> dict[int, QueueAlert]:
+def _worst_alerts(user: User) -> dict[int, QueueAlert]:
+    """The worst unresolved alert of each open case ``user`` may see (alerts of other
+    cases they were notified of come along and are not looked up)."""
     worst: dict[int, QueueAlert] = {}
     alerts = (
         alert_selectors.visible_alerts(user)
-        .filter(case_id__in=case_ids, state__in=UNRESOLVED)
+        .filter(case__status=Case.Status.OPEN, state__in=UNRESOLVED)
         .order_by("case_id", "-severity", "created_at")
-        .values("id", "case_id", "kind", "severity", "state", "created_at")
+        .values_list("id", "case_id", "kind", "severity", "state", "created_at")
     )
-    for alert in alerts:
-        if alert["case_id"] not in worst:
-            worst[alert["case_id"]] = QueueAlert(
-                id=alert["id"],
-                kind=alert["kind"],
-                severity=Severity.of_rank(alert["severity"]).value,
-                state=alert["state"],
-                created_at=alert["created_at"],
+    for alert_id, case_id, kind, severity, state, created_at in alerts:
+        if case_id not in worst:
+            worst[case_id] = QueueAlert(
+                id=alert_id, kind=kind, severity=Severity.of_rank(severity).value, state=state, created_at=created_at
             )
     return worst
 
 
-def _checkins(case_ids: QuerySet[Case, Any], now: dt.datetime) -> dict[int, QueueCheckin]:
-    open_until = dict(
-        Checkin.objects.filter(case_id__in=case_ids, status=Checkin.Status.OPEN, due_at__lte=now)
-        .values("case_id")
-        .annotate(until=Min("closes_at"))
-        .values_list("case_id", "until")
-    )
-    next_due = dict(
-        CheckinSchedule.objects.filter(case_id__in=case_ids, paused=False, next_due_at__isnull=False)
-        .values("case_id")
-        .annotate(due=Min("next_due_at"))
-        .values_list("case_id", "due")
-    )
-    last_status: dict[int, str] = {}
-    finished = (
-        Checkin.objects.filter(case_id__in=case_ids)
-        .exclude(status=Checkin.Status.OPEN)
-        .order_by("case_id", "-due_at")
-        .values_list("case_id", "status")
-    )
-    for case_id, status in finished:
-        last_status.setdefault(case_id, status)
-    return {
-        case_id: QueueCheckin(open_until.get(case_id), next_due.get(case_id), last_status.get(case_id, ""))
-        for case_id in open_until.keys() | next_due.keys() | last_status.keys()
-    }
+def _first(rows: QuerySet[Any, Any], field: str) -> Subquery:
+    """``field`` of the first of ``rows``, as a column of each case."""
+    return Subquery(rows.values(field)[:1])
 
 
 def work_queue(user: User) -> list[QueueRow]:
+    """Two queries, whatever the number of cases: the cases with everything shown per
+    case, and the alerts."""
     now = timezone.now()
-    open_cases = case_selectors.cases_for(user).filter(status=Case.Status.OPEN)
-    cases = list(open_cases.values_list("pk", "defector__alias", "created_at"))
-    # The other reads filter by this subquery rather than by a list of (up to hundreds of) ids.
-    case_ids = open_cases.values("pk")
-    # When the oldest message this staff member has not read, written by someone else,
-    # arrived: how long the defector has been waiting.
+    case, conversation = OuterRef("pk"), OuterRef("conversation")
+    checkins = Checkin.objects.filter(case=case)
+    # Since when the oldest message this staff member has not read, written by someone
+    # else, has waited: how long the defector has been waiting.
     oldest_unread = (
-        Message.objects.filter(conversation=OuterRef("pk"), seq__gt=OuterRef("read_seq"))
+        Message.objects.filter(conversation=conversation, seq__gt=OuterRef("read_seq"))
         .exclude(sender=user)
         .order_by("seq")
-        .values("created_at")[:1]
     )
-    conversations = {
-        case_id: (pk, unread, waiting_since)
-        for case_id, pk, unread, waiting_since in message_selectors.conversations_for(user)
-        .filter(case_id__in=case_ids)
-        .annotate(waiting_since=Subquery(oldest_unread))
-        .values_list("case_id", "pk", "unread", "waiting_since")
-    }
-    last_message = dict(
-        Message.objects.filter(conversation__case_id__in=case_ids)
-        .values("conversation__case_id")
-        .annotate(last=Max("created_at"))
-        .values_list("conversation__case_id", "last")
+    cases = (
+        case_selectors.cases_for(user)
+        .filter(status=Case.Status.OPEN)
+        .annotate(**message_selectors.unread_columns(user, "conversation"))
+        .annotate(
+            primary_assignment=FilteredRelation(
+                "assignments", condition=Q(assignments__role=CaseAssignment.Role.PRIMARY)
+            ),
+            waiting_since=_first(oldest_unread, "created_at"),
+            # The newest message by seq: the unique (conversation, seq) index answers it.
+            last_message_at=_first(Message.objects.filter(conversation=conversation).order_by("-seq"), "created_at"),
+            open_until=_first(
+                checkins.filter(status=Checkin.Status.OPEN, due_at__lte=now).order_by("closes_at"), "closes_at"
+            ),
+            next_due_at=_first(
+                CheckinSchedule.objects.filter(case=case, paused=False, next_due_at__isnull=False).order_by(
+                    "next_due_at"
+                ),
+                "next_due_at",
+            ),
+            last_status=_first(checkins.exclude(status=Checkin.Status.OPEN).order_by("-due_at"), "status"),
+        )
+        .values_list(
+            "pk",
+            "defector__alias",
+            "created_at",
+            "primary_assignment__staff__first_name",
+            "primary_assignment__staff__last_name",
+            "primary_assignment__staff__username",
+            "conversation",
+            "unread",
+            "waiting_since",
+            "last_message_at",
+            "open_until",
+            "next_due_at",
+            "last_status",
+        )
     )
-    primaries = {
-        case_id: f"{first} {last}".strip() or username
-        for case_id, first, last, username in CaseAssignment.objects.filter(
-            case_id__in=case_ids, role=CaseAssignment.Role.PRIMARY
-        ).values_list("case_id", "staff__first_name", "staff__last_name", "staff__username")
-    }
-    alerts = _worst_alerts(user, case_ids)
-    checkins = _checkins(case_ids, now)
+    alerts = _worst_alerts(user)
     rows = []
-    no_checkin = QueueCheckin(None, None, "")
-    for case_id, alias, created_at in cases:
-        conversation_id, unread, waiting_since = conversations.get(case_id, (None, 0, None))
+    for case_id, alias, created_at, first, last, username, conversation_id, unread, *times, last_status in cases:
+        waiting_since, last_message_at, open_until, next_due_at = times
         rows.append(
             QueueRow(
                 case_id=case_id,
                 alias=alias,
                 conversation_id=conversation_id,
-                primary_contact=primaries.get(case_id, ""),
+                primary_contact=(f"{first} {last}".strip() or username) if username else "",
                 unread=unread,
                 waiting_since=waiting_since if unread else None,
                 alert=alerts.get(case_id),
-                checkin=checkins.get(case_id, no_checkin),
-                last_activity=max(filter(None, [created_at, last_message.get(case_id)])),
+                checkin=QueueCheckin(open_until, next_due_at, last_status or ""),
+                last_activity=max(filter(None, [created_at, last_message_at])),
             )
         )
     rows.sort(key=_sort_key)

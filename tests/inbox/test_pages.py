@@ -9,17 +9,21 @@ import re
 import uuid
 
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from backend.accounts.models import Device
 from backend.audit.models import AuditEntry
-from backend.checkins.models import CheckinSchedule
+from backend.cases.models import CaseAssignment
+from backend.checkins.models import Checkin, CheckinSchedule
 from backend.crisis.engine import run_escalations
 from backend.crisis.models import Alert
 from backend.crisis.services import raise_alert
 from backend.inbox.models import InboxPreference
 from backend.messaging.models import Conversation
 from backend.messaging.services import mark_read, send_message
+from backend.vault.services import shred_case_key
 from tests.factories import CaseFactory, DeviceFactory
 
 
@@ -106,13 +110,20 @@ def test_the_conversation_shows_history_in_order_and_audits_the_read(case, conta
         _say(case, case.defector.user if n == 1 else contact.user, f"meddelande {n}")
     mark_read(user=case.defector.user, conversation=Conversation.objects.get(case=case), up_to_seq=2)
 
-    html = as_staff(contact).get(f"/inbox/cases/{case.pk}/").content.decode()
+    client = as_staff(contact)
+    before = AuditEntry.objects.count()
+    html = client.get(f"/inbox/cases/{case.pk}/").content.decode()
 
     assert re.findall(r'data-seq="(\d+)"', html) == ["1", "2", "3"]
     assert html.index("meddelande 1") < html.index("meddelande 2") < html.index("meddelande 3")
     assert 'data-defector-read-seq="2"' in html
-    actions = list(AuditEntry.objects.filter(actor_id=contact.user.pk).values_list("action", flat=True))
-    assert "case.read" in actions and "messages.read" in actions
+    # The two reads the API would audit, each entry as the API writes it.
+    conversation = Conversation.objects.get(case=case)
+    entries = AuditEntry.objects.filter(seq__gt=before).order_by("seq")
+    assert [(e.actor_id, e.action, e.case_id, e.target, e.details) for e in entries] == [
+        (contact.user.pk, "case.read", case.pk, f"case:{case.pk}", {}),
+        (contact.user.pk, "messages.read", case.pk, f"conversation:{conversation.pk}", {"from_seq": 1, "to_seq": 3}),
+    ]
 
 
 def test_older_messages_come_a_page_at_a_time(case, contact, as_staff):
@@ -303,3 +314,102 @@ def test_names_in_the_queue_are_text_not_markup(programme, contact, as_staff):
     html = as_staff(contact).get("/inbox/queue-rows/").content.decode()
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and f'data-case-id="{case.pk}"' in html
+
+
+def test_messages_and_names_in_a_conversation_are_text_not_markup(case, contact, as_staff):
+    contact.user.first_name = '<img src=x onerror="alert(1)">'
+    contact.user.save()
+    for n in range(1, 56):
+        _say(case, contact.user if n % 2 else case.defector.user, f"<script>alert({n})</script>")
+    mark_read(user=case.defector.user, conversation=Conversation.objects.get(case=case), up_to_seq=54)
+    client = as_staff(contact)
+
+    pages = {
+        55: client.get(f"/inbox/cases/{case.pk}/").content.decode(),  # the newest 50: 6 to 55
+        5: client.get(f"/inbox/cases/{case.pk}/messages/?before_seq=6").content.decode(),  # 1 to 5
+    }
+    for seq, html in pages.items():
+        assert "<script>" not in html and "<img" not in html
+        assert f"&lt;script&gt;alert({seq})&lt;/script&gt;" in html
+        assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
+    shown = {
+        int(seq): (side, inner)
+        for seq, side, inner in re.findall(
+            r'<li [^>]*data-seq="(\d+)"[^>]*class="message ([\w-]+)">(.*?)</li>', pages[55], re.S
+        )
+    }
+    # The defector has read up to 54: staff message 53 says so, 55 not yet; theirs have no receipt.
+    assert shown[53][0] == shown[55][0] == "from-staff" and shown[54][0] == "from-defector"
+    assert '<span class="receipt">Läst</span>' in shown[53][1]
+    assert '<span class="receipt"></span>' in shown[55][1]
+    assert "receipt" not in shown[54][1]
+
+
+def test_an_erased_conversation_says_so_on_each_message(case, contact, as_staff):
+    _say(case, case.defector.user, "Hej")
+    shred_case_key(case=case, actor=None)
+    html = as_staff(contact).get(f"/inbox/cases/{case.pk}/").content.decode()
+    assert '<p class="body"><em>(innehållet raderat)</em></p>' in html and "Hej" not in html
+
+
+def _queries_for(client, path: str) -> int:
+    client.get(path)  # anything a first visit does once (the session) is not counted
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(path).status_code == 200
+    return len(queries)
+
+
+def test_the_queue_reads_the_same_number_of_times_for_2_cases_or_20(programme, contact, oncall, as_staff, settings):
+    """A bounded page, not a timing: the queue's queries do not grow with its cases, their
+    messages, alerts or check-ins (bench/inbox_bench.py measures the time)."""
+    settings.LIVLINA_AUDIT_CHECKPOINT_EVERY = 10**6  # a signed checkpoint is one more insert
+    client = as_staff(contact)
+    for _ in range(2):
+        CaseFactory(programme=programme, primary_contact=contact.user)
+    few = _queries_for(client, "/inbox/")
+    now = timezone.now()
+    for n in range(18):
+        case = CaseFactory(programme=programme, primary_contact=contact.user)
+        _say(case, case.defector.user, "Hej")
+        if n % 3 == 0:
+            raise_alert(case=case, kind=Alert.Kind.MISSED_CHECKIN, severity="high")
+        if n % 4 == 0:
+            schedule = CheckinSchedule.objects.create(
+                case=case,
+                rrule="FREQ=DAILY",
+                dtstart=now,
+                timezone="Europe/Stockholm",
+                window_minutes=60,
+                grace_minutes=15,
+                next_due_at=now + dt.timedelta(hours=n),
+                created_by=contact.user,
+            )
+            for day in range(3):
+                due = now - dt.timedelta(days=day)
+                Checkin.objects.create(
+                    schedule=schedule,
+                    case=case,
+                    due_at=due,
+                    closes_at=due + dt.timedelta(hours=1),
+                    grace_until=due + dt.timedelta(hours=2),
+                    status="missed" if day else "open",
+                )
+    many = _queries_for(client, "/inbox/")
+    assert len(_row_case_ids(client.get("/inbox/").content.decode())) == 20
+    assert many == few <= 10
+    assert _queries_for(client, "/inbox/queue-rows/") < few  # the fragment does not ask about the phone
+
+
+def test_a_conversation_reads_the_same_number_of_times_for_3_messages_or_300(
+    case, contact, other_contact, as_staff, settings
+):
+    settings.LIVLINA_AUDIT_CHECKPOINT_EVERY = 10**6
+    client = as_staff(contact)
+    for text in ("ett", "två", "tre"):
+        _say(case, case.defector.user, text)
+    few = _queries_for(client, f"/inbox/cases/{case.pk}/")
+    CaseAssignment.objects.create(case=case, staff=other_contact.user, role=CaseAssignment.Role.BACKUP)
+    for n in range(297):
+        _say(case, (case.defector.user, contact.user, other_contact.user)[n % 3], f"m{n}")
+    many = _queries_for(client, f"/inbox/cases/{case.pk}/")
+    assert many == few <= 23
