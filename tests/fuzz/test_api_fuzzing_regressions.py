@@ -4,7 +4,10 @@ one by its id) and replayed: each gets the answer it should, that answer passes 
 checks that need no generation metadata (status code, content type, body and headers as
 documented, no server error), and where the server refused a request the schema called
 valid, the schema now calls it invalid too, or names the field whose rule it cannot
-state (``x-rules-beyond-schema``)."""
+state (``x-rules-beyond-schema``).
+
+Inputs that broke the server itself before (500s, crashed sockets) are kept where they
+were fixed: ``tests/project/test_malformed_requests.py``, ``tests/messaging/test_socket.py``."""
 
 from __future__ import annotations
 
