@@ -5,15 +5,18 @@ base views (``backend.accounts.api_views``) call it as ``parse_body`` / ``parse_
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import IO, Any, NoReturn
+from typing import IO, Any, ClassVar, NoReturn
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.http import parse_header_parameters
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
@@ -45,10 +48,17 @@ class InputSerializer(serializers.Serializer[None]):
 
 class QuerySerializer(InputSerializer):
     """Query-string parameters. Unknown ones are ignored: browsers, proxies and caches add
-    their own."""
+    their own. An empty value is a value (``?limit=`` is not an integer), not an absent
+    parameter."""
 
 
 NOT_TEXT = "Must be a string."
+
+# What DRF's text fields take, as JSON Schema patterns (Python's and ECMAScript's regex
+# syntax alike): never a NUL character (ProhibitNullCharactersValidator), and, where a
+# field trims whitespace and refuses blanks, at least one character that is not space.
+TEXT_PATTERN = r"^[^\x00]*$"
+NOT_BLANK_TEXT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
 NOT_INTEGER = "Must be an integer (a JSON number without a fraction, not a string)."
 
 
@@ -80,6 +90,14 @@ class StrictSerializer(InputSerializer):
     """Rejects unknown fields (named in the error), bodies that are not JSON objects, and
     values of the wrong JSON type: text fields take strings only, integer fields integers
     only (not "3", 3.0 or true)."""
+
+    # JSON Schema keywords that state the rules of ``validate()`` spanning several fields,
+    # where JSON Schema can say them; ``api_schema`` adds them to the body's schema.
+    schema_rules: ClassVar[dict[str, Any]] = {}
+    # Fields the server also checks against rules JSON Schema cannot state (stored rows,
+    # the clock, a grammar), each with its rule in words; ``api_schema`` writes them into
+    # the body's schema (``x-rules-beyond-schema``, and the field's description).
+    rules_beyond_schema: ClassVar[dict[str, str]] = {}
 
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, dict):
@@ -119,6 +137,38 @@ class TextField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("not_text")
         return super().to_internal_value(data)
+
+
+# The largest integer the database holds (bigint: every id, every sequence number).
+MAX_DATABASE_INTEGER = 2**63 - 1
+
+
+class IdField(serializers.IntegerField):
+    """The id of a row: 1 up to the largest bigint, so an id no row can have is refused as
+    input rather than failing in the database."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_value=1, max_value=MAX_DATABASE_INTEGER, **kwargs)
+
+
+# A wall-clock time (working hours, an on-call hand-off), read in the zone the body names.
+LOCAL_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": LOCAL_TIME_PATTERN, "description": "a local time: HH:MM, HH:MM:SS, no offset"}
+)
+class LocalTimeField(serializers.TimeField):
+    """A local time as ``HH:MM[:SS[.ffffff]]``, and nothing else: DRF's TimeField would drop
+    an offset (``08:00+05:00``) silently, and the schema's ``format: time`` (RFC 3339)
+    demands one, which answers never carry."""
+
+    default_error_messages = {"local_time": "Must be a local time, HH:MM or HH:MM:SS, without an offset."}
+
+    def to_internal_value(self, value: Any) -> dt.time:
+        if not isinstance(value, str) or not re.fullmatch(LOCAL_TIME_PATTERN, value):
+            self.fail("local_time")
+        return super().to_internal_value(value)
 
 
 class StrictBooleanField(serializers.BooleanField):

@@ -14,7 +14,7 @@ from typing import Any, NotRequired, TypedDict
 
 from django.db import DataError, InterfaceError, OperationalError
 from django.http import JsonResponse
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
@@ -187,12 +187,30 @@ def problem_response(*, status_code: int, slug: str, detail: str) -> JsonRespons
 
 # --- problems in the OpenAPI schema ---------------------------------------------------
 
+# What each status means in this API, for the schema's response descriptions.
+PROBLEM_DESCRIPTIONS = {
+    400: "`validation` (a value is wrong: `errors` names each field) or `malformed-request` (the body is"
+    " not JSON or nests over 32 levels, a charset that is no text encoding, a Host this server does not"
+    " answer for); some endpoints name their own slug (see docs/api.md)",
+    401: "`not-authenticated`: no credentials, or an access token that is invalid, expired, rotated away"
+    " or of a revoked device",
+    403: "`forbidden`: the caller's kind or role may not do this (an unsafe request with a staff session"
+    " also needs its CSRF token)",
+    404: "`not-found`: no such resource, or one the caller may not see (the same answer)",
+    406: "`not-acceptable`: the Accept header admits no JSON",
+    409: "the resource's state does not allow this now; the slug says why",
+    413: "`payload-too-large`: the request body is over 64 KiB",
+    415: "`unsupported-media-type`: the body is not application/json",
+    429: "`rate-limited`: too many requests; `retry_after` says how many seconds to wait where known",
+}
+
 
 class FieldErrorOutput(serializers.Serializer[FieldError]):
     field = serializers.CharField(help_text='the wrong field ("" for the request as a whole)')
     message = serializers.CharField()
 
 
+@extend_schema_serializer(component_name="Problem")
 class ProblemOutput(serializers.Serializer[ProblemBody]):
     type = serializers.CharField(help_text="urn:livlina:problem:<slug>")
     title = serializers.CharField()
@@ -200,9 +218,17 @@ class ProblemOutput(serializers.Serializer[ProblemBody]):
     detail = serializers.CharField()
     # The body's key is "errors", which DRF's Serializer also names its validation errors.
     errors = FieldErrorOutput(many=True, required=False)  # type: ignore[assignment]
+    retry_after = serializers.IntegerField(required=False, help_text="seconds to wait, on some 429s")
 
 
-def problem_responses(*status_codes: int) -> dict[int, Any]:
-    """``extend_schema(responses=…)`` entries for these error statuses (401 and 403 of the
-    view's base are added by the caller where they apply)."""
-    return {code: OpenApiResponse(ProblemOutput, description=TITLES.get(code, "Error")) for code in status_codes}
+def problem_schema_response(status_code: int) -> OpenApiResponse:
+    """The schema's entry for a problem answer with this status."""
+    return OpenApiResponse(ProblemOutput, description=PROBLEM_DESCRIPTIONS.get(status_code, TITLES[status_code]))
+
+
+def problem_responses(*status_codes: int) -> dict[Any, Any]:
+    """``extend_schema(responses=…)`` entries for the problems an endpoint itself decides
+    (a role it refuses, a state conflict), as ``application/problem+json``. What follows
+    from the endpoint's shape (401 and 403 of its base, 400/413/415 for a body, 404 for an
+    id in the path, 429 for a throttle) ``api_schema.ProblemAutoSchema`` adds itself."""
+    return {(code, PROBLEM_CONTENT_TYPE): problem_schema_response(code) for code in status_codes}

@@ -257,7 +257,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["backend.input_validation.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "backend.problems.problem_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "backend.api_schema.ProblemAutoSchema",
     "UNAUTHENTICATED_USER": None,
     # Client addresses come from REMOTE_ADDR only (Daphne --proxy-headers sets it behind the
     # TLS proxy); a client-sent X-Forwarded-For must not buy a fresh throttle budget.

@@ -65,7 +65,9 @@ class LivlinaAPIView(APIView):
         return validated_input(serializer_class, self.request.data)
 
     def parse_query(self, serializer_class: type[QuerySerializer]) -> dict[str, Any]:
-        return validated_input(serializer_class, self.request.query_params)
+        # A plain dict (the last value of each name): DRF reads a QueryDict as an HTML
+        # form, where an empty value means "not given", so "?state=" would list every state.
+        return validated_input(serializer_class, self.request.query_params.dict())
 
 
 # No credentials: the request itself proves who it is (a code, a signature, a password

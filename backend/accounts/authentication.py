@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
@@ -68,4 +69,10 @@ class StaffSessionScheme(OpenApiAuthenticationExtension):  # type: ignore[no-unt
 
     @override
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        return {"type": "apiKey", "in": "cookie", "name": "sessionid", "description": "Inbox session with 2FA"}
+        # The name this installation gives the cookie: "__Host-livlina-session" in production.
+        return {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": settings.SESSION_COOKIE_NAME,
+            "description": "Inbox session with 2FA; unsafe methods also need the X-CSRFToken header",
+        }

@@ -17,13 +17,28 @@ from backend.accounts.api_views import PublicAPIView
 from backend.accounts.models import Device
 from backend.accounts.throttles import LoginHeldBackError
 from backend.input_validation import StrictSerializer
+from backend.problems import problem_responses
+
+# Standard base64 (padded) of exactly 32 and 64 bytes: what services._decode_b64 takes.
+BASE64_32_BYTES = r"^[A-Za-z0-9+/]{43}=\Z"
+BASE64_64_BYTES = r"^[A-Za-z0-9+/]{86}==\Z"
 
 
 class DeviceInput(StrictSerializer):
     name = serializers.CharField(max_length=100)
     platform = serializers.ChoiceField(choices=Device.Platform.choices)
-    signing_key = serializers.CharField(max_length=64, help_text="base64 of a 32-byte Ed25519 public key")
-    box_key = serializers.CharField(max_length=64, help_text="base64 of a 32-byte X25519 public key")
+    signing_key = serializers.RegexField(
+        BASE64_32_BYTES,
+        trim_whitespace=False,
+        error_messages={"invalid": "Must be base64 of 32 bytes."},
+        help_text="base64 of a 32-byte Ed25519 public key",
+    )
+    box_key = serializers.RegexField(
+        BASE64_32_BYTES,
+        trim_whitespace=False,
+        error_messages={"invalid": "Must be base64 of 32 bytes."},
+        help_text="base64 of a 32-byte X25519 public key",
+    )
     push_token = serializers.CharField(max_length=4096, required=False, allow_blank=True, default="")
 
 
@@ -37,8 +52,18 @@ class StaffDeviceInput(StrictSerializer):
 class RefreshInput(StrictSerializer):
     device_id = serializers.UUIDField()
     refresh_token = serializers.CharField(max_length=200)
-    timestamp = serializers.CharField(max_length=20, help_text="Unix seconds, as signed")
-    signature = serializers.CharField(max_length=200, help_text="base64 Ed25519 over refresh_token + '.' + timestamp")
+    timestamp = serializers.RegexField(
+        r"^[0-9]{1,20}\Z",
+        trim_whitespace=False,
+        error_messages={"invalid": "Must be Unix seconds (decimal digits)."},
+        help_text="Unix seconds in decimal digits, as signed",
+    )
+    signature = serializers.RegexField(
+        BASE64_64_BYTES,
+        trim_whitespace=False,
+        error_messages={"invalid": "Must be base64 of 64 bytes."},
+        help_text="base64 Ed25519 over refresh_token + '.' + timestamp",
+    )
 
 
 class Enrolment(TypedDict):
@@ -87,7 +112,11 @@ class StaffDeviceView(PublicAPIView):
     carries_secrets = True
 
     # Held back per account and per address by services.staff_login, as the inbox's login.
-    @extend_schema(request=StaffDeviceInput, responses={201: EnrolledOutput}, summary="Enroll a staff phone")
+    @extend_schema(
+        request=StaffDeviceInput,
+        responses={201: EnrolledOutput, **problem_responses(401, 429)},
+        summary="Enroll a staff phone",
+    )
     def post(self, request: Request) -> Response:
         data = self.parse_body(StaffDeviceInput)
         try:
@@ -106,7 +135,9 @@ class StaffDeviceView(PublicAPIView):
 class RefreshView(PublicAPIView):
     carries_secrets = True
 
-    @extend_schema(request=RefreshInput, responses={200: TokenOutput}, summary="Rotate a device's tokens")
+    @extend_schema(
+        request=RefreshInput, responses={200: TokenOutput, **problem_responses(401)}, summary="Rotate a device's tokens"
+    )
     def post(self, request: Request) -> Response:
         data = self.parse_body(RefreshInput)
         pair = services.refresh_tokens(

@@ -17,7 +17,7 @@ from backend.administration.api_base import AdministrationAPIView
 from backend.administration.audit_selectors import AuditFilter, ShownEntry
 from backend.audit.verification import VerificationResult, verify_chain
 from backend.cases import policy
-from backend.input_validation import QuerySerializer
+from backend.input_validation import IdField, QuerySerializer
 from backend.problems import problem_responses
 
 MANAGERS_ONLY = "Only the programme's supervisors and admins read its audit trail."
@@ -25,8 +25,8 @@ MAX_PAGE_SIZE = 200
 
 
 class AuditQuery(QuerySerializer):
-    actor = serializers.IntegerField(required=False, help_text="a staff member's user id")
-    case = serializers.IntegerField(required=False)
+    actor = IdField(required=False, help_text="a staff member's user id")
+    case = IdField(required=False)
     action = serializers.RegexField(
         r"^[a-z0-9_.]*$", max_length=64, required=False, default="", help_text="an action, or its start: case."
     )

@@ -3,6 +3,8 @@ Thin views over ``case_services``; the access policy decides who may."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -14,7 +16,7 @@ from backend.administration.case_services import ShredState
 from backend.cases import policy
 from backend.cases.models import CaseAssignment
 from backend.cases.views import CaseOutput
-from backend.input_validation import StrictSerializer, TextField
+from backend.input_validation import IdField, StrictSerializer, TextField
 from backend.problems import problem_responses
 
 SUPERVISORS_ONLY = "Only the programme's supervisors may do this."
@@ -23,13 +25,20 @@ MAY_OPEN = "Only contact persons, supervisors and admins open cases."
 
 class OpenCaseInput(StrictSerializer):
     alias = TextField(max_length=80)
-    primary_contact = serializers.IntegerField(help_text="user id of a contact person of the programme")
-    backups = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+    primary_contact = IdField(help_text="user id of a contact person of the programme")
+    backups = serializers.ListField(child=IdField(), required=False, default=list)
+
+    rules_beyond_schema: ClassVar[dict[str, str]] = {
+        "primary_contact": "a contact person of the programme",
+        "backups": "staff who may be backup contacts in the programme",
+    }
 
 
 class AssignmentInput(StrictSerializer):
-    user = serializers.IntegerField()
+    user = IdField()
     role = serializers.ChoiceField(choices=CaseAssignment.Role.choices)
+
+    rules_beyond_schema: ClassVar[dict[str, str]] = {"user": "staff of the case's programme who may take the role"}
 
 
 class AssignmentOutput(serializers.Serializer[CaseAssignment]):

@@ -3,7 +3,7 @@ over REST (supervisors). Thin views over ``settings_services``."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import available_timezones
 
 from drf_spectacular.utils import extend_schema
@@ -16,7 +16,7 @@ from backend.administration.api_base import AdministrationAPIView
 from backend.administration.settings_services import AlertLimits
 from backend.cases import policy
 from backend.crisis.models import WorkingHours
-from backend.input_validation import StrictSerializer
+from backend.input_validation import LocalTimeField, StrictSerializer
 from backend.problems import problem_responses
 
 SUPERVISORS_ONLY = "Only the programme's supervisors may do this."
@@ -36,10 +36,16 @@ class AbsenceInput(StrictSerializer):
 
 class WorkingHoursInput(StrictSerializer):
     weekdays = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=7), max_length=7)
-    start = serializers.TimeField()
-    end = serializers.TimeField()
+    start = LocalTimeField()
+    end = LocalTimeField()
     timezone = serializers.CharField(max_length=64)
     absences = serializers.ListField(child=AbsenceInput(), required=False, default=list, max_length=MAX_ABSENCES)
+
+    rules_beyond_schema: ClassVar[dict[str, str]] = {
+        "timezone": "an IANA time zone name",
+        "end": "after start",
+        "absences": "each one's until on or after its from",
+    }
 
     def validate_timezone(self, value: str) -> str:
         if value not in available_timezones():
@@ -60,8 +66,8 @@ class AbsenceOutput(serializers.Serializer[dict[str, str]]):
 class WorkingHoursOutput(serializers.Serializer[WorkingHours]):
     user = serializers.IntegerField(source="user_id")
     weekdays = serializers.ListField(child=serializers.IntegerField(), help_text="ISO weekdays, 1 = Monday")
-    start = serializers.TimeField()
-    end = serializers.TimeField()
+    start = LocalTimeField()
+    end = LocalTimeField()
     timezone = serializers.CharField()
     absences = AbsenceOutput(many=True)
 

@@ -4,7 +4,7 @@ programme, accepted or declined by one of the receiving programme. Thin views ov
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import ClassVar, TypedDict
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -16,18 +16,22 @@ from backend.administration import transfer_services
 from backend.administration.api_base import AdministrationAPIView
 from backend.administration.models import CaseTransfer
 from backend.cases import policy
-from backend.input_validation import StrictSerializer
+from backend.input_validation import IdField, StrictSerializer
 from backend.problems import problem_responses
 
 SUPERVISORS_ONLY = "Only the programme's supervisors may move a case."
 
 
 class ProposeInput(StrictSerializer):
-    to_programme = serializers.IntegerField(help_text="id of the receiving programme")
+    to_programme = IdField(help_text="id of the receiving programme")
+
+    rules_beyond_schema: ClassVar[dict[str, str]] = {"to_programme": "another programme of this installation"}
 
 
 class AcceptInput(StrictSerializer):
-    primary_contact = serializers.IntegerField(help_text="user id of a contact person of the receiving programme")
+    primary_contact = IdField(help_text="user id of a contact person of the receiving programme")
+
+    rules_beyond_schema: ClassVar[dict[str, str]] = {"primary_contact": "a contact person of the receiving programme"}
 
 
 class DeclineInput(StrictSerializer):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TypedDict
+import re
+from typing import ClassVar, TypedDict
 from urllib.parse import unquote
 
 import segno
@@ -17,11 +18,29 @@ from backend.accounts.models import Device
 from backend.cases import enrollment, policy, selectors, services
 from backend.cases.models import AccessGrant, Case
 from backend.input_validation import StrictSerializer
-from backend.problems import Problem
+from backend.problems import Problem, problem_responses
 
 READ_REASON_HEADER = "X-Livlina-Reason"
 READ_REASON_MAX_CHARS = 200
 READ_REASON_RULE = f"At most {READ_REASON_MAX_CHARS} printable characters, percent-encoded UTF-8."
+
+# The header as sent, character by character: printable ASCII other than "%", or the
+# percent-encoded UTF-8 of any character but a control character (C0, DEL, C1) or a
+# surrogate. The reason lands in the audit log, where a control character could forge a
+# line. One pattern, which the schema states and the server applies.
+_HEX = "[0-9A-Fa-f]"
+_CONTINUATION = f"%[89ABab]{_HEX}"
+_ONE_CHARACTER = "|".join(
+    [
+        "[ -$&-~]",  # printable ASCII but "%"
+        f"%[2-6]{_HEX}|%7[0-9A-Ea-e]",  # the same, encoded
+        f"%[Cc]2%[ABab]{_HEX}|%[Cc][3-9A-Fa-f]{_CONTINUATION}|%[Dd]{_HEX}{_CONTINUATION}",  # U+00A0-U+07FF
+        f"%[Ee]0%[ABab]{_HEX}{_CONTINUATION}|%[Ee][1-9A-Ca-cEeFf]{_CONTINUATION * 2}",  # U+0800-U+FFFF
+        f"%[Ee][Dd]%[89]{_HEX}{_CONTINUATION}",  # U+D000-U+D7FF (no surrogates)
+        f"%[Ff]0%[9ABab]{_HEX}{_CONTINUATION * 2}|%[Ff][1-3]{_CONTINUATION * 3}|%[Ff]4%8{_HEX}{_CONTINUATION * 2}",
+    ]
+)
+READ_REASON_PATTERN = f"^(?:{_ONE_CHARACTER}){{0,{READ_REASON_MAX_CHARS}}}$"
 
 
 def read_reason(request: Request) -> str:
@@ -35,14 +54,10 @@ def read_reason(request: Request) -> str:
             detail=f"Send the reason in the {READ_REASON_HEADER} header: URLs are logged.",
             field="why",
         )
-    try:
-        reason = unquote(request.headers.get(READ_REASON_HEADER, ""), errors="strict")
-    except UnicodeDecodeError:
-        reason = "\x00"  # refused below
-    # The reason lands in the audit log; control characters could forge its lines.
-    if len(reason) > READ_REASON_MAX_CHARS or any(ch < " " or ch == "\x7f" for ch in reason):
+    header = request.headers.get(READ_REASON_HEADER, "")
+    if not re.fullmatch(READ_REASON_PATTERN, header):
         raise Problem(status_code=400, slug="validation", detail=READ_REASON_RULE, field=READ_REASON_HEADER)
-    return reason
+    return unquote(header)
 
 
 class CaseOutput(serializers.Serializer[Case]):
@@ -73,6 +88,10 @@ class EnrollmentCodeOutput(serializers.Serializer[EnrollmentCode]):
 class BreakGlassInput(StrictSerializer):
     reason = serializers.CharField(max_length=2000)
 
+    rules_beyond_schema: ClassVar[dict[str, str]] = {
+        "reason": f"at least {services.BREAK_GLASS_MIN_REASON} characters once trimmed"
+    }
+
 
 class BreakGlassOutput(serializers.Serializer[AccessGrant]):
     case_id = serializers.IntegerField()
@@ -101,7 +120,7 @@ class CaseDetailView(SignedInAPIView):
         parameters=[
             OpenApiParameter(
                 READ_REASON_HEADER,
-                str,
+                {"type": "string", "pattern": READ_REASON_PATTERN},
                 OpenApiParameter.HEADER,
                 required=False,
                 description="why staff open the case (percent-encoded UTF-8, at most 200 characters): written to"
@@ -119,7 +138,11 @@ class CaseDetailView(SignedInAPIView):
 class EnrollmentCodeView(StaffAPIView):
     carries_secrets = True
 
-    @extend_schema(request=None, responses={201: EnrollmentCodeOutput}, summary="A one-time enrollment code + QR")
+    @extend_schema(
+        request=None,
+        responses={201: EnrollmentCodeOutput, **problem_responses(409)},
+        summary="A one-time enrollment code + QR",
+    )
     def post(self, request: Request, case_id: int) -> Response:
         case = policy.require_case_for_staff(self.staff_user, case_id)
         code, row = enrollment.create_enrollment_code(case=case, created_by=self.staff_user)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -12,6 +14,7 @@ from backend.cases import policy
 from backend.checkins import services
 from backend.checkins.models import Checkin, CheckinSchedule
 from backend.input_validation import QuerySerializer, StrictSerializer, TextField
+from backend.problems import problem_responses
 
 
 class ScheduleInput(StrictSerializer):
@@ -22,6 +25,21 @@ class ScheduleInput(StrictSerializer):
     window_minutes = serializers.IntegerField(min_value=5, max_value=24 * 60)
     grace_minutes = serializers.IntegerField(min_value=0, max_value=24 * 60)
     reminder_minutes = serializers.IntegerField(min_value=0, max_value=24 * 60, required=False, default=10)
+
+    rules_beyond_schema: ClassVar[dict[str, str]] = {
+        "timezone": "an IANA time zone name",
+        "rrule": "an RRULE with a future occurrence and check-ins at least 15 minutes apart",
+        "at": "in the future, at most two years ahead",
+        "dtstart": "within a day before and two years after now",
+        "window_minutes": "no longer than the time between check-ins",
+    }
+    # services.create_schedule: either an rrule (not blank once trimmed) or at, not both.
+    schema_rules: ClassVar[dict[str, Any]] = {
+        "oneOf": [
+            {"required": ["rrule"], "properties": {"rrule": {"pattern": r"\S"}}, "not": {"required": ["at"]}},
+            {"required": ["at"], "properties": {"rrule": {"pattern": r"^\s*$"}}},
+        ]
+    }
 
 
 class ScheduleOutput(serializers.Serializer[CheckinSchedule]):
@@ -58,6 +76,10 @@ class RespondInput(StrictSerializer):
     status = serializers.ChoiceField(choices=sorted(services.ANSWERS))
     pin = serializers.RegexField(services.PIN_PATTERN, required=False)
 
+    rules_beyond_schema: ClassVar[dict[str, str]] = {
+        "pin": "given, and the app PIN or the duress PIN, once an app PIN is set (400 pin-required, pin-invalid)"
+    }
+
 
 class RespondOutput(serializers.Serializer[Checkin]):
     id = serializers.IntegerField()
@@ -71,6 +93,8 @@ class ExtendInput(StrictSerializer):
 
 class PinInput(StrictSerializer):
     pin = serializers.RegexField(services.PIN_PATTERN)
+
+    rules_beyond_schema: ClassVar[dict[str, str]] = {"pin": "the duress PIN differs from the app PIN"}
 
 
 class HistoryOutput(serializers.Serializer[Checkin]):
@@ -151,7 +175,11 @@ class UpcomingCheckinsView(DefectorAPIView):
 
 
 class RespondView(DefectorAPIView):
-    @extend_schema(request=RespondInput, responses={200: RespondOutput}, summary="Answer a check-in")
+    @extend_schema(
+        request=RespondInput,
+        responses={200: RespondOutput, **problem_responses(409, 429)},
+        summary="Answer a check-in (429 `pin-locked` after too many wrong PINs)",
+    )
     def post(self, request: Request, checkin_id: int) -> Response:
         data = self.parse_body(RespondInput)
         checkin = services.respond(
@@ -161,7 +189,11 @@ class RespondView(DefectorAPIView):
 
 
 class ExtendView(DefectorAPIView):
-    @extend_schema(request=ExtendInput, responses={200: OpenCheckinOutput}, summary="Extend an open check-in once")
+    @extend_schema(
+        request=ExtendInput,
+        responses={200: OpenCheckinOutput, **problem_responses(409)},
+        summary="Extend an open check-in once",
+    )
     def post(self, request: Request, checkin_id: int) -> Response:
         data = self.parse_body(ExtendInput)
         checkin = services.extend(user=self.defector_user, checkin_id=checkin_id, minutes=data["minutes"])

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -17,6 +17,10 @@ from backend.crisis.language import CATEGORIES, LANGUAGES, default_rules
 from backend.crisis.models import PHRASE_MAX_LENGTH, Phrase, PhraseListChange
 from backend.crisis.severity import Severity
 from backend.input_validation import StrictBooleanField, StrictSerializer, TextField
+from backend.problems import problem_responses
+
+BARE_EXCLUSION = {"required": ["exclusion"], "properties": {"exclusion": {"enum": [True]}}}
+SEVERITY_OR_CATEGORY = [{"required": ["severity"]}, {"required": ["category"]}]
 
 
 class PhraseInput(StrictSerializer):
@@ -37,6 +41,19 @@ class PhraseInput(StrictSerializer):
         required=False,
         help_text='a word for one of the rules\' word groups ("medicine"): alerts nothing alone',
     )
+
+    rules_beyond_schema: ClassVar[dict[str, str]] = {
+        "phrase": 'a "*" only at its end, and long enough once normalised to match safely'
+    }
+    # validate() below and phrase_services: a phrase has a severity and a category; an
+    # exclusion or a concept word has neither, and a concept word is not an exclusion.
+    schema_rules: ClassVar[dict[str, Any]] = {
+        "oneOf": [
+            {"required": ["severity", "category"], "not": {"anyOf": [BARE_EXCLUSION, {"required": ["concept"]}]}},
+            {"allOf": [BARE_EXCLUSION, {"not": {"anyOf": [*SEVERITY_OR_CATEGORY, {"required": ["concept"]}]}}]},
+            {"required": ["concept"], "not": {"anyOf": [*SEVERITY_OR_CATEGORY, BARE_EXCLUSION]}},
+        ]
+    }
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         errors: dict[str, list[str]] = {}
@@ -103,7 +120,9 @@ class PhraseListView(StaffAPIView):
         return Response(PhraseListOutput(found).data)
 
     @extend_schema(
-        request=PhraseInput, responses={201: CreatedPhraseOutput}, summary="Add a crisis phrase (supervisors)"
+        request=PhraseInput,
+        responses={201: CreatedPhraseOutput, **problem_responses(409)},
+        summary="Add a crisis phrase (supervisors)",
     )
     def post(self, request: Request, programme_id: int) -> Response:
         values = self.parse_body(PhraseInput)

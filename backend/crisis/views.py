@@ -3,7 +3,7 @@ schedules over REST (thin views)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import available_timezones
 
 from drf_spectacular.utils import extend_schema
@@ -19,7 +19,7 @@ from backend.crisis.escalation_policies import PolicyShape
 from backend.crisis.models import POLICY_ACTIONS, Alert, OnCallOverride, OnCallRotation, StepAction
 from backend.crisis.oncall_services import CoverageWarning, OnCallOverview
 from backend.crisis.outputs import AlertDetailOutput, AlertOutput
-from backend.input_validation import QuerySerializer, StrictSerializer
+from backend.input_validation import IdField, LocalTimeField, QuerySerializer, StrictSerializer
 from backend.problems import Problem, problem_responses
 from backend.push.reachability import Unreachable
 
@@ -44,6 +44,11 @@ class DuressPhraseInput(StrictSerializer):
         help_text="the phrase agreed with the defector; stored only as a keyed hash, never shown again",
     )
 
+    rules_beyond_schema: ClassVar[dict[str, str]] = {
+        "phrase": f"{duress_phrases.MIN_WORDS} to {duress_phrases.MAX_WORDS} words and at least"
+        f" {duress_phrases.MIN_LETTERS} letters once normalised"
+    }
+
 
 class AckInput(StrictSerializer):
     note = serializers.CharField(max_length=services.NOTE_MAX_CHARS, required=False, allow_blank=True, default="")
@@ -57,6 +62,11 @@ class StepInput(StrictSerializer):
     action = serializers.ChoiceField(choices=[a.value for a in POLICY_ACTIONS])
     minutes = serializers.IntegerField(min_value=1, max_value=240, required=False)
 
+    # validate() below: a wait step needs minutes.
+    schema_rules: ClassVar[dict[str, Any]] = {
+        "anyOf": [{"properties": {"action": {"not": {"enum": [StepAction.WAIT.value]}}}}, {"required": ["minutes"]}]
+    }
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["action"] == StepAction.WAIT and "minutes" not in attrs:
             raise serializers.ValidationError({"minutes": ["A wait step needs minutes."]})
@@ -67,6 +77,11 @@ class PolicyInput(StrictSerializer):
     steps = StepInput(many=True, allow_empty=False)
     repeat = serializers.IntegerField(min_value=1, max_value=20)
 
+    # escalation_policies.set_policy: a policy must notify someone, so not every step waits.
+    schema_rules: ClassVar[dict[str, Any]] = {
+        "not": {"properties": {"steps": {"items": {"properties": {"action": {"enum": [StepAction.WAIT.value]}}}}}}
+    }
+
 
 class PolicyOutput(serializers.Serializer[PolicyShape]):
     steps = serializers.ListField(child=serializers.DictField())
@@ -75,11 +90,16 @@ class PolicyOutput(serializers.Serializer[PolicyShape]):
 
 class RotationInput(StrictSerializer):
     name = serializers.CharField(max_length=100)
-    members = serializers.ListField(child=serializers.IntegerField(), allow_empty=False)
+    members = serializers.ListField(child=IdField(), allow_empty=False)
     start_date = serializers.DateField()
-    handoff_time = serializers.TimeField()
+    handoff_time = LocalTimeField()
     shift_days = serializers.IntegerField(min_value=1, max_value=28)
     timezone = serializers.CharField(max_length=64)
+
+    rules_beyond_schema: ClassVar[dict[str, str]] = {
+        "members": "staff of the programme",
+        "timezone": "an IANA time zone name",
+    }
 
     def validate_timezone(self, value: str) -> str:
         if value not in available_timezones():
@@ -88,10 +108,16 @@ class RotationInput(StrictSerializer):
 
 
 class OverrideInput(StrictSerializer):
-    rotation = serializers.IntegerField()
-    user = serializers.IntegerField()
+    rotation = IdField()
+    user = IdField()
     starts_at = serializers.DateTimeField()
     ends_at = serializers.DateTimeField()
+
+    rules_beyond_schema: ClassVar[dict[str, str]] = {
+        "rotation": "a rotation of this programme",
+        "user": "staff of the programme",
+        "ends_at": "after starts_at",
+    }
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["ends_at"] <= attrs["starts_at"]:
@@ -115,7 +141,7 @@ class RotationOutput(serializers.Serializer[OnCallRotation]):
     name = serializers.CharField()
     members = serializers.ListField(child=serializers.IntegerField(), help_text="user ids, in turn order")
     start_date = serializers.DateField()
-    handoff_time = serializers.TimeField()
+    handoff_time = LocalTimeField()
     shift_days = serializers.IntegerField()
     timezone = serializers.CharField()
 
@@ -156,7 +182,11 @@ class AlertDetailView(StaffAPIView):
 
 
 class AlertAckView(StaffAPIView):
-    @extend_schema(request=AckInput, responses={200: AlertOutput}, summary="Acknowledge: stops escalation")
+    @extend_schema(
+        request=AckInput,
+        responses={200: AlertOutput, **problem_responses(409)},
+        summary="Acknowledge: stops escalation",
+    )
     def post(self, request: Request, alert_id: int) -> Response:
         alert = selectors.alert_for(self.staff_user, alert_id)
         note = self.parse_body(AckInput)["note"]
@@ -165,7 +195,9 @@ class AlertAckView(StaffAPIView):
 
 
 class AlertResolveView(StaffAPIView):
-    @extend_schema(request=ResolveInput, responses={200: AlertOutput}, summary="Resolve with a note")
+    @extend_schema(
+        request=ResolveInput, responses={200: AlertOutput, **problem_responses(409)}, summary="Resolve with a note"
+    )
     def post(self, request: Request, alert_id: int) -> Response:
         alert = selectors.alert_for(self.staff_user, alert_id)
         note = self.parse_body(ResolveInput)["note"]
@@ -174,7 +206,11 @@ class AlertResolveView(StaffAPIView):
 
 
 class PanicView(DefectorAPIView):
-    @extend_schema(request=PanicInput, responses={202: None}, summary="Raise a critical alert at once")
+    @extend_schema(
+        request=PanicInput,
+        responses={202: None, **problem_responses(404)},
+        summary="Raise a critical alert at once (404 when the device's case is gone)",
+    )
     def post(self, request: Request) -> Response:
         self.parse_body(PanicInput)
         services.panic(user=self.defector_user)
@@ -184,7 +220,7 @@ class PanicView(DefectorAPIView):
 class DuressPhraseView(StaffAPIView):
     @extend_schema(
         request=DuressPhraseInput,
-        responses={204: None},
+        responses={204: None, **problem_responses(409)},
         summary="Set the case's agreed duress phrase (staff assigned to the case)",
     )
     def put(self, request: Request, case_id: int) -> Response:

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from backend.accounts.api_views import SignedInAPIView
-from backend.input_validation import QuerySerializer, StrictSerializer, TextField
+from backend.input_validation import (
+    MAX_DATABASE_INTEGER,
+    NOT_BLANK_TEXT_PATTERN,
+    QuerySerializer,
+    StrictSerializer,
+    TextField,
+)
 from backend.messaging import selectors, services
 from backend.messaging.models import Conversation
 from backend.messaging.rate_limits import require_send_budget
+from backend.problems import problem_responses
 
 
 class ConversationOutput(serializers.Serializer[Conversation]):
@@ -21,9 +28,25 @@ class ConversationOutput(serializers.Serializer[Conversation]):
     last_seq = serializers.IntegerField()
 
 
+# The body's rules are services.clean_body's, which the socket shares: 1 to 4,000
+# characters once trimmed (400 `body-too-long` above). The field itself only stops bodies
+# far over that early (400 `validation` above 16,000).
+@extend_schema_field(
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": services.MAX_BODY_CHARS,
+        "pattern": NOT_BLANK_TEXT_PATTERN,
+        "description": f"1 to {services.MAX_BODY_CHARS} characters once leading and trailing whitespace is trimmed",
+    }
+)
+class MessageBodyField(TextField):
+    pass
+
+
 class SendInput(StrictSerializer):
     client_id = serializers.UUIDField()
-    body = TextField(max_length=16000, trim_whitespace=False, allow_blank=True)
+    body = MessageBodyField(max_length=4 * services.MAX_BODY_CHARS, trim_whitespace=False)
 
 
 class MessageOutput(serializers.Serializer[selectors.MessagePayload]):
@@ -42,21 +65,30 @@ class MessagePageOutput(serializers.Serializer[selectors.MessagePage]):
 
 
 class ReadInput(StrictSerializer):
-    up_to_seq = serializers.IntegerField(min_value=0)
+    up_to_seq = serializers.IntegerField(min_value=0, max_value=MAX_DATABASE_INTEGER)
 
 
 class MessagesQuery(QuerySerializer):
-    # The range rules live in selectors.messages_after, which the socket's sync shares.
+    # selectors.messages_after checks the same ranges for the socket's sync; here they are
+    # checked first so that the schema states them.
     after_seq = serializers.IntegerField(
         required=False,
         default=0,
-        error_messages={"invalid": "Must be an integer."},
+        min_value=0,
+        max_value=MAX_DATABASE_INTEGER,
+        error_messages={"invalid": "Must be an integer.", "min_value": "Must be 0 or more."},
         help_text="return messages after this sequence number",
     )
     limit = serializers.IntegerField(
         required=False,
         default=100,
-        error_messages={"invalid": "Must be an integer."},
+        min_value=1,
+        max_value=selectors.MAX_PAGE,
+        error_messages={
+            "invalid": "Must be an integer.",
+            "min_value": f"Must be 1 to {selectors.MAX_PAGE}.",
+            "max_value": f"Must be 1 to {selectors.MAX_PAGE}.",
+        },
         help_text=f"1 to {selectors.MAX_PAGE}, default 100",
     )
 
@@ -81,7 +113,7 @@ class MessagesView(SignedInAPIView):
 
     @extend_schema(
         request=SendInput,
-        responses={201: MessageOutput, 200: MessageOutput},
+        responses={201: MessageOutput, 200: MessageOutput, **problem_responses(409, 429)},
         summary="Send a message (idempotent per client_id)",
     )
     def post(self, request: Request, conversation_id: int) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 import time_machine
@@ -11,6 +12,7 @@ from backend.accounts.models import StaffRole
 from backend.audit.models import AuditEntry
 from backend.cases import policy
 from backend.cases.services import assign_backup, end_alert_access, grant_alert_access
+from backend.cases.views import READ_REASON_PATTERN
 from tests.conftest import device_client
 from tests.factories import DeviceFactory
 
@@ -123,10 +125,22 @@ def test_a_reason_in_the_url_is_refused_so_no_access_log_keeps_it(case, contact,
 
 def test_a_reason_that_is_not_percent_encoded_utf8_or_too_long_is_refused(case, contact, as_staff):
     client = as_staff(contact)
-    for header in ("%FF%FE", quote("x" * 201)):
+    # Not UTF-8; too long; a raw tab; a C1 control (NEL); a "%" that encodes nothing; raw Latin-1.
+    for header in ("%FF%FE", quote("x" * 201), "a\tb", quote("\x85"), "100%", "caf\xe9"):
         response = client.get(f"/api/v1/cases/{case.pk}", HTTP_X_LIVLINA_REASON=header)
         assert response.status_code == 400, header
         assert response.json()["errors"][0]["field"] == "X-Livlina-Reason"
+
+
+def test_the_reason_pattern_takes_every_character_but_controls_percent_encoded():
+    # The pattern the schema states is the server's whole rule: checked here against the
+    # encoding of every character (surrogates have none).
+    for code in (*range(0x3000), *range(0xE000, 0x110000, 97)):
+        character = chr(code)
+        control = code < 0x20 or 0x7F <= code <= 0x9F
+        assert bool(re.fullmatch(READ_REASON_PATTERN, quote(character, safe=""))) is not control, hex(code)
+    assert re.fullmatch(READ_REASON_PATTERN, quote("ä😀") * 100)
+    assert not re.fullmatch(READ_REASON_PATTERN, quote("ä😀") * 100 + "x")
 
 
 def test_the_client_sends_the_reason_in_the_header(case, contact):

@@ -106,6 +106,9 @@ def test_bad_query_parameters_are_problems(conversation, defector_device):
         ("after_seq=-1", "after_seq"),
         ("limit=0", "limit"),
         ("limit=1000", "limit"),
+        # An empty value is a value, not an absent parameter (DRF's HTML-form reading).
+        ("limit=", "limit"),
+        ("after_seq=", "after_seq"),
     ):
         response = app.get(f"/api/v1/conversations/{conversation.pk}/messages?{query}")
         assert response.status_code == 400
