@@ -59,7 +59,8 @@ def test_who_read_which_case_when_and_why_filtered_by_person_case_and_kind(
     supervisor, programme, contact, case, other_case, foreign_supervisor, as_staff
 ):
     reader = as_staff(contact)
-    assert reader.get(f"/api/v1/cases/{case.pk}", HTTP_X_LIVLINA_REASON="veckogenomgång").status_code == 200
+    reason = quote("veckogenomgång")  # the header is percent-encoded UTF-8, as documented
+    assert reader.get(f"/api/v1/cases/{case.pk}", HTTP_X_LIVLINA_REASON=reason).status_code == 200
     foreign_case = CaseFactory(programme=foreign_supervisor.user.staff_roles.get().programme, alias="Korpen")
     client = as_staff(supervisor)
     url = pages(programme.pk)[0]
