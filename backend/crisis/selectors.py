@@ -5,6 +5,7 @@ they were notified of."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import TypedDict
 
 from django.db.models import Q, QuerySet
@@ -49,13 +50,30 @@ def alert_timeline(alert: Alert) -> list[TimelineEntry]:
     """The alert's timeline, oldest first: its own events, every push attempt with its
     outcome (``push.sent``, ``push.retry``, ``push.token_dead`` …), and pushes still
     waiting. Shaped by ``crisis.outputs.TimelineItem``."""
-    timeline = [TimelineEntry(at=e.at, event=e.kind, actor=e.actor_id, detail=e.detail) for e in alert.events.all()]
-    for attempt in PushAttempt.objects.filter(outbox__alert=alert):
+    return alert_timelines([alert])[alert.pk]
+
+
+def alert_timelines(alerts: Sequence[Alert]) -> dict[int, list[TimelineEntry]]:
+    """``alert_timeline`` of each alert, by id, in the same few queries however many
+    alerts there are (the alert queue shows dozens). Prefetch ``events`` to spare one
+    query per alert."""
+    timelines = {
+        alert.pk: [TimelineEntry(at=e.at, event=e.kind, actor=e.actor_id, detail=e.detail) for e in alert.events.all()]
+        for alert in alerts
+    }
+    attempts = PushAttempt.objects.filter(outbox__alert__in=list(timelines)).select_related("outbox").order_by("pk")
+    for attempt in attempts:
+        assert attempt.outbox.alert_id is not None  # filtered on it
         detail = {"device": str(attempt.device_id), "attempt": attempt.number, "error": attempt.detail}
-        timeline.append(TimelineEntry(at=attempt.at, event=f"push.{attempt.outcome}", actor=None, detail=detail))
-    for push in alert.push_deliveries.filter(state=PushOutbox.State.PENDING, attempts=0):
-        timeline.append(
+        timelines[attempt.outbox.alert_id].append(
+            TimelineEntry(at=attempt.at, event=f"push.{attempt.outcome}", actor=None, detail=detail)
+        )
+    waiting = PushOutbox.objects.filter(alert__in=list(timelines), state=PushOutbox.State.PENDING, attempts=0)
+    for push in waiting.order_by("pk"):
+        assert push.alert_id is not None  # filtered on it
+        timelines[push.alert_id].append(
             TimelineEntry(at=push.created_at, event="push.queued", actor=None, detail={"device": str(push.device_id)})
         )
-    timeline.sort(key=lambda item: item["at"])
-    return timeline
+    for timeline in timelines.values():
+        timeline.sort(key=lambda item: item["at"])
+    return timelines

@@ -32,7 +32,7 @@ class AlertCard:
 def alert_cards(user: User, alerts: QuerySet[Alert]) -> list[AlertCard]:
     rows = list(alerts.select_related("case__defector").prefetch_related("recipients__user", "events"))
     readable = set(policy.visible_cases(user).values_list("pk", flat=True))
-    timelines = {alert.pk: alert_selectors.alert_timeline(alert) for alert in rows}
+    timelines = alert_selectors.alert_timelines(rows)
     actor_ids = {entry["actor"] for timeline in timelines.values() for entry in timeline if entry["actor"]}
     people = {str(u.pk): display_name(u) for u in User.objects.filter(pk__in=actor_ids)}
     return [

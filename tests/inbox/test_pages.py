@@ -413,3 +413,28 @@ def test_a_conversation_reads_the_same_number_of_times_for_3_messages_or_300(
         _say(case, (case.defector.user, contact.user, other_contact.user)[n % 3], f"m{n}")
     many = _queries_for(client, f"/inbox/cases/{case.pk}/")
     assert many == few <= 23
+
+
+def test_the_alert_queue_reads_the_same_number_of_times_for_2_alerts_or_12(
+    programme, contact, phone_of, as_staff, settings
+):
+    """Each card's timeline (events, push attempts, pushes waiting) is read for all cards
+    at once, not per card."""
+    settings.LIVLINA_AUDIT_CHECKPOINT_EVERY = 10**6
+    phone_of(contact)
+    client = as_staff(contact)
+
+    def raise_alerts(count: int) -> None:
+        for _ in range(count):
+            case = CaseFactory(programme=programme, primary_contact=contact.user)
+            raise_alert(case=case, kind=Alert.Kind.PANIC, severity="critical")
+        run_escalations()  # notifies the contact person: pushes queued on their phone
+
+    raise_alerts(2)
+    few = _queries_for(client, "/inbox/alerts/")
+    raise_alerts(10)
+    many = _queries_for(client, "/inbox/alerts/")
+    page = client.get("/inbox/alerts/").content.decode()
+    assert page.count('data-testid="alert-row"') == 12
+    assert page.count("Push i kö") >= 12  # every card shows its own queued push
+    assert many == few
