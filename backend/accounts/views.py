@@ -24,21 +24,20 @@ BASE64_32_BYTES = r"^[A-Za-z0-9+/]{43}=\Z"
 BASE64_64_BYTES = r"^[A-Za-z0-9+/]{86}==\Z"
 
 
+def _public_key_field(algorithm: str) -> serializers.RegexField:
+    return serializers.RegexField(
+        BASE64_32_BYTES,
+        trim_whitespace=False,
+        error_messages={"invalid": "Must be base64 of 32 bytes."},
+        help_text=f"base64 of a 32-byte {algorithm} public key",
+    )
+
+
 class DeviceInput(StrictSerializer):
     name = serializers.CharField(max_length=100)
     platform = serializers.ChoiceField(choices=Device.Platform.choices)
-    signing_key = serializers.RegexField(
-        BASE64_32_BYTES,
-        trim_whitespace=False,
-        error_messages={"invalid": "Must be base64 of 32 bytes."},
-        help_text="base64 of a 32-byte Ed25519 public key",
-    )
-    box_key = serializers.RegexField(
-        BASE64_32_BYTES,
-        trim_whitespace=False,
-        error_messages={"invalid": "Must be base64 of 32 bytes."},
-        help_text="base64 of a 32-byte X25519 public key",
-    )
+    signing_key = _public_key_field("Ed25519")
+    box_key = _public_key_field("X25519")
     push_token = serializers.CharField(max_length=4096, required=False, allow_blank=True, default="")
 
 

@@ -3,6 +3,8 @@ timeline events), in the inbox's language."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -73,8 +75,13 @@ STAFF_ROLES: dict[str, Promise] = {
 }
 
 
+def in_words(words: Mapping[str, Promise], code: str) -> str:
+    """``code`` in the reader's words, or the code itself where it has none."""
+    return str(words.get(code, code))
+
+
 def role_label(role: str) -> str:
-    return str(STAFF_ROLES.get(role, role))
+    return in_words(STAFF_ROLES, role)
 
 
 # A case as its programme's supervisors see it (``administration.case_selectors``).

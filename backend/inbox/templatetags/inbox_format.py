@@ -4,11 +4,12 @@ inbox's zone, "för 5 min sedan", and the words for alert kinds and states."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from django import template
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -17,6 +18,28 @@ from backend.inbox import labels
 from backend.inbox.forms import WEEKDAYS
 
 register = template.Library()
+
+
+def _in_words(words: Mapping[str, Promise]) -> Callable[[str], str]:
+    def show(code: str) -> str:
+        return labels.in_words(words, code)
+
+    return show
+
+
+# The codes the API uses (kinds, severities, states, answers, timeline events), each a
+# filter named after what it shows.
+for _name, _words in {
+    "alert_kind": labels.ALERT_KINDS,
+    "severity": labels.SEVERITIES,
+    "alert_state": labels.ALERT_STATES,
+    "checkin_status": labels.CHECKIN_STATUSES,
+    "checkin_answer": labels.CHECKIN_ANSWERS,
+    "timeline_event": labels.TIMELINE_EVENTS,
+    "case_state": labels.CASE_STATES,
+    "transfer_state": labels.TRANSFER_STATES,
+}.items():
+    register.filter(_name, _in_words(_words))
 
 MINUTE = 60
 HOUR = 60 * MINUTE
@@ -62,44 +85,14 @@ def age(value: dt.datetime | str | None) -> str:
 
 
 @register.filter
-def alert_kind(code: str) -> str:
-    return str(labels.ALERT_KINDS.get(code, code))
-
-
-@register.filter
 def reasons(found: list[dict[str, str]]) -> str:
     """Why a crisis-language alert was raised, for staff: each category with the rule that
     fired ("threat (threat_family)"), so a rule that is too eager can be named."""
     parts = []
     for reason in found:
-        category = str(labels.CATEGORIES.get(reason.get("category", ""), reason.get("category", "")))
+        category = labels.in_words(labels.CATEGORIES, reason.get("category", ""))
         parts.append(f"{category} ({reason['rule']})" if reason.get("rule") else category)
     return ", ".join(dict.fromkeys(parts))
-
-
-@register.filter
-def severity(code: str) -> str:
-    return str(labels.SEVERITIES.get(code, code))
-
-
-@register.filter
-def alert_state(code: str) -> str:
-    return str(labels.ALERT_STATES.get(code, code))
-
-
-@register.filter
-def checkin_status(code: str) -> str:
-    return str(labels.CHECKIN_STATUSES.get(code, code))
-
-
-@register.filter
-def checkin_answer(code: str) -> str:
-    return str(labels.CHECKIN_ANSWERS.get(code, code))
-
-
-@register.filter
-def timeline_event(code: str) -> str:
-    return str(labels.TIMELINE_EVENTS.get(code, code))
 
 
 @register.filter
@@ -137,13 +130,3 @@ def unread_label(count: int) -> str:
 @register.filter
 def open_until(value: dt.datetime) -> str:
     return _("Open, closes %(until)s") % {"until": local_datetime(value)}
-
-
-@register.filter
-def case_state(code: str) -> str:
-    return str(labels.CASE_STATES.get(code, code))
-
-
-@register.filter
-def transfer_state(code: str) -> str:
-    return str(labels.TRANSFER_STATES.get(code, code))
