@@ -122,7 +122,6 @@ _SLUGS = {
 # next request.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 RETRY_AFTER_SECONDS = 1
-DATABASE_UNAVAILABLE_DETAIL = "The database did not answer; retry shortly."
 
 
 def database_unavailable(error: BaseException) -> BaseException | None:
@@ -147,7 +146,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         exc = Problem(status_code=400, slug="out-of-range", detail="A value in the request is out of range.")
     elif isinstance(exc, DATABASE_UNAVAILABLE):
         logger.warning("database unavailable, answered 503: %r", exc)
-        exc = Problem(status_code=503, slug="unavailable", detail=DATABASE_UNAVAILABLE_DETAIL)
+        exc = Problem(status_code=503, slug="unavailable", detail="The database did not answer; retry shortly.")
     response = exception_handler(exc, context)
     if response is None:
         return None  # a real bug: Django's 500 handler answers (as problem+json, see urls.py)

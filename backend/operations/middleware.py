@@ -7,15 +7,9 @@ import logging
 import time
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
-from backend.problems import (
-    DATABASE_UNAVAILABLE_DETAIL,
-    PROBLEM_CONTENT_TYPE,
-    RETRY_AFTER_SECONDS,
-    database_unavailable,
-    problem_body,
-)
+from backend.problems import RETRY_AFTER_SECONDS, database_unavailable
 from backend.structured_logs import bound_request_id, new_request_id
 
 access_log = logging.getLogger("livlina.access")
@@ -69,9 +63,9 @@ UNAVAILABLE_PAGE = """<!doctype html>
 
 
 class DatabaseUnavailableMiddleware:
-    """A view outside DRF that fails because the database did not answer gets a 503
-    with ``Retry-After`` and one warning line, not a 500 with a traceback (the API's
-    views get the same from the problem handler)."""
+    """A page outside DRF (the inbox's) that fails because the database did not answer
+    gets a 503 with ``Retry-After`` and one warning line, not a 500 with a traceback. The
+    API's views are all DRF's: their problem handler answers the same as problem+json."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
@@ -79,18 +73,12 @@ class DatabaseUnavailableMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         return self.get_response(request)
 
-    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponseBase | None:
+    def process_exception(self, _request: HttpRequest, exception: Exception) -> HttpResponseBase | None:
         cause = database_unavailable(exception)
         if cause is None:
             return None
         logger.warning("database unavailable, answered 503: %r", cause)
-        response: HttpResponseBase
-        if request.path.startswith("/api/"):
-            body = problem_body(status_code=503, slug="unavailable", detail=DATABASE_UNAVAILABLE_DETAIL)
-            body["retry_after"] = RETRY_AFTER_SECONDS
-            response = JsonResponse(body, status=503, content_type=PROBLEM_CONTENT_TYPE)
-        else:
-            response = HttpResponse(UNAVAILABLE_PAGE, status=503, content_type="text/html; charset=utf-8")
+        response = HttpResponse(UNAVAILABLE_PAGE, status=503, content_type="text/html; charset=utf-8")
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         response["Cache-Control"] = "no-store"
         return response
