@@ -6,7 +6,17 @@ from __future__ import annotations
 import pytest
 
 from backend.crisis.language import PhraseEntry, PhraseMatcher, parse_phrase
-from bench.crisis_eval import EVAL_CATEGORIES, PROBE_SET, VALIDATION_SET, Row, evaluate, read_rows, report, score
+from bench.crisis_eval import (
+    EVAL_CATEGORIES,
+    FRESH_SET,
+    PROBE_SET,
+    VALIDATION_SET,
+    Row,
+    evaluate,
+    read_rows,
+    report,
+    score,
+)
 
 
 @pytest.fixture(scope="module")
@@ -118,4 +128,18 @@ def test_the_probe_is_ordinary_chat_only():
     assert {(r.split, r.label, r.category) for r in rows} == {("probe", 0, "none")}
     assert {r.language for r in rows} == {"sv", "en"}
     others = {r.text.casefold() for r in read_rows() + read_rows(VALIDATION_SET)}
+    assert not {r.text.casefold() for r in rows} & others
+
+
+def test_the_fresh_set_has_its_documented_shape():
+    rows = read_rows(FRESH_SET)
+    assert len(rows) == 783
+    assert {r.split for r in rows} == {"fresh_a", "fresh_b"}
+    assert sum(r.split == "fresh_a" for r in rows) == 392
+    assert sum(r.label == 0 for r in rows) == 399
+    for category in EVAL_CATEGORIES:
+        assert sum(r.category == category for r in rows) == 64
+    assert all((r.label == 0) == (r.category == "none") for r in rows)
+    # Written apart from the other files: no message in two of them.
+    others = {r.text.casefold() for r in read_rows() + read_rows(VALIDATION_SET) + read_rows(PROBE_SET)}
     assert not {r.text.casefold() for r in rows} & others
