@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/crisis_eval.py                  # every split
     .venv/bin/python bench/crisis_eval.py --split validation_b --split dev
-    .venv/bin/python bench/crisis_eval.py --misses   # also the dev, validation_a, fresh_a, probe rows scored wrong
+    .venv/bin/python bench/crisis_eval.py --misses   # and the rows scored wrong of the splits tuned on
 
 Reads ``tests/crisis/corpus/eval_set.tsv`` (splits ``dev`` and the frozen ``held_out``),
 ``tests/crisis/corpus/validation_set.tsv`` (``validation_a`` and ``validation_b``,
@@ -11,7 +11,9 @@ written later, before the second round of rule work) and
 ``tests/crisis/corpus/ordinary_probe.tsv`` (``probe``: ordinary chat only, written during
 that round to find false alarms and tuned on; see the corpus README) and
 ``tests/crisis/corpus/fresh_set.tsv`` (``fresh_a`` and ``fresh_b``, written for the third
-round by four authors who had seen no rule, no list and no other message) and scans
+round by four authors who had seen no rule, no list and no other message) and
+``tests/crisis/corpus/fresh_ordinary.tsv`` (``probe_fresh``: ordinary chat only, by two
+more such authors, to find false alarms; tuned on) and scans
 every row with the shipped lists and rules (``backend.crisis.language.compile_matcher()``,
 no database). ``validation`` and ``fresh`` are both their halves together. A row counts as alerted when the
 scan matched anything. For each split it prints:
@@ -24,8 +26,8 @@ scan matched anything. For each split it prints:
 - false alarms per 1,000 ordinary messages (label-0 rows that alerted, per 1,000 label-0
   rows).
 
-``--misses`` lists wrongly scored rows of ``dev``, ``validation_a``, ``fresh_a`` and
-``probe`` only: the ``held_out`` rows are frozen and never read one by one while rules are
+``--misses`` lists wrongly scored rows of ``dev``, ``validation_a``, ``fresh_a``,
+``probe`` and ``probe_fresh`` only: the ``held_out`` rows are frozen and never read one by one while rules are
 tuned, and ``validation_b`` and ``fresh_b`` are read only in aggregate, so they stay honest
 estimates
 (tests/crisis/corpus/README.md).
@@ -48,6 +50,7 @@ EVAL_SET = CORPUS / "eval_set.tsv"
 VALIDATION_SET = CORPUS / "validation_set.tsv"
 PROBE_SET = CORPUS / "ordinary_probe.tsv"
 FRESH_SET = CORPUS / "fresh_set.tsv"
+FRESH_ORDINARY_SET = CORPUS / "fresh_ordinary.tsv"
 # "validation" and "fresh" are reported over both their halves; only the a halves' misses
 # are listed.
 SPLITS = (
@@ -59,10 +62,11 @@ SPLITS = (
     "fresh_a",
     "fresh_b",
     "probe",
+    "probe_fresh",
     "held_out",
 )
 SPLIT_PARTS = {"validation": ("validation_a", "validation_b"), "fresh": ("fresh_a", "fresh_b")}
-MISSES_SHOWN_FOR = ("dev", "validation_a", "fresh_a", "probe")
+MISSES_SHOWN_FOR = ("dev", "validation_a", "fresh_a", "probe", "probe_fresh")
 EVAL_CATEGORIES = ("self_harm", "threat", "located", "violence", "overdose", "substance")
 # The scanner's categories (backend.crisis.language.CATEGORIES) named as the set names them.
 RULE_TO_EVAL = {
@@ -167,8 +171,10 @@ def score(rows: Iterable[Row], matcher: PhraseMatcher) -> Scored:
 
 
 def read_all_rows() -> list[Row]:
-    """The rows of every file: the evaluation set, the validation set, the probe and the fresh set."""
-    return read_rows(EVAL_SET) + read_rows(VALIDATION_SET) + read_rows(PROBE_SET) + read_rows(FRESH_SET)
+    """The rows of every file: the evaluation set, the validation set, the fresh set and the probes."""
+    return [
+        row for path in (EVAL_SET, VALIDATION_SET, PROBE_SET, FRESH_SET, FRESH_ORDINARY_SET) for row in read_rows(path)
+    ]
 
 
 def evaluate(matcher: PhraseMatcher | None = None, rows: Sequence[Row] | None = None) -> dict[str, Scored]:
@@ -205,7 +211,7 @@ def main() -> None:
     parser.add_argument(
         "--misses",
         action="store_true",
-        help="list the dev, validation_a, fresh_a and probe rows scored wrong (never the others)",
+        help="list the dev, validation_a, fresh_a, probe and probe_fresh rows scored wrong (never the others)",
     )
     parser.add_argument("--split", choices=SPLITS, action="append", help="only these splits (default: all)")
     args = parser.parse_args()

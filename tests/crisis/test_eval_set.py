@@ -8,6 +8,8 @@ import pytest
 from backend.crisis.language import PhraseEntry, PhraseMatcher, parse_phrase
 from bench.crisis_eval import (
     EVAL_CATEGORIES,
+    EVAL_SET,
+    FRESH_ORDINARY_SET,
     FRESH_SET,
     PROBE_SET,
     VALIDATION_SET,
@@ -142,4 +144,17 @@ def test_the_fresh_set_has_its_documented_shape():
     assert all((r.label == 0) == (r.category == "none") for r in rows)
     # Written apart from the other files: no message in two of them.
     others = {r.text.casefold() for r in read_rows() + read_rows(VALIDATION_SET) + read_rows(PROBE_SET)}
+    assert not {r.text.casefold() for r in rows} & others
+
+
+def test_the_fresh_probe_is_ordinary_chat_only():
+    rows = read_rows(FRESH_ORDINARY_SET)
+    assert len(rows) == 399
+    assert {(r.split, r.label, r.category) for r in rows} == {("probe_fresh", 0, "none")}
+    assert {r.language for r in rows} == {"sv", "en"}
+    others = {
+        r.text.casefold()
+        for path in (None, VALIDATION_SET, PROBE_SET, FRESH_SET)
+        for r in read_rows(*filter(None, [path]))
+    }
     assert not {r.text.casefold() for r in rows} & others
