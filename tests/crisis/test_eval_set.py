@@ -152,9 +152,5 @@ def test_the_fresh_probe_is_ordinary_chat_only():
     assert len(rows) == 399
     assert {(r.split, r.label, r.category) for r in rows} == {("probe_fresh", 0, "none")}
     assert {r.language for r in rows} == {"sv", "en"}
-    others = {
-        r.text.casefold()
-        for path in (None, VALIDATION_SET, PROBE_SET, FRESH_SET)
-        for r in read_rows(*filter(None, [path]))
-    }
+    others = {r.text.casefold() for path in (EVAL_SET, VALIDATION_SET, PROBE_SET, FRESH_SET) for r in read_rows(path)}
     assert not {r.text.casefold() for r in rows} & others
