@@ -110,8 +110,9 @@ def _unleet(text: str, table: dict[int, str]) -> str:
 
 # Swedish chat spellings read as the word they stand for, and filler words dropped, on
 # both sides of the match (after diacritics are folded and letters collapsed): "ja" for
-# "jag", "e" for "är", "mej" for "mig", "nån"/"nåt" for "någon"/"något"; "typ" and "asså"
-# say nothing, and dropping them lets "tog typ 20 stesolid" meet "tog 20 stesolid".
+# "jag", "e" for "är", "mej" for "mig", "nån"/"nåt" for "någon"/"något", "va" for "var"
+# (was, where: "det va bara grannen", "de vet va ja bor"; as "vad" it matches nothing
+# either way); "typ" and "asså" say nothing, and dropping them lets "tog typ 20 stesolid" meet "tog 20 stesolid".
 _CHAT_SPELLINGS = {
     "ja": "jag",
     "e": "ar",
@@ -119,6 +120,8 @@ _CHAT_SPELLINGS = {
     "dej": "dig",
     "nan": "nagon",
     "nat": "nagot",
+    "va": "var",
+    "ba": "bara",
     "typ": "",
     "asa": "",
     "liksom": "",
@@ -320,8 +323,10 @@ class Blocker:
     as well it may lie up to ``before`` words after the match ("sköt alla i filmen").
     With ``within`` it may lie up to ``before`` words before or after the match in any
     clause of its sentence ("såg min gamla lärare på ica, hon kände igen mig"), but not
-    in another sentence of a long message. With ``rules_only`` (a film, a joke) only rules are cancelled, not
-    listed phrases."""
+    in another sentence of a long message. With ``at_start`` the match may also start on
+    the blocker's own first word: the blocker holds the match's first word ("syrran sa
+    att hon" of "syrran sa att hon ska döda mig", a sister teasing). With ``rules_only``
+    (a film, a joke) only rules are cancelled, not listed phrases."""
 
     concept: str
     categories: frozenset[str]
@@ -335,6 +340,8 @@ class Blocker:
     inside: bool = False
     # ``within``: up to ``before`` words either side of the match, whatever the clauses.
     within: bool = False
+    # ``from``: as ``lead``, and a match that starts on the blocker's first word.
+    at_start: bool = False
 
     def blocks(self, category: str, rule: str, *, from_rule: bool) -> bool:
         if self.rules_only and not from_rule:
@@ -375,18 +382,19 @@ def _blocker(cells: list[str], where: str, rule_names: set[str]) -> Blocker:
     if scope in {"message", "rules"}:
         return Blocker(concept, frozenset(categories), None, rules_only=scope == "rules", rule_names=frozenset(named))
     kind, _, words = scope.partition(":")
-    if kind not in {"before", "lead", "clause", "near", "within"} or not words.isdigit():
+    if kind not in {"before", "lead", "from", "clause", "near", "within"} or not words.isdigit():
         raise ValueError(f"{where}: unknown scope {scope!r}")
     return Blocker(
         concept,
         frozenset(categories),
         int(words),
         rules_only=kind == "before",
-        clause=kind in {"lead", "clause", "near"},
+        clause=kind in {"lead", "from", "clause", "near"},
         rule_names=frozenset(named),
         near=kind == "near",
         inside=kind in {"clause", "near", "within"},
         within=kind == "within",
+        at_start=kind == "from",
     )
 
 
@@ -396,7 +404,8 @@ def load_rule_file(path: Path) -> RuleSet:
     where the targets are categories and rule names (comma-separated, or *) and the scope
     is ``message`` (every match), ``rules`` (rule matches anywhere), ``before:N`` (rule
     matches at most N words after it), ``lead:N`` (every match at most N words after it
-    in the same clause), ``clause:N`` (as ``lead:N``, and rules around it), ``near:N``
+    in the same clause), ``from:N`` (as ``lead:N``, and a match starting on its own first
+    word), ``clause:N`` (as ``lead:N``, and rules around it), ``near:N``
     (as ``clause:N``, and matches up to N words before it) or ``within:N`` (as ``near:N``
     in any clause); ``clause, concept`` (its words start a new clause); or
     ``drop, concept, follower`` (a word of the concept right before a word of the
@@ -783,7 +792,8 @@ def _blocked(blocking: list[tuple[Blocker, int]], hit: _Hit, clauses: _Clauses) 
         elif blocker.clause:
             words = not blocker.near
             clause = clauses.of(at, with_words=words)
-            leads = 0 < first - at <= blocker.before
+            nearest = 0 if blocker.at_start else 1
+            leads = nearest <= first - at <= blocker.before
             if clause == clauses.of(first, with_words=words) and (
                 leads or (blocker.inside and from_rule and first < at < last)
             ):
