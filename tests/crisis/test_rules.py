@@ -270,3 +270,41 @@ def test_a_friendly_meeting_or_a_figure_of_speech_is_no_alarm(scanner):
     assert not scanner.scan("de ringde på dörren, va ba grannen som ville låna mjöl").matched_any
     assert scanner.scan("en av dom kände igen mig på stan igår").matched_any
     assert scanner.scan("blev rånad av två killar vid stationen").matched_any
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("he just hit me in front of the kids", "hit_me"),
+        ("they beat us up outside the shop", "hit_me"),
+        ("ska fixa en pang av en polare", "getting_a_gun"),
+        ("fick ett slagträ över ryggen vid macken", "struck_with_weapon"),
+        ("someone smashed a bottle over my head", "struck_with_object"),
+        ("if he touches my kids again i swear", "touches_family_again"),
+        ("dom slåss utanför med knivar just nu", "fight_with_weapons"),
+        ("han slår henne just nu, hör det genom väggen", "beating_now"),
+        ("he held a knife to my throat", "weapon_to_throat"),
+        ("de sköt in genom fönstret inatt", "shot_at_property"),
+        ("han står utanför med kniv", "armed_outside"),
+    ],
+)
+def test_violence_is_seen_in_everyday_words(scanner, text, rule):
+    assert ("weapons", rule) in reasons(scanner, text)
+
+
+def test_everyday_hitting_beating_and_buying_is_not_violence(scanner):
+    for text in (
+        "she beat me at chess again",
+        "they beat us 3-1 in the final",
+        "he hit on me at the bar",
+        "it hit me that i forgot my keys",
+        "he cut me off on the motorway",
+        "got a massage gun for christmas",
+        "dad bought a rifle for hunting",
+        "mamma slår in paketen nu",
+        "det slår mig nu att jag glömt nycklarna",
+        "fick en smäll i dörren, aj",
+        "använder kniven till brödet",
+        "she pushed me to apply for the job",
+    ):
+        assert "weapons" not in scanner.scan(text).categories, text
