@@ -308,3 +308,37 @@ def test_everyday_hitting_beating_and_buying_is_not_violence(scanner):
         "she pushed me to apply for the job",
     ):
         assert "weapons" not in scanner.scan(text).categories, text
+
+
+def test_relapse_rules_see_the_group_pushing_and_the_slang(scanner):
+    # Being pushed to drive, hold or hide for the group; a last job "they say"; dealing,
+    # buying, being high for a spell, sobriety lost. Invented wordings, not eval rows.
+    for text in (
+        "de vill att ja förvarar en väska hemma hos mig",
+        "theyre making me carry the stuff across town",
+        "dom fick mig att köra igen",
+        "bara den här gången säger dom",
+        "jobbade åt dom igen igår",
+        "säljer igen, behöver cash",
+        "köpte fejk xanor på snap",
+        "har varit hög hela helgen",
+        "3 months clean and i blew it last night",
+        "har börjat hänga med gamla gänget igen",
+        "tar mina stesolid för att bli hög",
+        "sitter på krogen igen",
+    ):
+        assert "relapse" in scanner.scan(text).categories, text
+    # ...and stay quiet for ordinary errands, sales, work and a high fever.
+    for text in (
+        "ingen tjack, ingen sprit, två år idag",
+        "mamma vill att jag hämtar ett paket på posten",
+        "they want me to take the test again",
+        "sold out again, no tickets",
+        "sålde min cykel igen på blocket",
+        "hade hög feber hela natten",
+        "they pay me to drive a van for a delivery firm now",
+        "6 months sober and the cravings are gone",
+        "vi var på puben igen för fotbollen, drack cola",
+        "drank one beer at my sisters wedding, just one",
+    ):
+        assert not scanner.scan(text).matched_any, text
