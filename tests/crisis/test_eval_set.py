@@ -9,6 +9,7 @@ from backend.crisis.language import PhraseEntry, PhraseMatcher, parse_phrase
 from bench.crisis_eval import (
     EVAL_CATEGORIES,
     EVAL_SET,
+    FRESH2_SET,
     FRESH_ORDINARY_SET,
     FRESH_SET,
     PROBE_SET,
@@ -153,4 +154,17 @@ def test_the_fresh_probe_is_ordinary_chat_only():
     assert {(r.split, r.label, r.category) for r in rows} == {("probe_fresh", 0, "none")}
     assert {r.language for r in rows} == {"sv", "en"}
     others = {r.text.casefold() for path in (EVAL_SET, VALIDATION_SET, PROBE_SET, FRESH_SET) for r in read_rows(path)}
+    assert not {r.text.casefold() for r in rows} & others
+
+
+def test_the_second_fresh_set_has_its_documented_shape():
+    rows = read_rows(FRESH2_SET)
+    assert len(rows) == 1960
+    assert sum(r.split == "fresh2_a" for r in rows) == sum(r.split == "fresh2_b" for r in rows) == 980
+    assert sum(r.label == 0 for r in rows) == 1000
+    for category in EVAL_CATEGORIES:
+        assert sum(r.category == category for r in rows) == 160
+    assert all((r.label == 0) == (r.category == "none") for r in rows)
+    earlier = (EVAL_SET, VALIDATION_SET, PROBE_SET, FRESH_SET, FRESH_ORDINARY_SET)
+    others = {r.text.casefold() for path in earlier for r in read_rows(path)}
     assert not {r.text.casefold() for r in rows} & others
