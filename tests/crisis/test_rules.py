@@ -360,3 +360,49 @@ def test_a_year_gone_by_is_the_past(scanner):
         "Blev knivhuggen 2017 utanför en krog i Västerås. Ärret kliar när det är kallt."
     ).matched_any
     assert scanner.scan("blev knivhuggen utanför en krog i västerås nyss").matched_any
+
+
+def test_threats_through_the_family_debt_deadline_and_witness(scanner):
+    # Issue 14, third round (threat): ideas, each said a few ways.
+    assert ("threat", "family_pays") in reasons(scanner, "om ja inte betalar tillbaka så får mamma betala istället")
+    assert ("threat", "family_pays") in reasons(scanner, "i owe them 20k or my brother pays for it")
+    assert ("threat", "family_is_next") in reasons(scanner, "dom sa om ja inte gör det så e mamma nästa")
+    assert ("threat", "deadline_or_else") in reasons(scanner, "han sa ja har en vecka sen e de kört för mig")
+    assert ("threat", "deadline_or_else") in reasons(scanner, "they want 10 grand by monday or i'm finished")
+    assert ("threat", "given_a_deadline") in reasons(scanner, "dom gav mig till på måndag")
+    assert ("threat", "witness_pressure") in reasons(
+        scanner, "jag har tills fredag att ta tillbaka det jag sa till polisen"
+    )
+    assert ("threat", "police_or_else") in reasons(scanner, "if i talk to the cops im dead")
+    assert ("threat", "group_wants_revenge") in reasons(scanner, "dom vill hämnas")
+    assert ("threat", "bounty_on_family") in reasons(scanner, "dom har satt ett pris på brorsan")
+    assert ("threat", "after_my_family") in reasons(scanner, "dom e ute efter brorsan nu")
+    assert ("threat", "reported_threat") in reasons(
+        scanner, "nån skickade till henne att hennes son snart ligger i en kista"
+    )
+    assert ("threat", "family_not_safe") in reasons(scanner, "han sa att morsan inte e säker längre")
+    # ... and the everyday senses stay quiet.
+    for text in (
+        "my dad will pay for it, he said",
+        "han sa att vi ses nästa vecka",
+        "min bror e nästa på tur att ta körkort",
+        "mamma sa att hon inte är säker längre på om hon vill flytta",
+        "the kids are after ice cream again",
+    ):
+        assert not scanner.scan(text).matched_any, text
+
+
+def test_a_family_member_who_threatens_the_writer_in_fun_is_no_threat(scanner):
+    for text in (
+        "mamma hotar att ta min mobil om ja inte städar",
+        "my wife will kill me if I forget the milk",
+        "my sister is gonna kill me, i broke her phone",
+        "my daughter threatened to move out",
+        "my little girl say she will kill me if I am late to her show again haha",
+        "gonna kill my brother, he ate my pizza again",
+    ):
+        assert "threat" not in scanner.scan(text).categories, text
+    # The family as the one threatened still is.
+    assert ("threat", "threat_against_family") in reasons(scanner, "min lillebror blev hotad igår")
+    assert ("threat", "harm_intended_for_family") in reasons(scanner, "they will kill my sister")
+    assert ("threat", "harm_intended_for_me") in reasons(scanner, "they will kill me and my sister")
