@@ -46,6 +46,43 @@ def test_seen_by_the_group_is_located(scanner):
     assert not scanner.scan("min gamla lärare såg mig på ICA").matched_any
 
 
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("samma vita audi tredje dagen på rad vid bygget", "same_car_again"),
+        ("a white van keeps driving past my house again and again", "keeps_driving_past"),
+        ("two blokes standing by my work when i finish", "waiting_outside"),
+        ("en av hans killar står vid mitt jobb", "waiting_at_my_places"),
+        ("one of his guys is at my gym rn", "gang_at_my_place"),
+        ("I was followed from the station to my building", "followed_to_my_home"),
+        ("dom e här nånstans", "they_are_near"),
+        ("they knew my daughter's school", "knew_my_kids_school"),
+        ("they will collect him tonight once it is dark", "collect_after_dark"),
+        ("nån knackar och kollar genom brevinkastet", "peering_in_knocking"),
+        ("saw one of them at the petrol station. he clocked me", "seen_by_one_of_them"),
+        ("he comes tonight, i know what that means", "coming_ominous"),
+    ],
+)
+def test_located_is_seen_in_everyday_words(scanner, text, rule):
+    assert ("located", rule) in reasons(scanner, text)
+
+
+def test_ordinary_visits_cars_and_doors_are_not_located(scanner):
+    for text in (
+        "Någon knackade på dörren i går kväll. Det var grannen som ville låna en borrmaskin.",
+        "a fox followed me home from the bus stop lmao",
+        "someone knocked on my door, just the courier with my sneakers lol",
+        "they're coming tonight for the party",
+        "samma bil som min pappa har, står i garaget",
+        "jag försöker öppna dörren men nyckeln har fastnat",
+        "i followed the signs to my car",
+        "vi väntade på dom vid skolan",
+        "the bus goes past my house every day",
+        "mamma hämtar honom när det blir mörkt",
+    ):
+        assert "located" not in scanner.scan(text).categories, text
+
+
 def test_a_number_of_tablets_of_a_named_medicine_is_an_overdose(scanner):
     assert ("overdose", "medicine_quantity") in reasons(scanner, "tog 20 stesolid för en halvtimme sen")
     assert ("overdose", "medicine_quantity") in reasons(scanner, "took 25 valium and lay down")
