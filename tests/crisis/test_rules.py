@@ -347,6 +347,51 @@ def test_everyday_hitting_beating_and_buying_is_not_violence(scanner):
         assert "weapons" not in scanner.scan(text).categories, text
 
 
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("min kompis blöder jättemycket, nån stack honom", "bleeding_badly"),
+        ("he's bleeding from his head, they hit him with something", "bleeding_badly"),
+        ("ett gäng killar spöade min son i parken", "beaten_by_several"),
+        ("a gang of lads beat my brother outside the shop", "beaten_by_several"),
+        ("they beat him black and blue last night", "beaten_badly"),
+        ("han sparka mig i huvet igen", "hit_in_body"),
+        ("om dom kommer hit så skjuter jag först", "strike_first"),
+        ("i'll get him before he gets me", "strike_before"),
+        ("han har tagit kniven och ska gå efter dem", "weapon_confront"),
+        ("någon försöker sparka in dörren", "breaking_in"),
+        ("hörde skott utanför porten", "shots_outside"),
+        ("someone tried to run me over on purpose", "run_over_deliberately"),
+        ("min son kom hem med blåtira, tre killar tog honom", "came_home_injured"),
+        ("he's a dead man when i find him", "dead_man"),
+    ],
+)
+def test_violence_is_seen_as_ideas_not_single_phrases(scanner, text, rule):
+    assert ("weapons", rule) in reasons(scanner, text)
+
+
+def test_everyday_bleeding_breaking_shots_and_revenge_are_not_violence(scanner):
+    for text in (
+        "my nose is bleeding again, dry air",
+        "jag blöder så mycket när jag har mens",
+        "det blöder mycket från knät, ramlade med cykeln",
+        "two guys cut in line at the store",
+        "a group of us hit up the new burger place",
+        "ja slog mitt rekord på 5 km idag",
+        "my son came home with a black eye from football practice",
+        "the storm smashed our window",
+        "we did shots at the bar, tequila shots rn",
+        "sköt om dig nu",
+        "jag hörde skotten på nyårsafton, fyrverkerier överallt",
+        "vi ska göra upp om priset, ta med kniven till grillen",
+        "ran him over in mario kart lol",
+        "i need a glue gun for the craft project",
+        "läste om skottlossningen i stan",
+        "the wind hit me in the face when i opened the door",
+    ):
+        assert "weapons" not in scanner.scan(text).categories, text
+
+
 def test_relapse_rules_see_the_group_pushing_and_the_slang(scanner):
     # Being pushed to drive, hold or hide for the group; a last job "they say"; dealing,
     # buying, being high for a spell, sobriety lost. Invented wordings, not eval rows.
