@@ -488,3 +488,30 @@ def test_a_family_member_who_threatens_the_writer_in_fun_is_no_threat(scanner):
     assert ("threat", "threat_against_family") in reasons(scanner, "min lillebror blev hotad igår")
     assert ("threat", "harm_intended_for_family") in reasons(scanner, "they will kill my sister")
     assert ("threat", "harm_intended_for_me") in reasons(scanner, "they will kill me and my sister")
+
+
+def test_self_harm_ideas_in_other_words_and_their_ordinary_twins(scanner):
+    fires = {
+        "sitter på spåren nu. säg inget till mamma": "at_the_tracks",
+        "i'm sorry for everything, tell my kids i tried": "sorry_tell_family",
+        "pallar inte mer, vill bara försvinna": "cant_go_on_done",
+        "it would be easier for everyone if i wasnt around": "better_off_without_me",
+        "Pojken sa att det vore bättre för alla om han var död": "better_off_without_him",
+        "ingen väg ut. enda sättet är att dö": "only_way_out",
+        "did it again with the blade, so much blood": "did_it_again_blade",
+        "skrev brev till barnen och frun": "letters_to_family",
+        "found a note from him saying goodbye": "note_left",
+    }
+    for text, rule in fires.items():
+        assert ("self_harm", rule) in reasons(scanner, text), text
+    for text in (
+        "sorry for everything yesterday, tell my mum i'll call her later",
+        "meet me at the train tracks at 5, see you",
+        "im done with work, heading home",
+        "han är bättre utan henne, hon var elak",
+        "did it again lol, ate the whole cake",
+        "i wont be needing the car this weekend, you can have it",
+        "This is my last message tonight, the kids need to go to bed. Good night!",
+        "this is my last night in london, thanks for everything",
+    ):
+        assert "self_harm" not in scanner.scan(text).categories, text
