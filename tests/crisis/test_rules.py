@@ -250,8 +250,6 @@ def test_overdose_in_misspellings_street_names_and_loose_amounts(scanner):
     assert ("overdose", "took_many_pills") in reasons(scanner, "I ate many pills from my mother cabinet")
     assert ("overdose", "took_many_pills") in reasons(scanner, "tog så många propavan att ja knappt ser")
     assert ("overdose", "took_many_pills") in reasons(scanner, "swallowed so many pills i lost count")
-    # A quantity a few words from the medicine when a taking is near.
-    assert ("overdose", "took_quantity_of_medicine") in reasons(scanner, "took loads of my nan's codeine")
     # More than the dose, emptying a pill box.
     assert ("overdose", "took_excess_dose") in reasons(scanner, "took 3 times my dose")
     assert ("overdose", "emptied_pill_container") in reasons(scanner, "har tömt hela dosetten")
@@ -267,6 +265,8 @@ def test_ordinary_medicine_talk_stays_quiet(scanner):
         "the pharmacy gave me 30 zopiclone",
         "vet inte hur många tabletter jag ska ta, läkaren sa två",
         "ate more than i should at dinner, so full",
+        "en massa jobb idag, tog en alvedon",
+        "dad had so many pills to sort in his pill box",
         "took so many pictures at the zoo lol",
         "emptied the dishwasher then took my meds",
         "i have so many meds to remember",
