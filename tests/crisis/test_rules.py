@@ -117,7 +117,7 @@ def test_a_programme_adds_a_medicine_name_to_the_concept():
     assert not compile_matcher().scan(text).matched_any
     key, prefix = language.parse_phrase("nymedicinol")
     extended = compile_matcher([PhraseEntry(key, "", "", prefix=prefix, source="phrase:7", concept="medicine")])
-    assert extended.scan(text).reasons == (("overdose", "medicine_quantity"),)
+    assert ("overdose", "medicine_quantity") in extended.scan(text).reasons
 
 
 def test_an_alert_reason_names_a_programme_phrase_without_its_words():
@@ -515,3 +515,42 @@ def test_self_harm_ideas_in_other_words_and_their_ordinary_twins(scanner):
         "this is my last night in london, thanks for everything",
     ):
         assert "self_harm" not in scanner.scan(text).categories, text
+
+
+def test_overdose_in_misspellings_street_names_and_loose_amounts(scanner):
+    # Misspelt and street names of a medicine count as the medicine.
+    for text in (
+        "tog 15 stesolit o en flaska vodka",
+        "necked 25 diazapam with a bottle of rum",
+        "har tryckt i mig 30 imovan",
+        "popped 10 of the oxys, everything's slow",
+        "tog 8 xanny",
+    ):
+        assert "overdose" in scanner.scan(text).categories, text
+    # "Many", "so many", "lost count" with a medicine and a taking.
+    assert ("overdose", "took_many_pills") in reasons(scanner, "I ate many pills from my mother cabinet")
+    assert ("overdose", "took_many_pills") in reasons(scanner, "tog så många propavan att ja knappt ser")
+    assert ("overdose", "took_many_pills") in reasons(scanner, "swallowed so many pills i lost count")
+    # More than the dose, emptying a pill box.
+    assert ("overdose", "took_excess_dose") in reasons(scanner, "took 3 times my dose")
+    assert ("overdose", "emptied_pill_container") in reasons(scanner, "har tömt hela dosetten")
+    assert ("overdose", "emptied_medicine") in reasons(scanner, "tömde burken med alvedon")
+
+
+def test_ordinary_medicine_talk_stays_quiet(scanner):
+    for text in (
+        "how many pills do i take each day",
+        "how many pills have you taken today",
+        "min mamma tar 10 olika tabletter om dagen",
+        "fick 20 imovane utskrivna",
+        "the pharmacy gave me 30 zopiclone",
+        "vet inte hur många tabletter jag ska ta, läkaren sa två",
+        "ate more than i should at dinner, so full",
+        "en massa jobb idag, tog en alvedon",
+        "dad had so many pills to sort in his pill box",
+        "took so many pictures at the zoo lol",
+        "emptied the dishwasher then took my meds",
+        "i have so many meds to remember",
+        "got 15 diazepam left from before, gonna hand them in",
+    ):
+        assert not scanner.scan(text).matched_any, text
