@@ -344,6 +344,24 @@ def test_relapse_rules_see_the_group_pushing_and_the_slang(scanner):
         assert not scanner.scan(text).matched_any, text
 
 
+def test_an_all_clear_or_a_refusal_anywhere_in_the_message_settles_it(scanner):
+    # "It was the neighbour" usually comes in the next sentence.
+    assert not scanner.scan(
+        "Någon knackade på dörren i går kväll. Det var grannen som ville låna en borrmaskin."
+    ).matched_any
+    assert not scanner.scan(
+        "old buddy from the club called asking if i wanted to drive for them. said no. im done"
+    ).matched_any
+    assert scanner.scan("Någon knackade på dörren i går kväll. Jag vågade inte öppna.").matched_any
+
+
+def test_a_year_gone_by_is_the_past(scanner):
+    assert not scanner.scan(
+        "Blev knivhuggen 2017 utanför en krog i Västerås. Ärret kliar när det är kallt."
+    ).matched_any
+    assert scanner.scan("blev knivhuggen utanför en krog i västerås nyss").matched_any
+
+
 def test_relapse_rules_see_smoking_storing_and_errands_in_other_words(scanner):
     # Round 2 of issue 14: ideas, not single messages -- a joint or a spell of smoking,
     # use after clean time, their bags stored at home, back in the group, errands for a
