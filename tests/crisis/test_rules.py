@@ -554,3 +554,44 @@ def test_ordinary_medicine_talk_stays_quiet(scanner):
         "got 15 diazepam left from before, gonna hand them in",
     ):
         assert not scanner.scan(text).matched_any, text
+
+
+def test_relapse_rules_see_smoking_storing_and_errands_in_other_words(scanner):
+    # Round 2 of issue 14: ideas, not single messages -- a joint or a spell of smoking,
+    # use after clean time, their bags stored at home, back in the group, errands for a
+    # debt or "one last delivery", a bank account lent, drugs found, drinking to cope.
+    # Invented wordings, not eval rows.
+    for text in (
+        "rökte en spliff med gamla polarna igår",
+        "smoked a blunt, first time in months",
+        "had a few drinks after 6 months sober",
+        "they left a holdall at my place, i know whats in it",
+        "dom har ställt in en sportbag i mitt förråd, vill inte veta vad som är i den",
+        "ja e tillbaka i gänget",
+        "one last drop for them tonight and then im out",
+        "he owes them so he picked up a package for them",
+        "dom vill använda mitt bankkonto",
+        "hittade en påse vitt i hans jacka",
+        "behöver en öl för att klara dagen",
+        "super sen i lördags",
+        "tog molly på fest igår",
+    ):
+        assert "relapse" in scanner.scan(text).categories, text
+    # ...and stay quiet for cigarettes, smoked food, luggage, old friends, a sports club,
+    # a refusal in the next sentence and a drink of tea.
+    for text in (
+        "rökte en cigg igen efter maten",
+        "smoked salmon for dinner again",
+        "la väskorna i källaren efter resan",
+        "tillbaka i klubben efter skadan",
+        "lovat att köra bilen till verkstan",
+        "dom frågade om jag ville köra åt dom. sa nej. klar med det",
+        "asked me to hold a bag for them. said no and blocked him",
+        "dricker kamomillte för att somna",
+        "went to the car dealer and bought a new volvo",
+        "tog molly till dagis i morse",
+        "jag passar barnen åt dem i helgen",
+        "säljer lotter åt klubben",
+        "2 years clean today, went out and bought a cake",
+    ):
+        assert not scanner.scan(text).matched_any, text
