@@ -595,3 +595,46 @@ def test_relapse_rules_see_smoking_storing_and_errands_in_other_words(scanner):
         "2 years clean today, went out and bought a cake",
     ):
         assert not scanner.scan(text).matched_any, text
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("svalde typ 15 av dom nyss", "swallowed_a_number"),
+        ("swallowed all of them an hour ago", "swallowed_them_all"),
+        ("Jag har svalt alla sertralin jag fick utskrivna i fredags", "swallowed_all_of"),
+        ("found my mums pills and took them all", "took_them_all"),
+        ("ja hittade brorsans tramadol och tog allt som va kvar", "took_them_all"),
+        ("took 20 of them and now i feel weird", "took_count_of_them"),
+        ("tog alla mammas sömntabletter", "took_all_of_theirs"),
+        ("Tog fyra subutex i stället för en", "took_instead_of_one"),
+        ("tog tre stesolid samtidigt", "few_at_once"),
+        ("tar hela kartan nu", "taking_all_now"),
+        ("i took something and now i cant feel my face", "took_something_symptoms"),
+        ("ja har druckit o tagit tabletter", "drank_and_took"),
+        ("about to take every pill in my medicine cabinet tonight", "took_whole_pack"),
+        ("la på tre fentanylplåster", "strong_medicine_taken"),
+        ("tog fyra zopiklon, nu kan jag inte hålla ögonen öppna och allt känns konstigt", "medicine_symptoms"),
+    ],
+)
+def test_an_overdose_is_seen_without_a_named_medicine_or_a_big_number(scanner, text, rule):
+    assert ("overdose", rule) in reasons(scanner, text), text
+
+
+def test_ordinary_medicine_talk_and_taking_things_is_no_overdose(scanner):
+    # a medicine taken for a symptom, the doctor's own prescription collected, a question,
+    # someone's habit, swallowed water, children taken somewhere, food that made one sick
+    for text in (
+        "tog en alvedon för att jag mår illa",
+        "i took ibuprofen because i was dizzy",
+        "hämtade ut alla sertralin jag fick utskrivna",
+        "do you know if i can take ibuprofen with alcohol?",
+        "my mum takes loads of pills for her heart",
+        "swallowed too much water at the pool",
+        "we took them all to the park",
+        "tog tre bussar istället för en",
+        "min son åt något och spyr nu, ska vi åka in?",
+        "drack vatten och tog mina tabletter",
+        "took all my meds today like a good boy",
+    ):
+        assert "overdose" not in scanner.scan(text).categories, text
