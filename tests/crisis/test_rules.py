@@ -638,3 +638,36 @@ def test_ordinary_medicine_talk_and_taking_things_is_no_overdose(scanner):
         "took all my meds today like a good boy",
     ):
         assert "overdose" not in scanner.scan(text).categories, text
+
+
+def test_threats_by_idea_the_family_pays_debts_to_the_group_and_silencing(scanner):
+    fires = {
+        "dom vill ha 40 tusen innan fredag annars är det min dotter": "or_my_family",
+        "they want ten grand by monday or its my kids": "or_my_family",
+        "they said if i talk to the feds my sister gets it": "family_pays_bare",
+        "pay up or ur mum pays": "family_pays_bare",
+        "they say i owe the gang 20k since i left": "owe_the_group",
+        "om jag inte betalar så tar dom ut det på min familj": "taken_out_on_family",
+        "he said if my son talks to the police it will go badly for the whole family": "police_or_else",
+        "dom har sagt att pojken ska tystas för gott": "reported_threat",
+        "someone told my mum her son will end up in a coffin": "reported_threat",
+        "min bror fick höra att vår familj står på deras lista": "reported_threat",
+        "someone sent me a pic of a bullet": "weapon_picture",
+    }
+    for text, rule in fires.items():
+        assert ("threat", rule) in reasons(scanner, text), text
+    for text in (
+        "mormor ska sticka dig en tröja till jul",
+        "vi kan åka nu, annars tar vi dig med nästa gång",
+        "ask your mom or your dad to pay the deposit by friday",
+        "she said my girl gets it from her mum, the curly hair",
+        "he told me the job that pays well is in oslo",
+        "dom sa att min dotter står på en lista för simskolan",
+        "i owe the club my membership fee for this season",
+        "om jag inte pluggar så kommer det gå illa på provet",
+        "mom said we should watch ourselves on the icy roads",
+        "my gf said if i leave my socks on the floor one more time she's gonna end me",
+        "The old man told me about the Winter War, how he shot from the forest",
+        "send me the bullet points from the meeting",
+    ):
+        assert "threat" not in scanner.scan(text).categories, text
