@@ -640,6 +640,39 @@ def test_ordinary_medicine_talk_and_taking_things_is_no_overdose(scanner):
         assert "overdose" not in scanner.scan(text).categories, text
 
 
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("I have eaten all the Ipren tablets in the cupboard", "took_all_of_a_medicine"),
+        ("tog alla pillrena mamma har i skåpet", "took_all_of_a_medicine"),
+        ("har tagit samtliga sertralin jag hämtade ut", "all_of_a_medicine"),
+        ("tog mina cipralex, alla som var kvar", "took_them_all"),
+        ("took all my remaining oxys", "took_them_all"),
+        ("tog dubbelt så många som jag får", "took_excess_dose"),
+        ("I took my whole week's dose today", "took_excess_dose"),
+        ("injected the whole insulin pen", "took_whole_pack"),
+        ("tömde hela medicinskåpet", "emptied_pill_container"),
+        ("10 stessor o en flaska jack", "medicine_with_alcohol"),
+    ],
+)
+def test_all_that_was_left_and_excess_without_a_number_is_an_overdose(scanner, text, rule):
+    assert ("overdose", rule) in reasons(scanner, text), text
+
+
+def test_all_of_a_span_of_time_water_and_pills_put_away_are_no_overdose(scanner):
+    for text in (
+        "tog alvedon hela dagen för huvudvärken",
+        "took ibuprofen all day for my back",
+        "Hade huvudvärk hela dagen, tog en treo vid lunch",
+        "took my pills with a bottle of water",
+        "tog alla tabletter ur skåpet och gav dom till mamma",
+        "took the remaining two tablets of my antibiotics today",
+        "tog hela veckans disk",
+        "ate twice as many cookies as i should",
+    ):
+        assert "overdose" not in scanner.scan(text).categories, text
+
+
 def test_threats_by_idea_the_family_pays_debts_to_the_group_and_silencing(scanner):
     fires = {
         "dom vill ha 40 tusen innan fredag annars är det min dotter": "or_my_family",
