@@ -67,6 +67,47 @@ def test_located_is_seen_in_everyday_words(scanner, text, rule):
     assert ("located", rule) in reasons(scanner, text)
 
 
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("they sent two guys to look for me in malmö", "sent_to_find_me"),
+        ("dom skickade två killar hit igår", "sent_here"),
+        ("det har stått en bil utanför porten i över en timme", "lingering_outside"),
+        ("a grey van has been parked outside my building for two hours", "lingering_outside"),
+        ("en man satt i bilen utanför förskolan när jag lämnade min yngsta", "stranger_at_kids_school"),
+        ("a stranger asked the kids which street we live on", "stranger_asked_kid"),
+        ("min dörr var uppbruten när jag kom hem", "forced_entry"),
+        ("somebody broke into my flat, nothing stolen, just a note on the table", "broken_in_nothing_taken"),
+        ("det sitter en kille i trapphuset, tror dom skickade honom", "they_sent_him"),
+        ("hans kusin såg mig på stan och la upp det på snap", "seen_and_posted"),
+        ("got a message on my new number from one of them", "reached_on_new_details"),
+        ("someone wrote my name on the wall in the stairwell", "name_on_wall"),
+        ("they're in my city now", "they_are_in_my_town"),
+        ("my ex's family knows we live in umeå now", "knows_where_we_live"),
+        ("dom har spanat på huset", "watching_my_home"),
+        ("saw his car on my street this morning", "their_car_on_my_street"),
+        ("dom har hittat mammas nya adress", "got_my_address"),
+    ],
+)
+def test_located_covers_more_ways_of_being_found(scanner, text, rule):
+    assert ("located", rule) in reasons(scanner, text)
+
+
+def test_friendly_sightings_school_events_and_car_break_ins_are_not_located(scanner):
+    for text in (
+        "a guy from my old class saw me downtown and waved, so embarrassing",
+        "nån följde efter mig hem idag haha de va grannens katt",
+        "det stod massa folk utanför skolan på skolavslutningen",
+        "bilen var uppbruten men inget stulet",
+        "my friend saw me at the gym and posted it on her story lol",
+        "they sent him home from school with a fever",
+        "his family came to my house for eid",
+        "they're in my city for a concert",
+        "we waited outside the cinema for an hour, two of us, freezing",
+    ):
+        assert "located" not in scanner.scan(text).categories, text
+
+
 def test_ordinary_visits_cars_and_doors_are_not_located(scanner):
     for text in (
         "Någon knackade på dörren i går kväll. Det var grannen som ville låna en borrmaskin.",
