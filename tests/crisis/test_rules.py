@@ -745,3 +745,23 @@ def test_threats_by_idea_the_family_pays_debts_to_the_group_and_silencing(scanne
         "send me the bullet points from the meeting",
     ):
         assert "threat" not in scanner.scan(text).categories, text
+
+
+def test_two_different_weak_self_harm_signs_alert_and_one_alone_does_not(scanner):
+    # Each sw_* group alone is an everyday phrase; two different groups in one message
+    # are the indirect way people write about ending their life.
+    assert ("self_harm", "sw_exhaust_and_farewell") in reasons(
+        scanner, "Please take care of my kids if something happens. I cannot continue like this any more."
+    )
+    assert ("self_harm", "sw_only_and_end") in reasons(
+        scanner, "Det känns som att det enda rimliga nu är att avsluta alltihop."
+    )
+    for quiet in (
+        "take care of my kids while I'm at the hospital appointment, forever grateful",
+        "tack för allt idag, ses på torsdag!",
+        "im ending it with her, she cheated. never again",
+        "say bye to the kids for me, I'm heading out early",
+        "tell mum I love her and happy birthday",
+        "jag har bestämt mig för att sluta röka, tack för allt stöd",
+    ):
+        assert not scanner.scan(quiet).categories, quiet
