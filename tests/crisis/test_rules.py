@@ -765,3 +765,38 @@ def test_two_different_weak_self_harm_signs_alert_and_one_alone_does_not(scanner
         "jag har bestämt mig för att sluta röka, tack för allt stöd",
     ):
         assert not scanner.scan(quiet).categories, quiet
+
+
+def test_relapse_by_idea_one_becomes_more_laundering_customers_and_injecting(scanner):
+    fires = {
+        "bara en öl sa jag, sen blev det hela flaskan": "one_became_more",
+        "a glass of wine turned into the whole bottle": "one_became_more",
+        "jag luktar sprit, förlåt": "smell_of_alcohol",
+        "dom vill att jag tvättar pengar åt dem genom min firma": "laundering_for_group",
+        "waiting for a buyer with the gear": "waiting_for_customer",
+        "tog en sil igår": "injected_recently",
+        "had a drink last night, first time in a year": "first_time_in_ages",
+        "köpte lite gräs av en kille på stan": "street_drugs",
+        "got pills off a stranger at the station": "street_medicine",
+        "I have resumed using": "back_to_using",
+    }
+    for text, rule in fires.items():
+        assert ("relapse", rule) in reasons(scanner, text), text
+    for text in (
+        "After 6 months clean I feel great",
+        "efter ett år nykter köpte jag en bil",
+        "I bought a new phone after 3 months clean as a reward",
+        "tog ett glas mjölk och sen ett till",
+        "a glass of wine turned into a long night of talking with mum, lovely",
+        "I work at a shop, waiting for a customer to pick up the stuff",
+        "my blood pressure shot up yesterday",
+        "I shot up the stairs this morning",
+        "first time in a year I smoked salmon on the grill",
+        "I went to wash money in the jeans pocket again lol",
+        "found a bag of weed in my son's room, what do I do",
+        "Walked past my old dealer's corner today. Kept walking. Called my sponsor.",
+        "Vi pratade om återfall på gruppen idag, inte mitt",
+        "they asked me to carry their bags at the hotel, said ok",
+        "bara lite trött idag, men jag rökte inte",
+    ):
+        assert "relapse" not in scanner.scan(text).categories, text
