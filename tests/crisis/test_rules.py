@@ -410,6 +410,10 @@ def test_everyday_bleeding_breaking_shots_and_revenge_are_not_violence(scanner):
         ("i'll smash his face in", "intent_to_hurt_badly"),
         ("they put my cousin in hospital", "put_in_hospital"),
         ("någon försökte hugga mig", "attacked_us"),
+        ("my neighbour is beating his wife, I can hear it", "family_abused"),
+        ("pappa slår mamma", "family_abused"),
+        ("jag såg hur dom misshandlade en kille utanför", "witnessed_assault"),
+        ("jag har alltid kniven i bilen", "weapon_at_hand"),
     ],
 )
 def test_violence_to_close_ones_homes_and_in_defence_is_seen(scanner, text, rule):
@@ -432,6 +436,10 @@ def test_everyday_twins_of_the_new_violence_ideas_stay_quiet(scanner):
         "vi tände brinnande ljus i fönstret för mormor",
         "She was struck with fear",
         "my friend hit me up yesterday",
+        "my heart is beating so fast, my sister is getting married",
+        "my brother is hitting the gym with dad",
+        "mamma slår alltid pappa i kortspel",
+        "pappa slog i taket när han såg räkningen",
     ):
         assert "weapons" not in scanner.scan(text).categories, text
 
