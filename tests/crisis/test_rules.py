@@ -67,6 +67,47 @@ def test_located_is_seen_in_everyday_words(scanner, text, rule):
     assert ("located", rule) in reasons(scanner, text)
 
 
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("they sent two guys to look for me in malmö", "sent_to_find_me"),
+        ("dom skickade två killar hit igår", "sent_here"),
+        ("det har stått en bil utanför porten i över en timme", "lingering_outside"),
+        ("a grey van has been parked outside my building for two hours", "lingering_outside"),
+        ("en man satt i bilen utanför förskolan när jag lämnade min yngsta", "stranger_at_kids_school"),
+        ("a stranger asked the kids which street we live on", "stranger_asked_kid"),
+        ("min dörr var uppbruten när jag kom hem", "forced_entry"),
+        ("somebody broke into my flat, nothing stolen, just a note on the table", "broken_in_nothing_taken"),
+        ("det sitter en kille i trapphuset, tror dom skickade honom", "they_sent_him"),
+        ("hans kusin såg mig på stan och la upp det på snap", "seen_and_posted"),
+        ("got a message on my new number from one of them", "reached_on_new_details"),
+        ("someone wrote my name on the wall in the stairwell", "name_on_wall"),
+        ("they're in my city now", "they_are_in_my_town"),
+        ("my ex's family knows we live in umeå now", "knows_where_we_live"),
+        ("dom har spanat på huset", "watching_my_home"),
+        ("saw his car on my street this morning", "their_car_on_my_street"),
+        ("dom har hittat mammas nya adress", "got_my_address"),
+    ],
+)
+def test_located_covers_more_ways_of_being_found(scanner, text, rule):
+    assert ("located", rule) in reasons(scanner, text)
+
+
+def test_friendly_sightings_school_events_and_car_break_ins_are_not_located(scanner):
+    for text in (
+        "a guy from my old class saw me downtown and waved, so embarrassing",
+        "nån följde efter mig hem idag haha de va grannens katt",
+        "det stod massa folk utanför skolan på skolavslutningen",
+        "bilen var uppbruten men inget stulet",
+        "my friend saw me at the gym and posted it on her story lol",
+        "they sent him home from school with a fever",
+        "his family came to my house for eid",
+        "they're in my city for a concert",
+        "we waited outside the cinema for an hour, two of us, freezing",
+    ):
+        assert "located" not in scanner.scan(text).categories, text
+
+
 def test_ordinary_visits_cars_and_doors_are_not_located(scanner):
     for text in (
         "Någon knackade på dörren i går kväll. Det var grannen som ville låna en borrmaskin.",
@@ -692,6 +733,39 @@ def test_ordinary_medicine_talk_and_taking_things_is_no_overdose(scanner):
         assert "overdose" not in scanner.scan(text).categories, text
 
 
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("I have eaten all the Ipren tablets in the cupboard", "took_all_of_a_medicine"),
+        ("tog alla pillrena mamma har i skåpet", "took_all_of_a_medicine"),
+        ("har tagit samtliga sertralin jag hämtade ut", "all_of_a_medicine"),
+        ("tog mina cipralex, alla som var kvar", "took_them_all"),
+        ("took all my remaining oxys", "took_them_all"),
+        ("tog dubbelt så många som jag får", "took_excess_dose"),
+        ("I took my whole week's dose today", "took_excess_dose"),
+        ("injected the whole insulin pen", "took_whole_pack"),
+        ("tömde hela medicinskåpet", "emptied_pill_container"),
+        ("10 stessor o en flaska jack", "medicine_with_alcohol"),
+    ],
+)
+def test_all_that_was_left_and_excess_without_a_number_is_an_overdose(scanner, text, rule):
+    assert ("overdose", rule) in reasons(scanner, text), text
+
+
+def test_all_of_a_span_of_time_water_and_pills_put_away_are_no_overdose(scanner):
+    for text in (
+        "tog alvedon hela dagen för huvudvärken",
+        "took ibuprofen all day for my back",
+        "Hade huvudvärk hela dagen, tog en treo vid lunch",
+        "took my pills with a bottle of water",
+        "tog alla tabletter ur skåpet och gav dom till mamma",
+        "took the remaining two tablets of my antibiotics today",
+        "tog hela veckans disk",
+        "ate twice as many cookies as i should",
+    ):
+        assert "overdose" not in scanner.scan(text).categories, text
+
+
 def test_threats_by_idea_the_family_pays_debts_to_the_group_and_silencing(scanner):
     fires = {
         "dom vill ha 40 tusen innan fredag annars är det min dotter": "or_my_family",
@@ -723,3 +797,58 @@ def test_threats_by_idea_the_family_pays_debts_to_the_group_and_silencing(scanne
         "send me the bullet points from the meeting",
     ):
         assert "threat" not in scanner.scan(text).categories, text
+
+
+def test_two_different_weak_self_harm_signs_alert_and_one_alone_does_not(scanner):
+    # Each sw_* group alone is an everyday phrase; two different groups in one message
+    # are the indirect way people write about ending their life.
+    assert ("self_harm", "sw_exhaust_and_farewell") in reasons(
+        scanner, "Please take care of my kids if something happens. I cannot continue like this any more."
+    )
+    assert ("self_harm", "sw_only_and_end") in reasons(
+        scanner, "Det känns som att det enda rimliga nu är att avsluta alltihop."
+    )
+    for quiet in (
+        "take care of my kids while I'm at the hospital appointment, forever grateful",
+        "tack för allt idag, ses på torsdag!",
+        "im ending it with her, she cheated. never again",
+        "say bye to the kids for me, I'm heading out early",
+        "tell mum I love her and happy birthday",
+        "jag har bestämt mig för att sluta röka, tack för allt stöd",
+    ):
+        assert not scanner.scan(quiet).categories, quiet
+
+
+def test_relapse_by_idea_one_becomes_more_laundering_customers_and_injecting(scanner):
+    fires = {
+        "bara en öl sa jag, sen blev det hela flaskan": "one_became_more",
+        "a glass of wine turned into the whole bottle": "one_became_more",
+        "jag luktar sprit, förlåt": "smell_of_alcohol",
+        "dom vill att jag tvättar pengar åt dem genom min firma": "laundering_for_group",
+        "waiting for a buyer with the gear": "waiting_for_customer",
+        "tog en sil igår": "injected_recently",
+        "had a drink last night, first time in a year": "first_time_in_ages",
+        "köpte lite gräs av en kille på stan": "street_drugs",
+        "got pills off a stranger at the station": "street_medicine",
+        "I have resumed using": "back_to_using",
+    }
+    for text, rule in fires.items():
+        assert ("relapse", rule) in reasons(scanner, text), text
+    for text in (
+        "After 6 months clean I feel great",
+        "efter ett år nykter köpte jag en bil",
+        "I bought a new phone after 3 months clean as a reward",
+        "tog ett glas mjölk och sen ett till",
+        "a glass of wine turned into a long night of talking with mum, lovely",
+        "I work at a shop, waiting for a customer to pick up the stuff",
+        "my blood pressure shot up yesterday",
+        "I shot up the stairs this morning",
+        "first time in a year I smoked salmon on the grill",
+        "I went to wash money in the jeans pocket again lol",
+        "found a bag of weed in my son's room, what do I do",
+        "Walked past my old dealer's corner today. Kept walking. Called my sponsor.",
+        "Vi pratade om återfall på gruppen idag, inte mitt",
+        "they asked me to carry their bags at the hotel, said ok",
+        "bara lite trött idag, men jag rökte inte",
+    ):
+        assert "relapse" not in scanner.scan(text).categories, text
