@@ -433,6 +433,58 @@ def test_everyday_bleeding_breaking_shots_and_revenge_are_not_violence(scanner):
         assert "weapons" not in scanner.scan(text).categories, text
 
 
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("min kompis sköts ihjäl i helgen", "close_one_attacked"),
+        ("my best mate was stabbed outside the club", "close_one_attacked"),
+        ("a guy tried to drag my daughter into a van after school", "abduction_attempt"),
+        ("om dom kommer hit så har jag kniven redo", "armed_if_they_come"),
+        ("har en slägga vid dörren, kommer dom hit så smäller det", "improvised_defence"),
+        ("two men beat my dad and said it was a message from his old crew", "attack_with_message"),
+        ("some asshole ran me over on my bike and drove off", "run_over_by_someone"),
+        ("a stranger hit my son at the park", "family_hit_by"),
+        ("en bomb exploderade utanför min brors port", "explosion"),
+        ("there was an explosion at my sister's flat", "blast_at_family"),
+        ("dom bröt armen på mig", "broke_my_bones"),
+        ("han slog sönder allt i min lägenhet", "wrecked_my_home"),
+        ("i'll smash his face in", "intent_to_hurt_badly"),
+        ("they put my cousin in hospital", "put_in_hospital"),
+        ("någon försökte hugga mig", "attacked_us"),
+        ("my neighbour is beating his wife, I can hear it", "family_abused"),
+        ("pappa slår mamma", "family_abused"),
+        ("jag såg hur dom misshandlade en kille utanför", "witnessed_assault"),
+        ("jag har alltid kniven i bilen", "weapon_at_hand"),
+    ],
+)
+def test_violence_to_close_ones_homes_and_in_defence_is_seen(scanner, text, rule):
+    assert ("weapons", rule) in reasons(scanner, text)
+
+
+def test_everyday_twins_of_the_new_violence_ideas_stay_quiet(scanner):
+    for text in (
+        "got a new frying pan n a chef knife, cookin tonight",
+        "shot my shot with a girl at the gym, she said no lol",
+        "if they come over tomorrow i'll bring the hammer to fix the shelf",
+        "mamma fick ta smällen för hela kalaset",
+        "pappa smällde igen dörren och gick",
+        "that party was the bomb, my sister loved it",
+        "my best friend got killed in a car crash",
+        "I broke my arm skiing",
+        "I smashed up the avocado on my toast",
+        "vi försökte skjuta upp mötet till min lediga dag",
+        "he gave me a piece of cake",
+        "vi tände brinnande ljus i fönstret för mormor",
+        "She was struck with fear",
+        "my friend hit me up yesterday",
+        "my heart is beating so fast, my sister is getting married",
+        "my brother is hitting the gym with dad",
+        "mamma slår alltid pappa i kortspel",
+        "pappa slog i taket när han såg räkningen",
+    ):
+        assert "weapons" not in scanner.scan(text).categories, text
+
+
 def test_relapse_rules_see_the_group_pushing_and_the_slang(scanner):
     # Being pushed to drive, hold or hide for the group; a last job "they say"; dealing,
     # buying, being high for a spell, sobriety lost. Invented wordings, not eval rows.
