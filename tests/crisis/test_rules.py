@@ -852,3 +852,34 @@ def test_relapse_by_idea_one_becomes_more_laundering_customers_and_injecting(sca
         "bara lite trött idag, men jag rökte inte",
     ):
         assert "relapse" not in scanner.scan(text).categories, text
+
+
+def test_threats_in_indirect_words_are_threats(scanner):
+    """Round 3: the family bears the consequence, silence is demanded, those who talk
+    disappear, helpers are warned, a veiled warning, a picture of a child with a knife."""
+    for text, rule in {
+        "dom säger att min syster får ta smällen om ja inte gör som dom säger": "family_bears_it",
+        "they said my brother will be held responsible for what i told the police": "family_bears_it",
+        "he told me my kids safety depends on me keeping quiet": "silence_depends",
+        "han sa att folk som pratar med soc brukar försvinna": "police_or_else",
+        "they told my cousin to stay away from me or she gets hurt": "helper_warned",
+        "nån ringde och sa att jag bör tänka på min hälsa": "veiled_warning",
+        "fick en bild på min son. och en kniv": "family_photo_weapon",
+        "dom sa att dom tänder eld på hennes lägenhet om jag inte kommer tillbaka": "burn_or_else",
+        "they told my brother i owe them 20 grand. or else": "owe_or_else_told",
+    }.items():
+        assert ("threat", rule) in reasons(scanner, text), text
+
+
+def test_ordinary_consequences_and_legal_threats_are_no_threat(scanner):
+    for text in (
+        "min fore detta hotar att ta upp vårdnaden i rätten igen",
+        "hyresvärden hotade med vräkning",
+        "min syster får ta smällen om jag inte hämtar barnen idag",
+        "keep quiet or youll wake the baby",
+        "mamma bad mig hålla tyst om överraskningen",
+        "sent my mum a picture of my son and the kitchen knife he got for christmas",
+        "vi ska lämna landet i sommar, annars blir det för dyrt",
+        "mamma sa att jag kommer drabbas av förkylningen också",
+    ):
+        assert not any(category == "threat" for category, _ in reasons(scanner, text)), text
