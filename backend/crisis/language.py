@@ -22,7 +22,7 @@ import csv
 import re
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -531,15 +531,10 @@ class PhraseMatcher:
         self.phrase_count = sum(len(group) for group in grouped.values())
         self.has_exclusions = any(entry.exclusion for group in grouped.values() for entry in group)
         self.rules = rules if rules is not None else RuleSet((), ())
-        # By position in ``rules.rules``: an int hashes faster than a frozen dataclass.
-        self._rules_with: dict[str, list[int]] = {}
-        self._rule_slots = [tuple(frozenset(slot) for slot in rule.slots) for rule in self.rules.rules]
-        for index, rule in enumerate(self.rules.rules):
-            for concept in rule.concepts:
-                self._rules_with.setdefault(concept, []).append(index)
-        # Every rule concept is a bit, so the concepts in a message are one int. A rule is
-        # looked at only when its first slot (its anchor; rules.tsv puts the rarest
-        # concept first) is present: most messages hold a pronoun or an "är" and no anchor.
+        # Rules are known by their position in ``rules.rules``. Every rule concept is a
+        # bit, so the concepts in a message are one int. A rule is looked at only when its
+        # first slot (its anchor; rules.tsv puts the rarest concept first) is present:
+        # most messages hold a pronoun or an "är" and no anchor.
         concepts = sorted(self.rules.concepts)
         self._concept_bit = {concept: 1 << position for position, concept in enumerate(concepts, start=2)}
         self._slot_masks = [
@@ -587,17 +582,22 @@ class PhraseMatcher:
         return _LISTED if entry.category else self._concept_bit.get(entry.concept, 0)
 
     def _any_rule_possible(self, present: int) -> bool:
+        return bool(self._possible_rules(present, first_only=True))
+
+    def _possible_rules(self, present: int, *, first_only: bool = False) -> list[int]:
+        """The rules (by position) whose every slot has a concept in ``present``, found
+        from their anchors."""
+        found: set[int] = set()
         anchors = present & self._anchor_mask
         while anchors:
             bit = anchors & -anchors
             anchors ^= bit
             for index in self._rules_by_anchor[bit]:
                 if all(present & mask for mask in self._slot_masks[index]):
-                    return True
-        return False
-
-    def _slots_present(self, index: int, present: Collection[str]) -> bool:
-        return all(not slot.isdisjoint(present) for slot in self._rule_slots[index])
+                    if first_only:
+                        return [index]
+                    found.add(index)
+        return sorted(found)
 
     def scan(self, text: str) -> ScanResult:
         """Normalise ``text`` and report every phrase and rule in it (see ``ScanResult``)."""
@@ -674,16 +674,12 @@ class PhraseMatcher:
 
     def _rule_hits(self, concepts: dict[str, list[int]]) -> list[_Hit]:
         hits: list[_Hit] = []
-        # Only the rules that a present concept takes part in, and of those only the ones
-        # whose every concept is present (most messages have a pronoun or two, few have
-        # a threat verb).
-        present = concepts.keys()
-        candidates: set[int] = set()
-        for concept in present:
-            candidates.update(self._rules_with.get(concept, ()))
-        for index in sorted(candidates):
-            if not self._slots_present(index, present):
-                continue
+        # Only the rules whose anchor is present, and of those only the ones whose every
+        # slot is (most messages have a pronoun or two, few have a threat verb).
+        present = 0
+        for concept in concepts:
+            present |= self._concept_bit.get(concept, 0)
+        for index in self._possible_rules(present):
             rule = self.rules.rules[index]
             slots = [sorted(w for concept in slot for w in concepts.get(concept, ())) for slot in rule.slots]
             span = _first_span_within(rule.window, slots)
