@@ -20,9 +20,11 @@ written) and scans every row with the shipped lists and rules
 - ``fresh2_set.tsv``: ``fresh2_a`` and ``fresh2_b``, by five more such authors, written
   during the third round after its first changes;
 - ``fresh3_set.tsv``: ``fresh3_a`` and ``fresh3_b``, by four more such authors, written
-  after the round's second changes.
+  after the round's second changes;
+- ``fresh4_set.tsv``: ``fresh4_a`` and ``fresh4_b``, by four more such authors, written
+  after its third changes.
 
-``validation``, ``fresh``, ``fresh2`` and ``fresh3`` are both their halves together. A row counts as
+``validation`` and the ``fresh`` sets are both their halves together. A row counts as
 alerted when the scan matched anything. For each split it prints:
 
 - per category of the labelled positives: how many, how many alerted (recall), and the
@@ -35,7 +37,7 @@ alerted when the scan matched anything. For each split it prints:
 
 ``--misses`` lists the wrongly scored rows of the splits tuned on (``MISSES_SHOWN_FOR``)
 only: the ``held_out`` rows are frozen and never read one by one while rules are tuned,
-and ``validation_b``, ``fresh_b``, ``fresh2_b`` and ``fresh3_b`` are read only in aggregate, so they stay
+and ``validation_b``, ``fresh_b``, ``fresh2_b``, ``fresh3_b`` and ``fresh4_b`` are read only in aggregate, so they stay
 honest estimates (tests/crisis/corpus/README.md).
 """
 
@@ -59,6 +61,7 @@ FRESH_SET = CORPUS / "fresh_set.tsv"
 FRESH_ORDINARY_SET = CORPUS / "fresh_ordinary.tsv"
 FRESH2_SET = CORPUS / "fresh2_set.tsv"
 FRESH3_SET = CORPUS / "fresh3_set.tsv"
+FRESH4_SET = CORPUS / "fresh4_set.tsv"
 # "validation" and "fresh" are reported over both their halves; only the a halves' misses
 # are listed.
 SPLITS = (
@@ -75,6 +78,9 @@ SPLITS = (
     "fresh3",
     "fresh3_a",
     "fresh3_b",
+    "fresh4",
+    "fresh4_a",
+    "fresh4_b",
     "probe",
     "probe_fresh",
     "held_out",
@@ -84,8 +90,9 @@ SPLIT_PARTS = {
     "fresh": ("fresh_a", "fresh_b"),
     "fresh2": ("fresh2_a", "fresh2_b"),
     "fresh3": ("fresh3_a", "fresh3_b"),
+    "fresh4": ("fresh4_a", "fresh4_b"),
 }
-MISSES_SHOWN_FOR = ("dev", "validation_a", "fresh_a", "fresh2_a", "fresh3_a", "probe", "probe_fresh")
+MISSES_SHOWN_FOR = ("dev", "validation_a", "fresh_a", "fresh2_a", "fresh3_a", "fresh4_a", "probe", "probe_fresh")
 EVAL_CATEGORIES = ("self_harm", "threat", "located", "violence", "overdose", "substance")
 # The scanner's categories (backend.crisis.language.CATEGORIES) named as the set names them.
 RULE_TO_EVAL = {
@@ -193,7 +200,16 @@ def read_all_rows() -> list[Row]:
     """The rows of every file: the evaluation set, the validation set, the fresh set and the probes."""
     return [
         row
-        for path in (EVAL_SET, VALIDATION_SET, PROBE_SET, FRESH_SET, FRESH_ORDINARY_SET, FRESH2_SET, FRESH3_SET)
+        for path in (
+            EVAL_SET,
+            VALIDATION_SET,
+            PROBE_SET,
+            FRESH_SET,
+            FRESH_ORDINARY_SET,
+            FRESH2_SET,
+            FRESH3_SET,
+            FRESH4_SET,
+        )
         for row in read_rows(path)
     ]
 

@@ -11,6 +11,7 @@ from bench.crisis_eval import (
     EVAL_SET,
     FRESH2_SET,
     FRESH3_SET,
+    FRESH4_SET,
     FRESH_ORDINARY_SET,
     FRESH_SET,
     PROBE_SET,
@@ -180,5 +181,18 @@ def test_the_third_fresh_set_has_its_documented_shape():
         assert sum(r.category == category for r in rows) == 128
     assert all((r.label == 0) == (r.category == "none") for r in rows)
     earlier = (EVAL_SET, VALIDATION_SET, PROBE_SET, FRESH_SET, FRESH_ORDINARY_SET, FRESH2_SET)
+    others = {r.text.casefold() for path in earlier for r in read_rows(path)}
+    assert not {r.text.casefold() for r in rows} & others
+
+
+def test_the_fourth_fresh_set_has_its_documented_shape():
+    rows = read_rows(FRESH4_SET)
+    assert len(rows) == 1566
+    assert sum(r.split == "fresh4_a" for r in rows) == 784
+    assert sum(r.label == 0 for r in rows) == 798
+    for category in EVAL_CATEGORIES:
+        assert sum(r.category == category for r in rows) == 128
+    assert all((r.label == 0) == (r.category == "none") for r in rows)
+    earlier = (EVAL_SET, VALIDATION_SET, PROBE_SET, FRESH_SET, FRESH_ORDINARY_SET, FRESH2_SET, FRESH3_SET)
     others = {r.text.casefold() for path in earlier for r in read_rows(path)}
     assert not {r.text.casefold() for r in rows} & others
