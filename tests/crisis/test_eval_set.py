@@ -77,36 +77,64 @@ TARGET_FALSE_ALARMS_PER_1000 = 5.0
 def test_the_shipped_rules_on_the_validation_split_reach_what_was_measured(figures):
     # The validation split was written before the second round of rule work; its misses
     # were read on validation_a only (docs/crisis-language.md). Floors just below the
-    # figures at the end of that round: recall 0.962, precision 0.995, 5.6 false alarms.
+    # figures at the end of the third round: recall 0.986, precision 0.991, 11.2 false
+    # alarms (2 of 178 ordinary messages).
     validation = figures["validation"]
     assert validation.rows == 390
-    assert validation.recall >= 0.95
+    assert validation.recall >= 0.98
     assert validation.precision >= 0.99
-    assert validation.false_alarms_per_1000 <= 6.0
+    assert validation.false_alarms_per_1000 <= 11.3
 
 
-def test_the_shipped_rules_stay_quiet_on_the_ordinary_chat_probe(figures):
-    # Written during the rule work to find false alarms, and tuned on: 5 of 491 alert
-    # (a sister's "she'll kill me if i take her charger", one beer with dad, giving an
-    # old tv away). A floor, not an estimate.
-    probe = figures["probe"]
-    assert probe.rows == 491
-    assert probe.false_alarms_per_1000 <= 11.0
+def test_the_shipped_rules_stay_quiet_on_the_ordinary_chat_probes(figures):
+    # Written during the rule work to find false alarms, and tuned on: none of the 491
+    # and 399 messages alerts after the third round. Floors, not estimates: one false
+    # alarm each is allowed before this fails.
+    probe, probe_fresh = figures["probe"], figures["probe_fresh"]
+    assert (probe.rows, probe_fresh.rows) == (491, 399)
+    assert probe.fp <= 1
+    assert probe_fresh.fp <= 1
+
+
+def test_the_shipped_rules_on_the_halves_tuned_on_reach_what_was_measured(figures):
+    # The third round's rules were written from these halves' misses: they flatter.
+    for split in ("fresh_a", "fresh2_a", "fresh3_a"):
+        scored = figures[split]
+        assert scored.recall >= 0.98, split
+        assert scored.false_alarms_per_1000 <= 5.0, split
+
+
+# Recall and false alarms per 1,000 measured at the end of the third round on wording no
+# rule was tuned on (the b halves, read in aggregate only, and all of fresh4).
+UNSEEN_MEASURED = {
+    "fresh_b": (0.745, 10.1),
+    "fresh2_b": (0.750, 14.0),
+    "fresh3_b": (0.729, 17.5),
+    "fresh4": (0.736, 27.6),
+}
+
+
+@pytest.mark.parametrize("split", sorted(UNSEEN_MEASURED))
+def test_the_shipped_rules_on_unseen_wording_reach_what_was_measured(figures, split):
+    recall, false_alarms = UNSEEN_MEASURED[split]
+    scored = figures[split]
+    assert scored.recall >= recall - 0.005
+    assert scored.false_alarms_per_1000 <= false_alarms + 0.1
 
 
 def test_the_shipped_rules_on_the_frozen_held_out_part_reach_what_was_measured(figures):
-    # What the rules reach on held_out, measured after the rule work ended
-    # (docs/crisis-language.md): recall 0.690, precision 0.942, 55.6 false alarms per
-    # 1,000 ordinary messages (before the second round: 0.503, 0.832, 131.9). Floors
-    # just below, so a change that loses ground fails.
+    # What the rules reach on held_out, measured after the third round of rule work
+    # (docs/crisis-language.md): recall 0.807, precision 0.974, 27.8 false alarms per
+    # 1,000 ordinary messages (after the second round: 0.690, 0.942, 55.6; before it:
+    # 0.503, 0.832, 131.9). Floors just below, so a change that loses ground fails.
     held_out = figures["held_out"]
     assert held_out.rows == 331
-    assert held_out.recall >= 0.68
-    assert held_out.precision >= 0.94
-    assert held_out.false_alarms_per_1000 <= 56.0
+    assert held_out.recall >= 0.80
+    assert held_out.precision >= 0.97
+    assert held_out.false_alarms_per_1000 <= 27.8
 
 
-@pytest.mark.xfail(strict=True, reason="not met: held_out recall 0.690, precision 0.942, 55.6 false alarms/1,000")
+@pytest.mark.xfail(strict=True, reason="not met: held_out recall 0.807, precision 0.974, 27.8 false alarms/1,000")
 def test_the_shipped_rules_meet_the_targets_on_the_frozen_held_out_part(figures):
     held_out = figures["held_out"]
     assert held_out.recall >= TARGET_RECALL
