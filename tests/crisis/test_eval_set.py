@@ -77,11 +77,11 @@ TARGET_FALSE_ALARMS_PER_1000 = 5.0
 def test_the_shipped_rules_on_the_validation_split_reach_what_was_measured(figures):
     # The validation split was written before the second round of rule work; its misses
     # were read on validation_a only (docs/crisis-language.md). Floors just below the
-    # figures at the end of the third round: recall 0.986, precision 0.991, 11.2 false
+    # figures at the end of the third round: recall 0.991, precision 0.991, 11.2 false
     # alarms (2 of 178 ordinary messages).
     validation = figures["validation"]
     assert validation.rows == 390
-    assert validation.recall >= 0.98
+    assert validation.recall >= 0.985
     assert validation.precision >= 0.99
     assert validation.false_alarms_per_1000 <= 11.3
 
@@ -109,8 +109,8 @@ def test_the_shipped_rules_on_the_halves_tuned_on_reach_what_was_measured(figure
 UNSEEN_MEASURED = {
     "fresh_b": (0.745, 10.1),
     "fresh2_b": (0.750, 14.0),
-    "fresh3_b": (0.729, 17.5),
-    "fresh4": (0.736, 27.6),
+    "fresh3_b": (0.732, 17.5),
+    "fresh4": (0.737, 27.6),
 }
 
 
