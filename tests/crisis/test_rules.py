@@ -883,3 +883,10 @@ def test_ordinary_consequences_and_legal_threats_are_no_threat(scanner):
         "mamma sa att jag kommer drabbas av förkylningen också",
     ):
         assert not any(category == "threat" for category, _ in reasons(scanner, text)), text
+
+
+def test_a_console_given_away_is_a_goodbye_and_a_game_on_it_is_fiction(scanner):
+    assert ("self_harm", "giving_things_away") in reasons(
+        scanner, "ge min playstation till lillebror, ja behöver den inte mer"
+    )
+    assert not scanner.scan("satt på playstation hela natten och blev skjuten typ 40 gånger lol").matched_any
