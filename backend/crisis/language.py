@@ -112,7 +112,8 @@ def _unleet(text: str, table: dict[int, str]) -> str:
 # both sides of the match (after diacritics are folded and letters collapsed): "ja" for
 # "jag", "e" for "är", "mej" for "mig", "nån"/"nåt" for "någon"/"något", "va" for "var"
 # (was, where: "det va bara grannen", "de vet va ja bor"; as "vad" it matches nothing
-# either way); "typ" and "asså" say nothing, and dropping them lets "tog typ 20 stesolid" meet "tog 20 stesolid".
+# either way), "ba" for "bara"; "typ" and "asså" say nothing, and dropping them lets
+# "tog typ 20 stesolid" meet "tog 20 stesolid".
 _CHAT_SPELLINGS = {
     "ja": "jag",
     "e": "ar",
