@@ -45,13 +45,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backend.crisis.language import PhraseMatcher, compile_matcher
+from backend.crisis.language import PhraseMatcher, compile_matcher, default_entries, default_rules
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "crisis" / "corpus"
 EVAL_SET = CORPUS / "eval_set.tsv"
@@ -243,12 +244,42 @@ def report(split: str, scored: Scored) -> str:
     return "\n".join(lines)
 
 
+def cancelled_report(split: str, rows: Iterable[Row], matcher: PhraseMatcher) -> str:
+    """Of a split's missed positives, per category, how many a blocker or an exclusion
+    cancelled (they alert without blockers, or without blockers and exclusions) and how
+    many have nothing near them at all. Counts only: no row is shown."""
+    entries = default_entries()
+    rules = default_rules()
+    unblocked = PhraseMatcher(entries, replace(rules, blockers=()))
+    bare = PhraseMatcher([e for e in entries if not e.exclusion], replace(rules, blockers=()))
+    counts: Counter[tuple[str, str]] = Counter()
+    for row in rows:
+        if not row.label or matcher.scan(row.text).matched_any:
+            continue
+        by_blocker = unblocked.scan(row.text).matched_any
+        by_exclusion = not by_blocker and bare.scan(row.text).matched_any
+        reason = "blocker" if by_blocker else "exclusion" if by_exclusion else "nothing"
+        counts[row.category, reason] += 1
+    lines = [f"== {split}: missed positives, cancelled by a blocker / by an exclusion / nothing near"]
+    for category in EVAL_CATEGORIES:
+        lines.append(
+            f"{category:<10} {counts[category, 'blocker']:>3} / {counts[category, 'exclusion']:>3} / "
+            f"{counts[category, 'nothing']:>3}"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--misses",
         action="store_true",
         help="list the rows scored wrong of the splits tuned on (never held_out or a b half)",
+    )
+    parser.add_argument(
+        "--cancelled",
+        action="store_true",
+        help="count, per category, the misses a blocker or an exclusion cancelled (counts only, every split)",
     )
     parser.add_argument("--split", choices=SPLITS, action="append", help="only these splits (default: all)")
     args = parser.parse_args()
@@ -260,6 +291,9 @@ def main() -> None:
     figures = evaluate(matcher, rows)
     for split in chosen:
         print(report(split, figures[split]))
+        if args.cancelled:
+            parts = SPLIT_PARTS.get(split, (split,))
+            print(cancelled_report(split, [row for row in rows if row.split in parts], matcher))
     if args.misses:
         print(f"== {' and '.join(MISSES_SHOWN_FOR)} rows scored wrong (split, label, category, language, text, rules)")
         for row in rows:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.crisis.language import PhraseEntry, PhraseMatcher, parse_phrase
+from backend.crisis.language import PhraseEntry, PhraseMatcher, compile_matcher, parse_phrase
 from bench.crisis_eval import (
     EVAL_CATEGORIES,
     EVAL_SET,
@@ -17,6 +17,7 @@ from bench.crisis_eval import (
     PROBE_SET,
     VALIDATION_SET,
     Row,
+    cancelled_report,
     evaluate,
     read_rows,
     report,
@@ -57,6 +58,19 @@ def test_the_figures_count_what_alerted():
     assert scored.false_alarms_per_1000 == 500.0
     assert scored.recall_by_category["self_harm"].recall == 0.5
     assert scored.category_precision("self_harm") == 0.5
+
+
+def test_the_cancelled_report_says_why_a_positive_was_missed():
+    rows = [
+        Row("dev", 1, "self_harm", "sv", "jag vill dö"),  # alerts: not a miss
+        Row("dev", 1, "substance", "sv", "har inte druckit på hela helgen"),  # a negation
+        Row("dev", 1, "self_harm", "sv", "skar mig i fingret"),  # an exclusion
+        Row("dev", 1, "self_harm", "sv", "hej hej"),  # nothing near
+        Row("dev", 0, "none", "sv", "hej"),  # not a positive
+    ]
+    lines = cancelled_report("dev", rows, compile_matcher()).splitlines()
+    assert lines[1].split() == ["self_harm", "0", "/", "1", "/", "1"]
+    assert lines[6].split() == ["substance", "1", "/", "0", "/", "0"]
 
 
 def test_the_shipped_rules_on_dev(figures):
