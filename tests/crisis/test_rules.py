@@ -881,3 +881,27 @@ def test_a_console_given_away_is_a_goodbye_and_a_game_on_it_is_fiction(scanner):
         scanner, "ge min playstation till lillebror, ja behöver den inte mer"
     )
     assert not scanner.scan("satt på playstation hela natten och blev skjuten typ 40 gånger lol").matched_any
+
+
+def test_errands_laundering_and_signs_of_use_are_substance_but_their_ordinary_twins_are_quiet(scanner):
+    for text in (
+        "han säljer piller på skolgården åt dom äldre",
+        "sold to 4 ppl at school today",
+        "dom vill att jag kör en väska till Göteborg, bara en gång sa dom",
+        "collecting debts for them again",
+        "they want me to put their cash through my company",
+        "dottern har stora pupiller och pengar saknas ur plånboken igen",
+        "En lina på toaletten i lördags. Jag trodde att jag var starkare.",
+        "köpte subbe av en kille på gatan",
+    ):
+        assert "relapse" in scanner.scan(text).categories, text
+    for text in (
+        "sålde kakor i skolan till klassresan",
+        "picked up a package at the post office, last time i order from them",
+        "kunden betalade kontanter genom kassan igen idag",
+        "katten har stora pupiller igen haha",
+        "bought a sub from a guy at subway",
+        "vill ha en öl så jävla mycket men dricker inte. dricker cola istället",
+        "my old dealer texted asking if i want anything. told him to lose my number",
+    ):
+        assert not scanner.scan(text).matched_any, text
