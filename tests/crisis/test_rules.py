@@ -905,3 +905,30 @@ def test_errands_laundering_and_signs_of_use_are_substance_but_their_ordinary_tw
         "my old dealer texted asking if i want anything. told him to lose my number",
     ):
         assert not scanner.scan(text).matched_any, text
+
+
+@pytest.mark.parametrize(
+    "text, rule",
+    [
+        ("tog mina mediciner för hela veckan på en gång", "took_days_supply_at_once"),
+        ("took two weeks of my antidepressants at once", "took_days_supply_at_once"),
+        ("tog alla mina mediciner på en gång", "took_all_meds_at_once"),
+        ("took double the amount of my meds", "took_multiple_amount"),
+        ("took an od", "took_an_overdose"),
+        ("I overdid it with my meds", "overdid_medicine"),
+    ],
+)
+def test_a_span_of_medicine_at_once_or_a_multiple_is_an_overdose(scanner, text, rule):
+    assert ("overdose", rule) in reasons(scanner, text), text
+
+
+def test_medicine_packed_or_taken_as_a_routine_is_no_overdose(scanner):
+    for text in (
+        "tog med en veckas tabletter på resan",
+        "took a week of meds to the cabin",
+        "jag tar alla mina mediciner samtidigt varje morgon",
+        "fyllde dosetten för hela veckan på en gång",
+        "tog alla mina mediciner på en gång som läkaren sa",
+        "overdid it at the gym",
+    ):
+        assert "overdose" not in scanner.scan(text).categories, text
