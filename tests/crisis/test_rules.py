@@ -911,3 +911,15 @@ def test_ordinary_shame_funerals_and_accidents_are_no_threat(scanner):
         "Mum says she'll murder me if I miss her birthday again. I'll be there, obviously.",
     ):
         assert not any(category == "threat" for category, _ in reasons(scanner, text)), text
+
+
+def test_warnings_to_family_and_marked_pictures_are_threats(scanner):
+    for text, rule in {
+        "han sa att min bror borde vara försiktig": "family_should_be_careful",
+        "fick en bild på mig med ett kryss över ansiktet": "picture_crossed_out",
+        "dom sa att dom har folk på anstalten där brorsan sitter": "reach_inside",
+        "betala eller så får din syster lära sig en läxa": "suffer_or_pay",
+    }.items():
+        assert ("threat", rule) in reasons(scanner, text), text
+    for text in ("mamma sa att jag ska vara försiktig på isen", "det vore synd om bilen inte startar imorgon"):
+        assert not any(category == "threat" for category, _ in reasons(scanner, text)), text
