@@ -932,3 +932,45 @@ def test_medicine_packed_or_taken_as_a_routine_is_no_overdose(scanner):
         "overdid it at the gym",
     ):
         assert "overdose" not in scanner.scan(text).categories, text
+
+
+def test_veiled_and_indirect_threats_of_round_four(scanner):
+    for text, rule in {
+        "they put 50k on my head": "bounty_on_me",
+        "it would be a shame if something happened to your kids": "shame_if_happens",
+        "han sa att folk som golar brukar råka ut för olyckor": "fate_of_talkers",
+        "he said people who leave tend to have accidents": "fate_of_talkers",
+        "pay up or we take your sister": "take_the_family",
+        "snacka med snuten så blir det begravning": "funeral_or_else",
+        "om jag inte betalar får lillebror sota för det": "suffer_or_pay",
+        "got a pic of a bullet with my name written on it": "bullet_with_my_name",
+        "dina dagar är räknade stod det på lappen": "days_numbered",
+        "he hoped my daughter enjoys her childhood while it lasts": "enjoy_while_lasts",
+    }.items():
+        assert ("threat", rule) in reasons(scanner, text), text
+
+
+def test_ordinary_shame_funerals_and_accidents_are_no_threat(scanner):
+    for text in (
+        "det vore tråkigt om något hände med resan",
+        "det var en begravning i familjen förra veckan så jag var borta",
+        "accidents happen, dont worry about the glass",
+        "we'll take your brother first then you",
+        "njut av ditt liv medan du kan, sa mamma",
+        "took an advil for my head thats it",
+        "the summer days are numbered, school starts soon",
+        "Mum says she'll murder me if I miss her birthday again. I'll be there, obviously.",
+    ):
+        assert not any(category == "threat" for category, _ in reasons(scanner, text)), text
+
+
+def test_warnings_to_family_and_marked_pictures_are_threats(scanner):
+    for text, rule in {
+        "han sa att min bror borde vara försiktig": "family_should_be_careful",
+        "fick en bild på mig med ett kryss över ansiktet": "picture_crossed_out",
+        "dom sa att dom har folk på anstalten där brorsan sitter": "reach_inside",
+        "betala eller så får din syster lära sig en läxa": "suffer_or_pay",
+    }.items():
+        assert ("threat", rule) in reasons(scanner, text), text
+    for text in ("mamma sa att jag ska vara försiktig på isen", "det vore synd om bilen inte startar imorgon"):
+        assert not any(category == "threat" for category, _ in reasons(scanner, text)), text
