@@ -974,3 +974,27 @@ def test_warnings_to_family_and_marked_pictures_are_threats(scanner):
         assert ("threat", rule) in reasons(scanner, text), text
     for text in ("mamma sa att jag ska vara försiktig på isen", "det vore synd om bilen inte startar imorgon"):
         assert not any(category == "threat" for category, _ in reasons(scanner, text)), text
+
+
+def test_self_harm_ideas_of_round_four_and_their_ordinary_twins(scanner):
+    for text, rule in {
+        "the world would be just fine without me tbh": "world_without_me",
+        "slår mig själv tills det blöder": "self_hit_bleeding",
+        "jag önskar att jag fick dö i sömnen": "wish_die_in_sleep",
+        "won't be at the meeting on monday, or any after it": "never_attend_again",
+        "mamma hittade min sökhistorik om hur man hänger sig": "searched_for_a_way",
+        "funderar på att köra rakt in i en pelare": "drive_into",
+        "i'm on the bridge. just wanted someone to know": "someone_know_at_height",
+        "om jag försvinner, säg till mamma att det inte var hennes fel": "not_their_fault_if_gone",
+    }.items():
+        assert ("self_harm", rule) in reasons(scanner, text), text
+    for text in (
+        "jag kommer inte på något mer att säga just nu",
+        "the team will manage fine without me while i'm on holiday",
+        "keep banging my head on the wall with this code",
+        "sökte efter hur man hänger upp en tavla",
+        "I'm on the bridge, stuck in traffic, just wanted someone to know I'm late",
+        "kan du ta hand om min hund om nåt händer mig på jobbet",
+        "got the rope out on the boat",
+    ):
+        assert not any(category == "self_harm" for category, _ in reasons(scanner, text)), text
