@@ -124,6 +124,37 @@ def test_ordinary_visits_cars_and_doors_are_not_located(scanner):
         assert "located" not in scanner.scan(text).categories, text
 
 
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("två av västarna är i stan nu", "gang_here_now"),
+        ("dom har hittat min nya lägenhet", "found_my_place"),
+        ("how the hell did they know i was at my mums??", "how_they_knew"),
+        ("someone left flowers on our doormat, no card", "anonymous_delivery"),
+        ("my new address is not a secret anymore", "address_exposed"),
+        ("dom knackar och knackar på dörren", "repeated_knocking"),
+        ("i can hear them talking about me in the stairwell", "talking_about_me_outside"),
+        ("a van with its headlights off has been circling the block", "dark_car_circling"),
+        ("han har släppts från kåken och är tillbaka i stan", "released_and_near"),
+        ("en av dom visste vem jag var direkt", "knows_who_i_am"),
+    ],
+)
+def test_located_covers_round_four_ideas(scanner, text, rule):
+    assert ("located", rule) in reasons(scanner, text)
+
+
+def test_round_four_located_words_stay_quiet_in_ordinary_chat(scanner):
+    for text in (
+        "har ätit samma nudlar fem dagar i rad",
+        "hur visste du att jag var hos mamma?",
+        "they're coming tonight for pizza",
+        "they found my job application in the pile",
+        "my kids know who i am lol",
+        "min kompis är på permis och är i stan i helgen",
+    ):
+        assert "located" not in scanner.scan(text).categories, text
+
+
 def test_a_number_of_tablets_of_a_named_medicine_is_an_overdose(scanner):
     assert ("overdose", "medicine_quantity") in reasons(scanner, "tog 20 stesolid för en halvtimme sen")
     assert ("overdose", "medicine_quantity") in reasons(scanner, "took 25 valium and lay down")
