@@ -112,19 +112,19 @@ def test_the_shipped_rules_stay_quiet_on_the_ordinary_chat_probes(figures):
 
 def test_the_shipped_rules_on_the_halves_tuned_on_reach_what_was_measured(figures):
     # The third round's rules were written from these halves' misses: they flatter.
-    for split in ("fresh_a", "fresh2_a", "fresh3_a"):
+    for split in ("fresh_a", "fresh2_a", "fresh3_a", "fresh4_a"):
         scored = figures[split]
         assert scored.recall >= 0.98, split
         assert scored.false_alarms_per_1000 <= 5.0, split
 
 
 # Recall and false alarms per 1,000 measured at the end of the third round on wording no
-# rule was tuned on (the b halves, read in aggregate only, and all of fresh4).
+# rule was tuned on (the b halves, read in aggregate only).
 UNSEEN_MEASURED = {
-    "fresh_b": (0.745, 10.1),
-    "fresh2_b": (0.750, 14.0),
-    "fresh3_b": (0.732, 17.5),
-    "fresh4": (0.737, 27.6),
+    "fresh_b": (0.755, 10.1),
+    "fresh2_b": (0.769, 14.0),
+    "fresh3_b": (0.750, 17.5),
+    "fresh4_b": (0.711, 37.7),
 }
 
 
