@@ -3,6 +3,7 @@ programme's own concept words (no database)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -206,6 +207,17 @@ def test_every_rule_uses_known_concepts_and_every_concept_is_used():
     assert rules.concepts <= shipped
     assert shipped <= rules.concepts
     assert {rule.category for rule in rules.rules} <= set(language.CATEGORIES)
+
+
+def test_every_concept_word_and_exclusion_is_listed_once():
+    # Branches of rule work merged into one file: a word listed twice is noise to review.
+    keys = [
+        (entry.concept, entry.exclusion, entry.key, entry.prefix)
+        for entry in language.default_entries()
+        if entry.concept or entry.exclusion
+    ]
+    repeated = [key for key, count in Counter(keys).items() if count > 1]
+    assert not repeated
 
 
 def test_a_rule_file_with_an_unknown_category_is_refused(tmp_path: Path):
