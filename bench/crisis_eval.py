@@ -37,8 +37,8 @@ alerted when the scan matched anything. For each split it prints:
 
 ``--misses`` lists the wrongly scored rows of the splits tuned on (``MISSES_SHOWN_FOR``)
 only: the ``held_out`` rows are frozen and never read one by one while rules are tuned,
-and ``validation_b``, ``fresh_b``, ``fresh2_b``, ``fresh3_b`` and ``fresh4_b`` are read only in aggregate, so they stay
-honest estimates (tests/crisis/corpus/README.md).
+and the ``_b`` halves are read only in aggregate, so they stay honest estimates
+(tests/crisis/corpus/README.md).
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -63,37 +64,28 @@ FRESH_ORDINARY_SET = CORPUS / "fresh_ordinary.tsv"
 FRESH2_SET = CORPUS / "fresh2_set.tsv"
 FRESH3_SET = CORPUS / "fresh3_set.tsv"
 FRESH4_SET = CORPUS / "fresh4_set.tsv"
-# "validation" and "fresh" are reported over both their halves; only the a halves' misses
-# are listed.
+LABELLED_FILES = (
+    EVAL_SET,
+    VALIDATION_SET,
+    PROBE_SET,
+    FRESH_SET,
+    FRESH_ORDINARY_SET,
+    FRESH2_SET,
+    FRESH3_SET,
+    FRESH4_SET,
+)
+# Sets written in two halves: the a half is tuned on (its misses are listed), the b half
+# is read in aggregate only; the set's own name reports both together.
+HALVED = ("validation", "fresh", "fresh2", "fresh3", "fresh4")
+SPLIT_PARTS = {name: (f"{name}_a", f"{name}_b") for name in HALVED}
 SPLITS = (
     "dev",
-    "validation",
-    "validation_a",
-    "validation_b",
-    "fresh",
-    "fresh_a",
-    "fresh_b",
-    "fresh2",
-    "fresh2_a",
-    "fresh2_b",
-    "fresh3",
-    "fresh3_a",
-    "fresh3_b",
-    "fresh4",
-    "fresh4_a",
-    "fresh4_b",
+    *(split for name in HALVED for split in (name, *SPLIT_PARTS[name])),
     "probe",
     "probe_fresh",
     "held_out",
 )
-SPLIT_PARTS = {
-    "validation": ("validation_a", "validation_b"),
-    "fresh": ("fresh_a", "fresh_b"),
-    "fresh2": ("fresh2_a", "fresh2_b"),
-    "fresh3": ("fresh3_a", "fresh3_b"),
-    "fresh4": ("fresh4_a", "fresh4_b"),
-}
-MISSES_SHOWN_FOR = ("dev", "validation_a", "fresh_a", "fresh2_a", "fresh3_a", "fresh4_a", "probe", "probe_fresh")
+MISSES_SHOWN_FOR = ("dev", *(SPLIT_PARTS[name][0] for name in HALVED), "probe", "probe_fresh")
 EVAL_CATEGORIES = ("self_harm", "threat", "located", "violence", "overdose", "substance")
 # The scanner's categories (backend.crisis.language.CATEGORIES) named as the set names them.
 RULE_TO_EVAL = {
@@ -198,21 +190,8 @@ def score(rows: Iterable[Row], matcher: PhraseMatcher) -> Scored:
 
 
 def read_all_rows() -> list[Row]:
-    """The rows of every file: the evaluation set, the validation set, the fresh set and the probes."""
-    return [
-        row
-        for path in (
-            EVAL_SET,
-            VALIDATION_SET,
-            PROBE_SET,
-            FRESH_SET,
-            FRESH_ORDINARY_SET,
-            FRESH2_SET,
-            FRESH3_SET,
-            FRESH4_SET,
-        )
-        for row in read_rows(path)
-    ]
+    """The rows of every labelled file."""
+    return [row for path in LABELLED_FILES for row in read_rows(path)]
 
 
 def evaluate(matcher: PhraseMatcher | None = None, rows: Sequence[Row] | None = None) -> dict[str, Scored]:
@@ -244,14 +223,19 @@ def report(split: str, scored: Scored) -> str:
     return "\n".join(lines)
 
 
+@cache
+def relaxed_matchers() -> tuple[PhraseMatcher, PhraseMatcher]:
+    """The shipped lists and rules without blockers, and without blockers or exclusions."""
+    entries = default_entries()
+    rules = replace(default_rules(), blockers=())
+    return PhraseMatcher(entries, rules), PhraseMatcher([e for e in entries if not e.exclusion], rules)
+
+
 def cancelled_report(split: str, rows: Iterable[Row], matcher: PhraseMatcher) -> str:
     """Of a split's missed positives, per category, how many a blocker or an exclusion
     cancelled (they alert without blockers, or without blockers and exclusions) and how
     many have nothing near them at all. Counts only: no row is shown."""
-    entries = default_entries()
-    rules = default_rules()
-    unblocked = PhraseMatcher(entries, replace(rules, blockers=()))
-    bare = PhraseMatcher([e for e in entries if not e.exclusion], replace(rules, blockers=()))
+    unblocked, bare = relaxed_matchers()
     counts: Counter[tuple[str, str]] = Counter()
     for row in rows:
         if not row.label or matcher.scan(row.text).matched_any:

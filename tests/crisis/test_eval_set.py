@@ -8,12 +8,12 @@ import pytest
 from backend.crisis.language import PhraseEntry, PhraseMatcher, compile_matcher, parse_phrase
 from bench.crisis_eval import (
     EVAL_CATEGORIES,
-    EVAL_SET,
     FRESH2_SET,
     FRESH3_SET,
     FRESH4_SET,
     FRESH_ORDINARY_SET,
     FRESH_SET,
+    LABELLED_FILES,
     PROBE_SET,
     VALIDATION_SET,
     Row,
@@ -199,8 +199,7 @@ def test_a_fresh_set_has_its_documented_shape(path, prefix, size, in_a, ordinary
 def test_no_message_is_in_two_files():
     # Each file was written apart from the others.
     seen: dict[str, str] = {}
-    paths = (EVAL_SET, VALIDATION_SET, PROBE_SET, FRESH_ORDINARY_SET, *(fresh[0] for fresh in FRESH_SETS))
-    for path in paths:
+    for path in LABELLED_FILES:
         for text in {r.text.casefold() for r in read_rows(path)}:
             assert seen.setdefault(text, path.name) == path.name, (text, seen[text], path.name)
 
