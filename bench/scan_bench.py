@@ -7,7 +7,8 @@ Both sides match the same phrases (the shipped Swedish and English lists, their
 exclusions, plus ``--extra`` generated phrases) on the same normalised text, one core,
 in this one process, no database:
 - **Aho-Corasick**: ``backend.crisis.language.PhraseMatcher`` (pyahocorasick) with the
-  shipped rules, exactly what ``scan_text`` runs once its matcher is compiled.
+  shipped rules and text model (``--without-model``: none), exactly what ``scan_text``
+  runs once its matcher is compiled; the model alone is timed too.
 - **regex**: one compiled ``re`` alternation, longest phrase first, with ``\\b`` word
   boundaries (a prefix phrase as ``\\bstem\\w*``), found with ``finditer``; each hit is
   mapped back to its phrases and the severity and categories are computed the same way.
@@ -37,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from backend.crisis import language
 from backend.crisis.language import PhraseEntry, ScanResult
 from backend.crisis.severity import Severity
+from backend.crisis.text_model import default_text_model
 
 SV_BENIGN = [
     "hej {name}, kan vi ses på {day} istället",
@@ -192,6 +194,7 @@ def main() -> None:
     parser.add_argument("--hit-rate", type=float, default=0.05)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=20261122)
+    parser.add_argument("--without-model", action="store_true", help="the matcher without the text model")
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
@@ -200,7 +203,8 @@ def main() -> None:
     entries = [*language.default_entries(), *extra]
 
     started = time.perf_counter()
-    automaton = language.PhraseMatcher(entries, language.default_rules())
+    model = None if args.without_model else default_text_model()
+    automaton = language.PhraseMatcher(entries, language.default_rules(), model)
     ac_compile = time.perf_counter() - started
     started = time.perf_counter()
     regex = RegexMatcher(entries)
@@ -216,6 +220,8 @@ def main() -> None:
     re_e2e, re_hits = measure(counting(regex.scan, messages), args.repeat)
     ac_match, _ = measure(counting(automaton.scan_normalised, normalised), args.repeat)
     re_match, _ = measure(counting(regex.scan_normalised, normalised), args.repeat)
+    text_model = default_text_model()
+    model_alone, _ = measure(lambda: sum(text_model.alert_category(v) is not None for v in normalised), args.repeat)
 
     n = len(messages)
     chars = sum(len(m) for m in messages)
@@ -226,6 +232,7 @@ def main() -> None:
         f"messages: {n} ({chars / n:.0f} characters on average, {args.hit_rate:.0%} written to hit), "
         f"best of {args.repeat}"
     )
+    print(f"text model: {'off' if model is None else 'on'} (asked when nothing else matched)")
     print(f"compile: aho-corasick {ac_compile * 1000:.1f} ms, regex {regex_compile * 1000:.1f} ms")
     print(f"messages flagged: aho-corasick {ac_hits}, regex {re_hits} (regex has no exclusions or rules)")
     print(f"normalisation alone: {n / norm_time:,.0f} msg/s")
@@ -237,6 +244,7 @@ def main() -> None:
         f"matching alone:                 aho-corasick {n / ac_match:,.0f} msg/s, "
         f"regex {n / re_match:,.0f} msg/s, ratio {re_match / ac_match:.1f}x"
     )
+    print(f"text model alone (normalised text): {n / model_alone:,.0f} msg/s")
 
 
 if __name__ == "__main__":

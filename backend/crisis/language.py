@@ -4,7 +4,8 @@ A message is normalised (case, Unicode, diacritics, leetspeak, elongation, punct
 Swedish chat spellings) and matched, whole words only, against phrase lists and concept
 words with one Aho-Corasick automaton (``pyahocorasick``); rules then fire where words
 of their concepts fall near each other, and blockers (a negation, a past tense, a
-hypothetical) cancel what they cover (``default_phrases/rules.tsv``). The shipped
+hypothetical) cancel what they cover (``default_phrases/rules.tsv``). A message nothing
+matched is then weighed by a learned text model (``crisis.text_model``). The shipped
 Swedish and English lists (``default_phrases/``) are read here; a programme's own lists
 live in the database (``crisis.models.PhraseList``), and ``crisis.scanning`` compiles
 and caches a matcher per programme (see docs/crisis-language.md). Both languages are
@@ -18,6 +19,7 @@ payload, an alert's public fields or the audit log.
 
 from __future__ import annotations
 
+import copy
 import csv
 import re
 import unicodedata
@@ -31,6 +33,7 @@ from typing import Any, TypeAlias
 import ahocorasick
 
 from backend.crisis.severity import Severity
+from backend.crisis.text_model import MODEL_REASON, MODEL_SEVERITY, TextModel, default_text_model
 
 __all__ = [
     "CATEGORIES",
@@ -82,6 +85,10 @@ _NON_ALNUM = re.compile(r"[\W_]+")
 # Every run of one repeated letter becomes one letter, on both sides of the match:
 # "hjäääälp" and "hjälp" meet at "hjalp", "tabletter" and "tableter" at "tableter".
 _REPEATED_LETTER = re.compile(r"([^\W\d_])\1+")
+# The same two on ASCII text, the common case once diacritics are folded: a plain class is
+# quicker for the regex engine than a Unicode category, and both run on every message.
+_NON_ALNUM_ASCII = re.compile(r"[^a-z0-9]+")
+_REPEATED_ASCII_LETTER = re.compile(r"([a-z])\1+")
 
 
 def _fold(text: str) -> str:
@@ -136,8 +143,13 @@ def _chat_word(word: re.Match[str]) -> str:
 
 
 def _finish(text: str) -> str:
-    text = _NON_ALNUM.sub(" ", text).strip()
-    text = _REPEATED_LETTER.sub(_first_letter, text)
+    # Folded text is lower case, so on ASCII text [a-z] is every letter.
+    if text.isascii():
+        text = _NON_ALNUM_ASCII.sub(" ", text).strip()
+        text = _REPEATED_ASCII_LETTER.sub(_first_letter, text)
+    else:
+        text = _NON_ALNUM.sub(" ", text).strip()
+        text = _REPEATED_LETTER.sub(_first_letter, text)
     text = _CHAT_WORD.sub(_chat_word, text)
     return text.strip() if text[:1] == " " else text
 
@@ -479,8 +491,8 @@ class ScanResult:
     ``categories`` the sorted categories of every match; ``matched`` the sorted
     normalised phrases that matched (internal use only: never into a push, an alert's
     public fields or the audit log); ``reasons`` the sorted ``(category, rule)`` pairs
-    that fired, where the rule is a ``Rule`` name, "listed_phrase" or
-    "programme_phrase" -- what an alert shows staff, naming no word of the message."""
+    that fired, where the rule is a ``Rule`` name, "listed_phrase", "programme_phrase"
+    or "text_model" -- what an alert shows staff, naming no word of the message."""
 
     severity: Severity | None
     categories: tuple[str, ...]
@@ -524,7 +536,9 @@ class PhraseMatcher:
     leftmost. Rules then look at where the concept words fell (see ``Rule``), and
     blockers cancel what a negation, a past tense or a hypothetical covers."""
 
-    def __init__(self, entries: Iterable[PhraseEntry], rules: RuleSet | None = None) -> None:
+    def __init__(
+        self, entries: Iterable[PhraseEntry], rules: RuleSet | None = None, text_model: TextModel | None = None
+    ) -> None:
         grouped: dict[str, list[PhraseEntry]] = {}
         for entry in entries:
             needle = f" {entry.key}" if entry.prefix else f" {entry.key} "
@@ -532,6 +546,7 @@ class PhraseMatcher:
         self.phrase_count = sum(len(group) for group in grouped.values())
         self.has_exclusions = any(entry.exclusion for group in grouped.values() for entry in group)
         self.rules = rules if rules is not None else RuleSet((), ())
+        self.text_model = text_model
         # Rules are known by their position in ``rules.rules``. Every rule concept is a
         # bit, so the concepts in a message are one int. A rule is looked at only when its
         # first slot (its anchor; rules.tsv puts the rarest concept first) is present:
@@ -614,7 +629,7 @@ class PhraseMatcher:
         for normalised in variants:
             found += self._hits(f" {normalised} ", text)
         if not found:
-            return NO_MATCH
+            return self._text_model_verdict(variants)
         best = 0
         categories: set[str] = set()
         matched: set[str] = set()
@@ -630,6 +645,24 @@ class PhraseMatcher:
             matched=tuple(sorted(matched)),
             reasons=tuple(sorted(reasons)),
         )
+
+    def _text_model_verdict(self, variants: Sequence[str]) -> ScanResult:
+        """What the text model says of a message no phrase or rule alerted on."""
+        category = self.text_model.alert_category(variants) if self.text_model else None
+        if category is None:
+            return NO_MATCH
+        return ScanResult(
+            severity=Severity(MODEL_SEVERITY),
+            categories=(category,),
+            matched=(f"model:{MODEL_REASON}",),
+            reasons=((category, MODEL_REASON),),
+        )
+
+    def with_text_model(self, text_model: TextModel | None) -> PhraseMatcher:
+        """This matcher with another text model (or none), sharing everything else."""
+        twin = copy.copy(self)
+        twin.text_model = text_model
+        return twin
 
     def _hits(self, padded: str, text: str | None) -> list[_Hit]:
         """The matches in one reading of the message that no exclusion or blocker cancels."""
@@ -803,6 +836,6 @@ def _blocked(blocking: list[tuple[Blocker, int]], hit: _Hit, clauses: _Clauses) 
 
 
 def compile_matcher(extra: Iterable[PhraseEntry] = ()) -> PhraseMatcher:
-    """A matcher for the default lists and rules plus ``extra`` phrases (a programme's
-    own, concept words included)."""
-    return PhraseMatcher([*default_entries(), *extra], default_rules())
+    """A matcher for the default lists, rules and text model plus ``extra`` phrases (a
+    programme's own, concept words included)."""
+    return PhraseMatcher([*default_entries(), *extra], default_rules(), default_text_model())

@@ -17,7 +17,7 @@ class ReasonOutput(serializers.Serializer[dict[str, str]]):
     category = serializers.CharField()
     rule = serializers.CharField(
         help_text='a rule of the crisis language ("threat_against_family"), "listed_phrase", '
-        '"programme_phrase" or "duress_phrase"'
+        '"programme_phrase", "text_model" (the learned model) or "duress_phrase"'
     )
 
 

@@ -1,5 +1,6 @@
 """The evaluation set and its harness (bench/crisis_eval.py): the set's shape, the
-arithmetic of the figures, and the frozen held-out part against the issue's targets."""
+arithmetic of the figures, the text model measured on sets it was not trained on, and the
+frozen held-out part against the issue's targets."""
 
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ from bench.crisis_eval import (
     FRESH4_SET,
     FRESH_ORDINARY_SET,
     FRESH_SET,
+    FROZEN,
     LABELLED_FILES,
     PROBE_SET,
     VALIDATION_SET,
     Row,
     cancelled_report,
+    cross_evaluate,
     evaluate,
+    read_all_rows,
     read_rows,
     report,
     score,
@@ -30,6 +34,21 @@ def figures():
     figures = evaluate()
     for split, scored in figures.items():
         print("\n" + report(split, scored))
+    return figures
+
+
+@pytest.fixture(scope="module")
+def rules_figures():
+    """The lists and rules alone, without the text model."""
+    return evaluate(compile_matcher().with_text_model(None))
+
+
+@pytest.fixture(scope="module")
+def cross_figures():
+    """Each b half with a text model trained without its set."""
+    figures = cross_evaluate(compile_matcher(), [row for row in read_all_rows() if row.split != FROZEN])
+    for split, scored in figures.items():
+        print("\n" + report(f"{split} (model trained without its set)", scored))
     return figures
 
 
@@ -119,7 +138,8 @@ def test_the_shipped_rules_on_the_halves_tuned_on_reach_what_was_measured(figure
 
 
 # Recall and false alarms per 1,000 measured at the end of the third round on wording no
-# rule was tuned on (the b halves, read in aggregate only).
+# rule was tuned on (the b halves, read in aggregate only), by the lists and rules alone:
+# the shipped text model learned from these halves too, so with it they flatter.
 UNSEEN_MEASURED = {
     "fresh_b": (0.755, 10.1),
     "fresh2_b": (0.769, 14.0),
@@ -129,26 +149,53 @@ UNSEEN_MEASURED = {
 
 
 @pytest.mark.parametrize("split", sorted(UNSEEN_MEASURED))
-def test_the_shipped_rules_on_unseen_wording_reach_what_was_measured(figures, split):
+def test_the_shipped_rules_on_unseen_wording_reach_what_was_measured(rules_figures, split):
     recall, false_alarms = UNSEEN_MEASURED[split]
-    scored = figures[split]
+    scored = rules_figures[split]
     assert scored.recall >= recall - 0.005
     assert scored.false_alarms_per_1000 <= false_alarms + 0.1
 
 
-def test_the_shipped_rules_on_the_frozen_held_out_part_reach_what_was_measured(figures):
-    # What the rules reach on held_out, measured after the third round of rule work
-    # (docs/crisis-language.md): recall 0.807, precision 0.974, 27.8 false alarms per
-    # 1,000 ordinary messages (after the second round: 0.690, 0.942, 55.6; before it:
-    # 0.503, 0.832, 131.9). Floors just below, so a change that loses ground fails.
+# The same b halves with the rules and a text model trained on every labelled row but
+# held_out and the half's own set (both halves): authors the model never read. Measured
+# when the model was added (docs/crisis-language.md, "The text model").
+UNSEEN_WITH_MODEL_MEASURED = {
+    "validation_b": (1.000, 22.5),
+    "fresh_b": (0.906, 15.1),
+    "fresh2_b": (0.898, 24.0),
+    "fresh3_b": (0.898, 25.1),
+    "fresh4_b": (0.878, 45.2),
+}
+
+
+@pytest.mark.parametrize("split", sorted(UNSEEN_WITH_MODEL_MEASURED))
+def test_rules_and_a_model_that_never_read_the_set_reach_what_was_measured(cross_figures, rules_figures, split):
+    recall, false_alarms = UNSEEN_WITH_MODEL_MEASURED[split]
+    scored = cross_figures[split]
+    assert scored.recall >= recall - 0.005
+    assert scored.false_alarms_per_1000 <= false_alarms + 0.1
+    # The model only adds alerts: it is asked when no rule matched.
+    assert scored.tp >= rules_figures[split].tp
+    assert scored.fp >= rules_figures[split].fp
+
+
+def test_the_shipped_rules_on_the_frozen_held_out_part_reach_what_was_measured(figures, rules_figures):
+    # What the rules and the text model reach on held_out, measured when the model was
+    # added (docs/crisis-language.md): recall 0.909, precision 0.977, 27.8 false alarms
+    # per 1,000 ordinary messages. The rules alone: 0.807, 0.974, 27.8 (after the second
+    # round: 0.690, 0.942, 55.6; before it: 0.503, 0.832, 131.9). Floors just below, so a
+    # change that loses ground fails.
     held_out = figures["held_out"]
     assert held_out.rows == 331
-    assert held_out.recall >= 0.80
-    assert held_out.precision >= 0.97
+    assert held_out.recall >= 0.905
+    assert held_out.precision >= 0.975
     assert held_out.false_alarms_per_1000 <= 27.8
+    rules_alone = rules_figures["held_out"]
+    assert rules_alone.recall >= 0.80
+    assert rules_alone.precision >= 0.97
 
 
-@pytest.mark.xfail(strict=True, reason="not met: held_out recall 0.807, precision 0.974, 27.8 false alarms/1,000")
+@pytest.mark.xfail(strict=True, reason="not met: held_out recall 0.909, self_harm 0.742, 27.8 false alarms/1,000")
 def test_the_shipped_rules_meet_the_targets_on_the_frozen_held_out_part(figures):
     held_out = figures["held_out"]
     assert held_out.recall >= TARGET_RECALL

@@ -1,0 +1,161 @@
+"""A learned second opinion next to the rules: a linear model over the words of a message.
+
+Rules of words and windows catch what they were written for; a crisis hinted at in
+words no rule lists ("har skrivit brev till alla, förlåt") slips past them. This model
+weighs every word and every pair of adjacent words of the normalised message (the form
+``language.normalise`` gives), learned from the labelled corpus by
+``text_model_training``, and alerts when the sum passes its threshold. It never sees a
+message the rules already alerted on: the matcher asks it only when nothing matched.
+
+Two parts, both read from ``default_phrases/text_model.tsv``:
+- the alert score: a bias plus one weight per feature (logistic regression); the model
+  alerts when the score is at least the threshold (a log-odds);
+- the category: one weight per feature and category (naive Bayes over the labelled
+  crisis messages), read only when the model alerts; the highest sum names it.
+
+Pure Python, no Django: a dictionary lookup per word and per pair, so it costs a few
+microseconds a message (bench/scan_bench.py).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from itertools import pairwise, repeat
+from pathlib import Path
+
+MODEL_FILE = Path(__file__).resolve().parent / "default_phrases" / "text_model.tsv"
+# The reason an alert raised by the model carries, in place of a rule name.
+MODEL_REASON = "text_model"
+# Every model alert is "high": a hint weighed from many words, never certain enough for
+# "critical", which only a named rule or listed phrase raises.
+MODEL_SEVERITY = "high"
+
+
+def features(normalised: str) -> list[str]:
+    """The words of a normalised message and every pair of adjacent words ("ta livet")."""
+    words = normalised.split()
+    return [*words, *map(" ".join, pairwise(words))]
+
+
+@dataclass(frozen=True)
+class TextModel:
+    """A trained model (see the module docstring). ``threshold`` is a log-odds: the model
+    alerts when ``bias`` plus the weights of the message's features reach it."""
+
+    bias: float
+    threshold: float
+    weights: dict[str, float]
+    categories: tuple[str, ...]
+    category_bias: tuple[float, ...]
+    category_weights: dict[str, tuple[float, ...]]
+
+    def score(self, normalised: str) -> float:
+        """The alert log-odds of one normalised message."""
+        words = normalised.split()
+        weight = self.weights.get
+        total = self.bias + sum(map(weight, words, repeat(0.0)))
+        if len(words) > 1:
+            total += sum(map(weight, map(" ".join, pairwise(words)), repeat(0.0)))
+        return total
+
+    def probability(self, normalised: str) -> float:
+        return 1.0 / (1.0 + math.exp(-self.score(normalised)))
+
+    def category(self, normalised: str) -> str:
+        """The most likely crisis category of a message the model alerted on."""
+        sums = list(self.category_bias)
+        for feature in features(normalised):
+            for index, weight in enumerate(self.category_weights.get(feature, ())):
+                sums[index] += weight
+        return self.categories[max(range(len(sums)), key=sums.__getitem__)]
+
+    def alert_category(self, variants: Sequence[str]) -> str | None:
+        """The category the model alerts in, for the first reading of the message that
+        reaches the threshold; None when none does."""
+        for normalised in variants:
+            if self.score(normalised) >= self.threshold:
+                return self.category(normalised)
+        return None
+
+
+def _number(cell: str, where: str) -> float:
+    try:
+        value = float(cell)
+    except ValueError:
+        raise ValueError(f"{where}: {cell!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{where}: {cell!r} is not a finite number")
+    return value
+
+
+_HEADER_ROWS = ("bias", "threshold", "category_bias")
+
+
+def _header_values(row: str, cells: list[str], where: str) -> tuple[float, ...]:
+    values = tuple(_number(cell, where) for cell in cells)
+    if row != "category_bias" and len(values) != 1:
+        raise ValueError(f"{where}: {row} takes one number, found {len(values)}")
+    return values
+
+
+def _feature_weights(cells: list[str], categories: int, where: str) -> tuple[float, tuple[float, ...]]:
+    """A feature row's alert weight and its category weights (none, or one per category)."""
+    if not categories:
+        raise ValueError(f"{where}: a feature before the categories row")
+    if len(cells) not in (1, 1 + categories):
+        raise ValueError(f"{where}: expected 2 or {2 + categories} cells, found {len(cells) + 1}")
+    alert, *by_category = (_number(cell, where) for cell in cells)
+    return alert, tuple(by_category)
+
+
+def parse_text_model(lines: Iterable[str], *, name: str = MODEL_FILE.name) -> TextModel:
+    """Read the model file: ``bias``, ``threshold``, ``categories`` and ``category_bias``
+    header rows, then one row per feature: the feature, its alert weight, and one weight per category (the
+    category cells may be left out for a feature that says nothing of the category).
+    Raises ``ValueError`` naming the line of anything else."""
+    header: dict[str, tuple[float, ...]] = {}
+    weights: dict[str, float] = {}
+    category_weights: dict[str, tuple[float, ...]] = {}
+    categories: tuple[str, ...] = ()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        feature, *numbers = line.rstrip("\n").split("\t")
+        where = f"{name}:{number}"
+        if feature == "categories":
+            categories = tuple(numbers)
+        elif feature in _HEADER_ROWS:
+            header[feature] = _header_values(feature, numbers, where)
+        else:
+            alert, by_category = _feature_weights(numbers, len(categories), where)
+            if feature in weights:
+                raise ValueError(f"{where}: feature {feature!r} is listed twice")
+            weights[feature] = alert
+            if by_category:
+                category_weights[feature] = by_category
+    missing = [row for row in _HEADER_ROWS if row not in header]
+    missing += [] if categories else ["categories"]
+    if missing:
+        raise ValueError(f"{name}: missing header rows {', '.join(missing)}")
+    if len(header["category_bias"]) != len(categories):
+        raise ValueError(
+            f"{name}: category_bias has {len(header['category_bias'])} values for {len(categories)} categories"
+        )
+    return TextModel(
+        bias=header["bias"][0],
+        threshold=header["threshold"][0],
+        weights=weights,
+        categories=categories,
+        category_bias=header["category_bias"],
+        category_weights=category_weights,
+    )
+
+
+@cache
+def default_text_model() -> TextModel:
+    """The shipped model, read once per process."""
+    with MODEL_FILE.open(encoding="utf-8") as lines:
+        return parse_text_model(lines)
