@@ -6,8 +6,9 @@
     .venv/bin/python bench/crisis_eval.py --misses   # and the rows scored wrong of the splits tuned on
 
 Reads the labelled files of ``tests/crisis/corpus/`` (their README says how each was
-written) and scans every row with the shipped lists and rules
-(``backend.crisis.language.compile_matcher()``, no database):
+written) and scans every row with the shipped lists, rules and text model
+(``backend.crisis.language.compile_matcher()``, no database; ``--without-model``: the lists
+and rules alone):
 
 - ``eval_set.tsv``: ``dev`` (tuned on since the first round) and the frozen ``held_out``;
 - ``validation_set.tsv``: ``validation_a`` and ``validation_b``, written before the second
@@ -34,6 +35,10 @@ alerted when the scan matched anything. For each split it prints:
 - overall precision and recall, per language too;
 - false alarms per 1,000 ordinary messages (label-0 rows that alerted, per 1,000 label-0
   rows).
+
+The text model learned from every split but ``held_out`` (``model_examples``), so with it
+the other splits flatter; ``--cross`` adds each ``_b`` half scanned with a model trained
+without its whole set (``cross_evaluate``), the figure for authors it never read.
 
 ``--misses`` lists the wrongly scored rows of the splits tuned on (``MISSES_SHOWN_FOR``)
 only: the ``held_out`` rows are frozen and never read one by one while rules are tuned,
