@@ -627,7 +627,9 @@ class PhraseMatcher:
             return NO_MATCH
         found: list[_Hit] = []
         for normalised in variants:
-            found += self._hits(f" {normalised} ", text)
+            hits = self._hits(f" {normalised} ", text)
+            if hits and not self._vetoed(normalised, hits, text):
+                found += hits
         if not found:
             return self._text_model_verdict(variants)
         best = 0
@@ -645,6 +647,23 @@ class PhraseMatcher:
             matched=tuple(sorted(matched)),
             reasons=tuple(sorted(reasons)),
         )
+
+    def _vetoed(self, normalised: str, hits: list[_Hit], text: str | None) -> bool:
+        """Whether the text model calls every sentence a match lies in plainly ordinary
+        (``TextModel.plainly_ordinary``), so the matches are dropped. Never for a
+        programme's own phrase: the programme chose it, and the model has not read its
+        words."""
+        if self.text_model is None or text is None:
+            return False
+        if any(hit[4] == "programme_phrase" for hit in hits):
+            return False
+        words = normalised.split()
+        starts = [0, *clause_starts(text, sentences=True), len(words)]
+        for first, last, *_ in hits:
+            sentence = words[starts[bisect_right(starts, first) - 1] : starts[bisect_right(starts, last)]]
+            if not self.text_model.plainly_ordinary(" ".join(sentence)):
+                return False
+        return True
 
     def _text_model_verdict(self, variants: Sequence[str]) -> ScanResult:
         """What the text model says of a message no phrase or rule alerted on."""

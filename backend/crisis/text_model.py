@@ -1,7 +1,7 @@
 """A learned second opinion next to the rules: a linear model over the words of a message.
 
 Rules of words and windows catch what they were written for; a crisis hinted at in
-words no rule lists ("har skrivit brev till alla, förlåt") slips past them. This model
+words no rule lists ("ni behöver inte boka nån ny tid åt mig") slips past them. This model
 weighs every word and every pair of adjacent words of the normalised message (the form
 ``language.normalise`` gives), learned from the labelled corpus by
 ``text_model_training``, and alerts when the sum passes its threshold. It never sees a
@@ -42,11 +42,13 @@ def features(normalised: str) -> list[str]:
 
 @dataclass(frozen=True)
 class TextModel:
-    """A trained model (see the module docstring). ``threshold`` is a log-odds: the model
-    alerts when ``bias`` plus the weights of the message's features reach it."""
+    """A trained model (see the module docstring). ``threshold`` and ``veto`` are
+    log-odds: the model alerts when ``bias`` plus the weights of the message's features
+    reach ``threshold``, and calls a passage plainly ordinary below ``veto``."""
 
     bias: float
     threshold: float
+    veto: float
     weights: dict[str, float]
     categories: tuple[str, ...]
     category_bias: tuple[float, ...]
@@ -63,6 +65,11 @@ class TextModel:
 
     def probability(self, normalised: str) -> float:
         return 1.0 / (1.0 + math.exp(-self.score(normalised)))
+
+    def plainly_ordinary(self, passage: str) -> bool:
+        """Whether a short passage (at most ``VETO_WORDS`` words) scores below the veto:
+        the matcher then drops a rule or listed phrase that fired inside it."""
+        return len(passage.split()) <= VETO_WORDS and self.score(passage) < self.veto
 
     def category(self, normalised: str) -> str:
         """The most likely crisis category of a message the model alerted on."""
@@ -81,6 +88,12 @@ class TextModel:
         return None
 
 
+# The veto reads only passages about as long as the messages the model learned from (a
+# median of 12 words, nine in ten at most 18): in a longer one the small talk around a
+# crisis could outweigh it.
+VETO_WORDS = 20
+
+
 def _number(cell: str, where: str) -> float:
     try:
         value = float(cell)
@@ -91,7 +104,7 @@ def _number(cell: str, where: str) -> float:
     return value
 
 
-_HEADER_ROWS = ("bias", "threshold", "category_bias")
+_HEADER_ROWS = ("bias", "threshold", "veto", "category_bias")
 
 
 def _header_values(row: str, cells: list[str], where: str) -> tuple[float, ...]:
@@ -112,10 +125,11 @@ def _feature_weights(cells: list[str], categories: int, where: str) -> tuple[flo
 
 
 def parse_text_model(lines: Iterable[str], *, name: str = MODEL_FILE.name) -> TextModel:
-    """Read the model file: ``bias``, ``threshold``, ``categories`` and ``category_bias``
-    header rows, then one row per feature: the feature, its alert weight, and one weight per category (the
-    category cells may be left out for a feature that says nothing of the category).
-    Raises ``ValueError`` naming the line of anything else."""
+    """Read the model file: ``bias``, ``threshold``, ``veto``, ``categories`` and
+    ``category_bias`` header rows, then one row per feature: the feature, its alert
+    weight, and one weight per category (the category cells may be left out for a feature
+    that says nothing of the category). Raises ``ValueError`` naming the line of anything
+    else."""
     header: dict[str, tuple[float, ...]] = {}
     weights: dict[str, float] = {}
     category_weights: dict[str, tuple[float, ...]] = {}
@@ -147,6 +161,7 @@ def parse_text_model(lines: Iterable[str], *, name: str = MODEL_FILE.name) -> Te
     return TextModel(
         bias=header["bias"][0],
         threshold=header["threshold"][0],
+        veto=header["veto"][0],
         weights=weights,
         categories=categories,
         category_bias=header["category_bias"],

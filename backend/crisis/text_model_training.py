@@ -43,9 +43,12 @@ class Example:
 @dataclass(frozen=True)
 class Settings:
     """How the model is trained. ``alert_probability`` is where it alerts (0.9: when it
-    gives a crisis nine odds in ten); the others shape the fit (see the module docstring)."""
+    gives a crisis nine odds in ten), ``veto_probability`` where it calls a passage plainly
+    ordinary (see ``TextModel.plainly_ordinary``); the others shape the fit (see the module
+    docstring)."""
 
     alert_probability: float = 0.9
+    veto_probability: float = 0.02
     min_count: int = 2
     epochs: int = 20
     learning_rate: float = 0.2
@@ -71,12 +74,17 @@ def train(examples: Sequence[Example], categories: Sequence[str], settings: Sett
     kept = {feature: weight for feature, weight in weights.items() if weight or feature in category_weights}
     return TextModel(
         bias=bias,
-        threshold=round(math.log(settings.alert_probability / (1 - settings.alert_probability)), DECIMALS),
+        threshold=_log_odds(settings.alert_probability),
+        veto=_log_odds(settings.veto_probability),
         weights=dict(sorted(kept.items())),
         categories=tuple(categories),
         category_bias=category_bias,
         category_weights=category_weights,
     )
+
+
+def _log_odds(probability: float) -> float:
+    return round(math.log(probability / (1 - probability)), DECIMALS)
 
 
 def _logistic_regression(
@@ -143,6 +151,7 @@ def serialise(model: TextModel, *, comment: Iterable[str] = ()) -> str:
     lines += [
         f"bias\t{_cell(model.bias)}",
         f"threshold\t{_cell(model.threshold)}",
+        f"veto\t{_cell(model.veto)}",
         "categories\t" + "\t".join(model.categories),
         "category_bias\t" + "\t".join(map(_cell, model.category_bias)),
     ]

@@ -174,9 +174,9 @@ def test_rules_and_a_model_that_never_read_the_set_reach_what_was_measured(cross
     scored = cross_figures[split]
     assert scored.recall >= recall - 0.005
     assert scored.false_alarms_per_1000 <= false_alarms + 0.1
-    # The model only adds alerts: it is asked when no rule matched.
+    # Its veto (a sentence it calls plainly ordinary drops the rule's match) cost no
+    # crisis message the rules alone found, when it was measured.
     assert scored.tp >= rules_figures[split].tp
-    assert scored.fp >= rules_figures[split].fp
 
 
 def test_the_shipped_rules_on_the_frozen_held_out_part_reach_what_was_measured(figures, rules_figures):

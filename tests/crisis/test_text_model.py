@@ -13,6 +13,7 @@ from backend.crisis.severity import Severity
 from backend.crisis.text_model import (
     MODEL_FILE,
     MODEL_REASON,
+    VETO_WORDS,
     TextModel,
     default_text_model,
     features,
@@ -25,6 +26,7 @@ SMALL_MODEL = """\
 # a comment
 bias\t-2.0
 threshold\t1.0
+veto\t-3.0
 categories\tself_harm\tthreat
 category_bias\t0.0\t0.0
 sista\t1.5\t0.5\t-0.5
@@ -32,6 +34,7 @@ brev\t1.0\t0.25\t-0.25
 sista brev\t0.75
 hotar\t3.5\t-1.0\t1.0
 vi\t-0.5
+haha\t-10.0
 """
 
 
@@ -74,8 +77,8 @@ def test_the_model_alerts_at_its_threshold_in_the_category_its_weights_favour():
         ("categories\ta\tb\nord\t1.0\t2.0\n", "small.tsv:2: expected 2 or 4 cells, found 3"),
         ("categories\ta\nord\t1.0\nord\t2.0\n", "small.tsv:3: feature 'ord' is listed twice"),
         ("categories\ta\nord\tett\n", "small.tsv:2: 'ett' is not a number"),
-        ("bias\t1\nthreshold\t1\ncategories\ta\n", "small.tsv: missing header rows category_bias"),
-        ("bias\t1\nthreshold\t1\ncategories\ta\ncategory_bias\t1\t2\n", "category_bias has 2 values for 1"),
+        ("bias\t1\nthreshold\t1\ncategories\ta\n", "small.tsv: missing header rows veto, category_bias"),
+        ("bias\t1\nthreshold\t1\nveto\t-1\ncategories\ta\ncategory_bias\t1\t2\n", "category_bias has 2 values for 1"),
     ],
 )
 def test_a_broken_model_file_is_refused_naming_the_line(text, message):
@@ -97,6 +100,7 @@ def test_training_learns_which_words_alert_and_in_which_category():
     assert model.alert_category(["vill dö"]) == "self_harm"
     assert model.alert_category(["vi ses imorgon"]) is None
     assert model.threshold == round(math.log(0.9 / 0.1), 4)
+    assert model.veto == round(math.log(0.02 / 0.98), 4)
 
 
 def test_training_keeps_only_features_seen_often_enough():
@@ -149,9 +153,41 @@ def test_the_matcher_asks_the_model_only_when_no_phrase_or_rule_matched():
     assert matcher.text_model is not None  # the copy left the original alone
 
 
+def test_a_short_passage_below_the_veto_is_plainly_ordinary():
+    model = small_model()
+    assert model.plainly_ordinary("vi dör haha")  # -2 - 0.5 - 10 < -3
+    assert not model.plainly_ordinary("vi dör")  # -2.5
+    # Longer than the messages the model learned from: never vetoed, however it scores.
+    long_passage = " ".join(["haha"] * (VETO_WORDS + 1))
+    assert model.score(long_passage) < model.veto
+    assert not model.plainly_ordinary(long_passage)
+
+
+def test_the_veto_drops_a_match_only_when_its_own_sentence_is_plainly_ordinary():
+    key, prefix = parse_phrase("vill dö")
+    listed = PhraseEntry(key, "critical", "self_harm", prefix=prefix, source="default:sv")
+    matcher = PhraseMatcher([listed], text_model=small_model())
+    assert not matcher.scan("jag vill dö av haha").matched_any
+    # Another sentence is not the match's: the laughter there does not drop it.
+    assert matcher.scan("jag vill dö. haha").reasons == (("self_harm", "listed_phrase"),)
+    assert matcher.scan("haha! jag vill dö").reasons == (("self_harm", "listed_phrase"),)
+    # Every match must lie in a plainly ordinary sentence.
+    assert matcher.scan("jag vill dö av haha. vill dö på riktigt").matched_any
+    # Without the model, or without the message as written (no sentences), no veto.
+    assert matcher.with_text_model(None).scan("jag vill dö av haha").matched_any
+    assert matcher.scan_normalised([normalise("jag vill dö av haha")]).matched_any
+
+
+def test_the_veto_never_drops_a_programme_phrase():
+    key, prefix = parse_phrase("vill dö")
+    own = PhraseEntry(key, "high", "self_harm", prefix=prefix, source="phrase:4")
+    matcher = PhraseMatcher([own], text_model=small_model())
+    assert matcher.scan("jag vill dö av haha").reasons == (("self_harm", "programme_phrase"),)
+
+
 def test_the_shipped_model_catches_a_farewell_no_rule_lists():
     shipped = compile_matcher()
-    text = "skrev ett sista brev till mamma ikväll"
+    text = "ni behöver inte boka nån ny tid åt mig"
     assert not shipped.with_text_model(None).scan(text).matched_any
     assert shipped.scan(text).reasons == (("self_harm", MODEL_REASON),)
     assert default_text_model().probability(normalise(text)) >= 0.9
