@@ -12,6 +12,7 @@ from bench.crisis_eval import (
     FRESH2_SET,
     FRESH3_SET,
     FRESH4_SET,
+    FRESH5_SET,
     FRESH_ORDINARY_SET,
     FRESH_SET,
     FROZEN,
@@ -145,6 +146,7 @@ UNSEEN_MEASURED = {
     "fresh2_b": (0.769, 14.0),
     "fresh3_b": (0.750, 17.5),
     "fresh4_b": (0.711, 37.7),
+    "fresh5_b": (0.785, 25.0),
 }
 
 
@@ -158,13 +160,15 @@ def test_the_shipped_rules_on_unseen_wording_reach_what_was_measured(rules_figur
 
 # The same b halves with the rules and a text model trained on every labelled row but
 # held_out and the half's own set (both halves): authors the model never read. Measured
-# when the model was added (docs/crisis-language.md, "The text model").
+# with the model's veto and fresh5 in its training (docs/crisis-language.md, "The text
+# model").
 UNSEEN_WITH_MODEL_MEASURED = {
-    "validation_b": (1.000, 22.5),
-    "fresh_b": (0.906, 15.1),
-    "fresh2_b": (0.898, 24.0),
-    "fresh3_b": (0.898, 25.1),
-    "fresh4_b": (0.878, 45.2),
+    "validation_b": (0.990, 11.2),
+    "fresh_b": (0.917, 15.1),
+    "fresh2_b": (0.910, 18.0),
+    "fresh3_b": (0.909, 17.5),
+    "fresh4_b": (0.896, 30.2),
+    "fresh5_b": (0.937, 42.5),
 }
 
 
@@ -180,22 +184,23 @@ def test_rules_and_a_model_that_never_read_the_set_reach_what_was_measured(cross
 
 
 def test_the_shipped_rules_on_the_frozen_held_out_part_reach_what_was_measured(figures, rules_figures):
-    # What the rules and the text model reach on held_out, measured when the model was
-    # added (docs/crisis-language.md): recall 0.909, precision 0.977, 27.8 false alarms
-    # per 1,000 ordinary messages. The rules alone: 0.807, 0.974, 27.8 (after the second
-    # round: 0.690, 0.942, 55.6; before it: 0.503, 0.832, 131.9). Floors just below, so a
-    # change that loses ground fails.
+    # What the rules and the text model reach on held_out (docs/crisis-language.md):
+    # recall 0.920 (172 of 187), precision 0.983, 20.8 false alarms per 1,000 ordinary
+    # messages; when the model was first added, without its veto or fresh5: 0.909, 0.977,
+    # 27.8. The rules alone: 0.807, 0.974, 27.8 (after the second round: 0.690, 0.942,
+    # 55.6; before it: 0.503, 0.832, 131.9). Floors just below, so a change that loses
+    # ground fails.
     held_out = figures["held_out"]
     assert held_out.rows == 331
-    assert held_out.recall >= 0.905
-    assert held_out.precision >= 0.975
-    assert held_out.false_alarms_per_1000 <= 27.8
+    assert held_out.recall >= 0.915
+    assert held_out.precision >= 0.98
+    assert held_out.false_alarms_per_1000 <= 20.9
     rules_alone = rules_figures["held_out"]
     assert rules_alone.recall >= 0.80
     assert rules_alone.precision >= 0.97
 
 
-@pytest.mark.xfail(strict=True, reason="not met: held_out recall 0.909, self_harm 0.742, 27.8 false alarms/1,000")
+@pytest.mark.xfail(strict=True, reason="not met: held_out recall 0.9198, self_harm 0.742, 20.8 false alarms/1,000")
 def test_the_shipped_rules_meet_the_targets_on_the_frozen_held_out_part(figures):
     held_out = figures["held_out"]
     assert held_out.recall >= TARGET_RECALL
@@ -222,12 +227,13 @@ def test_the_probe_is_ordinary_chat_only():
 
 
 # The fresh sets, in the order they were written: (file, its halves' prefix, messages,
-# in its a half, ordinary messages, positives per category).
+# in its a half, ordinary messages, positives per category in EVAL_CATEGORIES' order).
 FRESH_SETS = (
-    (FRESH_SET, "fresh", 783, 392, 399, 64),
-    (FRESH2_SET, "fresh2", 1960, 980, 1000, 160),
-    (FRESH3_SET, "fresh3", 1567, 784, 799, 128),
-    (FRESH4_SET, "fresh4", 1566, 784, 798, 128),
+    (FRESH_SET, "fresh", 783, 392, 399, (64,) * 6),
+    (FRESH2_SET, "fresh2", 1960, 980, 1000, (160,) * 6),
+    (FRESH3_SET, "fresh3", 1567, 784, 799, (128,) * 6),
+    (FRESH4_SET, "fresh4", 1566, 784, 798, (128,) * 6),
+    (FRESH5_SET, "fresh5", 1566, 784, 800, (127, 128, 127, 128, 128, 128)),
 )
 
 
@@ -238,8 +244,7 @@ def test_a_fresh_set_has_its_documented_shape(path, prefix, size, in_a, ordinary
     assert {r.split for r in rows} == {f"{prefix}_a", f"{prefix}_b"}
     assert sum(r.split == f"{prefix}_a" for r in rows) == in_a
     assert sum(r.label == 0 for r in rows) == ordinary
-    for category in EVAL_CATEGORIES:
-        assert sum(r.category == category for r in rows) == per_category
+    assert tuple(sum(r.category == category for r in rows) for category in EVAL_CATEGORIES) == per_category
     assert all((r.label == 0) == (r.category == "none") for r in rows)
 
 
