@@ -4,8 +4,9 @@ A message is normalised (case, Unicode, diacritics, leetspeak, elongation, punct
 Swedish chat spellings) and matched, whole words only, against phrase lists and concept
 words with one Aho-Corasick automaton (``pyahocorasick``); rules then fire where words
 of their concepts fall near each other, and blockers (a negation, a past tense, a
-hypothetical) cancel what they cover (``default_phrases/rules.tsv``). A message nothing
-matched is then weighed by a learned text model (``crisis.text_model``). The shipped
+hypothetical) cancel what they cover (``default_phrases/rules.tsv``). A learned text
+model (``crisis.text_model``) then weighs a message nothing matched, and drops a match
+whose every sentence it finds plainly ordinary. The shipped
 Swedish and English lists (``default_phrases/``) are read here; a programme's own lists
 live in the database (``crisis.models.PhraseList``), and ``crisis.scanning`` compiles
 and caches a matcher per programme (see docs/crisis-language.md). Both languages are

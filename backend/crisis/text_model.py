@@ -4,12 +4,14 @@ Rules of words and windows catch what they were written for; a crisis hinted at 
 words no rule lists ("ni behöver inte boka nån ny tid åt mig") slips past them. This model
 weighs every word and every pair of adjacent words of the normalised message (the form
 ``language.normalise`` gives), learned from the labelled corpus by
-``text_model_training``, and alerts when the sum passes its threshold. It never sees a
-message the rules already alerted on: the matcher asks it only when nothing matched.
+``text_model_training``. The matcher asks it twice: a message nothing matched alerts
+when the sum reaches the threshold, and a match whose every sentence scores below the
+veto (the model is sure it is ordinary chat) is dropped (``plainly_ordinary``).
 
 Two parts, both read from ``default_phrases/text_model.tsv``:
 - the alert score: a bias plus one weight per feature (logistic regression); the model
-  alerts when the score is at least the threshold (a log-odds);
+  alerts when the score is at least the threshold, and vetoes below the veto (both
+  log-odds);
 - the category: one weight per feature and category (naive Bayes over the labelled
   crisis messages), read only when the model alerts; the highest sum names it.
 
