@@ -181,8 +181,10 @@ def normalised_variants(text: str) -> tuple[str, ...]:
     folded = _fold(text)
     if not _LEET_CHARS.search(folded):
         return (_finish(folded),)
-    first = _finish(_unleet(folded, _LEET_I))
-    if "1" not in folded:
+    swapped = _unleet(folded, _LEET_I)
+    first = _finish(swapped)
+    # Nothing swapped (the digits are numbers, "kl 10"): the "l" reading swaps nothing either.
+    if "1" not in folded or swapped == folded:
         return (first,)
     second = _finish(_unleet(folded, _LEET_L))
     return (first,) if second == first else (first, second)
@@ -465,6 +467,8 @@ def default_rules() -> RuleSet:
 # break only.
 _CLAUSE_END = re.compile(r"[.!?;:,]+(?=\s|$)|[\n\r]+|\s[-\u2013\u2014]+\s")
 _SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)|[\n\r]+")
+# What may follow a message's last sentence without starting another.
+_SENTENCE_TAIL = re.compile(r"[.!?\s]+$")
 
 
 def clause_starts(text: str, *, sentences: bool = False) -> list[int]:
@@ -659,7 +663,10 @@ class PhraseMatcher:
         if any(hit[4] == "programme_phrase" for hit in hits):
             return False
         words = normalised.split()
-        starts = [0, *clause_starts(text, sentences=True), len(words)]
+        if _SENTENCE_END.search(_SENTENCE_TAIL.sub("", text)):
+            starts = [0, *clause_starts(text, sentences=True), len(words)]
+        else:  # one sentence, the usual chat message: no need to normalise its parts
+            starts = [0, len(words)]
         for first, last, *_ in hits:
             sentence = words[starts[bisect_right(starts, first) - 1] : starts[bisect_right(starts, last)]]
             if not self.text_model.plainly_ordinary(" ".join(sentence)):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from itertools import pairwise, repeat
 from pathlib import Path
@@ -55,15 +55,20 @@ class TextModel:
     categories: tuple[str, ...]
     category_bias: tuple[float, ...]
     category_weights: dict[str, tuple[float, ...]]
+    # Derived from ``weights`` for speed: single words apart, and pairs keyed by a tuple of
+    # words, which ``pairwise`` yields as it is, so no joined string is built per pair.
+    _words: dict[str, float] = field(init=False, repr=False, compare=False)
+    _pairs: dict[tuple[str, ...], float] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_words", {f: w for f, w in self.weights.items() if " " not in f})
+        object.__setattr__(self, "_pairs", {tuple(f.split(" ")): w for f, w in self.weights.items() if " " in f})
 
     def score(self, normalised: str) -> float:
         """The alert log-odds of one normalised message."""
         words = normalised.split()
-        weight = self.weights.get
-        total = self.bias + sum(map(weight, words, repeat(0.0)))
-        if len(words) > 1:
-            total += sum(map(weight, map(" ".join, pairwise(words)), repeat(0.0)))
-        return total
+        total = self.bias + sum(map(self._words.get, words, repeat(0.0)))
+        return total + sum(map(self._pairs.get, pairwise(words), repeat(0.0)))
 
     def probability(self, normalised: str) -> float:
         return 1.0 / (1.0 + math.exp(-self.score(normalised)))
