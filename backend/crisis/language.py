@@ -467,8 +467,8 @@ def default_rules() -> RuleSet:
 # break only.
 _CLAUSE_END = re.compile(r"[.!?;:,]+(?=\s|$)|[\n\r]+|\s[-\u2013\u2014]+\s")
 _SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)|[\n\r]+")
-# What may follow a message's last sentence without starting another.
-_SENTENCE_TAIL = re.compile(r"[.!?\s]+$")
+# What may close a message's last clause without starting another.
+_CLOSING = re.compile(r"[.!?;:,\s]+$")
 
 
 def clause_starts(text: str, *, sentences: bool = False) -> list[int]:
@@ -525,6 +525,7 @@ _Hit: TypeAlias = tuple[int, int, str, str, str, str, bool]
 # bit of each rule concept among them.
 _Value: TypeAlias = tuple[int, tuple[PhraseEntry, ...], int]
 _LISTED = 1
+_CRITICAL = Severity.CRITICAL.value
 _EXCLUSION = 2
 # Where a match lies in the padded text: first and last character, and its entry.
 _Found: TypeAlias = tuple[int, int, PhraseEntry]
@@ -654,22 +655,23 @@ class PhraseMatcher:
         )
 
     def _vetoed(self, normalised: str, hits: list[_Hit], text: str | None) -> bool:
-        """Whether the text model calls every sentence a match lies in plainly ordinary
+        """Whether the text model calls every clause a match lies in plainly ordinary
         (``TextModel.plainly_ordinary``), so the matches are dropped. Never for a
-        programme's own phrase: the programme chose it, and the model has not read its
-        words."""
+        critical match (a method, an overdose, a plan: missing one costs too much to let
+        a model of words overrule it), and never for a programme's own phrase (the
+        programme chose it, and the model has not read its words)."""
         if self.text_model is None or text is None:
             return False
-        if any(hit[4] == "programme_phrase" for hit in hits):
+        if any(hit[2] == _CRITICAL or hit[4] == "programme_phrase" for hit in hits):
             return False
         words = normalised.split()
-        if _SENTENCE_END.search(_SENTENCE_TAIL.sub("", text)):
-            starts = [0, *clause_starts(text, sentences=True), len(words)]
-        else:  # one sentence, the usual chat message: no need to normalise its parts
+        if _CLAUSE_END.search(_CLOSING.sub("", text)):
+            starts = [0, *clause_starts(text), len(words)]
+        else:  # one clause, the usual chat message: no need to normalise its parts
             starts = [0, len(words)]
         for first, last, *_ in hits:
-            sentence = words[starts[bisect_right(starts, first) - 1] : starts[bisect_right(starts, last)]]
-            if not self.text_model.plainly_ordinary(" ".join(sentence)):
+            clause = words[starts[bisect_right(starts, first) - 1] : starts[bisect_right(starts, last)]]
+            if not self.text_model.plainly_ordinary(" ".join(clause)):
                 return False
         return True
 

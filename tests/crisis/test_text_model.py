@@ -163,23 +163,26 @@ def test_a_short_passage_below_the_veto_is_plainly_ordinary():
     assert not model.plainly_ordinary(long_passage)
 
 
-def test_the_veto_drops_a_match_only_when_its_own_sentence_is_plainly_ordinary():
+def test_the_veto_drops_a_match_only_when_its_own_clause_is_plainly_ordinary():
     key, prefix = parse_phrase("vill dö")
-    listed = PhraseEntry(key, "critical", "self_harm", prefix=prefix, source="default:sv")
+    listed = PhraseEntry(key, "high", "self_harm", prefix=prefix, source="default:sv")
     matcher = PhraseMatcher([listed], text_model=small_model())
     assert not matcher.scan("jag vill dö av haha").matched_any
-    # Another sentence is not the match's: the laughter there does not drop it.
+    # Another clause is not the match's: the laughter there does not drop it.
     assert matcher.scan("jag vill dö. haha").reasons == (("self_harm", "listed_phrase"),)
-    assert matcher.scan("haha! jag vill dö").reasons == (("self_harm", "listed_phrase"),)
-    # Every match must lie in a plainly ordinary sentence.
+    assert matcher.scan("haha, jag vill dö").reasons == (("self_harm", "listed_phrase"),)
+    # Every match must lie in a plainly ordinary clause.
     assert matcher.scan("jag vill dö av haha. vill dö på riktigt").matched_any
-    # Without the model, or without the message as written (no sentences), no veto.
+    # Without the model, or without the message as written (no clauses), no veto.
     assert matcher.with_text_model(None).scan("jag vill dö av haha").matched_any
     assert matcher.scan_normalised([normalise("jag vill dö av haha")]).matched_any
 
 
-def test_the_veto_never_drops_a_programme_phrase():
+def test_the_veto_never_drops_a_critical_match_or_a_programme_phrase():
     key, prefix = parse_phrase("vill dö")
+    critical = PhraseEntry(key, "critical", "self_harm", prefix=prefix, source="default:sv")
+    matcher = PhraseMatcher([critical], text_model=small_model())
+    assert matcher.scan("jag vill dö av haha").reasons == (("self_harm", "listed_phrase"),)
     own = PhraseEntry(key, "high", "self_harm", prefix=prefix, source="phrase:4")
     matcher = PhraseMatcher([own], text_model=small_model())
     assert matcher.scan("jag vill dö av haha").reasons == (("self_harm", "programme_phrase"),)
