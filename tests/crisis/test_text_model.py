@@ -188,6 +188,16 @@ def test_the_veto_never_drops_a_critical_match_or_a_programme_phrase():
     assert matcher.scan("jag vill dö av haha").reasons == (("self_harm", "programme_phrase"),)
 
 
+def test_the_shipped_model_vetoes_no_crisis_the_rules_were_written_for():
+    # Written for the rules (test_rules.py). When the model was trained, it gave each of
+    # them under 1% as a whole, and a veto over every match dropped them: the veto now
+    # leaves critical matches alone and reads only the match's clause.
+    shipped = compile_matcher()
+    cases = {"jag dör av skratt, men jag vill dö": "self_harm", "I overdid it with my meds": "overdose"}
+    for text, category in cases.items():
+        assert category in shipped.scan(text).categories, text
+
+
 def test_the_shipped_model_catches_a_farewell_no_rule_lists():
     shipped = compile_matcher()
     text = "ni behöver inte boka nån ny tid åt mig"
