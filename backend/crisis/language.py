@@ -6,7 +6,7 @@ words with one Aho-Corasick automaton (``pyahocorasick``); rules then fire where
 of their concepts fall near each other, and blockers (a negation, a past tense, a
 hypothetical) cancel what they cover (``default_phrases/rules.tsv``). A learned text
 model (``crisis.text_model``) then weighs a message nothing matched, and drops a match
-whose every sentence it finds plainly ordinary. The shipped
+that is not critical when every clause it lies in reads as plainly ordinary. The shipped
 Swedish and English lists (``default_phrases/``) are read here; a programme's own lists
 live in the database (``crisis.models.PhraseList``), and ``crisis.scanning`` compiles
 and caches a matcher per programme (see docs/crisis-language.md). Both languages are
@@ -632,9 +632,12 @@ class PhraseMatcher:
         if self._automaton is None:
             return NO_MATCH
         found: list[_Hit] = []
-        for normalised in variants:
+        for reading, normalised in enumerate(variants):
             hits = self._hits(f" {normalised} ", text)
-            if hits and not self._vetoed(normalised, hits, text):
+            # ``clause_starts`` counts the words of the first reading; a filler dropped in
+            # one reading and not the other ("l1ksom") would shift the clauses, so a match
+            # only another reading found is never vetoed.
+            if hits and not (reading == 0 and self._vetoed(normalised, hits, text)):
                 found += hits
         if not found:
             return self._text_model_verdict(variants)

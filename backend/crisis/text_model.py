@@ -5,8 +5,9 @@ words no rule lists ("ni behöver inte boka nån ny tid åt mig") slips past the
 weighs every word and every pair of adjacent words of the normalised message (the form
 ``language.normalise`` gives), learned from the labelled corpus by
 ``text_model_training``. The matcher asks it twice: a message nothing matched alerts
-when the sum reaches the threshold, and a match whose every sentence scores below the
-veto (the model is sure it is ordinary chat) is dropped (``plainly_ordinary``).
+when the sum reaches the threshold, and a match that is not critical is dropped when
+every clause it lies in scores below the veto (the model is sure it is ordinary chat;
+``plainly_ordinary``).
 
 Two parts, both read from ``default_phrases/text_model.tsv``:
 - the alert score: a bias plus one weight per feature (logistic regression); the model
@@ -65,10 +66,12 @@ class TextModel:
         object.__setattr__(self, "_pairs", {tuple(f.split(" ")): w for f, w in self.weights.items() if " " in f})
 
     def score(self, normalised: str) -> float:
-        """The alert log-odds of one normalised message."""
+        """The alert log-odds of one normalised message. A word or pair counts once however
+        often it occurs, as in training (``dict.fromkeys`` keeps the order, so the sum is
+        the same on every run)."""
         words = normalised.split()
-        total = self.bias + sum(map(self._words.get, words, repeat(0.0)))
-        return total + sum(map(self._pairs.get, pairwise(words), repeat(0.0)))
+        total = self.bias + sum(map(self._words.get, dict.fromkeys(words), repeat(0.0)))
+        return total + sum(map(self._pairs.get, dict.fromkeys(pairwise(words)), repeat(0.0)))
 
     def probability(self, normalised: str) -> float:
         return 1.0 / (1.0 + math.exp(-self.score(normalised)))
@@ -81,7 +84,7 @@ class TextModel:
     def category(self, normalised: str) -> str:
         """The most likely crisis category of a message the model alerted on."""
         sums = list(self.category_bias)
-        for feature in features(normalised):
+        for feature in dict.fromkeys(features(normalised)):
             for index, weight in enumerate(self.category_weights.get(feature, ())):
                 sums[index] += weight
         return self.categories[max(range(len(sums)), key=sums.__getitem__)]
@@ -111,20 +114,45 @@ def _number(cell: str, where: str) -> float:
     return value
 
 
-_HEADER_ROWS = ("bias", "threshold", "veto", "category_bias")
+# The header rows, in the order the file gives them, before any feature row.
+_HEADER_ROWS = ("bias", "threshold", "veto", "categories", "category_bias")
+_ONE_NUMBER = ("bias", "threshold", "veto")
 
 
-def _header_values(row: str, cells: list[str], where: str) -> tuple[float, ...]:
-    values = tuple(_number(cell, where) for cell in cells)
-    if row != "category_bias" and len(values) != 1:
-        raise ValueError(f"{where}: {row} takes one number, found {len(values)}")
-    return values
+@dataclass
+class _Header:
+    """The header rows read so far: each row's cells and where it was."""
+
+    rows: dict[str, tuple[list[str], str]] = field(default_factory=dict)
+
+    def add(self, row: str, cells: list[str], where: str) -> None:
+        if row in self.rows:
+            raise ValueError(f"{where}: {row} is given twice")
+        if row in _ONE_NUMBER and len(cells) != 1:
+            raise ValueError(f"{where}: {row} takes one number, found {len(cells)}")
+        if row != "categories":
+            for cell in cells:
+                _number(cell, where)
+        self.rows[row] = (cells, where)
+
+    def number(self, row: str) -> float:
+        cells, where = self.rows[row]
+        return _number(cells[0], where)
+
+    def checked(self, name: str) -> tuple[tuple[str, ...], tuple[float, ...]]:
+        """The categories and their biases, once every header row is in."""
+        missing = [row for row in _HEADER_ROWS if row not in self.rows]
+        if missing:
+            raise ValueError(f"{name}: missing header rows {', '.join(missing)}")
+        categories = tuple(self.rows["categories"][0])
+        cells, where = self.rows["category_bias"]
+        if len(cells) != len(categories):
+            raise ValueError(f"{where}: category_bias has {len(cells)} values for {len(categories)} categories")
+        return categories, tuple(_number(cell, where) for cell in cells)
 
 
 def _feature_weights(cells: list[str], categories: int, where: str) -> tuple[float, tuple[float, ...]]:
     """A feature row's alert weight and its category weights (none, or one per category)."""
-    if not categories:
-        raise ValueError(f"{where}: a feature before the categories row")
     if len(cells) not in (1, 1 + categories):
         raise ValueError(f"{where}: expected 2 or {2 + categories} cells, found {len(cells) + 1}")
     alert, *by_category = (_number(cell, where) for cell in cells)
@@ -132,46 +160,44 @@ def _feature_weights(cells: list[str], categories: int, where: str) -> tuple[flo
 
 
 def parse_text_model(lines: Iterable[str], *, name: str = MODEL_FILE.name) -> TextModel:
-    """Read the model file: ``bias``, ``threshold``, ``veto``, ``categories`` and
-    ``category_bias`` header rows, then one row per feature: the feature, its alert
-    weight, and one weight per category (the category cells may be left out for a feature
-    that says nothing of the category). Raises ``ValueError`` naming the line of anything
-    else."""
-    header: dict[str, tuple[float, ...]] = {}
+    """Read the model file: the header rows ``bias``, ``threshold``, ``veto``,
+    ``categories`` and ``category_bias``, each once, then one row per feature: the
+    feature, its alert weight, and one weight per category (the category cells may be left
+    out for a feature that says nothing of the category). A word of the corpus may share a
+    header row's name: once every header row is in, every row is a feature. Raises
+    ``ValueError`` naming the line of anything else."""
+    header = _Header()
+    categories: tuple[str, ...] | None = None
+    category_bias: tuple[float, ...] = ()
     weights: dict[str, float] = {}
     category_weights: dict[str, tuple[float, ...]] = {}
-    categories: tuple[str, ...] = ()
     for number, line in enumerate(lines, start=1):
         if not line.strip() or line.startswith("#"):
             continue
-        feature, *numbers = line.rstrip("\n").split("\t")
+        feature, *cells = line.rstrip("\n").split("\t")
         where = f"{name}:{number}"
-        if feature == "categories":
-            categories = tuple(numbers)
-        elif feature in _HEADER_ROWS:
-            header[feature] = _header_values(feature, numbers, where)
-        else:
-            alert, by_category = _feature_weights(numbers, len(categories), where)
-            if feature in weights:
-                raise ValueError(f"{where}: feature {feature!r} is listed twice")
-            weights[feature] = alert
-            if by_category:
-                category_weights[feature] = by_category
-    missing = [row for row in _HEADER_ROWS if row not in header]
-    missing += [] if categories else ["categories"]
-    if missing:
-        raise ValueError(f"{name}: missing header rows {', '.join(missing)}")
-    if len(header["category_bias"]) != len(categories):
-        raise ValueError(
-            f"{name}: category_bias has {len(header['category_bias'])} values for {len(categories)} categories"
-        )
+        if categories is None and feature in _HEADER_ROWS:
+            header.add(feature, cells, where)
+            if len(header.rows) == len(_HEADER_ROWS):
+                categories, category_bias = header.checked(name)
+            continue
+        if categories is None:
+            categories, category_bias = header.checked(name)
+        alert, by_category = _feature_weights(cells, len(categories), where)
+        if feature in weights:
+            raise ValueError(f"{where}: feature {feature!r} is listed twice")
+        weights[feature] = alert
+        if by_category:
+            category_weights[feature] = by_category
+    if categories is None:
+        categories, category_bias = header.checked(name)
     return TextModel(
-        bias=header["bias"][0],
-        threshold=header["threshold"][0],
-        veto=header["veto"][0],
+        bias=header.number("bias"),
+        threshold=header.number("threshold"),
+        veto=header.number("veto"),
         weights=weights,
         categories=categories,
-        category_bias=header["category_bias"],
+        category_bias=category_bias,
         category_weights=category_weights,
     )
 

@@ -167,10 +167,10 @@ def test_the_shipped_rules_on_unseen_wording_reach_what_was_measured(rules_figur
 UNSEEN_WITH_MODEL_MEASURED = {
     "validation_b": (0.990, 11.2),
     "fresh_b": (0.927, 15.1),
-    "fresh2_b": (0.931, 20.0),
-    "fresh3_b": (0.906, 20.1),
+    "fresh2_b": (0.929, 18.0),
+    "fresh3_b": (0.909, 20.1),
     "fresh4_b": (0.904, 37.7),
-    "fresh5_b": (0.940, 35.0),
+    "fresh5_b": (0.935, 35.0),
     "fresh6_b": (0.915, 37.7),
 }
 

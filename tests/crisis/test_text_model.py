@@ -38,6 +38,9 @@ haha\t-10.0
 """
 
 
+HEADER = "bias\t1\nthreshold\t1\nveto\t-1\ncategories\ta\ncategory_bias\t0\n"
+
+
 def small_model() -> TextModel:
     return parse_text_model(SMALL_MODEL.splitlines(keepends=True), name="small.tsv")
 
@@ -73,17 +76,32 @@ def test_the_model_alerts_at_its_threshold_in_the_category_its_weights_favour():
         ("bias\tnan\n", "small.tsv:1: 'nan' is not a finite number"),
         ("bias\n", "small.tsv:1: bias takes one number, found 0"),
         ("threshold\t1\t2\n", "small.tsv:1: threshold takes one number, found 2"),
-        ("ord\t1.0\n", "small.tsv:1: a feature before the categories row"),
-        ("categories\ta\tb\nord\t1.0\t2.0\n", "small.tsv:2: expected 2 or 4 cells, found 3"),
-        ("categories\ta\nord\t1.0\nord\t2.0\n", "small.tsv:3: feature 'ord' is listed twice"),
-        ("categories\ta\nord\tett\n", "small.tsv:2: 'ett' is not a number"),
+        ("ord\t1.0\n", "small.tsv: missing header rows bias, threshold, veto, categories, category_bias"),
+        (HEADER + "ord\t1.0\t2.0\t3.0\n", "small.tsv:6: expected 2 or 3 cells, found 4"),
+        (HEADER + "ord\t1.0\nord\t2.0\n", "small.tsv:7: feature 'ord' is listed twice"),
+        (HEADER + "ord\tett\n", "small.tsv:6: 'ett' is not a number"),
         ("bias\t1\nthreshold\t1\ncategories\ta\n", "small.tsv: missing header rows veto, category_bias"),
-        ("bias\t1\nthreshold\t1\nveto\t-1\ncategories\ta\ncategory_bias\t1\t2\n", "category_bias has 2 values for 1"),
+        ("bias\t1\nbias\t2\n", "small.tsv:2: bias is given twice"),
+        ("bias\t1\nthreshold\t1\nveto\t-1\ncategories\ta\ncategory_bias\t1\t2\n", "small.tsv:5: category_bias has 2"),
     ],
 )
 def test_a_broken_model_file_is_refused_naming_the_line(text, message):
     with pytest.raises(ValueError, match=message):
         parse_text_model(text.splitlines(keepends=True), name="small.tsv")
+
+
+def test_after_the_header_a_word_named_like_a_header_row_is_a_feature():
+    model = parse_text_model((HEADER + "bias\t0.5\ncategories\t2.0\t1.0\n").splitlines(keepends=True))
+    assert (model.bias, model.categories) == (1.0, ("a",))
+    assert model.weights == {"bias": 0.5, "categories": 2.0}
+    assert model.category_weights == {"categories": (1.0,)}
+
+
+def test_a_word_or_pair_counts_once_however_often_it_is_written():
+    # As in training, which reads whether a feature is there, not how often.
+    model = small_model()
+    assert model.score("hotar hotar hotar") == model.score("hotar") == -2.0 + 3.5
+    assert model.score("sista brev sista brev") == -2.0 + 1.5 + 1.0 + 0.75
 
 
 def toy_examples() -> list[Example]:
@@ -173,6 +191,10 @@ def test_the_veto_drops_a_match_only_when_its_own_clause_is_plainly_ordinary():
     assert matcher.scan("haha, jag vill dö").reasons == (("self_harm", "listed_phrase"),)
     # Every match must lie in a plainly ordinary clause.
     assert matcher.scan("jag vill dö av haha. vill dö på riktigt").matched_any
+    # A match only the "1"-as-"l" reading finds is never vetoed: that reading may have
+    # other words than the one the clauses are counted in ("1iksom" is the filler
+    # "liksom" in the first reading only).
+    assert matcher.scan("haha 1iksom, vi11 dö").reasons == (("self_harm", "listed_phrase"),)
     # Without the model, or without the message as written (no clauses), no veto.
     assert matcher.with_text_model(None).scan("jag vill dö av haha").matched_any
     assert matcher.scan_normalised([normalise("jag vill dö av haha")]).matched_any
