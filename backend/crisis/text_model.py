@@ -145,6 +145,8 @@ class _Header:
         if missing:
             raise ValueError(f"{name}: missing header rows {', '.join(missing)}")
         categories = tuple(self.rows["categories"][0])
+        if not categories or not all(categories):
+            raise ValueError(f"{self.rows['categories'][1]}: categories needs at least one name, and no empty one")
         cells, where = self.rows["category_bias"]
         if len(cells) != len(categories):
             raise ValueError(f"{where}: category_bias has {len(cells)} values for {len(categories)} categories")

@@ -82,6 +82,8 @@ def test_the_model_alerts_at_its_threshold_in_the_category_its_weights_favour():
         (HEADER + "ord\tett\n", "small.tsv:6: 'ett' is not a number"),
         ("bias\t1\nthreshold\t1\ncategories\ta\n", "small.tsv: missing header rows veto, category_bias"),
         ("bias\t1\nbias\t2\n", "small.tsv:2: bias is given twice"),
+        ("bias\t1\nthreshold\t1\nveto\t-1\ncategories\ncategory_bias\n", "small.tsv:4: categories needs at least"),
+        ("bias\t1\nthreshold\t1\nveto\t-1\ncategories\ta\t\ncategory_bias\t1\t1\n", "small.tsv:4: categories needs"),
         ("bias\t1\nthreshold\t1\nveto\t-1\ncategories\ta\ncategory_bias\t1\t2\n", "small.tsv:5: category_bias has 2"),
     ],
 )
