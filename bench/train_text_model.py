@@ -20,15 +20,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from backend.crisis.language import CATEGORIES
 from backend.crisis.text_model import MODEL_FILE
-from backend.crisis.text_model_training import Settings, serialise
-from bench.crisis_eval import model_examples, read_all_rows, train_text_model
+from backend.crisis.text_model_training import Settings, serialise, train
+from bench.crisis_eval import model_examples, read_all_rows
 
 
 def shipped_model_text() -> str:
     """The model file as training on the corpus gives it."""
-    rows = read_all_rows()
-    examples = model_examples(rows)
+    examples = model_examples(read_all_rows())
     settings = Settings()
     comment = [
         "The crisis text model (backend/crisis/text_model.py). Generated: do not edit; run",
@@ -38,7 +38,7 @@ def shipped_model_text() -> str:
         f"alerting at probability {settings.alert_probability}. Rows: feature, alert weight, "
         "then one weight per category.",
     ]
-    return serialise(train_text_model(rows), comment=comment)
+    return serialise(train(examples, CATEGORIES, settings), comment=comment)
 
 
 def main() -> None:

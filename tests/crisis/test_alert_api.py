@@ -172,15 +172,19 @@ def test_timeline_shows_nothing_before_escalation(case, contact, as_staff):
     assert timezone.now() >= Alert.objects.get().created_at
 
 
-def test_crisis_language_in_a_defector_message_raises_a_keyword_alert(case, contact, defector_device, as_staff):
+def device_sends(device, case, body: str) -> None:
+    """The defector's app sends ``body`` over REST, as it does in use."""
     conversation = Conversation.objects.get(case=case)
-    app = device_client(defector_device)
-    sent = app.post(
+    sent = device_client(device).post(
         f"/api/v1/conversations/{conversation.pk}/messages",
-        {"client_id": str(uuid.uuid4()), "body": "Jag orkar inte mer, har tagit hela burken med tabletter"},
+        {"client_id": str(uuid.uuid4()), "body": body},
         format="json",
     )
     assert sent.status_code == 201
+
+
+def test_crisis_language_in_a_defector_message_raises_a_keyword_alert(case, contact, defector_device, as_staff):
+    device_sends(defector_device, case, "Jag orkar inte mer, har tagit hela burken med tabletter")
     alert = Alert.objects.get(kind="keyword")
     assert alert.severity_name == "critical" and "self_harm" in alert.categories
     # The alert and its timeline say what kind of danger, never the words.
@@ -189,19 +193,8 @@ def test_crisis_language_in_a_defector_message_raises_a_keyword_alert(case, cont
 
 
 def test_a_keyword_alert_explains_which_category_and_rule_fired(case, contact, defector_device, as_staff):
-    conversation = Conversation.objects.get(case=case)
-    app = device_client(defector_device)
-
-    def send(body: str) -> None:
-        sent = app.post(
-            f"/api/v1/conversations/{conversation.pk}/messages",
-            {"client_id": str(uuid.uuid4()), "body": body},
-            format="json",
-        )
-        assert sent.status_code == 201
-
-    send("dom hotade lillebror utanför skolan idag")
-    send("tog 20 stesolid för en halvtimme sen")
+    device_sends(defector_device, case, "dom hotade lillebror utanför skolan idag")
+    device_sends(defector_device, case, "tog 20 stesolid för en halvtimme sen")
     alert = Alert.objects.get(kind="keyword")
     expected = [
         {"category": "overdose", "rule": "medicine_quantity"},
@@ -221,13 +214,7 @@ def test_a_keyword_alert_explains_which_category_and_rule_fired(case, contact, d
 
 
 def test_a_hint_no_rule_lists_raises_a_high_alert_the_text_model_explains(case, contact, defector_device, as_staff):
-    conversation = Conversation.objects.get(case=case)
-    sent = device_client(defector_device).post(
-        f"/api/v1/conversations/{conversation.pk}/messages",
-        {"client_id": str(uuid.uuid4()), "body": "ni behöver inte boka nån ny tid åt mig"},
-        format="json",
-    )
-    assert sent.status_code == 201
+    device_sends(defector_device, case, "ni behöver inte boka nån ny tid åt mig")
     alert = Alert.objects.get(kind="keyword")
     assert (alert.severity_name, alert.categories) == ("high", ["self_harm"])
     detail = as_staff(contact).get(f"/api/v1/alerts/{alert.pk}").json()
