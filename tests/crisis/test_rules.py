@@ -1064,6 +1064,8 @@ def test_fifth_pass_overdose_ideas_fire(scanner):
         "tömde kartan med imovane som jag fick utskriven": "emptied_medicine",
         "tog mina hjärtmediciner två gånger, nu är jag yr": "medicine_symptoms",
         "took a load of my heart tablets, my pulse is very slow": "medicine_symptoms",
+        "tog åtta bars med en flaska vodka, allt snurrar": "bars_counted",
+        "necked 6 bars and now i cant stand": "bars_counted",
     }.items():
         assert ("overdose", rule) in reasons(scanner, text), text
 
@@ -1079,6 +1081,8 @@ def test_fifth_pass_overdose_twins_stay_quiet(scanner):
         "tog mina tabletter som läkaren skrev ut",
         "pappa glömde sina hjärttabletter hemma igen",
         "the entire bottle of shampoo leaked in my bag",
+        "there are 10 bars on this street, cant walk straight for all the people",
+        "10 bars i signal här ute, äntligen",
     ):
         assert not scanner.scan(text).matched_any, text
 
@@ -1089,6 +1093,9 @@ def test_fifth_pass_substance_money_errands_and_goods_fire(scanner):
         "de bad mig räkna deras pengar en sista gång": "handling_group_money",
         "they want me looking after their money again": "handling_group_money",
         "said yes to minding their money one last time": "handling_group_money",
+        "dom vill att jag tar hand om deras pengar igen": "handling_group_money",
+        "keeping six for them again tonight": "lookout_for_group",
+        "sköter luren igen, förlåt": "phone_orders_again",
         "står vakt åt de äldre killarna igen": "lookout_for_group",
         "doing lookout for them again tonight": "lookout_for_group",
         "fick tillbaka min gamla lur, tar beställningar igen": "phone_orders_again",
@@ -1155,6 +1162,7 @@ def test_fifth_pass_substance_twins_stay_quiet(scanner):
         "did my drug test today, smoked nothing, all clean",
         "smoke with the old boys from football yesterday",
         "back on the lookout for a new job",
+        "kan du hålla koll åt dom på barnen ikväll",
         "tar beställningar igen på restaurangen",
         "started taking orders again at the cafe",
         "mamma gav mig en påse att lämna till mormor",
@@ -1170,3 +1178,26 @@ def test_fifth_pass_substance_twins_stay_quiet(scanner):
         "tog nåt som grannen hade till festen, en paj",
     ):
         assert not scanner.scan(text).matched_any, text
+
+
+def test_fifth_pass_sober_streaks_past_use_and_ordinary_doses_stay_quiet(scanner):
+    for text in (
+        "ett helt år utan kokain idag, firar med tårta",
+        "90 days without weed today, proud of myself",
+        "jag var beroende av heroin i tio år, nu jobbar jag som handledare",
+        "i was addicted to coke in my twenties, long story",
+        "var på NA-möte, inte för att jag rökt, bara för gemenskapen",
+        "went to a meeting, not that i drank, just needed the company",
+        "har två kartor alvedon hemma men tar bara en när jag har feber",
+        "got a whole pack of ibuprofen but i only take one when my back hurts",
+        "lägger mig nu, fick melatonin av läkaren",
+        "ska lägga in lite grejer att göra på sommarlovet",
+        "my last job before the holidays was a delivery, boss was happy",
+    ):
+        assert not scanner.scan(text).matched_any, text
+    for text, category in (
+        ("200 dagar utan braj och igår rökte jag igen", "relapse"),
+        ("lägger mig nu efter 6 öl och 10 sobril", "overdose"),
+        ("tar bara en när knät värker men idag tog jag 20 ipren", "overdose"),
+    ):
+        assert any(found == category for found, _ in reasons(scanner, text)), text
