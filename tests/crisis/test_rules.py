@@ -1044,3 +1044,160 @@ def test_self_harm_ideas_of_round_four_and_their_ordinary_twins(scanner):
         "got the rope out on the boat",
     ):
         assert not any(category == "self_harm" for category, _ in reasons(scanner, text)), text
+
+
+# --- fifth pass: substance and overdose ---
+
+
+def test_fifth_pass_overdose_ideas_fire(scanner):
+    for text, rule in {
+        "har tagit pappas blodtryckstabletter, typ tolv stycken": "medicine_quantity",
+        "svalde 20 hjärttabletter nyss": "medicine_quantity",
+        "took 15 of my heart meds an hour ago": "medicine_quantity",
+        "tog fler sobril än jag får, kanske åtta": "took_more_than_allowed",
+        "popped more pregabs than im allowed tonight": "took_more_than_allowed",
+        "tog mina stesolid dubbelt idag": "took_doubled",
+        "took my seroquel double tonight": "took_doubled",
+        "doubled my xanax this afternoon": "double_dosed",
+        "dubblade mina sobril igår kväll och idag": "double_dosed",
+        "just swallowed the entire bottle of ibuprofen": "took_whole_pack",
+        "tömde kartan med imovane som jag fick utskriven": "emptied_medicine",
+        "tog mina hjärtmediciner två gånger, nu är jag yr": "medicine_symptoms",
+        "took a load of my heart tablets, my pulse is very slow": "medicine_symptoms",
+        "tog åtta bars med en flaska vodka, allt snurrar": "bars_counted",
+        "necked 6 bars and now i cant stand": "bars_counted",
+    }.items():
+        assert ("overdose", rule) in reasons(scanner, text), text
+
+
+def test_fifth_pass_overdose_twins_stay_quiet(scanner):
+    for text in (
+        "mamma tar sina blodtryckstabletter varje morgon",
+        "har tagit hjärtmedicinen idag som vanligt",
+        "doktorn dubblade min dos av sertralin",
+        "my doctor doubled my sertraline last week",
+        "tog en dubbel espresso och mina tabletter",
+        "i doubled my workout and took my vitamins",
+        "tog mina tabletter som läkaren skrev ut",
+        "pappa glömde sina hjärttabletter hemma igen",
+        "the entire bottle of shampoo leaked in my bag",
+        "there are 10 bars on this street, cant walk straight for all the people",
+        "10 bars i signal här ute, äntligen",
+    ):
+        assert not scanner.scan(text).matched_any, text
+
+
+def test_fifth_pass_substance_money_errands_and_goods_fire(scanner):
+    for text, rule in {
+        "dom vill att jag håller i deras pengar igen, sa ja": "handling_group_money",
+        "de bad mig räkna deras pengar en sista gång": "handling_group_money",
+        "they want me looking after their money again": "handling_group_money",
+        "said yes to minding their money one last time": "handling_group_money",
+        "dom vill att jag tar hand om deras pengar igen": "handling_group_money",
+        "keeping six for them again tonight": "lookout_for_group",
+        "sköter luren igen, förlåt": "phone_orders_again",
+        "står vakt åt de äldre killarna igen": "lookout_for_group",
+        "doing lookout for them again tonight": "lookout_for_group",
+        "fick tillbaka min gamla lur, tar beställningar igen": "phone_orders_again",
+        "got the burner back, taking orders again": "phone_orders_again",
+        "han gav mig ett paket att leverera imorgon": "handed_bag_to_keep",
+        "he came round with a bag to keep for them, i said yeah": "handed_bag_to_keep",
+        "dom pressade mig att ta emot paket åt dom": "packages_in_my_name",
+        "they pushed me to take packages for them in my name": "packages_in_my_name",
+        "började sälja stulna telefoner igen": "fencing_again",
+        "selling stolen goods again, need money for rent": "fencing_again",
+        "tog emot ett parti mobiler åt en gammal bekant": "received_goods_for_contact",
+        "took in a batch of phones for an old mate, a last favour he said": "received_goods_for_contact",
+        "gamla gänget behövde en chaufför, jag sa ja": "driver_for_group",
+        "the old crew needed a driver for one trip and i agreed": "driver_for_group",
+    }.items():
+        assert ("relapse", rule) in reasons(scanner, text), text
+
+
+def test_fifth_pass_substance_use_and_drinking_fire(scanner):
+    for text, rule in {
+        "tog något på festen, inte ens vet vad det var": "took_unknown_thing",
+        "took something a mate had, dont know what it was": "took_unknown_thing",
+        "tog en stesolid jag inte har recept på": "medicine_not_mine",
+        "took a couple of oxy, i dont have a prescription for them": "medicine_not_mine",
+        "är fett full nu ärligt talat": "not_sober_now",
+        "im so drunk right now": "not_sober_now",
+        "sitter på puben, femte ölen": "drinks_counted",
+        "at the pub, on my seventh pint": "drinks_counted",
+        "öl till frukost idag": "alcohol_for_breakfast",
+        "had wine for breakfast again": "alcohol_for_breakfast",
+        "sitter och dricker ensam i parken": "drinking_alone_somewhere",
+        "sitting in the car drinking, a bottle of vodka": "drinking_alone_somewhere",
+        "köpte lite sömntabletter av min gamla langare": "got_from_dealer",
+        "bought some xans from my old dealer": "got_from_dealer",
+        "rökte en jolle igår, hoppas det går ur innan pissprovet": "used_before_test",
+        "smoked weed last night, my drug test is on friday": "used_before_test",
+        "två öl igår kväll, räknas väl inte som återfall": "small_use_relapse",
+        "a line at the party last night, not a relapse right": "small_use_relapse",
+        "rökte med de äldre killarna igår": "smoked_with_old_group",
+        "smoked with my old boys last night": "smoked_with_old_group",
+        "asfull ikväll, första gången sen midsommar": "drunk_first_time_since",
+        "got hammered tonight, first time since easter": "drunk_first_time_since",
+    }.items():
+        assert ("relapse", rule) in reasons(scanner, text), text
+
+
+def test_fifth_pass_substance_twins_stay_quiet(scanner):
+    for text in (
+        "jag ska sköta kassan på skolans loppis, sa ja till det",
+        "min chef bad mig sköta kassan idag och jag sa ja",
+        "they asked me to handle the money for the class trip and i said yes",
+        "tog något att äta, vet inte vad jag vill ha till middag",
+        "took something for my headache, dont know what it was",
+        "jag har inget recept på pannkakor, tog ett från nätet",
+        "min kompis är inte nykter nu, får köra honom hem",
+        "im pissed off now, the bus was late again",
+        "hon är på tredje ölen redan",
+        "third glass of water today, trying to hydrate",
+        "kaffe till frukost som vanligt",
+        "sitter och dricker kaffe i bilen",
+        "sitting in the car drinking my coffee before work",
+        "got a message from my old dealer, ignored it",
+        "lämnar urinprov på måndag, har inte rökt något",
+        "did my drug test today, smoked nothing, all clean",
+        "smoke with the old boys from football yesterday",
+        "back on the lookout for a new job",
+        "kan du hålla koll åt dom på barnen ikväll",
+        "tar beställningar igen på restaurangen",
+        "started taking orders again at the cafe",
+        "mamma gav mig en påse att lämna till mormor",
+        "someone ordered packages in my name again, fraud, called the bank",
+        "någon stal min cykel och sålde den, stöldgods",
+        "received a lot of mobile phones at work for repair",
+        "gänget behöver en chaufför till bröllopet, sa ja",
+        "the lads need a driver for the stag do, said yes",
+        "sålde min gamla mobil igen, inte stöldgods alltså",
+        "will sell my bike again, its not stolen goods",
+        "bussen var full som fan, första gången sen april jag åkte den",
+        "tar beställningar på telefon åt mammas bageri igen",
+        "tog nåt som grannen hade till festen, en paj",
+    ):
+        assert not scanner.scan(text).matched_any, text
+
+
+def test_fifth_pass_sober_streaks_past_use_and_ordinary_doses_stay_quiet(scanner):
+    for text in (
+        "ett helt år utan kokain idag, firar med tårta",
+        "90 days without weed today, proud of myself",
+        "jag var beroende av heroin i tio år, nu jobbar jag som handledare",
+        "i was addicted to coke in my twenties, long story",
+        "var på NA-möte, inte för att jag rökt, bara för gemenskapen",
+        "went to a meeting, not that i drank, just needed the company",
+        "har två kartor alvedon hemma men tar bara en när jag har feber",
+        "got a whole pack of ibuprofen but i only take one when my back hurts",
+        "lägger mig nu, fick melatonin av läkaren",
+        "ska lägga in lite grejer att göra på sommarlovet",
+        "my last job before the holidays was a delivery, boss was happy",
+    ):
+        assert not scanner.scan(text).matched_any, text
+    for text, category in (
+        ("200 dagar utan braj och igår rökte jag igen", "relapse"),
+        ("lägger mig nu efter 6 öl och 10 sobril", "overdose"),
+        ("tar bara en när knät värker men idag tog jag 20 ipren", "overdose"),
+    ):
+        assert any(found == category for found, _ in reasons(scanner, text)), text
