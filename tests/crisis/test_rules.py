@@ -1180,3 +1180,20 @@ def test_ordinary_goodbyes_helpers_and_finders_are_no_crisis(scanner):
         "har du tips på roliga grejer att göra med ungarna i helgen?",
     ):
         assert not scanner.scan(text).matched_any, text
+
+
+def test_post_to_an_address_and_a_holiday_getaway_are_no_crisis(scanner):
+    for text, reason in {
+        "they know my address, they sent a photo of my door": ("located", "photo_of_my_home"),
+        "dom har min adress, dom skickade en bild på min dörr": ("located", "photo_of_my_home"),
+        "I just want to disappear forever": ("self_harm", "wish_to_die"),
+        "jag vill bara försvinna för alltid": ("self_harm", "wish_to_die"),
+    }.items():
+        assert reason in reasons(scanner, text), text
+    for text in (
+        "they know my address, they're sending the new bank card",
+        "dom har min adress, banken skickar nytt kort",
+        "I just want to disappear for a week on holiday lol",
+        "vill bara försvinna till stugan en vecka",
+    ):
+        assert not scanner.scan(text).matched_any, text
