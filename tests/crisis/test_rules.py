@@ -1197,3 +1197,20 @@ def test_post_to_an_address_and_a_holiday_getaway_are_no_crisis(scanner):
         "vill bara försvinna till stugan en vecka",
     ):
         assert not scanner.scan(text).matched_any, text
+
+
+def test_everyone_at_school_knowing_an_address_and_done_for_today_are_no_crisis(scanner):
+    for text, reason in {
+        "they know where I live now": ("located", "knows_where_i_am"),
+        "dom vet var jag bor, alla i gänget vet": ("located", "knows_where_i_am"),
+        "I can't do this anymore, today is the day": ("self_harm", "listed_phrase"),
+        "orkar inte mer, idag gör jag det": ("self_harm", "listed_phrase"),
+    }.items():
+        assert reason in reasons(scanner, text), text
+    for text in (
+        "alla i klassen vet var jag bor",
+        "everyone at school knows where I live",
+        "jag orkar inte mer med skolan för idag",
+        "can't take it anymore for today, off to bed",
+    ):
+        assert not scanner.scan(text).matched_any, text
