@@ -1144,3 +1144,42 @@ def test_self_harm_ideas_of_round_five(scanner, text, rule):
 )
 def test_ordinary_twins_of_the_self_harm_ideas_of_round_five(scanner, text):
     assert not scanner.scan(text).matched_any, (text, scanner.scan(text).reasons)
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("har sagt upp kontraktet och lämnat nycklarna hos mamma. det känns lugnt nu", "wrapped_up_affairs"),
+        ("sold everything and emptied my account. best this way", "wrapped_up_affairs"),
+        ("gett bort katten till grannen idag. det är bäst så", "gave_pet_away"),
+        ("gave away my dog today, he wont need me where im going", "gave_pet_away"),
+        ("så trött på att vara jag. varför ens försöka", "tired_of_self_why_go_on"),
+        ("sick of being me. whats the point", "tired_of_self_why_go_on"),
+        ("pallar inte mer. har en plan nu", "cant_go_on_have_plan"),
+        ("can't take it anymore. i got a plan", "cant_go_on_have_plan"),
+        ("orkar inte kämpa mer. har bestämt mig", "tired_of_fighting_decided"),
+        ("done fighting. made up my mind", "tired_of_fighting_decided"),
+        ("ingen kommer sakna en sån som jag. gör det inatt", "nobody_will_miss_tonight"),
+        ("no one gonna miss a loser like me. it ends tonight", "nobody_will_miss_tonight"),
+    ],
+)
+def test_self_harm_ideas_of_round_five_wrapping_up(scanner, text, rule):
+    assert ("self_harm", rule) in reasons(scanner, text), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "har sagt upp lägenheten och lämnat nycklarna till hyresvärden, flyttar till Malmö. det är bäst så",
+        "ordnat allt med lägenheten inför semestern, grannen tar katten. jag är klar nu",
+        "gav bort katten, sonen är allergisk. det är bäst så",
+        "gav bort hunden till en familj på landet, det e bra så",
+        "trött på att vara jag som alltid diskar, vad är poängen med att tjata",
+        "orkar inte hålla på med skolan längre, jag har en plan: byta program",
+        "i'm tired of fighting with my landlord, decided to move",
+        "ingen kommer sakna den där jackan, jag slutar ikväll på jobbet",
+        "nobody will miss that meeting, im done for today",
+    ],
+)
+def test_ordinary_twins_of_the_wrapping_up_ideas_of_round_five(scanner, text):
+    assert not scanner.scan(text).matched_any, (text, scanner.scan(text).reasons)
