@@ -1371,3 +1371,155 @@ def test_everyone_at_school_knowing_an_address_and_done_for_today_are_no_crisis(
         "can't take it anymore for today, off to bed",
     ):
         assert not scanner.scan(text).matched_any, text
+
+
+# --- fifth pass: self_harm ---
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("vill bara somna å aldrig vakna igen", "wish_not_to_wake"),
+        ("jag hoppas att jag aldrig vaknar imorgon", "wish_not_to_wake"),
+        ("just hoping i dont wake up tonight fr", "wish_not_to_wake"),
+        ("haha typ hoppas bara jag aldrig vaknar", "wish_not_to_wake"),
+        ("honestly i wouldnt mind if i didnt wake up tomorrow", "wish_not_to_wake"),
+        ("det skulle inte göra nåt om jag aldrig vaknade igen", "wish_not_to_wake"),
+        ("kommer inte på torsdag. eller nån mer dag heller. förlåt", "not_coming_nor_after"),
+        ("not coming tmrw. or to anything else after that", "not_coming_nor_after"),
+        ("har gett bort klockan och min kedja till brorsan. behöver dom inte där jag ska", "gave_belongings_farewell"),
+        ("gave my chain and my watch to my lil bro today, wont need them where im going", "gave_belongings_farewell"),
+        ("gav bort alla mina kläder till syrran idag haha hon behöver dom mer än jag", "gave_belongings_farewell"),
+        ("om nåt händer mig ska katten till mamma och lillebror får min play", "bequest_if_i_die"),
+        ("if anything happens to me my sister gets my watch and my ps5", "bequest_if_i_die"),
+        ("ge min play till lillebror. han får allt mitt", "give_all_mine"),
+        ("give my ps5 to my little brother ok, all my stuff", "give_all_mine"),
+        ("sitter på taket. högt nog tänker jag", "lingering_up_high"),
+        ("on the bridge for like an hour now. one step and its done", "lingering_up_high"),
+        ("har ett järn här. den är för mig själv", "weapon_for_myself"),
+        ("got a gun now. its not for anyone else. its for me", "weapon_for_myself"),
+        ("har googlat hur man gör det utan att det gör ont", "planned_how"),
+        ("been planning how to do it, picked a date", "planned_how"),
+        ("mitt sista sms. tack för allt du gjort", "last_message"),
+        ("this my last msg. delete my number", "last_message"),
+        ("det vore bättre för alla om jag inte fanns", "better_if_i_didnt_exist"),
+        ("it'd be better for everyone if i wasn't around", "better_if_i_didnt_exist"),
+        ("vill bara ragequitta livet", "log_out_of_life"),
+        ("wanna log out of life", "log_out_of_life"),
+        ("loggar ut för gott ikväll. från allt", "log_out_for_good"),
+        ("ja gör slut på det inatt", "end_it_soon"),
+        ("thinking about ending it every day now", "end_it_soon"),
+        ("har rakbladet i handen och kollar på handleden", "blade_at_wrist"),
+        ("sitting here with the blade again and it's bleeding", "blade_at_wrist"),
+        ("jag har skrivit ett brev till mamma, det ligger i kökslådan", "letter_left_for_family"),
+        ("I wrote a letter to my son and left it in the glovebox", "letter_left_for_family"),
+        ("sitter i bilen i garaget med porten stängd", "car_in_shut_garage"),
+        ("sitting in the car in the garage with the door closed", "car_in_shut_garage"),
+        ("tar ut båten ikväll och ror inte tillbaka", "no_way_back_water"),
+        ("gonna drive to the lake and not brake", "no_way_back_water"),
+        ("tack för allt. du kommer inte höra av mig mer", "no_contact_farewell"),
+        ("thank you for everything. you won't hear from me again", "no_contact_farewell"),
+        ("om jag inte svarar imorgon så vet du varför", "if_no_answer_you_know"),
+        ("if i dont answer tomorrow you know why", "if_no_answer_you_know"),
+        ("ringde mamma och sa förlåt. nu är det gjort", "said_goodbye_to_family"),
+        ("said goodbye to my mum today. it's better this way", "said_goodbye_to_family"),
+        ("säg till min fru förlåt", "tell_family_sorry"),
+        ("please tell my mother that I'm sorry", "tell_family_sorry"),
+        ("säg till min son att jag älskade honom", "tell_family_sorry"),
+    ],
+)
+def test_self_harm_ideas_of_round_five(scanner, text, rule):
+    assert ("self_harm", rule) in reasons(scanner, text), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hoppas bebisen sover hela natten och inte vaknar före sex",
+        "vore skönt att sova länge och inte vakna förrän lunch",
+        "kommer inte på mötet imorgon, eller nåt mer den här veckan, är sjuk",
+        "not coming to the meeting thursday or anything else this week, got covid",
+        "gav min gamla klocka till brorsan idag, han fyller år",
+        "gave my old ps4 to my little brother when I got the new one",
+        "gav min klocka till urmakaren idag, tack för allt",
+        "i gave my watch to my brother to fix, thanks for everything man",
+        "if something happens to my phone my brother gets my old one",
+        "om nåt händer så ge min nyckel till grannen",
+        "give my ps5 controller back to my brother, all my stuff is at his place",
+        "sitter på taket och grillar, lugnt här uppe",
+        "on the roof fixing the antenna, windy up here",
+        "the nerf gun is for me not for them",
+        "googlade hela natten hur man gör det i excel",
+        "I've been planning how to do it, picked a date for the party",
+        "sista meddelandet för idag, ses imorgon",
+        "om jag inte fanns med i gruppchatten hade jag sluppit spammet",
+        "logga ut ur livet lite i helgen och bara chilla",
+        "logga ut för gott från facebook ikväll",
+        "gonna cash out for good tonight, done with the casino",
+        "ska göra slut med henne ikväll",
+        "vi gör slut på det här bråket ikväll",
+        "thinking about ending it with my girlfriend tonight",
+        "har kniven i handen och skär lök",
+        "skrev ett brev till mamma, det ligger i brevlådan, hon fyller år",
+        "jag har skrivit en lapp till morsan, den ligger på köksbordet, handla mjölk",
+        "I wrote a letter to my mother and sealed it, posting it tomorrow",
+        "sitter i bilen i garaget med dörren stängd för det regnar",
+        "åker till sjön och tar ut båten, kommer tillbaka på söndag",
+        "om jag inte svarar imorgon så vet du varför, har tenta hela dagen",
+        "if i dont answer you know why, my phone is dead",
+        "sa hejdå till pappa idag, han förstod inte hur man använder swish",
+        "sa adjö till min mor idag, hon åker till Thailand, det är bättre så",
+        "säg till mamma förlåt att jag inte ringde tillbaka igår",
+        "tell my mum sorry I'm late for dinner",
+    ],
+)
+def test_ordinary_twins_of_the_self_harm_ideas_of_round_five(scanner, text):
+    assert not scanner.scan(text).matched_any, (text, scanner.scan(text).reasons)
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("har sagt upp kontraktet och lämnat nycklarna hos mamma. det känns lugnt nu", "wrapped_up_affairs"),
+        ("sold everything and emptied my account. best this way", "wrapped_up_affairs"),
+        ("gett bort katten till grannen idag. det är bäst så", "gave_pet_away"),
+        ("gave away my dog today. wont need anything where im going", "gave_pet_away"),
+        ("så trött på att vara jag. varför ens försöka", "tired_of_self_why_go_on"),
+        ("sick of being me. whats the point", "tired_of_self_why_go_on"),
+        ("pallar inte mer. har en plan nu", "cant_go_on_have_plan"),
+        ("can't take it anymore. i got a plan", "cant_go_on_have_plan"),
+        ("orkar inte kämpa mer. har bestämt mig", "tired_of_fighting_decided"),
+        ("done fighting. made up my mind", "tired_of_fighting_decided"),
+        ("ingen kommer sakna en sån som jag. gör det inatt", "nobody_will_miss_tonight"),
+        ("no one gonna miss a loser like me. it ends tonight", "nobody_will_miss_tonight"),
+    ],
+)
+def test_self_harm_ideas_of_round_five_wrapping_up(scanner, text, rule):
+    assert ("self_harm", rule) in reasons(scanner, text), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "har sagt upp lägenheten och lämnat nycklarna till hyresvärden, flyttar till Malmö. det är bäst så",
+        "ordnat allt med lägenheten inför semestern, grannen tar katten. jag är klar nu",
+        "gav bort katten, sonen är allergisk. det är bäst så",
+        "gav bort hunden till en familj på landet, det e bra så",
+        "trött på att vara jag som alltid diskar, vad är poängen med att tjata",
+        "orkar inte hålla på med skolan längre, jag har en plan: byta program",
+        "i'm tired of fighting with my landlord, decided to move",
+        "ingen kommer sakna den där jackan, jag slutar ikväll på jobbet",
+        "nobody will miss that meeting, im done for today",
+        "ingen kommer sakna det gamla jobbet, jag är klar",
+        "kommer inte på torsdag, eller nåt mer innan jul, har tentor",
+        "har ett järn i bilen, den är för mig själv, om jag får punka",
+        "hoppas bara att jag inte vaknar för sent imorgon, viktig intervju",
+        "lol hoping i dont wake up with a hangover tomorrow",
+        "gör inget om jag inte vaknar till frukost, sov ut",
+        "i wouldnt mind if i didnt wake up until noon",
+        "har skrivit ett brev till pappa och lagt i kuvert, det är ett födelsedagskort",
+        "om jag inte svarar ikväll så vet du varför, jag är på fotbollen",
+        "har kniven i handen och kollar på handleden, fick ett sår när jag täljde",
+        "tog ut båten ikväll, ror inte tillbaka förrän solen går ner",
+    ],
+)
+def test_ordinary_twins_of_the_wrapping_up_ideas_of_round_five(scanner, text):
+    assert not scanner.scan(text).matched_any, (text, scanner.scan(text).reasons)
