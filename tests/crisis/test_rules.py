@@ -1187,3 +1187,25 @@ def test_followed_right_now_is_listed(scanner):
 )
 def test_located_ideas_of_the_fifth_pass_leave_ordinary_chat_alone(scanner, text):
     assert not scanner.scan(text).matched_any, (text, reasons(scanner, text))
+
+
+def test_later_ideas_of_the_fifth_pass_and_their_ordinary_twins(scanner):
+    for text, (category, rule) in {
+        "en av dom gamla kom in på gymmet och glodde på mig en lång stund. nu vet dom": (
+            "located",
+            "seen_and_now_they_know",
+        ),
+        "one of the old crew clocked me at the gym today. now they know": ("located", "seen_and_now_they_know"),
+        "en främmande man har stått vid barnbarnets skola hela veckan": ("located", "stranger_at_kids_school"),
+        "got glassed outside the club, cant see out of one eye": ("weapons", "jumped_outside_venue"),
+        "blev nedslagen utanför krogen igår natt": ("weapons", "jumped_outside_venue"),
+        "nån slog mig bakifrån i tvättstugan, blöder från huvet": ("weapons", "attacked_and_injured"),
+    }.items():
+        assert (category, rule) in reasons(scanner, text), text
+    for text in (
+        "min gamla lärare såg mig på stan, nu vet hon att jag flyttat hem",
+        "we got beat 4-1, drinks outside the pub after",
+        "bee stung me, then the nurse stuck me in the arm with an epipen",
+        "going to his place with the bat, we play baseball on saturdays",
+    ):
+        assert not scanner.scan(text).matched_any, (text, reasons(scanner, text))
