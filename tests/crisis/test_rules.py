@@ -1200,11 +1200,16 @@ def test_later_ideas_of_the_fifth_pass_and_their_ordinary_twins(scanner):
         "got glassed outside the club, cant see out of one eye": ("weapons", "jumped_outside_venue"),
         "blev nedslagen utanför krogen igår natt": ("weapons", "jumped_outside_venue"),
         "nån slog mig bakifrån i tvättstugan, blöder från huvet": ("weapons", "attacked_and_injured"),
+        "dom e på väg hit med pangar": ("weapons", "armed_on_their_way"),
+        "they put a rock through the living room window": ("weapons", "thrown_through_window"),
+        "dom vet vilken väg jag tar hem, fick en bild på mig vid busshållplatsen": ("located", "knows_my_routine"),
     }.items():
         assert (category, rule) in reasons(scanner, text), text
     for text in (
         "min gamla lärare såg mig på stan, nu vet hon att jag flyttat hem",
         "we got beat 4-1, drinks outside the pub after",
+        "they know when i go to work so they walk the dog for me",
+        "the kids put a brick through the greenhouse glass playing football",
         "bee stung me, then the nurse stuck me in the arm with an epipen",
         "going to his place with the bat, we play baseball on saturdays",
     ):
