@@ -1201,6 +1201,11 @@ def test_later_ideas_of_the_fifth_pass_and_their_ordinary_twins(scanner):
         "blev nedslagen utanför krogen igår natt": ("weapons", "jumped_outside_venue"),
         "nån slog mig bakifrån i tvättstugan, blöder från huvet": ("weapons", "attacked_and_injured"),
         "dom e på väg hit med pangar": ("weapons", "armed_on_their_way"),
+        "dom skjuter mot huset just nu, vi ligger på golvet": ("weapons", "shot_at_property"),
+        "they're shooting at our house rn": ("weapons", "shot_at_property"),
+        "sitter med kniven och väntar på honom": ("weapons", "weapon_at_hand"),
+        "got the strap, waiting for him outside": ("weapons", "weapon_at_hand"),
+        "min nya adress ligger ute i en grupp på snap": ("located", "my_details_posted"),
         "they put a rock through the living room window": ("weapons", "thrown_through_window"),
         "dom vet vilken väg jag tar hem, fick en bild på mig vid busshållplatsen": ("located", "knows_my_routine"),
     }.items():
@@ -1210,6 +1215,9 @@ def test_later_ideas_of_the_fifth_pass_and_their_ordinary_twins(scanner):
         "we got beat 4-1, drinks outside the pub after",
         "they know when i go to work so they walk the dog for me",
         "the kids put a brick through the greenhouse glass playing football",
+        "the kids are shooting at my house with water pistols",
+        "the photographer is shooting at my house tomorrow for the sale",
+        "väntar på honom med kniven och gaffeln, maten är klar",
         "bee stung me, then the nurse stuck me in the arm with an epipen",
         "going to his place with the bat, we play baseball on saturdays",
     ):
