@@ -1218,6 +1218,9 @@ def test_later_ideas_of_the_fifth_pass_and_their_ordinary_twins(scanner):
         "the kids are shooting at my house with water pistols",
         "the photographer is shooting at my house tomorrow for the sale",
         "väntar på honom med kniven och gaffeln, maten är klar",
+        "on their way here with the blades for the lawnmower",
+        "min dotter stack mig i armen med en penna, blöder lite",
+        "they wrote which school my son goes to in the newsletter",
         "bee stung me, then the nurse stuck me in the arm with an epipen",
         "going to his place with the bat, we play baseball on saturdays",
     ):
