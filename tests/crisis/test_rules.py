@@ -1206,6 +1206,9 @@ def test_later_ideas_of_the_fifth_pass_and_their_ordinary_twins(scanner):
         "sitter med kniven och väntar på honom": ("weapons", "weapon_at_hand"),
         "got the strap, waiting for him outside": ("weapons", "weapon_at_hand"),
         "min nya adress ligger ute i en grupp på snap": ("located", "my_details_posted"),
+        "yo they pulled up to my ends asking for me": ("located", "showed_up_at"),
+        "fick ett brev utan avsändare, bara min nya adress": ("located", "bare_msg_with_my_place"),
+        "this guy been outside my block all day staring at my window": ("located", "waiting_outside"),
         "they put a rock through the living room window": ("weapons", "thrown_through_window"),
         "dom vet vilken väg jag tar hem, fick en bild på mig vid busshållplatsen": ("located", "knows_my_routine"),
     }.items():
@@ -1221,6 +1224,8 @@ def test_later_ideas_of_the_fifth_pass_and_their_ordinary_twins(scanner):
         "on their way here with the blades for the lawnmower",
         "min dotter stack mig i armen med en penna, blöder lite",
         "they wrote which school my son goes to in the newsletter",
+        "they rolled up to my block with pizza for my birthday",
+        "got a letter from the council with my new address, nothing else needed",
         "bee stung me, then the nurse stuck me in the arm with an epipen",
         "going to his place with the bat, we play baseball on saturdays",
     ):
