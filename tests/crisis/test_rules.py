@@ -1523,3 +1523,189 @@ def test_self_harm_ideas_of_round_five_wrapping_up(scanner, text, rule):
 )
 def test_ordinary_twins_of_the_wrapping_up_ideas_of_round_five(scanner, text):
     assert not scanner.scan(text).matched_any, (text, scanner.scan(text).reasons)
+
+
+# --- fifth pass: located and violence ---
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        # armed, and going to where he is
+        ("har kniven på mig, ska leta upp honom ikväll", "armed_going_for_him"),
+        ("got my strap, heading to his house now", "armed_going_for_him"),
+        ("har hans adress å en kniv i fickan", "armed_going_for_him"),
+        # on their way here armed, or shut in against how many of them are coming
+        ("han e på väg hit med en pistol", "armed_on_their_way"),
+        ("they're on their way here with a blade", "armed_on_their_way"),
+        ("dom e på väg hit, dom e fyra, har låst dörren", "on_their_way_shut_in"),
+        ("theyre coming for me rn, six of them, called 112", "on_their_way_shut_in"),
+        ("dom samlar ihop grabbarna för att ta mig efter jobbet", "gathering_to_get_me"),
+        ("theyre rounding up the boys to jump me tonight", "gathering_to_get_me"),
+        # the home attacked
+        ("nån slängde in en sten genom sovrumsfönstret", "thrown_through_window"),
+        ("someone chucked a brick through our front window", "thrown_through_window"),
+        ("dom försöker sparka in dörren, ja har ringt polisen", "door_being_kicked"),
+        ("they're kicking my door rn", "door_being_kicked"),
+        ("nån sprängde porten här inatt", "blast_at_home"),
+        ("someone blew up the front door of my building", "blast_at_home"),
+        ("det small vid garaget, tror de va menat för mig", "blast_meant_for_me"),
+        ("shots outside my block, pretty sure they were aimed at me", "blast_meant_for_me"),
+        # attacked just now and hurt
+        ("dom slog ner mig vid busshållplatsen, blöder från munnen", "attacked_and_injured"),
+        ("two of them jumped me by the shop, nose is broken", "attacked_and_injured"),
+        ("nån stack mig i sidan vid tunnelbanan", "stabbed_in_body"),
+        ("some guy stabbed me in the leg outside the chippy", "stabbed_in_body"),
+        ("han körde rakt mot mig, vände och kom tillbaka", "car_came_back_at_me"),
+        ("he drove at me, then turned around and came back", "car_came_back_at_me"),
+        # going there to pay him back for what he did to mine
+        ("ska åka dit ikväll, han som skadade min syster", "revenge_trip"),
+        ("going over there tonight, he's gonna pay for what he did", "revenge_trip"),
+    ],
+)
+def test_violence_ideas_of_the_fifth_pass(scanner, text, rule):
+    assert ("weapons", rule) in reasons(scanner, text), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ska hem till honom ikväll med kniven han glömde här, ska lämna tillbaka den",
+        "got a knife in my bag for the picnic, heading to his house for lunch",
+        "hans adress och en kniv till kalaset, det är allt jag behöver",
+        "guests are on their way, five of them, locked the door so the dog stays in",
+        "föräldrarna e på väg hit, dom e fyra, har låst dörren för katten",
+        "dom samlar folk till fotbollen på lördag",
+        "barnen kastade en boll genom fönstret, nu får vi laga det",
+        "kastade en sten genom fönstret på gamla skolan när vi var små",
+        "there was an explosion of flavours at that restaurant by the entrance",
+        "sprängde en ballong i trapphuset, ungarna skrek",
+        "the flowers were meant for me, so sweet",
+        "he beat me at tennis and I'm bleeding from a blister",
+        "getingen stack mig i armen, svullen nu",
+        "sköterskan stack mig i armen två gånger innan hon hittade en ven",
+        "a car drove at me in the car park and came back again to park",
+        "jag ska åka dit och prata med killen som skadade min bil",
+        "ska hitta honom en ny kniv till jobbet, han e kock",
+        "My mum says she will strangle me if I miss Sunday dinner again",
+        "kollegan sa att han skulle skjuta mig om jag tog sista kaffet",
+        "got stabbed working the door like 10 yrs ago, scar itches in the cold",
+        "nearly jumped out of my skin when the doorbell went",
+    ],
+)
+def test_violence_ideas_of_the_fifth_pass_leave_ordinary_chat_alone(scanner, text):
+    assert not scanner.scan(text).matched_any, (text, reasons(scanner, text))
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        # a message naming the children's or siblings' school, or my address and nothing else
+        ("dom skrev namnet på sonens förskola i ett sms, hur vet dom", "msg_names_kids_school"),
+        ("got a dm saying which school my daughter goes to", "msg_names_kids_school"),
+        ("fick en bild på skolan där min lillebror går, inga ord", "bare_msg_with_my_place"),
+        ("got a text from an unknown number with my new address and nothing else", "bare_msg_with_my_place"),
+        # recognised, then filmed or followed
+        ("en av dom kände igen mig på bussen och filmade mig", "recognised_and_filmed"),
+        ("one of the old crew recognised me at the petrol station and took pics", "recognised_and_filmed"),
+        # someone at the door with no business there, a knock not opened
+        ("nån står vid min dörr, han bor inte här", "stranger_at_my_door"),
+        ("some guy waiting outside my door, he's not a neighbour", "stranger_at_my_door"),
+        ("nån bankar på dörren, vågar inte öppna", "knocking_not_opening"),
+        ("someone banging. not opening", "knocking_not_opening"),
+        ("dom vet vilken tid jag slutar jobbet, skickade en bild på mig", "knows_my_routine"),
+        ("they know when i go to the gym, got a pic of me there from an unknown number", "knows_my_routine"),
+        ("det står två killar nere på gården, ser dom från fönstret", "watched_from_window"),
+        ("a guy is standing outside my building, i can see him from the window", "watched_from_window"),
+    ],
+)
+def test_located_ideas_of_the_fifth_pass(scanner, text, rule):
+    assert ("located", rule) in reasons(scanner, text), text
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        # words added to the concepts of existing rules
+        ("hans storebror knackade på hos mig nyss", "knocking_them"),
+        ("samma moppe har åkt förbi huset fem ggr ikväll", "keeps_driving_past"),
+        ("hörde nån i trapphuset som sa mitt gamla smeknamn", "talking_about_me_outside"),
+        ("heard someone in the stairwell callin my name", "talking_about_me_outside"),
+        ("a black audi outside my building for like an hour now", "lingering_outside"),
+        ("vart jag än går dyker samma kille upp", "same_one_again"),
+        ("ppl in my stairwell asking neighbours bout me", "asked_family_about_me"),
+    ],
+)
+def test_located_words_added_in_the_fifth_pass(scanner, text, rule):
+    assert ("located", rule) in reasons(scanner, text), text
+
+
+def test_followed_right_now_is_listed(scanner):
+    assert ("located", "listed_phrase") in reasons(scanner, "blir följd nu. vad gör ja")
+    assert ("located", "listed_phrase") in reasons(scanner, "im being followed rn")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "fick ett sms från kommunen om vilken förskola min dotter får plats på",
+        "dom skrev vilken skola min son ska börja på i augusti, skönt",
+        "my ex sent me the name of my son's school for the forms",
+        "fick ett sms med min nya adress från hyresvärden, inget mer",
+        "kände igen en gammal kompis på tunnelbanan och tog kort på oss",
+        "min gamla fröken kände igen mig på stan och tog kort på oss",
+        "han har inget där att göra, han jobbar inte där längre",
+        "grannen knackade, öppnade inte för jag sov",
+        "nån knackar, öppnar inte, sitter i möte",
+        "the coach knows when i train",
+        "my boss knows when i finish work and sent me the new rota",
+        "he's down at the entrance, I can see him from the window, going down now",
+        "Jag blev igenkänd av en gammal skolkamrat på stan i dag",
+        "nån följde efter mig hem. en katt lol",
+    ],
+)
+def test_located_ideas_of_the_fifth_pass_leave_ordinary_chat_alone(scanner, text):
+    assert not scanner.scan(text).matched_any, (text, reasons(scanner, text))
+
+
+def test_later_ideas_of_the_fifth_pass_and_their_ordinary_twins(scanner):
+    for text, (category, rule) in {
+        "en av dom gamla kom in på gymmet och glodde på mig en lång stund. nu vet dom": (
+            "located",
+            "seen_and_now_they_know",
+        ),
+        "one of the old crew clocked me at the gym today. now they know": ("located", "seen_and_now_they_know"),
+        "en främmande man har stått vid barnbarnets skola hela veckan": ("located", "stranger_at_kids_school"),
+        "got glassed outside the club, cant see out of one eye": ("weapons", "jumped_outside_venue"),
+        "blev nedslagen utanför krogen igår natt": ("weapons", "jumped_outside_venue"),
+        "nån slog mig bakifrån i tvättstugan, blöder från huvet": ("weapons", "attacked_and_injured"),
+        "dom e på väg hit med pangar": ("weapons", "armed_on_their_way"),
+        "dom skjuter mot huset just nu, vi ligger på golvet": ("weapons", "shot_at_property"),
+        "they're shooting at our house rn": ("weapons", "shot_at_property"),
+        "sitter med kniven och väntar på honom": ("weapons", "weapon_at_hand"),
+        "got the strap, waiting for him outside": ("weapons", "weapon_at_hand"),
+        "min nya adress ligger ute i en grupp på snap": ("located", "my_details_posted"),
+        "yo they pulled up to my ends asking for me": ("located", "showed_up_at"),
+        "fick ett brev utan avsändare, bara min nya adress": ("located", "bare_msg_with_my_place"),
+        "this guy been outside my block all day staring at my window": ("located", "waiting_outside"),
+        "they put a rock through the living room window": ("weapons", "thrown_through_window"),
+        "dom vet vilken väg jag tar hem, fick en bild på mig vid busshållplatsen": ("located", "knows_my_routine"),
+    }.items():
+        assert (category, rule) in reasons(scanner, text), text
+    for text in (
+        "min gamla lärare såg mig på stan, nu vet hon att jag flyttat hem",
+        "we got beat 4-1, drinks outside the pub after",
+        "they know when i go to work so they walk the dog for me",
+        "the kids put a brick through the greenhouse glass playing football",
+        "the kids are shooting at my house with water pistols",
+        "the photographer is shooting at my house tomorrow for the sale",
+        "väntar på honom med kniven och gaffeln, maten är klar",
+        "on their way here with the blades for the lawnmower",
+        "min dotter stack mig i armen med en penna, blöder lite",
+        "they wrote which school my son goes to in the newsletter",
+        "they rolled up to my block with pizza for my birthday",
+        "got a letter from the council with my new address, nothing else needed",
+        "bee stung me, then the nurse stuck me in the arm with an epipen",
+        "going to his place with the bat, we play baseball on saturdays",
+    ):
+        assert not scanner.scan(text).matched_any, (text, reasons(scanner, text))
