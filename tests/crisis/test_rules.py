@@ -1044,3 +1044,110 @@ def test_self_harm_ideas_of_round_four_and_their_ordinary_twins(scanner):
         "got the rope out on the boat",
     ):
         assert not any(category == "self_harm" for category, _ in reasons(scanner, text)), text
+
+
+# --- fifth pass: threat ---
+
+
+def test_fifth_pass_threats_to_the_writer_and_family_fire(scanner):
+    # Ideas from the threat misses of fresh5_a and fresh6_a, in invented sentences: harm
+    # promised to a family member, children growing up without their father, the family
+    # answering for a debt or for talk, warnings to watch oneself, deadlines, debts that
+    # stay after leaving, laughing or anonymous messages, a price on the writer.
+    for text, rule in {
+        "dom sa att om jag inte betalar så gör dom nåt mot min syster": "do_to_family",
+        "they said they'll do something to my mum if i don't pay up": "do_to_family",
+        "he says they gonna do my little bro if i talk to the cops": "do_to_family",
+        "han skrev att mina döttrar ska växa upp utan pappa om jag vittnar": "grow_up_without_me",
+        "they told me my kids will grow up without a father if i keep quiet about nothing": "grow_up_without_me",
+        "dom sa att min fru snart blir änka om jag pratar med snuten": "grow_up_without_me",
+        "om du vill se dina barn växa upp håller du käften": "see_them_grow_up",
+        "if you wanna see your kids grow up you keep your mouth shut": "see_them_grow_up",
+        "dom sa till mamma att om hon vill att jag ska leva så får hon betala": "if_want_them_alive",
+        "they texted my dad: if you want him alive, pay": "if_want_them_alive",
+        "folk säger att dom vill ha mig borta, på riktigt": "group_wants_me_gone",
+        "heard they want me gone for good now": "group_wants_me_gone",
+        "nån ringde och sa att jag ska få ångra att jag hoppade av": "regret_leaving_group",
+        "they promised i'd regret leaving the crew": "regret_leaving_group",
+        "dom hälsade att skulden inte försvinner bara för att jag drog": "debt_stays_after_leaving",
+        "they sent word that the debt doesn't go away just because i left": "debt_stays_after_leaving",
+        "han sa att jag är skyldig dom pengar och att dom vet hur man får folk att betala": "know_how_to_make_pay",
+        "he said i owe them and they know how to make people pay": "know_how_to_make_pay",
+        "dom sa att jag ska tänka på min son innan jag vittnar": "think_of_family_testify",
+        "they said i should think about my son before i go to the police": "think_of_family_testify",
+        "dom sa att hon ska välja sida annars blir hon skadad": "choose_side_or_else",
+        "they told her to pick a side before it's too late": "choose_side_or_else",
+        "dom ringde min tjej och sa att hon ska dra innan något händer": "family_told_before_harm",
+        "someone messaged my wife telling her to leave before something bad happens": "family_told_before_harm",
+        "fick ett röstmeddelande, bara skratt, sen snart": "laughing_message",
+        "got a voice note from an unknown number just laughing": "laughing_message",
+        "vi har inte glömt vad du sa i rätten, skrev dom": "not_forgotten_court",
+        "we haven't forgotten what you told the police": "not_forgotten_court",
+        "okänt nummer skrev att jag är död": "dead_me_anonymous",
+        "unknown number texting me ur a dead snitch": "dead_label_posted",
+        "dom la ut min bild med golare och en massa kistor på insta": "snitch_coffin",
+        "they posted my pic with snitch and coffin emojis all over it": "snitch_coffin",
+        "dom sa att familjen får svara för det om jag inte betalar": "family_answers_for_it",
+        "they said my family will answer for it if i don't pay": "family_answers_for_it",
+        "han sa att min dotter får betala för det om jag snackar med snuten": "family_pays_for_my_talk",
+        "he said my kids would pay for my big mouth": "family_pays_for_my_talk",
+        "dom hotar min syster, säger att hon är nästa": "she_is_next",
+        "they threatened my girl, said she's next": "she_is_next",
+        "antingen fixar du pengarna eller så är din bror nästa": "family_next_either_or",
+        "dom sa att min kusin borde akta sig, pga mig": "family_told_watch_self",
+        "they told my sister she better watch herself because of me": "family_told_watch_self",
+        "dom sa att det blir blod om jag inte betalar skulden": "blood_over_debt",
+        "they said there will be blood if i don't pay what i owe": "blood_over_debt",
+        "dom ska skära lillebror om jag inte tar tillbaka vittnesmålet": "cut_family_or_else",
+        "they said they would cut my brother if i testify": "cut_family_or_else",
+        "två veckor att betala tillbaka, sen smäller det sa han": "deadline_or_else",
+        "three days to pay the rest, then it gets ugly. that was the whole text": "deadline_or_else",
+        "hörde att det finns en prislapp på mig nu": "bounty_on_me",
+        "they say there's a price tag on my head now, 50k": "bounty_on_me",
+    }.items():
+        assert ("threat", rule) in reasons(scanner, text), text
+
+
+def test_fifth_pass_threat_words_in_ordinary_chat_do_not_alert(scanner):
+    for text in (
+        "jag ska göra nåt kul med lillebror i helgen",
+        "we should do something nice for my mum on her birthday",
+        "gonna do my sister's hair for prom tomorrow",
+        "mina barn ska inte växa upp utan pappa som jag gjorde",
+        "min faster blev änka förra året, tungt för henne",
+        "if you want to see them grow up, spend more time with them",
+        "doktorn sa om du vill leva länge ska du sluta röka",
+        "dom på jobbet vill ha mig borta från projektet",
+        "du kommer ångra att du hoppade av gymnasiet",
+        "CSN-skulden försvinner inte bara för att jag slutat plugga",
+        "the bank said the debt doesn't go away if i stop paying",
+        "tänk på dina barn innan du skriver på avtalet",
+        "think about your kids before you buy that car",
+        "dom sa att jag måste välja sida i bråket mellan mamma och pappa",
+        "min tjej sa att vi borde boka hotellet innan det är för sent",
+        "fick ett röstmeddelande från brorsan, bara skratt, han såg matchen",
+        "voice note from my sister just laughing at my haircut",
+        "we haven't forgotten your birthday, see you at the party",
+        "vi har inte glömt vad du gjorde för oss, tack",
+        "my mum will pay for it, she always does",
+        "min dotter får betala för det själv, hon har ett jobb",
+        "my daughter would pay for my coffee if i asked",
+        "mamma får svara för det på mötet",
+        "hon är nästa i kön på frissan",
+        "antingen kör vi pizza eller så blir det tacos, brorsan väljer nästa gång",
+        "either my brother drives next or i do",
+        "pappa ska skära tårtan till min syster om hon inte hinner",
+        "okänt nummer: du har till fredag att hämta ditt paket",
+        "pappa sa att lillebror ska akta sig för hunden",
+        "my girl said she should watch herself around that dog",
+        "he told my brother to watch himself on the ice",
+        "om jag vill se henne växa upp måste jag sluta röka",
+        "prislappen på mössan jag har på huvet var 300",
+        "mamma sa hon kan betala min skuld till CSN",
+        "mormor sa att barnbarnen hälsar",
+        "they said my brother will pay if i don't have the money for the tickets",
+        "han skrev att jag är död efter passet haha",
+        "jag är död efter träningen idag",
+        "i'm dead 😂 that video",
+    ):
+        assert not scanner.scan(text).matched_any, text
