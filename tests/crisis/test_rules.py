@@ -1151,3 +1151,43 @@ def test_fifth_pass_threat_words_in_ordinary_chat_do_not_alert(scanner):
         "i'm dead 😂 that video",
     ):
         assert not scanner.scan(text).matched_any, text
+
+
+def test_fifth_pass_threat_second_ideas_and_their_twins(scanner):
+    # Taking a child if the writer testifies, talkers who do not live long, a lost parcel
+    # owed, "he did not sound like he was joking" (no joke word), the snitch already dead,
+    # done for with the family, an anonymous deadline, "or your mum pays", a price on me.
+    for text, rule in {
+        "dom sa att de ska ta lillasyster om jag vittnar": "take_the_family",
+        "they say people who talk do not live long around here": "fate_of_talkers",
+        "om jag inte betalar för paketet som försvann kommer dom göra nåt mot mamma": "do_to_family",
+        (
+            "han sa att min son får betala för det om jag snackar med snuten. han lät inte som att han skämtade"
+        ): "family_pays_for_my_talk",
+        "a withheld number called, old debts never expire they said": "debt_stays_after_leaving",
+        "dom skriver att golaren redan är ett lik": "snitch_already_dead",
+        "they wrote that the snitch is already dead": "snitch_already_dead",
+        "han sa om jag går till polisen så är jag klar och min bror med": "talk_and_done_for",
+        "he said if i talk to the cops then it s over for me and my brother": "talk_and_done_for",
+        "okänt nummer: du har en vecka. inget mer. jag vet vad det betyder": "deadline_ominous",
+        "unknown number again: you have 48 hours. we all know what that means": "deadline_ominous",
+        "swisha pengarna eller så får din mamma betala": "either_family_pays",
+        "send the money or your mum pays": "either_family_pays",
+        "dom ringde från dolt och sa att dom inte glömt vad du sa i rätten": "not_forgotten_court",
+        "kusin sa att det finns en prislapp på mig nu": "listed_phrase",
+        "apparently there's a price tag on my head": "listed_phrase",
+    }.items():
+        assert ("threat", rule) in reasons(scanner, text), text
+    for text in (
+        "jag skrattade så mycket, lol inte kul att jag missade bussen",
+        "pappa har gamla skulder till banken som aldrig försvinner",
+        "om jag går till polisen med passet så är jag klar sen",
+        "you have one week of holiday left, you know what that means: beach",
+        "antingen betalar jag middagen eller så får mamma betala, hon insisterar",
+        "the price tag on my new shoes was crazy",
+        "vi har inte glömt vad du sa på festen haha",
+        "vår katt är redan död sedan länge, ingen fara",
+        "om du går till polisen med anmälan så är du klar",
+        "if i go to the police with my passport then i'm done",
+    ):
+        assert not scanner.scan(text).matched_any, text
