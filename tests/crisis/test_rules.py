@@ -1191,3 +1191,24 @@ def test_fifth_pass_threat_second_ideas_and_their_twins(scanner):
         "if i go to the police with my passport then i'm done",
     ):
         assert not scanner.scan(text).matched_any, text
+
+
+def test_fifth_pass_jokes_over_trifles_and_family_speakers_are_no_threat(scanner):
+    # A trifle named as the reason (the last coffee, headphones, leftovers, a spoiled
+    # finale, a crashed computer) or a family member saying it ("min dotter sade att hon")
+    # is a joke; the same verbs over money or the police still alert.
+    for text in (
+        "ska döda lillebror, han snodde mina airpods igen",
+        "kollegan sa att han skulle skjuta mig om jag drack sista kaffet",
+        "im going to murder my computer, it crashed again",
+        "min dotter sade att hon skulle döda mig om jag glömde tårtan",
+        "my sister said she would murder me if i spoiled the finale",
+        "gonna kill my brother he ate my leftovers",
+    ):
+        assert not scanner.scan(text).matched_any, text
+    for text in (
+        "dom sa att dom ska döda mig om jag inte betalar",
+        "he said he would kill my brother if i talk to the cops",
+        "they said they would kill me over the money",
+    ):
+        assert any(category == "threat" for category, _ in reasons(scanner, text)), text
