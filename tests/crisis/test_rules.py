@@ -1168,7 +1168,7 @@ def test_fifth_pass_threat_second_ideas_and_their_twins(scanner):
         "dom skriver att golaren redan är ett lik": "snitch_already_dead",
         "they wrote that the snitch is already dead": "snitch_already_dead",
         "han sa om jag går till polisen så är jag klar och min bror med": "talk_and_done_for",
-        "he said if i talk to the cops then it s over for me and my brother": "talk_and_done_for",
+        "he said if i talk to the cops then it s over for you and your brother": "talk_and_done_for",
         "okänt nummer: du har en vecka. inget mer. jag vet vad det betyder": "deadline_ominous",
         "unknown number again: you have 48 hours. we all know what that means": "deadline_ominous",
         "swisha pengarna eller så får din mamma betala": "either_family_pays",
@@ -1212,3 +1212,27 @@ def test_fifth_pass_jokes_over_trifles_and_family_speakers_are_no_threat(scanner
         "they said they would kill me over the money",
     ):
         assert any(category == "threat" for category, _ in reasons(scanner, text)), text
+
+
+def test_fifth_pass_threat_rules_step_back_for_ordinary_reasons(scanner):
+    # Growing up without phones, a side in a debate, stairs and ice, an invoice with late
+    # fees, tickets paid by mum, a stolen bike: the same shapes as the threats above.
+    for text in (
+        "han sa att mina barn kommer växa upp utan mobiler om jag får bestämma",
+        "välj sida i debatten, annars blir det tråkigt",
+        "pick a side in the game, otherwise we can't start",
+        "they told my mum to watch herself on the stairs",
+        "one week to pay the invoice, then it gets ugly with late fees",
+        "eller så får mamma betala biljetterna, hon har pengarna",
+        "or my mum pays for the tickets, she has the money anyway",
+        "han sa om jag pratar med polisen om cykeln så är det kört för mig att få tillbaka den",
+        "antingen är lillebror nästa eller så är det jag",
+    ):
+        assert not scanner.scan(text).matched_any, text
+    for text, rule in {
+        "dom sa till min tjej att hon ska välja sida annars blir hon skadad": "choose_side_or_else",
+        "they told my sister to pick a side or she gets hurt": "choose_side_or_else",
+        "dom sa att mina barn kommer växa upp utan sin pappa om jag snackar": "grow_up_without_me",
+        "swisha 20k eller så får din mamma betala": "either_family_pays",
+    }.items():
+        assert ("threat", rule) in reasons(scanner, text), text
