@@ -1236,3 +1236,34 @@ def test_fifth_pass_threat_rules_step_back_for_ordinary_reasons(scanner):
         "swisha 20k eller så får din mamma betala": "either_family_pays",
     }.items():
         assert ("threat", rule) in reasons(scanner, text), text
+
+
+def test_fifth_pass_threat_family_fates_visits_and_debts(scanner):
+    # The family comes to harm, gets a visit, is never seen again or pays the debt, said
+    # with a payment, the police or a debt; the same words about weather, driving, flats,
+    # a landlord's visit or a holiday do not alert.
+    for text, rule in {
+        "dom sa att mamma kommer råka illa ut om jag inte betalar": "family_in_trouble",
+        "they said my dad might have an accident if i talk to the police": "family_in_trouble",
+        "they said my mum will get a visit if i don't pay": "visit_family_or_pay",
+        "dom sa att dom ska hälsa på min mamma om jag inte betalar": "visit_family_or_pay",
+        "han sa att jag aldrig kommer se min dotter igen om jag vittnar": "never_see_family_again",
+        "my brother was told he'll pay for my debts": "family_pays_my_debt",
+        "the message said my family answers for my mouth": "family_pays_for_my_talk",
+        "they told my brother to watch his back because of me": "family_told_watch_self",
+        "han sa att mina barn inte kommer ha en pappa snart": "grow_up_without_me",
+        "he said i have a week or it gets ugly": "deadline_or_else",
+        "om du inte kommer tillbaka gör vi nåt med din syster": "do_to_family",
+    }.items():
+        assert ("threat", rule) in reasons(scanner, text), text
+    for text in (
+        "dom sa att mamma får det hett i Spanien",
+        "dom sa att pappa kommer råka illa ut om han fortsätter köra så fort",
+        "dom sa att mamma ska se sig om efter en ny lägenhet",
+        "om jag inte betalar hyran får mamma besök av hyresvärden",
+        "vi ska hälsa på mamma om jag inte måste jobba, hon betalar maten",
+        "jag kommer aldrig se min syster igen om jag inte får pengar till resan",
+        "they told my son to watch his back at football training",
+        "he said i have a week or it gets ugly with the landlord",
+    ):
+        assert not scanner.scan(text).matched_any, text
