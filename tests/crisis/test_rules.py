@@ -1267,3 +1267,23 @@ def test_fifth_pass_threat_family_fates_visits_and_debts(scanner):
         "he said i have a week or it gets ugly with the landlord",
     ):
         assert not scanner.scan(text).matched_any, text
+
+
+def test_fifth_pass_threat_chat_spellings_and_bare_deadlines(scanner):
+    # Chat forms of the same ideas: "me aina", "ur lil bro", a bare "1 vecka" followed by
+    # "sen e de kört"; their twins are nails, cooking and a custody weekend.
+    for text, rule in {
+        "om du snackar me aina e din morsa klar": "talk_and_done_for",
+        "they gon do ur lil bro if u dont pay": "do_to_family",
+        "1 vecka sen e de kört sa han": "bare_deadline_then_bad",
+        "u got 3 days or it gets ugly": "bare_deadline_then_bad",
+        "tell ur girl to watch herself, that's what they wrote": "family_told_watch_self",
+    }.items():
+        assert ("threat", rule) in reasons(scanner, text), text
+    for text in (
+        "gonna do your nails if you don't mind, ur sis wants too",
+        "ur mom is done with the cooking",
+        "jag får aldrig se mina ungar på helgerna om jag inte betalar underhållet",
+        "two days left on the sale, then it gets ugly in the shops",
+    ):
+        assert not scanner.scan(text).matched_any, text
