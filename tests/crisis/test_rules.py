@@ -1287,3 +1287,16 @@ def test_fifth_pass_threat_chat_spellings_and_bare_deadlines(scanner):
         "two days left on the sale, then it gets ugly in the shops",
     ):
         assert not scanner.scan(text).matched_any, text
+
+
+def test_fifth_pass_a_parent_strangling_over_sunday_dinner_is_no_alert(scanner):
+    # A parent's "I'll strangle you if you skip dinner" and a colleague over the last
+    # coffee are jokes for the assault rule too; the same verb over money still alerts.
+    for text in (
+        "Pappa säger att han ska strypa mig om jag missar söndagsmiddagen",
+        "my dad says he will strangle me if i skip sunday dinner",
+        "kollegan sa han skulle skjuta mig om jag tog sista kaffet",
+    ):
+        assert not scanner.scan(text).matched_any, text
+    assert scanner.scan("dom sa att dom ska strypa mig om jag inte betalar").matched_any
+    assert scanner.scan("they said they will strangle my brother if i talk").matched_any
