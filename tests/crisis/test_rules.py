@@ -1300,3 +1300,22 @@ def test_fifth_pass_a_parent_strangling_over_sunday_dinner_is_no_alert(scanner):
         assert not scanner.scan(text).matched_any, text
     assert scanner.scan("dom sa att dom ska strypa mig om jag inte betalar").matched_any
     assert scanner.scan("they said they will strangle my brother if i talk").matched_any
+
+
+def test_fifth_pass_the_family_not_spared_or_made_sorry(scanner):
+    for text, rule in {
+        "They made it clear that my family would not be spared.": "family_not_spared",
+        "De sa att ingen i familjen kommer att skonas.": "family_not_spared",
+        "han sa att familjen kommer få ta konsekvenserna om jag vittnar": "family_not_spared",
+        "a note at my mum's said traitors pay, and their families too": "family_not_spared",
+        "He said my grandchildren would be sorry if I speak to the police.": "family_will_be_sorry",
+    }.items():
+        assert ("threat", rule) in reasons(scanner, text), text
+    for text in (
+        "my mum said my brother will be sorry he missed the party",
+        "mamma sa att lillebror kommer ångra sig om han inte följer med",
+        "the team will face the consequences of the coach leaving, my brother says",
+        "min bror får ta konsekvenserna av sina val, sa mamma",
+        "vi ska ta konsekvenserna av flytten, familjen är trött",
+    ):
+        assert not scanner.scan(text).matched_any, text
