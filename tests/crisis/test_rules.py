@@ -1319,3 +1319,15 @@ def test_fifth_pass_the_family_not_spared_or_made_sorry(scanner):
         "vi ska ta konsekvenserna av flytten, familjen är trött",
     ):
         assert not scanner.scan(text).matched_any, text
+
+
+def test_fifth_pass_a_machine_is_no_target_of_a_threat(scanner):
+    # "my" before a laptop or a router is no person threatened; a threat that only names
+    # the computer on the way still alerts, and so does one after a theft.
+    for text in ("im gonna kill my laptop, it froze again", "ska mörda min router snart, den dör hela tiden"):
+        assert not scanner.scan(text).matched_any, text
+    for text in (
+        "they hacked my computer and said they will kill my family",
+        "dom snodde mina grejer och sa att de ska döda mig",
+    ):
+        assert any(category == "threat" for category, _ in reasons(scanner, text)), text
