@@ -1331,3 +1331,18 @@ def test_fifth_pass_a_machine_is_no_target_of_a_threat(scanner):
         "dom snodde mina grejer och sa att de ska döda mig",
     ):
         assert any(category == "threat" for category, _ in reasons(scanner, text)), text
+
+
+def test_fifth_pass_threat_twins_from_reading_the_rules_again(scanner):
+    # Advice before a police interview, turn-taking, a fever, a witness order, New Year's
+    # fireworks and an old family saying about debts are no threat.
+    for text in (
+        "tänk på din framtid innan du pratar med polisen",
+        "think about your future before you talk to the police",
+        "either you go first or your brother goes next",
+        "dom sa att han borde akta sig, han har feber",
+        "hon är nästa att prata med polisen",
+        "min tjej sa att vi borde gå ut innan det smäller vid tolvslaget",
+        "mamma sa att gamla skulder ska betalas först",
+    ):
+        assert not scanner.scan(text).matched_any, text
