@@ -1361,3 +1361,12 @@ def test_fifth_pass_threat_family_chores_custody_and_grief_are_no_threat(scanner
         "if you dont clean your room dad will burn your toys",
     ):
         assert not scanner.scan(text).matched_any, text
+
+
+def test_fifth_pass_threat_deadlines_need_a_consequence_of_theirs(scanner):
+    # "Their own way" after a deadline to pay is a threat; someone solving it her own way
+    # by Friday is not.
+    assert ("threat", "deadline_or_else") in reasons(
+        scanner, "hälsning via en polare: två veckor att betala tillbaka, sen löser dom de på sitt sätt"
+    )
+    assert not scanner.scan("hon har till fredag, hon löser det på sitt sätt").matched_any
