@@ -14,6 +14,8 @@ from bench.crisis_eval import (
     FRESH4_SET,
     FRESH5_SET,
     FRESH6_SET,
+    FRESH7_SET,
+    FRESH8_SET,
     FRESH_ORDINARY_SET,
     FRESH_SET,
     FROZEN,
@@ -139,16 +141,18 @@ def test_the_shipped_rules_on_the_halves_tuned_on_reach_what_was_measured(figure
         assert scored.false_alarms_per_1000 <= 5.0, split
 
 
-# Recall and false alarms per 1,000 measured at the end of the third round on wording no
+# Recall and false alarms per 1,000 measured after the fifth pass of rule work on wording no
 # rule was tuned on (the b halves, read in aggregate only), by the lists and rules alone:
 # the shipped text model learned from these halves too, so with it they flatter.
 UNSEEN_MEASURED = {
-    "fresh_b": (0.755, 10.1),
-    "fresh2_b": (0.769, 14.0),
-    "fresh3_b": (0.750, 17.5),
-    "fresh4_b": (0.711, 37.7),
-    "fresh5_b": (0.785, 25.0),
-    "fresh6_b": (0.724, 37.7),
+    "fresh_b": (0.792, 10.1),
+    "fresh2_b": (0.781, 12.0),
+    "fresh3_b": (0.768, 15.0),
+    "fresh4_b": (0.721, 32.7),
+    "fresh5_b": (0.801, 17.5),
+    "fresh6_b": (0.754, 31.4),
+    "fresh7_b": (0.772, 32.7),
+    "fresh8_b": (0.752, 17.6),
 }
 
 
@@ -162,16 +166,18 @@ def test_the_shipped_rules_on_unseen_wording_reach_what_was_measured(rules_figur
 
 # The same b halves with the rules and a text model trained on every labelled row but
 # held_out and the half's own set (both halves): authors the model never read. Measured
-# with the model's veto, fresh5 and fresh6 in its training (docs/crisis-language.md, "The
-# text model").
+# after the fifth pass, fresh7 and fresh8 in its training (docs/crisis-language.md, "The
+# fifth pass").
 UNSEEN_WITH_MODEL_MEASURED = {
     "validation_b": (0.990, 11.2),
-    "fresh_b": (0.927, 15.1),
-    "fresh2_b": (0.929, 18.0),
-    "fresh3_b": (0.909, 20.1),
-    "fresh4_b": (0.904, 37.7),
-    "fresh5_b": (0.935, 35.0),
-    "fresh6_b": (0.915, 37.7),
+    "fresh_b": (0.932, 10.1),
+    "fresh2_b": (0.946, 16.0),
+    "fresh3_b": (0.932, 17.5),
+    "fresh4_b": (0.919, 35.2),
+    "fresh5_b": (0.955, 30.0),
+    "fresh6_b": (0.939, 35.2),
+    "fresh7_b": (0.933, 31.4),
+    "fresh8_b": (0.939, 18.8),
 }
 
 
@@ -188,22 +194,22 @@ def test_rules_and_a_model_that_never_read_the_set_reach_what_was_measured(cross
 
 def test_the_shipped_rules_on_the_frozen_held_out_part_reach_what_was_measured(figures, rules_figures):
     # What the rules and the text model reach on held_out (docs/crisis-language.md):
-    # recall 0.9198 (172 of 187), precision 0.977, 27.8 false alarms per 1,000 ordinary
-    # messages; when the model was first added, without its veto or fresh5 and fresh6:
-    # 0.909, 0.977, 27.8. The rules alone:
-    # 0.807, 0.974, 27.8 (after the second round: 0.690, 0.942, 55.6; before it: 0.503,
-    # 0.832, 131.9). Floors just below, so a change that loses ground fails.
+    # recall 0.930 (174 of 187), precision 0.983, 20.8 false alarms per 1,000 ordinary
+    # messages after the fifth pass; 0.920, 0.977, 27.8 before it. The rules alone:
+    # 0.840, 0.975, 27.8 (after the third round 0.807, 0.974, 27.8; after the second:
+    # 0.690, 0.942, 55.6; before it: 0.503, 0.832, 131.9). Floors just below, so a change
+    # that loses ground fails.
     held_out = figures["held_out"]
     assert held_out.rows == 331
-    assert held_out.recall >= 0.915
-    assert held_out.precision >= 0.975
-    assert held_out.false_alarms_per_1000 <= 27.8
+    assert held_out.recall >= 0.925
+    assert held_out.precision >= 0.98
+    assert held_out.false_alarms_per_1000 <= 20.9
     rules_alone = rules_figures["held_out"]
-    assert rules_alone.recall >= 0.80
+    assert rules_alone.recall >= 0.835
     assert rules_alone.precision >= 0.97
 
 
-@pytest.mark.xfail(strict=True, reason="not met: held_out recall 0.9198, self_harm 0.774, 27.8 false alarms/1,000")
+@pytest.mark.xfail(strict=True, reason="not met: held_out self_harm recall 0.806, 20.8 false alarms/1,000")
 def test_the_shipped_rules_meet_the_targets_on_the_frozen_held_out_part(figures):
     held_out = figures["held_out"]
     assert held_out.recall >= TARGET_RECALL
@@ -238,6 +244,8 @@ FRESH_SETS = (
     (FRESH4_SET, "fresh4", 1566, 784, 798, (128,) * 6),
     (FRESH5_SET, "fresh5", 1566, 784, 800, (127, 128, 127, 128, 128, 128)),
     (FRESH6_SET, "fresh6", 3260, 1632, 1596, (384, 256, 256, 256, 256, 256)),
+    (FRESH7_SET, "fresh7", 3383, 1694, 1593, (511, 256, 255, 256, 256, 256)),
+    (FRESH8_SET, "fresh8", 3385, 1696, 1597, (510, 254, 256, 256, 256, 256)),
 )
 
 
