@@ -94,27 +94,32 @@ def _logistic_regression(
     if not 0 < positives < len(labels):
         raise ValueError("training needs crisis messages and ordinary ones")
     class_weight = {1: len(labels) / (2 * positives), 0: len(labels) / (2 * (len(labels) - positives))}
-    weights: dict[str, float] = {feature: 0.0 for row in rows for feature in row}
-    squares = dict.fromkeys(weights, 1e-8)
+    # Each feature is a place in a list, in the order first seen: the same sums in the same
+    # order as over a dict of names, several times faster (cross-evaluation trains ten).
+    index = {feature: place for place, feature in enumerate(dict.fromkeys(f for row in rows for f in row))}
+    placed = [[index[feature] for feature in row] for row in rows]
+    weights = [0.0] * len(index)
+    squares = [1e-8] * len(index)
     bias, bias_squares = 0.0, 1e-8
     order = list(range(len(rows)))
     # A seeded shuffle, so that training is reproducible; nothing here is a secret.
     shuffler = random.Random(settings.seed)  # noqa: S311
     rate, l2 = settings.learning_rate, settings.l2
+    exp, sqrt = math.exp, math.sqrt
     for _ in range(settings.epochs):
         shuffler.shuffle(order)
-        for index in order:
-            row, label = rows[index], labels[index]
-            score = bias + sum(weights[feature] for feature in row)
+        for row_index in order:
+            row, label = placed[row_index], labels[row_index]
+            score = bias + sum([weights[place] for place in row])
             # The loss's slope in the score, kept off the float's edges for long messages.
-            error = (1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, score)))) - label) * class_weight[label]
-            for feature in row:
-                slope = error + l2 * weights[feature]
-                squares[feature] += slope * slope
-                weights[feature] -= rate * slope / math.sqrt(squares[feature])
+            error = (1.0 / (1.0 + exp(-max(-30.0, min(30.0, score)))) - label) * class_weight[label]
+            for place in row:
+                slope = error + l2 * weights[place]
+                squares[place] += slope * slope
+                weights[place] -= rate * slope / sqrt(squares[place])
             bias_squares += error * error
-            bias -= rate * error / math.sqrt(bias_squares)
-    return round(bias, DECIMALS), {feature: round(weight, DECIMALS) for feature, weight in weights.items()}
+            bias -= rate * error / sqrt(bias_squares)
+    return round(bias, DECIMALS), {feature: round(weights[place], DECIMALS) for feature, place in index.items()}
 
 
 def _naive_bayes(
