@@ -4,9 +4,13 @@ lists and their cache, and precision/recall on a labelled corpus."""
 from __future__ import annotations
 
 import csv
+import re
+import string
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from backend.accounts.models import Programme, StaffRole
 from backend.crisis import language, phrase_services, scanning
@@ -108,6 +112,43 @@ def test_normalise_turns_punctuation_and_spacing_into_single_spaces():
     assert normalise("ta  livet\tav\nmig!!!") == "ta livet av mig"
     assert normalise("  -- de_vet//var...jag bor?? ") == "de vet var jag bor"
     assert normalise("") == ""
+
+
+# Folded ASCII text as the normaliser meets it: lower case, digits, punctuation, spacing,
+# doubled letters and chat spellings.
+_FOLDED_ASCII = st.lists(
+    st.sampled_from([*string.ascii_lowercase, *string.digits, *" .,!?-_/@$\t\n", "ja", "e", "typ", "asa", "ba", "mej"]),
+    max_size=40,
+).map("".join)
+
+
+@given(_FOLDED_ASCII)
+@example("ja e typ hemma  ")
+@example("aaa bbbb ja")
+@example("typ")
+def test_the_ascii_path_finishes_text_as_the_general_path_does(text):
+    assert language._finish_ascii(text) == language._finish_unicode(text)
+
+
+def _unleet_word_by_word(text: str, table: dict[int, str]) -> str:
+    """Swap inside every word that holds both a letter and a swapped character, one word
+    at a time: what ``_unleet`` must do."""
+
+    def swap(token: re.Match[str]) -> str:
+        word = token.group(0)
+        if re.search(r"[013457@$]", word) and re.search(r"[^\W\d_]", word):
+            return word.translate(table)
+        return word
+
+    return re.sub(r"(?:[^\W_]|[@$])+", swap, text)
+
+
+@given(st.text(alphabet="ab1é0345 7@$_.-2\u00e4", max_size=30))
+@example("h3lp m3 kl 10.30")
+@example("a21 @ $5 ab_1")
+def test_only_words_with_a_letter_and_a_swapped_character_are_swapped(text):
+    for table in (language._LEET_I, language._LEET_L):
+        assert language._unleet(text, table) == _unleet_word_by_word(text, table)
 
 
 def test_normalise_removes_invisible_characters_inside_words():
