@@ -92,7 +92,7 @@ _NON_ALNUM = re.compile(r"[\W_]+")
 _REPEATED_LETTER = re.compile(r"([^\W\d_])\1+")
 # The same two on ASCII text, the common case once diacritics are folded, done with
 # bytes.translate, split and str.replace instead of a regular expression with a function
-# per match: this runs on every message, and it is about twice as fast.
+# per match: this runs on every message, and it is about 1.6 times as fast.
 _ASCII_ALNUM = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789")
 _ASCII_NON_ALNUM_TO_SPACE = bytes(code if code in _ASCII_ALNUM else ord(" ") for code in range(256))
 _DOUBLED_ASCII_LETTER = re.compile(r"([a-z])\1")
