@@ -17,6 +17,7 @@ from bench.crisis_eval import (
     FRESH7_SET,
     FRESH8_SET,
     FRESH9_SET,
+    FRESH10_SET,
     FRESH_ORDINARY_SET,
     FRESH_SET,
     FROZEN,
@@ -250,6 +251,7 @@ FRESH_SETS = (
     (FRESH7_SET, "fresh7", 3383, 1694, 1593, (511, 256, 255, 256, 256, 256)),
     (FRESH8_SET, "fresh8", 3385, 1696, 1597, (510, 254, 256, 256, 256, 256)),
     (FRESH9_SET, "fresh9", 1695, 848, 799, (256, 128, 128, 128, 128, 128)),
+    (FRESH10_SET, "fresh10", 1680, 842, 784, (256, 128, 128, 128, 128, 128)),
 )
 
 
