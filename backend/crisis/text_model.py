@@ -2,10 +2,9 @@
 
 Rules of words and windows catch what they were written for; a crisis hinted at in
 words no rule lists ("ni behöver inte boka nån ny tid åt mig") slips past them. This model
-weighs every word, every pair of adjacent words and every pair of words one word apart
-(a skipped pair, "orkar _ mer", which "orkar inte mer" and "orkar int mer" share) of the
-normalised message (the form ``language.normalise`` gives), learned from the labelled
-corpus by ``text_model_training``. The matcher asks it twice: a message nothing matched alerts
+weighs every word and every pair of adjacent words of the normalised message (the form
+``language.normalise`` gives), learned from the labelled corpus by
+``text_model_training``. The matcher asks it twice: a message nothing matched alerts
 when the sum reaches the threshold, and a match that is not critical is dropped when
 every clause it lies in scores below the veto (the model is sure it is ordinary chat;
 ``plainly_ordinary``).
@@ -17,8 +16,8 @@ Two parts, both read from ``default_phrases/text_model.tsv``:
 - the category: one weight per feature and category (naive Bayes over the labelled
   crisis messages), read only when the model alerts; the highest sum names it.
 
-Pure Python, no Django: a dictionary lookup per word, per pair and per skipped pair,
-so it costs a few microseconds a message (bench/scan_bench.py).
+Pure Python, no Django: a dictionary lookup per word and per pair, so it costs a few
+microseconds a message (bench/scan_bench.py).
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from itertools import islice, pairwise, repeat
+from itertools import pairwise, repeat
 from pathlib import Path
 
 MODEL_FILE = Path(__file__).resolve().parent / "default_phrases" / "text_model.tsv"
@@ -36,19 +35,12 @@ MODEL_REASON = "text_model"
 # Every model alert is "high": a hint weighed from many words, never certain enough for
 # "critical", which only a named rule or listed phrase raises.
 MODEL_SEVERITY = "high"
-# Stands for the word between the two words of a skipped pair ("orkar _ mer"); a
-# normalised message has no "_" (it is not a letter or digit), so no word or pair is
-# named like a skipped pair.
-SKIPPED = "_"
 
 
 def features(normalised: str) -> list[str]:
-    """The words of a normalised message, every pair of adjacent words ("ta livet") and
-    every pair of words one word apart, the word between them written ``SKIPPED``
-    ("orkar _ mer" from "orkar inte mer")."""
+    """The words of a normalised message and every pair of adjacent words ("ta livet")."""
     words = normalised.split()
-    skipped = (f"{first} {SKIPPED} {last}" for first, last in zip(words, words[2:], strict=False))
-    return [*words, *map(" ".join, pairwise(words)), *skipped]
+    return [*words, *map(" ".join, pairwise(words))]
 
 
 @dataclass(frozen=True)
@@ -64,38 +56,22 @@ class TextModel:
     categories: tuple[str, ...]
     category_bias: tuple[float, ...]
     category_weights: dict[str, tuple[float, ...]]
-    # Derived from ``weights`` for speed: single words apart, and pairs and skipped pairs
-    # keyed by a tuple of their two words, which ``pairwise`` and ``zip`` yield as they
-    # are, so no joined string is built per pair.
+    # Derived from ``weights`` for speed: single words apart, and pairs keyed by a tuple of
+    # words, which ``pairwise`` yields as it is, so no joined string is built per pair.
     _words: dict[str, float] = field(init=False, repr=False, compare=False)
     _pairs: dict[tuple[str, ...], float] = field(init=False, repr=False, compare=False)
-    _skipped: dict[tuple[str, ...], float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        words: dict[str, float] = {}
-        pairs: dict[tuple[str, ...], float] = {}
-        skipped: dict[tuple[str, ...], float] = {}
-        for feature, weight in self.weights.items():
-            if " " not in feature:
-                words[feature] = weight
-            elif f" {SKIPPED} " in feature:
-                first, _, last = feature.split(" ")
-                skipped[first, last] = weight
-            else:
-                pairs[tuple(feature.split(" "))] = weight
-        object.__setattr__(self, "_words", words)
-        object.__setattr__(self, "_pairs", pairs)
-        object.__setattr__(self, "_skipped", skipped)
+        object.__setattr__(self, "_words", {f: w for f, w in self.weights.items() if " " not in f})
+        object.__setattr__(self, "_pairs", {tuple(f.split(" ")): w for f, w in self.weights.items() if " " in f})
 
     def score(self, normalised: str) -> float:
-        """The alert log-odds of one normalised message. A word, pair or skipped pair
-        counts once however often it occurs, as in training (``dict.fromkeys`` keeps the
-        order, so the sum is the same on every run)."""
+        """The alert log-odds of one normalised message. A word or pair counts once however
+        often it occurs, as in training (``dict.fromkeys`` keeps the order, so the sum is
+        the same on every run)."""
         words = normalised.split()
         total = self.bias + sum(map(self._words.get, dict.fromkeys(words), repeat(0.0)))
-        total += sum(map(self._pairs.get, dict.fromkeys(pairwise(words)), repeat(0.0)))
-        skipped = dict.fromkeys(zip(words, islice(words, 2, None), strict=False))
-        return total + sum(map(self._skipped.get, skipped, repeat(0.0)))
+        return total + sum(map(self._pairs.get, dict.fromkeys(pairwise(words)), repeat(0.0)))
 
     def probability(self, normalised: str) -> float:
         return 1.0 / (1.0 + math.exp(-self.score(normalised)))

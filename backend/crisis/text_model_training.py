@@ -6,9 +6,8 @@ runs it on the labelled corpus and writes ``default_phrases/text_model.tsv``;
 ``bench/crisis_eval.py --cross`` runs it once per held-back set to measure the model on
 authors it never saw.
 
-- The alert score is a logistic regression over the message's features (words, pairs
-  of adjacent words and pairs one word apart, ``text_model.features``, seen in at least
-  ``min_count`` training messages), fitted by
+- The alert score is a logistic regression over the message's features (words and pairs
+  of adjacent words seen in at least ``min_count`` training messages), fitted by
   stochastic gradient descent with AdaGrad steps and an L2 penalty, both classes weighted
   alike however many messages each has.
 - The category is multinomial naive Bayes over the crisis messages' features, smoothed

@@ -45,19 +45,10 @@ def small_model() -> TextModel:
     return parse_text_model(SMALL_MODEL.splitlines(keepends=True), name="small.tsv")
 
 
-def test_the_features_are_the_words_every_pair_of_adjacent_words_and_every_skipped_pair():
-    assert features("skrev ett brev") == ["skrev", "ett", "brev", "skrev ett", "ett brev", "skrev _ brev"]
-    assert features("ett brev") == ["ett", "brev", "ett brev"]
+def test_the_features_are_the_words_and_every_pair_of_adjacent_words():
+    assert features("skrev ett brev") == ["skrev", "ett", "brev", "skrev ett", "ett brev"]
     assert features("hej") == ["hej"]
     assert features("") == []
-
-
-def test_a_skipped_pair_scores_whatever_word_lies_between():
-    model = parse_text_model((HEADER + "orkar _ mer\t2.5\norkar inte\t0.5\n").splitlines(keepends=True))
-    assert model.score("orkar inte mer") == 1.0 + 2.5 + 0.5
-    assert model.score("orkar int mer") == model.score("jag orkar int mer") == 1.0 + 2.5
-    assert model.score("orkar mer") == model.score("orkar int int mer") == 1.0  # not one word apart
-    assert model.score("orkar int mer orkar x mer") == 1.0 + 2.5  # counted once
 
 
 def test_the_score_is_the_bias_plus_the_weights_of_the_words_and_pairs_present():
@@ -123,8 +114,7 @@ def toy_examples() -> list[Example]:
 
 
 def test_training_learns_which_words_alert_and_in_which_category():
-    # 80 shuffles: on eleven toy messages the skipped pairs share out the weight of "vill dö".
-    model = train(toy_examples(), ("self_harm", "threat"), Settings(min_count=1, epochs=80))
+    model = train(toy_examples(), ("self_harm", "threat"), Settings(min_count=1, epochs=50))
     assert model.weights["hotar"] > 0 > model.weights["ses"]
     assert model.alert_category(["de hotar pappa"]) == "threat"
     assert model.alert_category(["vill dö"]) == "self_harm"
