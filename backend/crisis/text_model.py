@@ -17,13 +17,15 @@ Two parts, both read from ``default_phrases/text_model.tsv``:
   crisis messages), read only when the model alerts; the highest sum names it.
 
 Pure Python, no Django: a dictionary lookup per word and per pair, so it costs a few
-microseconds a message (bench/scan_bench.py).
+microseconds a message (bench/scan_bench.py). Counting a feature as often as it is
+written, not once, lets the score skip removing repeats, which paid for the pairs one
+word apart (docs/crisis-language.md).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import pairwise, repeat
@@ -37,10 +39,22 @@ MODEL_REASON = "text_model"
 MODEL_SEVERITY = "high"
 
 
+# The mark between the two words of a skipped pair ("orkar _ mer"): normalised text is
+# letters, digits and spaces only, so no word or pair can look like one.
+SKIP_MARK = "_"
+
+
+def one_word_apart(words: Sequence[str]) -> Iterator[tuple[str, str]]:
+    """Every pair of words with one word between them ("orkar", "mer" in "orkar inte mer")."""
+    return zip(words, words[2:], strict=False)
+
+
 def features(normalised: str) -> list[str]:
-    """The words of a normalised message and every pair of adjacent words ("ta livet")."""
+    """The words of a normalised message, every pair of adjacent words ("ta livet") and
+    every pair of words one word apart ("orkar _ mer", from "orkar inte mer")."""
     words = normalised.split()
-    return [*words, *map(" ".join, pairwise(words))]
+    apart = (f"{first} {SKIP_MARK} {last}" for first, last in one_word_apart(words))
+    return [*words, *map(" ".join, pairwise(words)), *apart]
 
 
 @dataclass(frozen=True)
@@ -56,22 +70,36 @@ class TextModel:
     categories: tuple[str, ...]
     category_bias: tuple[float, ...]
     category_weights: dict[str, tuple[float, ...]]
-    # Derived from ``weights`` for speed: single words apart, and pairs keyed by a tuple of
-    # words, which ``pairwise`` yields as it is, so no joined string is built per pair.
+    # Derived from ``weights`` for speed: single words apart, and pairs (adjacent, and one
+    # word apart) keyed by a tuple of their two words, which ``pairwise`` and ``zip``
+    # yield as they are, so no joined string is built per pair.
     _words: dict[str, float] = field(init=False, repr=False, compare=False)
     _pairs: dict[tuple[str, ...], float] = field(init=False, repr=False, compare=False)
+    _skips: dict[tuple[str, ...], float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_words", {f: w for f, w in self.weights.items() if " " not in f})
-        object.__setattr__(self, "_pairs", {tuple(f.split(" ")): w for f, w in self.weights.items() if " " in f})
+        words: dict[str, float] = {}
+        pairs: dict[tuple[str, ...], float] = {}
+        skips: dict[tuple[str, ...], float] = {}
+        for feature, weight in self.weights.items():
+            first, *rest = feature.split(" ")
+            if not rest:
+                words[feature] = weight
+            elif rest[0] == SKIP_MARK:
+                skips[first, rest[-1]] = weight
+            else:
+                pairs[first, rest[0]] = weight
+        object.__setattr__(self, "_words", words)
+        object.__setattr__(self, "_pairs", pairs)
+        object.__setattr__(self, "_skips", skips)
 
     def score(self, normalised: str) -> float:
-        """The alert log-odds of one normalised message. A word or pair counts once however
-        often it occurs, as in training (``dict.fromkeys`` keeps the order, so the sum is
-        the same on every run)."""
+        """The alert log-odds of one normalised message. A word or pair counts as often as
+        it occurs, as in training."""
         words = normalised.split()
-        total = self.bias + sum(map(self._words.get, dict.fromkeys(words), repeat(0.0)))
-        return total + sum(map(self._pairs.get, dict.fromkeys(pairwise(words)), repeat(0.0)))
+        total = self.bias + sum(map(self._words.get, words, repeat(0.0)))
+        total += sum(map(self._pairs.get, pairwise(words), repeat(0.0)))
+        return total + sum(map(self._skips.get, one_word_apart(words), repeat(0.0)))
 
     def probability(self, normalised: str) -> float:
         return 1.0 / (1.0 + math.exp(-self.score(normalised)))
@@ -84,7 +112,7 @@ class TextModel:
     def category(self, normalised: str) -> str:
         """The most likely crisis category of a message the model alerted on."""
         sums = list(self.category_bias)
-        for feature in dict.fromkeys(features(normalised)):
+        for feature in features(normalised):
             for index, weight in enumerate(self.category_weights.get(feature, ())):
                 sums[index] += weight
         return self.categories[max(range(len(sums)), key=sums.__getitem__)]

@@ -32,6 +32,7 @@ category_bias\t0.0\t0.0
 sista\t1.5\t0.5\t-0.5
 brev\t1.0\t0.25\t-0.25
 sista brev\t0.75
+ett _ brev\t0.25
 hotar\t3.5\t-1.0\t1.0
 vi\t-0.5
 haha\t-10.0
@@ -45,15 +46,20 @@ def small_model() -> TextModel:
     return parse_text_model(SMALL_MODEL.splitlines(keepends=True), name="small.tsv")
 
 
-def test_the_features_are_the_words_and_every_pair_of_adjacent_words():
-    assert features("skrev ett brev") == ["skrev", "ett", "brev", "skrev ett", "ett brev"]
+def test_the_features_are_the_words_every_pair_of_adjacent_words_and_every_pair_one_word_apart():
+    assert features("skrev ett brev") == ["skrev", "ett", "brev", "skrev ett", "ett brev", "skrev _ brev"]
+    assert features("orkar inte mer nu") == [
+        *["orkar", "inte", "mer", "nu", "orkar inte", "inte mer", "mer nu"],
+        *["orkar _ mer", "inte _ nu"],
+    ]
     assert features("hej") == ["hej"]
     assert features("") == []
 
 
 def test_the_score_is_the_bias_plus_the_weights_of_the_words_and_pairs_present():
     model = small_model()
-    assert model.score("ett sista brev") == -2.0 + 1.5 + 1.0 + 0.75
+    assert model.score("ett sista brev") == -2.0 + 1.5 + 1.0 + 0.75 + 0.25
+    assert model.score("ett brev") == -2.0 + 1.0  # adjacent: not the pair one word apart
     assert model.score("brev sista") == -2.0 + 1.0 + 1.5  # no "sista brev" pair this way round
     assert model.score("hej") == -2.0
     assert model.score("") == -2.0
@@ -99,11 +105,11 @@ def test_after_the_header_a_word_named_like_a_header_row_is_a_feature():
     assert model.category_weights == {"categories": (1.0,)}
 
 
-def test_a_word_or_pair_counts_once_however_often_it_is_written():
-    # As in training, which reads whether a feature is there, not how often.
+def test_a_word_or_pair_counts_as_often_as_it_is_written():
+    # As in training, which reads how often a feature is there.
     model = small_model()
-    assert model.score("hotar hotar hotar") == model.score("hotar") == -2.0 + 3.5
-    assert model.score("sista brev sista brev") == -2.0 + 1.5 + 1.0 + 0.75
+    assert model.score("hotar hotar hotar") == -2.0 + 3 * 3.5
+    assert model.score("sista brev sista brev") == -2.0 + 2 * 1.5 + 2 * 1.0 + 2 * 0.75
 
 
 def toy_examples() -> list[Example]:
@@ -114,13 +120,13 @@ def toy_examples() -> list[Example]:
 
 
 def test_training_learns_which_words_alert_and_in_which_category():
-    model = train(toy_examples(), ("self_harm", "threat"), Settings(min_count=1, epochs=50))
+    model = train(toy_examples(), ("self_harm", "threat"), Settings(min_count=1, epochs=100))
     assert model.weights["hotar"] > 0 > model.weights["ses"]
     assert model.alert_category(["de hotar pappa"]) == "threat"
     assert model.alert_category(["vill dö"]) == "self_harm"
     assert model.alert_category(["vi ses imorgon"]) is None
     assert model.threshold == round(math.log(0.9 / 0.1), 4)
-    assert model.veto == round(math.log(0.02 / 0.98), 4)
+    assert model.veto == round(math.log(0.1 / 0.9), 4)
 
 
 def test_training_keeps_only_features_seen_often_enough():
