@@ -2,12 +2,12 @@
 
 Rules of words and windows catch what they were written for; a crisis hinted at in
 words no rule lists ("ni behöver inte boka nån ny tid åt mig") slips past them. This model
-weighs every word and every pair of adjacent words of the normalised message (the form
-``language.normalise`` gives), learned from the labelled corpus by
-``text_model_training``. The matcher asks it twice: a message nothing matched alerts
-when the sum reaches the threshold, and a match that is not critical is dropped when
-every clause it lies in scores below the veto (the model is sure it is ordinary chat;
-``plainly_ordinary``).
+weighs every word, every pair of adjacent words and every pair of words one word apart
+of the normalised message (the form ``language.normalise`` gives), each as often as it
+is written, learned from the labelled corpus by ``text_model_training``. The matcher
+asks it twice: a message nothing matched alerts when the sum reaches the threshold, and
+a match that is not critical is dropped when every clause it lies in scores below the
+veto (the model is sure it is ordinary chat; ``plainly_ordinary``).
 
 Two parts, both read from ``default_phrases/text_model.tsv``:
 - the alert score: a bias plus one weight per feature (logistic regression); the model
