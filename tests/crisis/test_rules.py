@@ -1396,6 +1396,10 @@ def test_everyone_at_school_knowing_an_address_and_done_for_today_are_no_crisis(
         ("on the bridge for like an hour now. one step and its done", "lingering_up_high"),
         ("har ett järn här. den är för mig själv", "weapon_for_myself"),
         ("got a gun now. its not for anyone else. its for me", "weapon_for_myself"),
+        # A bullet or a shot is a weapon here; the sport blocker (a shot on goal) cancels
+        # only threat and weapons rules.
+        ("jag sparar ett skott till mig själv", "weapon_for_myself"),
+        ("keeping the last bullet for myself", "weapon_for_myself"),
         ("har googlat hur man gör det utan att det gör ont", "planned_how"),
         ("been planning how to do it, picked a date", "planned_how"),
         ("mitt sista sms. tack för allt du gjort", "last_message"),
@@ -1511,6 +1515,7 @@ def test_self_harm_ideas_of_round_five_wrapping_up(scanner, text, rule):
         "ingen kommer sakna det gamla jobbet, jag är klar",
         "kommer inte på torsdag, eller nåt mer innan jul, har tentor",
         "har ett järn i bilen, den är för mig själv, om jag får punka",
+        "köpte en kula glass till mig själv efter jobbet",
         "hoppas bara att jag inte vaknar för sent imorgon, viktig intervju",
         "lol hoping i dont wake up with a hangover tomorrow",
         "gör inget om jag inte vaknar till frukost, sov ut",
@@ -2035,3 +2040,19 @@ def test_fifth_pass_threat_deadlines_need_a_consequence_of_theirs(scanner):
         scanner, "hälsning via en polare: två veckor att betala tillbaka, sen löser dom de på sitt sätt"
     )
     assert not scanner.scan("hon har till fredag, hon löser det på sitt sätt").matched_any
+
+
+def test_a_commute_does_not_cancel_a_method_but_delays_and_waiting_still_do(scanner):
+    # "På väg hem" says where the writer is, not that the method is an errand: it no longer
+    # cancels self-harm. Waiting for a delayed train still does.
+    fires = {
+        "im stepping in front of the tram on my way home": "sh7f_tram_step_front",
+        "ska kasta mig framför tåget på väg hem ikväll": "in_front_of_a_train",
+    }
+    for text, rule in fires.items():
+        assert ("self_harm", rule) in reasons(scanner, text), text
+    for text in (
+        "väntar på tåget på väg hem, det är försenat igen",
+        "on my way home, the train was delayed again lol",
+    ):
+        assert not scanner.scan(text).matched_any, text
