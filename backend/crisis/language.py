@@ -287,6 +287,8 @@ def load_phrase_file(path: Path, *, source: str) -> list[PhraseEntry]:
 CONCEPT_COLUMNS = ("concept", "phrase")
 _RULE_COLUMNS = 6  # rule, name, severity, category, window, concepts
 _BLOCK_COLUMNS = 4  # block, concept, categories, scope
+# The one option a block line may add after its scope: it cancels no critical match.
+NOT_CRITICAL = "not_critical"
 _CLAUSE_COLUMNS = 2  # clause, concept
 _DROP_COLUMNS = 3  # drop, concept, follower
 
@@ -356,7 +358,9 @@ class Blocker:
     in another sentence of a long message. With ``at_start`` the match may also start on
     the blocker's own first word: the blocker holds the match's first word ("syrran sa
     att hon" of "syrran sa att hon ska döda mig", a sister teasing). With ``rules_only``
-    (a film, a joke) only rules are cancelled, not listed phrases."""
+    (a film, a joke) only rules are cancelled, not listed phrases. With ``spares_critical``
+    (a setting such as "at work", which makes a feeling ordinary but not a rope) a
+    critical match is never cancelled."""
 
     concept: str
     categories: frozenset[str]
@@ -372,9 +376,10 @@ class Blocker:
     within: bool = False
     # ``from``: as ``lead``, and a match that starts on the blocker's first word.
     at_start: bool = False
+    spares_critical: bool = False
 
-    def blocks(self, category: str, rule: str, *, from_rule: bool) -> bool:
-        if self.rules_only and not from_rule:
+    def blocks(self, category: str, rule: str, *, from_rule: bool, critical: bool) -> bool:
+        if (self.rules_only and not from_rule) or (self.spares_critical and critical):
             return False
         if not self.categories and not self.rule_names:
             return True
@@ -404,13 +409,24 @@ class RuleSet:
 
 def _blocker(cells: list[str], where: str, rule_names: set[str]) -> Blocker:
     _, concept, targets, scope = cells[:_BLOCK_COLUMNS]
+    options = cells[_BLOCK_COLUMNS:]
+    if options not in ([], [NOT_CRITICAL]):
+        raise ValueError(f"{where}: unknown block option {' '.join(options)!r} (only {NOT_CRITICAL!r})")
+    spares_critical = options == [NOT_CRITICAL]
     chosen = set() if targets == "*" else set(targets.split(","))
     categories = chosen & set(CATEGORIES)
     named = chosen - categories
     if named - rule_names:
         raise ValueError(f"{where}: unknown category or rule in {targets!r}")
     if scope in {"message", "rules"}:
-        return Blocker(concept, frozenset(categories), None, rules_only=scope == "rules", rule_names=frozenset(named))
+        return Blocker(
+            concept,
+            frozenset(categories),
+            None,
+            rules_only=scope == "rules",
+            rule_names=frozenset(named),
+            spares_critical=spares_critical,
+        )
     kind, _, words = scope.partition(":")
     if kind not in {"before", "lead", "from", "clause", "near", "within"} or not words.isdigit():
         raise ValueError(f"{where}: unknown scope {scope!r}")
@@ -425,6 +441,7 @@ def _blocker(cells: list[str], where: str, rule_names: set[str]) -> Blocker:
         inside=kind in {"clause", "near", "within"},
         within=kind == "within",
         at_start=kind == "from",
+        spares_critical=spares_critical,
     )
 
 
@@ -437,7 +454,8 @@ def load_rule_file(path: Path) -> RuleSet:
     in the same clause), ``from:N`` (as ``lead:N``, and a match starting on its own first
     word), ``clause:N`` (as ``lead:N``, and rules around it), ``near:N``
     (as ``clause:N``, and matches up to N words before it) or ``within:N`` (as ``near:N``
-    in any clause); ``clause, concept`` (its words start a new clause); or
+    in any clause), then optionally ``not_critical`` (it cancels no critical match);
+    ``clause, concept`` (its words start a new clause); or
     ``drop, concept, follower`` (a word of the concept right before a word of the
     follower does not count)."""
     rules: list[Rule] = []
@@ -850,9 +868,10 @@ def _first_span_within(window: int, positions: list[list[int]]) -> tuple[int, in
 
 
 def _blocked(blocking: list[tuple[Blocker, int]], hit: _Hit, clauses: _Clauses) -> bool:
-    first, last, _, category, rule, _, from_rule = hit
+    first, last, severity, category, rule, _, from_rule = hit
+    critical = severity == _CRITICAL
     for blocker, at in blocking:
-        if not blocker.blocks(category, rule, from_rule=from_rule):
+        if not blocker.blocks(category, rule, from_rule=from_rule, critical=critical):
             continue
         if blocker.before is None:
             return True

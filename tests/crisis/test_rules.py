@@ -344,6 +344,41 @@ def test_a_rule_file_names_only_known_rules_and_scopes(tmp_path: Path):
         rules_file(tmp_path, "rule\tone\thigh\tthreat\t2\ta,b\nblock\tz\tnot_a_rule\tmessage\n")
     with pytest.raises(ValueError, match=r"unknown scope"):
         rules_file(tmp_path, "rule\tone\thigh\tthreat\t2\ta,b\nblock\tz\tone\tsomewhere:3\n")
+    with pytest.raises(ValueError, match=r"rules.tsv:2: unknown block option 'not_high'"):
+        rules_file(tmp_path, "rule\tone\thigh\tthreat\t2\ta,b\nblock\tz\tone\tmessage\tnot_high\n")
+
+
+def test_a_not_critical_blocker_cancels_a_high_match_and_never_a_critical_one(tmp_path: Path):
+    rules = rules_file(
+        tmp_path,
+        "rule\tfeeling\thigh\tself_harm\t3\ta,b\nrule\tmethod\tcritical\tself_harm\t3\ta,c\n"
+        "block\tz\tself_harm\tnear:4\tnot_critical\n",
+    )
+    matcher = PhraseMatcher(concept_words(a="alfa", b="beta", c="gamma", z="zeta"), rules)
+    assert not matcher.scan("alfa beta zeta").matched_any
+    assert matcher.scan("alfa gamma zeta").reasons == (("self_harm", "method"),)
+    # The same line without the option cancels both.
+    plain = rules_file(
+        tmp_path,
+        "rule\tfeeling\thigh\tself_harm\t3\ta,b\nrule\tmethod\tcritical\tself_harm\t3\ta,c\n"
+        "block\tz\tself_harm\tnear:4\n",
+    )
+    matcher = PhraseMatcher(concept_words(a="alfa", b="beta", c="gamma", z="zeta"), plain)
+    assert not matcher.scan("alfa gamma zeta").matched_any
+
+
+def test_at_work_makes_a_feeling_ordinary_but_not_a_rope_or_a_roof(scanner):
+    for text in (
+        "i have a rope at work and im gonna hang myself tonight",
+        "have a rope stashed at work, tonight's the night",
+    ):
+        assert scanner.scan(text).severity == "critical", (text, scanner.scan(text).reasons)
+    for text in (
+        "ingen kommer sakna den där jackan, jag slutar ikväll på jobbet",
+        "kapade repet på jobbet idag, vi hängde upp banderollen",
+        "skar mig på jobbet med mattkniven, aj",
+    ):
+        assert not scanner.scan(text).matched_any, (text, scanner.scan(text).reasons)
 
 
 def test_a_blocker_in_another_sentence_cancels_nothing(scanner):
