@@ -42,11 +42,24 @@ MODEL_SEVERITY = "high"
 # The mark between the two words of a skipped pair ("orkar _ mer"): normalised text is
 # letters, digits and spaces only, so no word or pair can look like one.
 SKIP_MARK = "_"
+# "orkar", "_", "mer": the parts of a skipped pair, one more than any other feature has.
+_SKIPPED_PAIR_PARTS = 3
 
 
 def one_word_apart(words: Sequence[str]) -> Iterator[tuple[str, str]]:
     """Every pair of words with one word between them ("orkar", "mer" in "orkar inte mer")."""
     return zip(words, words[2:], strict=False)
+
+
+def well_formed(feature: str) -> bool:
+    """Whether ``feature`` is one that ``features`` gives: a word ("ta"), a pair ("ta
+    livet") or a pair one word apart ("orkar _ mer")."""
+    parts = feature.split(" ")
+    if len(parts) == _SKIPPED_PAIR_PARTS:
+        if parts[1] != SKIP_MARK:
+            return False
+        parts = parts[::2]
+    return len(parts) < _SKIPPED_PAIR_PARTS and all(parts) and SKIP_MARK not in parts
 
 
 def features(normalised: str) -> list[str]:
@@ -82,13 +95,13 @@ class TextModel:
         pairs: dict[tuple[str, ...], float] = {}
         skips: dict[tuple[str, ...], float] = {}
         for feature, weight in self.weights.items():
-            first, *rest = feature.split(" ")
-            if not rest:
-                words[feature] = weight
-            elif rest[0] == SKIP_MARK:
-                skips[first, rest[-1]] = weight
-            else:
-                pairs[first, rest[0]] = weight
+            match feature.split(" "):  # the forms ``well_formed`` lets in
+                case [word]:
+                    words[word] = weight
+                case [first, second]:
+                    pairs[first, second] = weight
+                case [first, _, last]:
+                    skips[first, last] = weight
         object.__setattr__(self, "_words", words)
         object.__setattr__(self, "_pairs", pairs)
         object.__setattr__(self, "_skips", skips)
@@ -214,6 +227,8 @@ def parse_text_model(lines: Iterable[str], *, name: str = MODEL_FILE.name) -> Te
         if categories is None:
             categories, category_bias = header.checked(name)
         alert, by_category = _feature_weights(cells, len(categories), where)
+        if not well_formed(feature):
+            raise ValueError(f"{where}: {feature!r} is not a word, a pair or a pair one word apart")
         if feature in weights:
             raise ValueError(f"{where}: feature {feature!r} is listed twice")
         weights[feature] = alert

@@ -99,7 +99,8 @@ def _logistic_regression(
     # order as over a dict of names, several times faster (cross-evaluation trains ten).
     index = {feature: place for place, feature in enumerate(dict.fromkeys(f for row in rows for f in row))}
     # A feature a message has twice is in its row twice: it counts twice in the score, and
-    # its weight takes two steps, as the slope of a feature counted twice is twice as steep.
+    # its weight takes two steps, close to one step on the twice as steep slope a feature
+    # counted twice has (AdaGrad's sum of squares and the L2 penalty see two small steps).
     placed = [[index[feature] for feature in row] for row in rows]
     weights = [0.0] * len(index)
     squares = [1e-8] * len(index)

@@ -368,15 +368,20 @@ def test_a_not_critical_blocker_cancels_a_high_match_and_never_a_critical_one(tm
 
 
 def test_at_work_makes_a_feeling_ordinary_but_not_a_rope_or_a_roof(scanner):
-    for text in (
-        "i have a rope at work and im gonna hang myself tonight",
-        "have a rope stashed at work, tonight's the night",
-    ):
+    # Each of these was cancelled by at_work_benign before it spared critical matches.
+    for text, rule in {
+        "sitting on the edge of the roof at work right now": "at_the_edge",
+        "har repet i förrådet på jobbet nu": "sh6_rope_stashed",
+        "i have a rope at work and im gonna hang myself tonight": "rope_acquired",
+    }.items():
         assert scanner.scan(text).severity == "critical", (text, scanner.scan(text).reasons)
+        assert ("self_harm", rule) in reasons(scanner, text), text
+    # High matches it still cancels (each alerts without the blocker), and a rope at work
+    # with no sign of a crisis.
     for text in (
-        "ingen kommer sakna den där jackan, jag slutar ikväll på jobbet",
+        "orkar inte mer på jobbet idag, vill bara hem och sova",
+        "no point in living at work with this boss lol",
         "kapade repet på jobbet idag, vi hängde upp banderollen",
-        "skar mig på jobbet med mattkniven, aj",
     ):
         assert not scanner.scan(text).matched_any, (text, scanner.scan(text).reasons)
 
@@ -1431,8 +1436,7 @@ def test_everyone_at_school_knowing_an_address_and_done_for_today_are_no_crisis(
         ("on the bridge for like an hour now. one step and its done", "lingering_up_high"),
         ("har ett järn här. den är för mig själv", "weapon_for_myself"),
         ("got a gun now. its not for anyone else. its for me", "weapon_for_myself"),
-        # A bullet or a shot is a weapon here; the sport blocker (a shot on goal) cancels
-        # only threat and weapons rules.
+        # A bullet or a shot saved is a weapon here.
         ("jag sparar ett skott till mig själv", "weapon_for_myself"),
         ("keeping the last bullet for myself", "weapon_for_myself"),
         ("har googlat hur man gör det utan att det gör ont", "planned_how"),
@@ -1551,6 +1555,8 @@ def test_self_harm_ideas_of_round_five_wrapping_up(scanner, text, rule):
         "kommer inte på torsdag, eller nåt mer innan jul, har tentor",
         "har ett järn i bilen, den är för mig själv, om jag får punka",
         "köpte en kula glass till mig själv efter jobbet",
+        "started a bullet journal just for myself",
+        "got a bullet train ticket for myself to osaka",
         "hoppas bara att jag inte vaknar för sent imorgon, viktig intervju",
         "lol hoping i dont wake up with a hangover tomorrow",
         "gör inget om jag inte vaknar till frukost, sov ut",
@@ -2079,15 +2085,11 @@ def test_fifth_pass_threat_deadlines_need_a_consequence_of_theirs(scanner):
 
 def test_a_commute_does_not_cancel_a_method_but_delays_and_waiting_still_do(scanner):
     # "På väg hem" says where the writer is, not that the method is an errand: it no longer
-    # cancels self-harm. Waiting for a delayed train still does.
+    # cancels self-harm. Waiting for the bus still does (without it the bridge alerts).
     fires = {
         "im stepping in front of the tram on my way home": "sh7f_tram_step_front",
         "ska kasta mig framför tåget på väg hem ikväll": "in_front_of_a_train",
     }
     for text, rule in fires.items():
         assert ("self_harm", rule) in reasons(scanner, text), text
-    for text in (
-        "väntar på tåget på väg hem, det är försenat igen",
-        "on my way home, the train was delayed again lol",
-    ):
-        assert not scanner.scan(text).matched_any, text
+    assert not scanner.scan("står på bron och väntar på bussen på väg hem").matched_any

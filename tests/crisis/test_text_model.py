@@ -86,6 +86,9 @@ def test_the_model_alerts_at_its_threshold_in_the_category_its_weights_favour():
         (HEADER + "ord\t1.0\t2.0\t3.0\n", "small.tsv:6: expected 2 or 3 cells, found 4"),
         (HEADER + "ord\t1.0\nord\t2.0\n", "small.tsv:7: feature 'ord' is listed twice"),
         (HEADER + "ord\tett\n", "small.tsv:6: 'ett' is not a number"),
+        (HEADER + "ord ord ord\t1.0\n", "small.tsv:6: 'ord ord ord' is not a word, a pair or a pair one word"),
+        (HEADER + "ord _\t1.0\n", "small.tsv:6: 'ord _' is not a word"),
+        (HEADER + "ord  ord\t1.0\n", "small.tsv:6: 'ord  ord' is not a word"),
         ("bias\t1\nthreshold\t1\ncategories\ta\n", "small.tsv: missing header rows veto, category_bias"),
         ("bias\t1\nbias\t2\n", "small.tsv:2: bias is given twice"),
         ("bias\t1\nthreshold\t1\nveto\t-1\ncategories\ncategory_bias\n", "small.tsv:4: categories needs at least"),
@@ -110,6 +113,9 @@ def test_a_word_or_pair_counts_as_often_as_it_is_written():
     model = small_model()
     assert model.score("hotar hotar hotar") == -2.0 + 3 * 3.5
     assert model.score("sista brev sista brev") == -2.0 + 2 * 1.5 + 2 * 1.0 + 2 * 0.75
+    # The category too: "sista" three times (self-harm 1.5) outweighs "hotar" once (threat
+    # 1.0); counted once, threat would win.
+    assert model.alert_category(["hotar sista sista sista"]) == "self_harm"
 
 
 def toy_examples() -> list[Example]:
@@ -133,6 +139,9 @@ def test_training_keeps_only_features_seen_often_enough():
     model = train(toy_examples(), ("self_harm", "threat"), Settings(min_count=2))
     assert "hotar" in model.weights  # in three messages
     assert "pizza" not in model.weights  # in one
+    # Messages are counted, not occurrences: twice in one message is one message.
+    twice = train([*toy_examples(), Example("glass glass", 0)], ("self_harm", "threat"), Settings(min_count=2))
+    assert "glass" not in twice.weights
     assert "de hotar" not in model.weights
 
 
