@@ -348,23 +348,18 @@ def test_a_rule_file_names_only_known_rules_and_scopes(tmp_path: Path):
         rules_file(tmp_path, "rule\tone\thigh\tthreat\t2\ta,b\nblock\tz\tone\tmessage\tnot_high\n")
 
 
-def test_a_not_critical_blocker_cancels_a_high_match_and_never_a_critical_one(tmp_path: Path):
+@pytest.mark.parametrize(("option", "critical_kept"), [("\tnot_critical", True), ("", False)])
+def test_a_not_critical_blocker_cancels_a_high_match_and_never_a_critical_one(tmp_path: Path, option, critical_kept):
     rules = rules_file(
         tmp_path,
         "rule\tfeeling\thigh\tself_harm\t3\ta,b\nrule\tmethod\tcritical\tself_harm\t3\ta,c\n"
-        "block\tz\tself_harm\tnear:4\tnot_critical\n",
+        f"block\tz\tself_harm\tnear:4{option}\n",
     )
     matcher = PhraseMatcher(concept_words(a="alfa", b="beta", c="gamma", z="zeta"), rules)
     assert not matcher.scan("alfa beta zeta").matched_any
-    assert matcher.scan("alfa gamma zeta").reasons == (("self_harm", "method"),)
     # The same line without the option cancels both.
-    plain = rules_file(
-        tmp_path,
-        "rule\tfeeling\thigh\tself_harm\t3\ta,b\nrule\tmethod\tcritical\tself_harm\t3\ta,c\n"
-        "block\tz\tself_harm\tnear:4\n",
-    )
-    matcher = PhraseMatcher(concept_words(a="alfa", b="beta", c="gamma", z="zeta"), plain)
-    assert not matcher.scan("alfa gamma zeta").matched_any
+    assert matcher.scan("alfa gamma zeta").matched_any == critical_kept
+    assert matcher.scan("alfa gamma").reasons == (("self_harm", "method"),)
 
 
 def test_at_work_makes_a_feeling_ordinary_but_not_a_rope_or_a_roof(scanner):
