@@ -357,7 +357,7 @@ def test_a_not_critical_blocker_cancels_a_high_match_and_never_a_critical_one(tm
     )
     matcher = PhraseMatcher(concept_words(a="alfa", b="beta", c="gamma", z="zeta"), rules)
     assert not matcher.scan("alfa beta zeta").matched_any
-    # The same line without the option cancels both.
+    # The critical match survives the blocker only with the option; without it, both go.
     assert matcher.scan("alfa gamma zeta").matched_any == critical_kept
     assert matcher.scan("alfa gamma").reasons == (("self_harm", "method"),)
 
