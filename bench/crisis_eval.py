@@ -38,7 +38,9 @@ and rules alone):
 - ``fresh10_set.tsv``: ``fresh10_a`` and ``fresh10_b``, by four more such authors, as
   fresh7, written after the sixth pass and scanned first by its rules and model;
 - ``fresh11_set.tsv``: ``fresh11_a`` and ``fresh11_b``, by four more such authors, as
-  fresh7, written after the model's eighth round and scanned first by its rules and model.
+  fresh7, written after the model's eighth round and scanned first by its rules and model;
+- ``fresh12_set.tsv``: ``fresh12_a`` and ``fresh12_b``, by four more such authors, as
+  fresh7, written after the eighth round's rules and model landed and scanned first by them.
 
 ``validation`` and the ``fresh`` sets are both their halves together. A row counts as
 alerted when the scan matched anything. For each split it prints:
@@ -100,6 +102,7 @@ FRESH8_SET = CORPUS / "fresh8_set.tsv"
 FRESH9_SET = CORPUS / "fresh9_set.tsv"
 FRESH10_SET = CORPUS / "fresh10_set.tsv"
 FRESH11_SET = CORPUS / "fresh11_set.tsv"
+FRESH12_SET = CORPUS / "fresh12_set.tsv"
 LABELLED_FILES = (
     EVAL_SET,
     VALIDATION_SET,
@@ -116,6 +119,7 @@ LABELLED_FILES = (
     FRESH9_SET,
     FRESH10_SET,
     FRESH11_SET,
+    FRESH12_SET,
 )
 # Sets written in two halves: the a half is tuned on (its misses are listed), the b half
 # is read in aggregate only; the set's own name reports both together.
@@ -132,6 +136,7 @@ HALVED = (
     "fresh9",
     "fresh10",
     "fresh11",
+    "fresh12",
 )
 SPLIT_PARTS = {name: (f"{name}_a", f"{name}_b") for name in HALVED}
 SPLITS = (
