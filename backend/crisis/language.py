@@ -6,7 +6,8 @@ words with one Aho-Corasick automaton (``pyahocorasick``); rules then fire where
 of their concepts fall near each other, and blockers (a negation, a past tense, a
 hypothetical) cancel what they cover (``default_phrases/rules.tsv``). A learned text
 model (``crisis.text_model``) then weighs a message nothing matched, and drops a match
-that is not critical when every clause it lies in reads as plainly ordinary. The shipped
+when every clause it lies in reads as plainly ordinary (a critical one only far below
+that, and only when the whole message reads so too). The shipped
 Swedish and English lists (``default_phrases/``) are read here; a programme's own lists
 live in the database (``crisis.models.PhraseList``), and ``crisis.scanning`` compiles
 and caches a matcher per programme (see docs/crisis-language.md). Both languages are
@@ -689,22 +690,27 @@ class PhraseMatcher:
 
     def _vetoed(self, normalised: str, hits: list[_Hit], text: str | None) -> bool:
         """Whether the text model calls every clause a match lies in plainly ordinary
-        (``TextModel.plainly_ordinary``), so the matches are dropped. Never for a
-        critical match (a method, an overdose, a plan: missing one costs too much to let
-        a model of words overrule it), and never for a programme's own phrase (the
-        programme chose it, and the model has not read its words)."""
+        (``TextModel.plainly_ordinary``), so the matches are dropped. A critical match (a
+        method, a plan: missing one costs too much) takes the far lower critical veto, in
+        its clause and in the whole message alike. Never dropped: a critical overdose (the
+        model reads words, not amounts: "idag tog jag 20 ipren" is ordinary words around a
+        number), and a programme's own phrase (the programme chose it, and the model has
+        not read its words)."""
         if self.text_model is None or text is None:
             return False
-        if any(hit[2] == _CRITICAL or hit[4] == "programme_phrase" for hit in hits):
+        if any(hit[4] == "programme_phrase" or hit[2:4] == (_CRITICAL, "overdose") for hit in hits):
+            return False
+        critical = any(hit[2] == _CRITICAL for hit in hits)
+        if critical and not self.text_model.plainly_ordinary(normalised, critical=True):
             return False
         words = normalised.split()
         if _CLAUSE_END.search(_CLOSING.sub("", text)):
             starts = [0, *clause_starts(text), len(words)]
         else:  # one clause, the usual chat message: no need to normalise its parts
             starts = [0, len(words)]
-        for first, last, *_ in hits:
+        for first, last, severity, *_ in hits:
             clause = words[starts[bisect_right(starts, first) - 1] : starts[bisect_right(starts, last)]]
-            if not self.text_model.plainly_ordinary(" ".join(clause)):
+            if not self.text_model.plainly_ordinary(" ".join(clause), critical=severity == _CRITICAL):
                 return False
         return True
 

@@ -6,13 +6,15 @@ weighs every word, every pair of adjacent words and every pair of words one word
 of the normalised message (the form ``language.normalise`` gives), each as often as it
 is written, learned from the labelled corpus by ``text_model_training``. The matcher
 asks it twice: a message nothing matched alerts when the sum reaches the threshold, and
-a match that is not critical is dropped when every clause it lies in scores below the
-veto (the model is sure it is ordinary chat; ``plainly_ordinary``).
+a match is dropped when every clause it lies in scores below the veto (the model is sure
+it is ordinary chat; ``plainly_ordinary``). A critical match takes a far lower bar, the
+critical veto, met by its clause and by the whole message alike (docs/crisis-language.md,
+"The model's ninth round").
 
 Two parts, both read from ``default_phrases/text_model.tsv``:
 - the alert score: a bias plus one weight per feature (logistic regression); the model
-  alerts when the score is at least the threshold, and vetoes below the veto (both
-  log-odds);
+  alerts when the score is at least the threshold, and vetoes below the veto, or below
+  the critical veto for a critical match (all three log-odds);
 - the category: one weight per feature and category (naive Bayes over the labelled
   crisis messages), read only when the model alerts; the highest sum names it.
 
@@ -74,11 +76,13 @@ def features(normalised: str) -> list[str]:
 class TextModel:
     """A trained model (see the module docstring). ``threshold`` and ``veto`` are
     log-odds: the model alerts when ``bias`` plus the weights of the message's features
-    reach ``threshold``, and calls a passage plainly ordinary below ``veto``."""
+    reach ``threshold``, and calls a passage plainly ordinary below ``veto``, or below
+    ``critical_veto`` when a critical match lies in it."""
 
     bias: float
     threshold: float
     veto: float
+    critical_veto: float
     weights: dict[str, float]
     categories: tuple[str, ...]
     category_bias: tuple[float, ...]
@@ -117,10 +121,12 @@ class TextModel:
     def probability(self, normalised: str) -> float:
         return 1.0 / (1.0 + math.exp(-self.score(normalised)))
 
-    def plainly_ordinary(self, passage: str) -> bool:
-        """Whether a short passage (at most ``VETO_WORDS`` words) scores below the veto:
-        the matcher then drops a rule or listed phrase that fired inside it."""
-        return len(passage.split()) <= VETO_WORDS and self.score(passage) < self.veto
+    def plainly_ordinary(self, passage: str, *, critical: bool = False) -> bool:
+        """Whether a short passage (at most ``VETO_WORDS`` words) scores below the veto
+        (below the critical veto when ``critical``): the matcher then drops a rule or
+        listed phrase that fired inside it."""
+        veto = self.critical_veto if critical else self.veto
+        return len(passage.split()) <= VETO_WORDS and self.score(passage) < veto
 
     def category(self, normalised: str) -> str:
         """The most likely crisis category of a message the model alerted on."""
@@ -156,8 +162,8 @@ def _number(cell: str, where: str) -> float:
 
 
 # The header rows, in the order the file gives them, before any feature row.
-_HEADER_ROWS = ("bias", "threshold", "veto", "categories", "category_bias")
-_ONE_NUMBER = ("bias", "threshold", "veto")
+_HEADER_ROWS = ("bias", "threshold", "veto", "critical_veto", "categories", "category_bias")
+_ONE_NUMBER = ("bias", "threshold", "veto", "critical_veto")
 
 
 @dataclass
@@ -204,7 +210,7 @@ def _feature_weights(cells: list[str], categories: int, where: str) -> tuple[flo
 
 def parse_text_model(lines: Iterable[str], *, name: str = MODEL_FILE.name) -> TextModel:
     """Read the model file: the header rows ``bias``, ``threshold``, ``veto``,
-    ``categories`` and ``category_bias``, each once, then one row per feature: the
+    ``critical_veto``, ``categories`` and ``category_bias``, each once, then one row per feature: the
     feature, its alert weight, and one weight per category (the category cells may be left
     out for a feature that says nothing of the category). A word of the corpus may share a
     header row's name: once every header row is in, every row is a feature. Raises
@@ -240,6 +246,7 @@ def parse_text_model(lines: Iterable[str], *, name: str = MODEL_FILE.name) -> Te
         bias=header.number("bias"),
         threshold=header.number("threshold"),
         veto=header.number("veto"),
+        critical_veto=header.number("critical_veto"),
         weights=weights,
         categories=categories,
         category_bias=category_bias,

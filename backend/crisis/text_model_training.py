@@ -43,13 +43,15 @@ class Example:
 
 @dataclass(frozen=True)
 class Settings:
-    """How the model is trained. ``alert_probability`` is where it alerts (0.9: when it
-    gives a crisis nine odds in ten), ``veto_probability`` where it calls a passage plainly
-    ordinary (see ``TextModel.plainly_ordinary``); the others shape the fit (see the module
-    docstring)."""
+    """How the model is trained. ``alert_probability`` is where it alerts (0.85: when it
+    gives a crisis 85 odds in a hundred), ``veto_probability`` where it calls a passage
+    plainly ordinary, and ``critical_veto_probability`` where it does so for a passage a
+    critical match lies in (see ``TextModel.plainly_ordinary``); the others shape the fit
+    (see the module docstring)."""
 
-    alert_probability: float = 0.9
+    alert_probability: float = 0.85
     veto_probability: float = 0.1
+    critical_veto_probability: float = 0.005
     min_count: int = 2
     epochs: int = 20
     learning_rate: float = 0.2
@@ -77,6 +79,7 @@ def train(examples: Sequence[Example], categories: Sequence[str], settings: Sett
         bias=bias,
         threshold=_log_odds(settings.alert_probability),
         veto=_log_odds(settings.veto_probability),
+        critical_veto=_log_odds(settings.critical_veto_probability),
         weights=dict(sorted(kept.items())),
         categories=tuple(categories),
         category_bias=category_bias,
@@ -161,6 +164,7 @@ def serialise(model: TextModel, *, comment: Iterable[str] = ()) -> str:
         f"bias\t{_cell(model.bias)}",
         f"threshold\t{_cell(model.threshold)}",
         f"veto\t{_cell(model.veto)}",
+        f"critical_veto\t{_cell(model.critical_veto)}",
         "categories\t" + "\t".join(model.categories),
         "category_bias\t" + "\t".join(map(_cell, model.category_bias)),
     ]
