@@ -176,22 +176,23 @@ def test_the_shipped_rules_on_unseen_wording_reach_what_was_measured(rules_figur
 
 # The same b halves with the rules and a text model trained on every labelled row but
 # held_out and the half's own set (both halves): authors the model never read. Measured
-# after the model learned from fresh12 and took its ninth round's settings: alerting at
-# 0.85, and a critical veto at 0.005 (docs/crisis-language.md, "The model's ninth round").
+# after the model learned from fresh12 and took its ninth round's settings: dropout 0.4,
+# alerting at 0.85, and a critical veto at 0.005 (docs/crisis-language.md, "The model's
+# ninth round").
 UNSEEN_WITH_MODEL_MEASURED = {
     "validation_b": (0.990, 0.0),
-    "fresh_b": (0.948, 10.1),
-    "fresh2_b": (0.960, 16.0),
-    "fresh3_b": (0.948, 17.5),
-    "fresh4_b": (0.927, 32.7),
-    "fresh5_b": (0.971, 17.5),
-    "fresh6_b": (0.964, 27.6),
-    "fresh7_b": (0.960, 18.9),
-    "fresh8_b": (0.957, 16.3),
-    "fresh9_b": (0.940, 25.1),
-    "fresh10_b": (0.949, 35.9),
-    "fresh11_b": (0.955, 28.3),
-    "fresh12_b": (0.969, 20.1),
+    "fresh_b": (0.953, 10.1),
+    "fresh2_b": (0.963, 14.0),
+    "fresh3_b": (0.964, 17.5),
+    "fresh4_b": (0.945, 30.2),
+    "fresh5_b": (0.966, 15.0),
+    "fresh6_b": (0.964, 25.1),
+    "fresh7_b": (0.961, 21.4),
+    "fresh8_b": (0.954, 15.1),
+    "fresh9_b": (0.949, 25.1),
+    "fresh10_b": (0.958, 33.3),
+    "fresh11_b": (0.955, 30.8),
+    "fresh12_b": (0.966, 17.6),
 }
 
 
@@ -209,9 +210,10 @@ def test_rules_and_a_model_that_never_read_the_set_reach_what_was_measured(cross
 
 def test_the_shipped_rules_on_the_frozen_held_out_part_reach_what_was_measured(figures, rules_figures):
     # What the rules and the text model reach on held_out (docs/crisis-language.md):
-    # recall 0.952 (178 of 187), precision 0.983, 20.8 false alarms per 1,000 ordinary
-    # messages (3 of 144) once the model learned from fresh12, alerted at 0.85 and vetoed
-    # critical matches below 0.005; 0.936 (175), 0.989, 13.9 (2) once the model read
+    # recall 0.957 (179 of 187), precision 0.984, 20.8 false alarms per 1,000 ordinary
+    # messages (3 of 144) once the model learned from fresh12 with dropout 0.4, alerted at
+    # 0.85 and vetoed critical matches below 0.005 (0.952, 0.983, 20.8 without the
+    # dropout); 0.936 (175), 0.989, 13.9 (2) once the model read
     # pairs one word apart, counted features as often as written, vetoed below 0.1 and
     # learned from fresh11 (0.936, 0.994, 6.9 before it
     # learned from fresh11); 0.930, 0.983, 20.8 after the seventh pass (the model
@@ -223,7 +225,7 @@ def test_the_shipped_rules_on_the_frozen_held_out_part_reach_what_was_measured(f
     # change that loses ground fails.
     held_out = figures["held_out"]
     assert held_out.rows == 331
-    assert held_out.recall >= 0.95
+    assert held_out.recall >= 0.955
     assert held_out.precision >= 0.98
     assert held_out.false_alarms_per_1000 <= 21.0
     rules_alone = rules_figures["held_out"]
@@ -231,7 +233,7 @@ def test_the_shipped_rules_on_the_frozen_held_out_part_reach_what_was_measured(f
     assert rules_alone.precision >= 0.97
 
 
-@pytest.mark.xfail(strict=True, reason="not met: held_out recall self_harm 0.871; 20.8 false alarms/1,000")
+@pytest.mark.xfail(strict=True, reason="not met: held_out 20.8 false alarms/1,000 (3 of 144)")
 def test_the_shipped_rules_meet_the_targets_on_the_frozen_held_out_part(figures):
     held_out = figures["held_out"]
     assert held_out.recall >= TARGET_RECALL

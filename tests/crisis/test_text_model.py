@@ -159,6 +159,30 @@ def test_training_is_deterministic_and_the_file_reads_back_as_the_model():
     assert train(examples, categories, Settings(seed=1)) != first
 
 
+def test_each_training_step_sees_a_random_share_of_the_features_with_dropout():
+    crisis = " ".join(f"hot{n}" for n in range(20))
+    ordinary = " ".join(f"vardag{n}" for n in range(20))
+    examples = [Example(crisis, 1, "threat"), Example(ordinary, 0)]
+    # One pass over two messages: AdaGrad's first step moves each feature it sees by the
+    # learning rate, 0.2, up for the crisis message's and down for the ordinary one's.
+    whole = train(examples, ("threat",), Settings(min_count=1, epochs=1, dropout=0.0))
+    words = [word for word in whole.weights if " " not in word]
+    assert sorted({whole.weights[word] for word in words}) == [-0.2, 0.2]
+    # With dropout 0.5 each feature is seen with even odds: the ones not seen keep 0 (and
+    # an ordinary word left at 0 is not written at all).
+    dropped = train(examples, ("threat",), Settings(min_count=1, epochs=1, dropout=0.5))
+    unseen = [word for word in words if dropped.weights.get(word, 0.0) == 0.0]
+    assert 5 < len(unseen) < 35
+    assert {dropped.weights.get(word, 0.0) for word in words} - {0.0} == {-0.2, 0.2}
+    assert train(examples, ("threat",), Settings(min_count=1, epochs=1, dropout=0.5)) == dropped
+
+
+@pytest.mark.parametrize("dropout", [-0.1, 1.0])
+def test_training_refuses_a_dropout_outside_zero_to_one(dropout):
+    with pytest.raises(ValueError, match="dropout must be at least 0 and under 1"):
+        train(toy_examples(), ("self_harm", "threat"), Settings(dropout=dropout))
+
+
 def test_training_refuses_one_class_and_unknown_categories():
     with pytest.raises(ValueError, match="crisis messages and ordinary ones"):
         train([Example("vill dö", 1, "self_harm")] * 2, ("self_harm",))
