@@ -663,13 +663,19 @@ class PhraseMatcher:
         if self._automaton is None:
             return NO_MATCH
         found: list[_Hit] = []
+        # What the first reading's veto dropped (category, rule, label): another reading
+        # finding the same match ("vill dö av haha 1ol" read with "1" as "l") brings it
+        # no closer to a crisis.
+        dropped: set[tuple[str, str, str]] = set()
         for reading, normalised in enumerate(variants):
             hits = self._hits(f" {normalised} ", text)
             # ``clause_starts`` counts the words of the first reading; a filler dropped in
             # one reading and not the other ("l1ksom") would shift the clauses, so a match
             # only another reading found is never vetoed.
-            if hits and not (reading == 0 and self._vetoed(normalised, hits, text)):
-                found += hits
+            if hits and reading == 0 and self._vetoed(normalised, hits, text):
+                dropped = {(category, rule, label) for _, _, _, category, rule, label, _ in hits}
+                continue
+            found += [hit for hit in hits if (hit[3], hit[4], hit[5]) not in dropped]
         if not found:
             return self._text_model_verdict(variants)
         best = 0
@@ -690,21 +696,25 @@ class PhraseMatcher:
 
     def _vetoed(self, normalised: str, hits: list[_Hit], text: str | None) -> bool:
         """Whether the text model calls every clause a match lies in plainly ordinary
-        (``TextModel.plainly_ordinary``), so the matches are dropped. A critical match (a
-        method, a plan: missing one costs too much) takes the far lower critical veto, in
-        its clause and in the whole message alike. Never dropped: a critical overdose (the
-        model reads words, not amounts: "idag tog jag 20 ipren" is ordinary words around a
-        number), and a programme's own phrase (the programme chose it, and the model has
-        not read its words)."""
+        (``TextModel.plainly_ordinary``), so the matches are dropped. A critical match
+        (missing one costs too much) takes the far lower critical veto, in its clause and
+        in the whole message alike, so a critical match in a message of more than
+        ``VETO_WORDS`` words is never dropped. Never dropped either: a critical overdose
+        (the model reads words, not amounts: "tar bara en när knät värker men idag tog jag
+        20 ipren" is ordinary words around a number to it), and a programme's own phrase
+        (the programme chose it, and the model has not read its words)."""
         if self.text_model is None or text is None:
             return False
-        if any(hit[4] == "programme_phrase" or hit[2:4] == (_CRITICAL, "overdose") for hit in hits):
-            return False
-        critical = any(hit[2] == _CRITICAL for hit in hits)
-        if critical and not self.text_model.plainly_ordinary(normalised, critical=True):
-            return False
+        critical = False
+        for _, _, severity, category, rule, _, _ in hits:
+            if rule == "programme_phrase" or (severity == _CRITICAL and category == "overdose"):
+                return False
+            critical = critical or severity == _CRITICAL
         words = normalised.split()
         if _CLAUSE_END.search(_CLOSING.sub("", text)):
+            # More than one clause: a critical match needs the whole message too.
+            if critical and not self.text_model.plainly_ordinary(normalised, critical=True):
+                return False
             starts = [0, *clause_starts(text), len(words)]
         else:  # one clause, the usual chat message: no need to normalise its parts
             starts = [0, len(words)]

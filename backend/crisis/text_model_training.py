@@ -45,7 +45,7 @@ class Example:
 @dataclass(frozen=True)
 class Settings:
     """How the model is trained. ``alert_probability`` is where it alerts (0.85: when it
-    gives a crisis 85 odds in a hundred), ``veto_probability`` where it calls a passage
+    gives a crisis a probability of 0.85), ``veto_probability`` where it calls a passage
     plainly ordinary, and ``critical_veto_probability`` where it does so for a passage a
     critical match lies in (see ``TextModel.plainly_ordinary``); the others shape the fit
     (see the module docstring)."""
@@ -116,7 +116,7 @@ def _logistic_regression(
     # A seeded shuffle and seeded drops, so that training is reproducible; nothing here is
     # a secret.
     shuffler = random.Random(settings.seed)  # noqa: S311
-    draw = random.Random(settings.seed + 1).random  # noqa: S311
+    dropout_draw = random.Random(settings.seed + 1).random  # noqa: S311
     rate, l2 = settings.learning_rate, settings.l2
     exp, sqrt = math.exp, math.sqrt
     # Dropout: each step sees each feature of the message with this chance, and the sum of
@@ -127,7 +127,7 @@ def _logistic_regression(
     for _ in range(settings.epochs):
         shuffler.shuffle(order)
         for row_index in order:
-            row = [place for place in placed[row_index] if draw() < keep]
+            row = [place for place in placed[row_index] if dropout_draw() < keep]
             label = labels[row_index]
             score = bias + sum([weights[place] for place in row]) / keep
             # The loss's slope in the score, kept off the float's edges for long messages.

@@ -15,8 +15,8 @@ from backend.crisis.language import PhraseEntry, PhraseMatcher, compile_matcher,
 @pytest.fixture(scope="module")
 def scanner() -> language.PhraseMatcher:
     # The lists and rules alone: what these tests pin down is which rule fires and what a
-    # blocker cancels. The text model, asked only when nothing here matched, has its own
-    # tests (test_text_model.py).
+    # blocker cancels. The text model, asked when nothing here matched and whether to veto
+    # what did, has its own tests (test_text_model.py).
     return compile_matcher().with_text_model(None)
 
 

@@ -1,9 +1,11 @@
 """The crisis text model: its file, its arithmetic, its training, and where the matcher
-asks it (only when no listed phrase or rule matched)."""
+asks it (when no listed phrase or rule matched, and whether to veto what did)."""
 
 from __future__ import annotations
 
+import ast
 import math
+from pathlib import Path
 
 import pytest
 
@@ -265,6 +267,13 @@ def test_a_critical_match_is_dropped_only_below_the_critical_veto_in_its_clause_
     # is judged by its clause, a critical one by the whole message too.
     assert not high.scan("jag vill dö av haha. hotar hotar hotar").matched_any
     assert critical.scan("jag vill dö av haha. hotar hotar hotar").severity is Severity.CRITICAL
+    # The whole message scores -14.5, the match's clause -4.5: the clause must be under the
+    # critical veto too.
+    assert not high.scan("jag vill dö lol. haha").matched_any
+    assert critical.scan("jag vill dö lol. haha").severity is Severity.CRITICAL
+    # A match the veto dropped stays dropped when another reading ("1" as "l") finds it.
+    assert not critical.scan("jag vill dö av haha 1ol").matched_any
+    assert not high.scan("jag vill dö av haha 1ol").matched_any
     # A critical overdose is never dropped: the model reads words, not amounts.
     overdose = PhraseMatcher([PhraseEntry(key, "critical", "overdose", prefix=prefix, source="default:sv")])
     assert overdose.with_text_model(small_model()).scan("jag vill dö av haha").reasons == (
@@ -272,12 +281,10 @@ def test_a_critical_match_is_dropped_only_below_the_critical_veto_in_its_clause_
     )
 
 
-def test_the_veto_never_drops_a_programme_phrase():
+@pytest.mark.parametrize("severity", ["high", "critical"])
+def test_the_veto_never_drops_a_programme_phrase(severity):
     key, prefix = parse_phrase("vill dö")
-    own = PhraseEntry(key, "high", "self_harm", prefix=prefix, source="phrase:4")
-    matcher = PhraseMatcher([own], text_model=small_model())
-    assert matcher.scan("jag vill dö av haha").reasons == (("self_harm", "programme_phrase"),)
-    own = PhraseEntry(key, "critical", "self_harm", prefix=prefix, source="phrase:4")
+    own = PhraseEntry(key, severity, "self_harm", prefix=prefix, source="phrase:4")
     matcher = PhraseMatcher([own], text_model=small_model())
     assert matcher.scan("jag vill dö av haha").reasons == (("self_harm", "programme_phrase"),)
 
@@ -287,7 +294,7 @@ def test_the_shipped_model_vetoes_no_crisis_the_rules_were_written_for():
     # of them under 1% as a whole, and a veto over every match dropped them: the veto now
     # reads only the match's clause, and a critical match only below 0.5% in its clause
     # and in the whole message, and never a critical overdose (the third, an overdose told
-    # as a number, scores 0.2%).
+    # as a number, scores 0.3%).
     shipped = compile_matcher()
     cases = {
         "jag dör av skratt, men jag vill dö": "self_harm",
@@ -298,9 +305,23 @@ def test_the_shipped_model_vetoes_no_crisis_the_rules_were_written_for():
         assert category in shipped.scan(text).categories, text
 
 
+def test_the_vetoes_silence_no_critical_text_written_for_the_rules():
+    # Every text of test_rules.py (a crisis or not) that the rules alone call critical
+    # still alerts with the shipped model's vetoes: they were measured to cost no crisis,
+    # and a retrained model must not make them drop one written for the rules.
+    tree = ast.parse(Path(__file__).with_name("test_rules.py").read_text(encoding="utf-8"))
+    texts = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    shipped = compile_matcher()
+    rules_alone = shipped.with_text_model(None)
+    critical = sorted(text for text in texts if rules_alone.scan(text).severity is Severity.CRITICAL)
+    assert len(critical) > 300
+    assert [text for text in critical if not shipped.scan(text).matched_any] == []
+
+
 def test_the_shipped_model_catches_a_farewell_no_rule_lists():
     shipped = compile_matcher()
     text = "ni behöver inte boka nån ny tid åt mig"
     assert not shipped.with_text_model(None).scan(text).matched_any
     assert shipped.scan(text).reasons == (("self_harm", MODEL_REASON),)
-    assert default_text_model().probability(normalise(text)) >= 0.9
+    model = default_text_model()
+    assert model.score(normalise(text)) >= model.threshold
