@@ -18,6 +18,11 @@ from backend.problems import Problem
 from backend.realtime import OutageLog
 
 cache_health = OutageLog("cache unavailable; message rate limits are not enforced until it is back")
+# What a counter store that did not answer raises. redis-py can surface a connection that
+# broke under it mid-handshake as the socket's own error, an OSError, or as a ValueError
+# from its read buffer ("I/O operation on closed file", seen once under load while a
+# Daphne process was killed), not as a RedisError; the store did not answer either way.
+STORE_DID_NOT_ANSWER = (redis.RedisError, OSError, ValueError)
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 KEY_PREFIX = "livlina:send-rate"
@@ -72,7 +77,7 @@ def take_send_budgets(senders: Sequence[tuple[User, Device | None]]) -> list[Pro
     try:
         url = _cache_redis_url()
         counts = _count_in_redis(url, keys, period * 2) if url else _count_in_cache(keys, period * 2)
-    except redis.RedisError as exc:
+    except STORE_DID_NOT_ANSWER as exc:
         cache_health.failed(exc)
         return [None] * len(senders)
     cache_health.succeeded()
