@@ -74,8 +74,8 @@ def features(normalised: str) -> list[str]:
 
 @dataclass(frozen=True)
 class TextModel:
-    """A trained model (see the module docstring). ``threshold`` and ``veto`` are
-    log-odds: the model alerts when ``bias`` plus the weights of the message's features
+    """A trained model (see the module docstring). ``threshold``, ``veto`` and
+    ``critical_veto`` are log-odds: the model alerts when ``bias`` plus the weights of the message's features
     reach ``threshold``, and calls a passage plainly ordinary below ``veto``, or below
     ``critical_veto`` when a critical match lies in it."""
 
@@ -210,9 +210,9 @@ def _feature_weights(cells: list[str], categories: int, where: str) -> tuple[flo
 
 def parse_text_model(lines: Iterable[str], *, name: str = MODEL_FILE.name) -> TextModel:
     """Read the model file: the header rows ``bias``, ``threshold``, ``veto``,
-    ``critical_veto``, ``categories`` and ``category_bias``, each once, then one row per feature: the
-    feature, its alert weight, and one weight per category (the category cells may be left
-    out for a feature that says nothing of the category). A word of the corpus may share a
+    ``critical_veto``, ``categories`` and ``category_bias``, each once, then one row per
+    feature: the feature, its alert weight, and one weight per category (the category
+    cells may be left out for a feature that says nothing of the category). A word of the corpus may share a
     header row's name: once every header row is in, every row is a feature. Raises
     ``ValueError`` naming the line of anything else."""
     header = _Header()
