@@ -697,12 +697,14 @@ class PhraseMatcher:
     def _vetoed(self, normalised: str, hits: list[_Hit], text: str | None) -> bool:
         """Whether the text model calls every clause a match lies in plainly ordinary
         (``TextModel.plainly_ordinary``), so the matches are dropped. A critical match
-        (missing one costs too much) takes the far lower critical veto, in its clause and
-        in the whole message alike, so a critical match in a message of more than
-        ``VETO_WORDS`` words is never dropped. Never dropped either: a critical overdose
-        (the model reads words, not amounts: "tar bara en när knät värker men idag tog jag
-        20 ipren" is ordinary words around a number to it), and a programme's own phrase
-        (the programme chose it, and the model has not read its words)."""
+        (missing one costs too much) needs the whole message plainly ordinary too, below
+        the far lower critical veto, so a critical match in a message of more than
+        ``VETO_WORDS`` words is never dropped ("jag dör av skratt, men jag vill dö" keeps
+        its match, as its last clause is no joke). Never dropped either: a critical
+        overdose (the model reads words, not amounts: "tar bara en när knät värker men
+        idag tog jag 20 ipren" is ordinary words around a number to it), and a
+        programme's own phrase (the programme chose it, and the model has not read its
+        words)."""
         if self.text_model is None or text is None:
             return False
         critical = False
@@ -710,19 +712,18 @@ class PhraseMatcher:
             if rule == "programme_phrase" or (severity == _CRITICAL and category == "overdose"):
                 return False
             critical = critical or severity == _CRITICAL
+        if critical and not self.text_model.plainly_ordinary(normalised, critical=True):
+            return False
+        if not _CLAUSE_END.search(_CLOSING.sub("", text)):
+            # One clause, the usual chat message: every match's clause is the whole
+            # message, which a critical match has just passed.
+            return critical or self.text_model.plainly_ordinary(normalised)
         words = normalised.split()
-        if _CLAUSE_END.search(_CLOSING.sub("", text)):
-            # More than one clause: a critical match needs the whole message too.
-            if critical and not self.text_model.plainly_ordinary(normalised, critical=True):
-                return False
-            starts = [0, *clause_starts(text), len(words)]
-        else:  # one clause, the usual chat message: no need to normalise its parts
-            starts = [0, len(words)]
-        for first, last, severity, *_ in hits:
-            clause = words[starts[bisect_right(starts, first) - 1] : starts[bisect_right(starts, last)]]
-            if not self.text_model.plainly_ordinary(" ".join(clause), critical=severity == _CRITICAL):
-                return False
-        return True
+        starts = [0, *clause_starts(text), len(words)]
+        clauses = {
+            (starts[bisect_right(starts, first) - 1], starts[bisect_right(starts, last)]) for first, last, *_ in hits
+        }
+        return all(self.text_model.plainly_ordinary(" ".join(words[start:stop])) for start, stop in clauses)
 
     def _text_model_verdict(self, variants: Sequence[str]) -> ScanResult:
         """What the text model says of a message no phrase or rule alerted on."""

@@ -52,7 +52,7 @@ class Settings:
 
     alert_probability: float = 0.85
     veto_probability: float = 0.1
-    critical_veto_probability: float = 0.005
+    critical_veto_probability: float = 0.01
     min_count: int = 2
     epochs: int = 20
     dropout: float = 0.4

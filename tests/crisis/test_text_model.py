@@ -138,7 +138,7 @@ def test_training_learns_which_words_alert_and_in_which_category():
     assert model.alert_category(["vi ses imorgon"]) is None
     assert model.threshold == round(math.log(0.85 / 0.15), 4)
     assert model.veto == round(math.log(0.1 / 0.9), 4)
-    assert model.critical_veto == round(math.log(0.005 / 0.995), 4)
+    assert model.critical_veto == round(math.log(0.01 / 0.99), 4)
 
 
 def test_training_keeps_only_features_seen_often_enough():
@@ -252,7 +252,7 @@ def test_the_veto_drops_a_match_only_when_its_own_clause_is_plainly_ordinary():
     assert matcher.scan_normalised([normalise("jag vill dö av haha")]).matched_any
 
 
-def test_a_critical_match_is_dropped_only_below_the_critical_veto_in_its_clause_and_the_whole_message():
+def test_a_critical_match_is_dropped_only_when_the_whole_message_is_below_the_critical_veto():
     key, prefix = parse_phrase("vill dö")
     critical = PhraseMatcher([PhraseEntry(key, "critical", "self_harm", prefix=prefix, source="default:sv")])
     critical = critical.with_text_model(small_model())
@@ -264,13 +264,18 @@ def test_a_critical_match_is_dropped_only_below_the_critical_veto_in_its_clause_
     assert not high.scan("jag vill dö lol").matched_any
     assert critical.scan("jag vill dö lol").reasons == (("self_harm", "listed_phrase"),)
     # The match's clause scores -12, the whole message -1.5: a match that is not critical
-    # is judged by its clause, a critical one by the whole message too.
+    # is judged by its clause, a critical one by the whole message.
     assert not high.scan("jag vill dö av haha. hotar hotar hotar").matched_any
     assert critical.scan("jag vill dö av haha. hotar hotar hotar").severity is Severity.CRITICAL
-    # The whole message scores -14.5, the match's clause -4.5: the clause must be under the
-    # critical veto too.
+    # The whole message scores -14.5, the match's clause -4.5, under the critical veto and
+    # the veto: both plainly ordinary, so the critical match is dropped too.
     assert not high.scan("jag vill dö lol. haha").matched_any
-    assert critical.scan("jag vill dö lol. haha").severity is Severity.CRITICAL
+    assert not critical.scan("jag vill dö lol. haha").matched_any
+    # The whole message scores -12, but the match's clause -2, above the veto of -3:
+    # laughter in another clause cannot drop a match whose own clause is not plainly
+    # ordinary.
+    assert critical.scan("jag vill dö. haha").severity is Severity.CRITICAL
+    assert not critical.scan("jag vill dö haha").matched_any  # one clause: -12
     # A match the veto dropped stays dropped when another reading ("1" as "l") finds it.
     assert not critical.scan("jag vill dö av haha 1ol").matched_any
     assert not high.scan("jag vill dö av haha 1ol").matched_any
@@ -292,9 +297,9 @@ def test_the_veto_never_drops_a_programme_phrase(severity):
 def test_the_shipped_model_vetoes_no_crisis_the_rules_were_written_for():
     # Written for the rules (test_rules.py). When the model was first trained, it gave each
     # of them under 1% as a whole, and a veto over every match dropped them: the veto now
-    # reads only the match's clause, and a critical match only below 0.5% in its clause
-    # and in the whole message, and never a critical overdose (the third, an overdose told
-    # as a number, scores 0.3%).
+    # reads only the match's clause, below 10%, and a critical match only when the whole
+    # message is below 1% too, and never a critical overdose (the third, an overdose told as
+    # a number, scores 0.3%).
     shipped = compile_matcher()
     cases = {
         "jag dör av skratt, men jag vill dö": "self_harm",
