@@ -40,7 +40,9 @@ and rules alone):
 - ``fresh11_set.tsv``: ``fresh11_a`` and ``fresh11_b``, by four more such authors, as
   fresh7, written after the model's eighth round and scanned first by its rules and model;
 - ``fresh12_set.tsv``: ``fresh12_a`` and ``fresh12_b``, by four more such authors, as
-  fresh7, written after the eighth round's rules and model landed and scanned first by them.
+  fresh7, written after the eighth round's rules and model landed and scanned first by them;
+- ``fresh13_set.tsv``: ``fresh13_a`` and ``fresh13_b``, by four more such authors, as
+  fresh7, written after the ninth round landed and scanned first by its rules and model.
 
 ``validation`` and the ``fresh`` sets are both their halves together. A row counts as
 alerted when the scan matched anything. For each split it prints:
@@ -103,6 +105,7 @@ FRESH9_SET = CORPUS / "fresh9_set.tsv"
 FRESH10_SET = CORPUS / "fresh10_set.tsv"
 FRESH11_SET = CORPUS / "fresh11_set.tsv"
 FRESH12_SET = CORPUS / "fresh12_set.tsv"
+FRESH13_SET = CORPUS / "fresh13_set.tsv"
 LABELLED_FILES = (
     EVAL_SET,
     VALIDATION_SET,
@@ -120,6 +123,7 @@ LABELLED_FILES = (
     FRESH10_SET,
     FRESH11_SET,
     FRESH12_SET,
+    FRESH13_SET,
 )
 # Sets written in two halves: the a half is tuned on (its misses are listed), the b half
 # is read in aggregate only; the set's own name reports both together.
@@ -137,6 +141,7 @@ HALVED = (
     "fresh10",
     "fresh11",
     "fresh12",
+    "fresh13",
 )
 SPLIT_PARTS = {name: (f"{name}_a", f"{name}_b") for name in HALVED}
 SPLITS = (

@@ -20,6 +20,7 @@ from bench.crisis_eval import (
     FRESH10_SET,
     FRESH11_SET,
     FRESH12_SET,
+    FRESH13_SET,
     FRESH_ORDINARY_SET,
     FRESH_SET,
     FROZEN,
@@ -274,6 +275,7 @@ FRESH_SETS = (
     (FRESH10_SET, "fresh10", 1680, 842, 784, (256, 128, 128, 128, 128, 128)),
     (FRESH11_SET, "fresh11", 1675, 840, 781, (254, 128, 128, 128, 128, 128)),
     (FRESH12_SET, "fresh12", 1692, 848, 798, (255, 128, 128, 127, 128, 128)),
+    (FRESH13_SET, "fresh13", 1691, 847, 797, (255, 128, 128, 127, 128, 128)),
 )
 
 
