@@ -7,9 +7,9 @@ of the normalised message (the form ``language.normalise`` gives), each as often
 is written, learned from the labelled corpus by ``text_model_training``. The matcher
 asks it twice: a message nothing matched alerts when the sum reaches the threshold, and
 a match is dropped when every clause it lies in scores below the veto (the model is sure
-it is ordinary chat; ``plainly_ordinary``). A critical match takes a far lower bar, the
-critical veto, met by its clause and by the whole message alike (docs/crisis-language.md,
-"The model's ninth round").
+it is ordinary chat; ``plainly_ordinary``). A critical match also needs the whole message
+below a far lower bar, the critical veto (docs/crisis-language.md, "The model's tenth
+round").
 
 Two parts, both read from ``default_phrases/text_model.tsv``:
 - the alert score: a bias plus one weight per feature (logistic regression); the model
@@ -124,7 +124,8 @@ class TextModel:
     def plainly_ordinary(self, passage: str, *, critical: bool = False) -> bool:
         """Whether a short passage (at most ``VETO_WORDS`` words) scores below the veto
         (below the critical veto when ``critical``): the matcher then drops a rule or
-        listed phrase that fired inside it."""
+        listed phrase that fired inside it (a critical one only when the whole message is
+        plainly ordinary at the critical veto too)."""
         veto = self.critical_veto if critical else self.veto
         return len(passage.split()) <= VETO_WORDS and self.score(passage) < veto
 
