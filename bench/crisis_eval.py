@@ -42,7 +42,9 @@ and rules alone):
 - ``fresh12_set.tsv``: ``fresh12_a`` and ``fresh12_b``, by four more such authors, as
   fresh7, written after the eighth round's rules and model landed and scanned first by them;
 - ``fresh13_set.tsv``: ``fresh13_a`` and ``fresh13_b``, by four more such authors, as
-  fresh7, written after the ninth round landed and scanned first by its rules and model.
+  fresh7, written after the ninth round landed and scanned first by its rules and model;
+- ``fresh14_set.tsv``: ``fresh14_a`` and ``fresh14_b``, by four more such authors, as
+  fresh7, written after the tenth round's critical veto and scanned first by it.
 
 ``validation`` and the ``fresh`` sets are both their halves together. A row counts as
 alerted when the scan matched anything. For each split it prints:
@@ -106,6 +108,7 @@ FRESH10_SET = CORPUS / "fresh10_set.tsv"
 FRESH11_SET = CORPUS / "fresh11_set.tsv"
 FRESH12_SET = CORPUS / "fresh12_set.tsv"
 FRESH13_SET = CORPUS / "fresh13_set.tsv"
+FRESH14_SET = CORPUS / "fresh14_set.tsv"
 LABELLED_FILES = (
     EVAL_SET,
     VALIDATION_SET,
@@ -124,6 +127,7 @@ LABELLED_FILES = (
     FRESH11_SET,
     FRESH12_SET,
     FRESH13_SET,
+    FRESH14_SET,
 )
 # Sets written in two halves: the a half is tuned on (its misses are listed), the b half
 # is read in aggregate only; the set's own name reports both together.
@@ -142,6 +146,7 @@ HALVED = (
     "fresh11",
     "fresh12",
     "fresh13",
+    "fresh14",
 )
 SPLIT_PARTS = {name: (f"{name}_a", f"{name}_b") for name in HALVED}
 SPLITS = (

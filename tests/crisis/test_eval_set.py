@@ -21,6 +21,7 @@ from bench.crisis_eval import (
     FRESH11_SET,
     FRESH12_SET,
     FRESH13_SET,
+    FRESH14_SET,
     FRESH_ORDINARY_SET,
     FRESH_SET,
     FROZEN,
@@ -165,6 +166,7 @@ UNSEEN_MEASURED = {
     "fresh11_b": (0.787, 36.0),
     "fresh12_b": (0.832, 32.7),
     "fresh13_b": (0.812, 22.6),
+    "fresh14_b": (0.794, 15.2),
 }
 
 
@@ -281,6 +283,7 @@ FRESH_SETS = (
     (FRESH11_SET, "fresh11", 1675, 840, 781, (254, 128, 128, 128, 128, 128)),
     (FRESH12_SET, "fresh12", 1692, 848, 798, (255, 128, 128, 127, 128, 128)),
     (FRESH13_SET, "fresh13", 1691, 847, 797, (255, 128, 128, 127, 128, 128)),
+    (FRESH14_SET, "fresh14", 1688, 847, 794, (256, 127, 128, 127, 128, 128)),
 )
 
 
