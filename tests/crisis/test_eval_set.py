@@ -180,25 +180,26 @@ def test_the_shipped_rules_on_unseen_wording_reach_what_was_measured(rules_figur
 
 # The same b halves with the rules and a text model trained on every labelled row but
 # held_out and the half's own set (both halves): authors the model never read. Measured
-# after the model learned from fresh13, with the ninth round's settings (dropout 0.4,
+# after the model learned from fresh14, with the ninth round's settings (dropout 0.4,
 # alerting at 0.85) and the tenth's critical veto: a critical match dropped when its clause
 # is under 10% and the whole message under 1% (docs/crisis-language.md, "The model's
 # tenth round").
 UNSEEN_WITH_MODEL_MEASURED = {
     "validation_b": (0.990, 0.0),
-    "fresh_b": (0.964, 10.1),
-    "fresh2_b": (0.956, 12.0),
-    "fresh3_b": (0.958, 12.5),
-    "fresh4_b": (0.945, 22.6),
-    "fresh5_b": (0.971, 15.0),
-    "fresh6_b": (0.968, 21.4),
-    "fresh7_b": (0.964, 22.6),
-    "fresh8_b": (0.954, 11.3),
-    "fresh9_b": (0.951, 25.1),
+    "fresh_b": (0.969, 10.1),
+    "fresh2_b": (0.960, 14.0),
+    "fresh3_b": (0.964, 17.5),
+    "fresh4_b": (0.938, 22.6),
+    "fresh5_b": (0.971, 17.5),
+    "fresh6_b": (0.966, 18.8),
+    "fresh7_b": (0.966, 22.6),
+    "fresh8_b": (0.957, 11.3),
+    "fresh9_b": (0.955, 25.1),
     "fresh10_b": (0.955, 35.9),
-    "fresh11_b": (0.951, 25.7),
-    "fresh12_b": (0.973, 27.6),
-    "fresh13_b": (0.957, 15.1),
+    "fresh11_b": (0.960, 25.7),
+    "fresh12_b": (0.975, 25.1),
+    "fresh13_b": (0.962, 17.6),
+    "fresh14_b": (0.951, 12.7),
 }
 
 
@@ -216,9 +217,10 @@ def test_rules_and_a_model_that_never_read_the_set_reach_what_was_measured(cross
 
 def test_the_shipped_rules_on_the_frozen_held_out_part_reach_what_was_measured(figures, rules_figures):
     # What the rules and the text model reach on held_out (docs/crisis-language.md):
-    # recall 0.952 (178 of 187), precision 0.989, 13.9 false alarms per 1,000 ordinary
-    # messages (2 of 144) once the model learned from fresh13 and vetoed a critical match
-    # whose clause is under 0.1 when the whole message is under 0.01; 0.957 (179), 0.984,
+    # recall 0.963 (180 of 187), precision 0.994, 6.9 false alarms per 1,000 ordinary
+    # messages (1 of 144) once the model learned from fresh14 (0.952, 0.989, 13.9 before,
+    # after it learned from fresh13 and vetoed a critical match whose clause is under 0.1
+    # when the whole message is under 0.01); 0.957 (179), 0.984,
     # 20.8 (3) once the model learned from fresh12 with dropout 0.4, alerted at
     # 0.85 and vetoed critical matches below 0.005 (0.952, 0.983, 20.8 without the
     # dropout); 0.936 (175), 0.989, 13.9 (2) once the model read
@@ -233,15 +235,15 @@ def test_the_shipped_rules_on_the_frozen_held_out_part_reach_what_was_measured(f
     # change that loses ground fails.
     held_out = figures["held_out"]
     assert held_out.rows == 331
-    assert held_out.recall >= 0.95
-    assert held_out.precision >= 0.985
-    assert held_out.false_alarms_per_1000 <= 14.0
+    assert held_out.recall >= 0.96
+    assert held_out.precision >= 0.99
+    assert held_out.false_alarms_per_1000 <= 7.0
     rules_alone = rules_figures["held_out"]
     assert rules_alone.recall >= 0.865
     assert rules_alone.precision >= 0.97
 
 
-@pytest.mark.xfail(strict=True, reason="not met: held_out 13.9 false alarms/1,000 (2 of 144), self_harm recall 0.871")
+@pytest.mark.xfail(strict=True, reason="not met: held_out 6.9 false alarms/1,000 (1 of 144)")
 def test_the_shipped_rules_meet_the_targets_on_the_frozen_held_out_part(figures):
     held_out = figures["held_out"]
     assert held_out.recall >= TARGET_RECALL
