@@ -699,8 +699,9 @@ class PhraseMatcher:
         (``TextModel.plainly_ordinary``), so the matches are dropped. A critical match
         (missing one costs too much) needs the whole message plainly ordinary too, below
         the far lower critical veto, so a critical match in a message of more than
-        ``VETO_WORDS`` words is never dropped ("jag dör av skratt, men jag vill dö" keeps
-        its match, as its last clause is no joke). Never dropped either: a critical
+        ``VETO_WORDS`` words is never dropped; and its own clause must still be plainly
+        ordinary however the whole scores ("jag dör av skratt, men jag vill dö" keeps its
+        match, as its last clause is no joke). Never dropped either: a critical
         overdose (the model reads words, not amounts: "tar bara en när knät värker men
         idag tog jag 20 ipren" is ordinary words around a number to it), and a
         programme's own phrase (the programme chose it, and the model has not read its
@@ -716,7 +717,8 @@ class PhraseMatcher:
             return False
         if not _CLAUSE_END.search(_CLOSING.sub("", text)):
             # One clause, the usual chat message: every match's clause is the whole
-            # message, which a critical match has just passed.
+            # message, which a critical match has just passed at the critical veto, never
+            # above the veto (``TextModel`` refuses one that is).
             return critical or self.text_model.plainly_ordinary(normalised)
         words = normalised.split()
         starts = [0, *clause_starts(text), len(words)]

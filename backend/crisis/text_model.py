@@ -76,8 +76,9 @@ def features(normalised: str) -> list[str]:
 class TextModel:
     """A trained model (see the module docstring). ``threshold``, ``veto`` and
     ``critical_veto`` are log-odds: the model alerts when ``bias`` plus the weights of the message's features
-    reach ``threshold``, and calls a passage plainly ordinary below ``veto``, or below
-    ``critical_veto`` when a critical match lies in it."""
+    reach ``threshold``, and calls a passage plainly ordinary below ``veto``, or, for a
+    whole message with a critical match in it, below ``critical_veto`` (never above
+    ``veto``: a critical match must meet the ordinary bar too)."""
 
     bias: float
     threshold: float
@@ -95,6 +96,10 @@ class TextModel:
     _skips: dict[tuple[str, ...], float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.critical_veto > self.veto:
+            # The matcher reads a one-clause message's critical match against the
+            # critical veto alone, which holds only while it is the lower bar.
+            raise ValueError(f"critical_veto {self.critical_veto} is above veto {self.veto}")
         words: dict[str, float] = {}
         pairs: dict[tuple[str, ...], float] = {}
         skips: dict[tuple[str, ...], float] = {}

@@ -46,9 +46,10 @@ class Example:
 class Settings:
     """How the model is trained. ``alert_probability`` is where it alerts (0.85: when it
     gives a crisis a probability of 0.85), ``veto_probability`` where it calls a passage
-    plainly ordinary, and ``critical_veto_probability`` where it does so for a passage a
-    critical match lies in (see ``TextModel.plainly_ordinary``); the others shape the fit
-    (see the module docstring)."""
+    plainly ordinary, and ``critical_veto_probability`` where it does so for a whole
+    message a critical match lies in (see ``TextModel.plainly_ordinary``); these three set
+    the model's bars and do not change the fit, which the others shape (see the module
+    docstring)."""
 
     alert_probability: float = 0.85
     veto_probability: float = 0.1
