@@ -44,7 +44,9 @@ and rules alone):
 - ``fresh13_set.tsv``: ``fresh13_a`` and ``fresh13_b``, by four more such authors, as
   fresh7, written after the ninth round landed and scanned first by its rules and model;
 - ``fresh14_set.tsv``: ``fresh14_a`` and ``fresh14_b``, by four more such authors, as
-  fresh7, written after the tenth round's critical veto and scanned first by it.
+  fresh7, written after the tenth round's critical veto and scanned first by it;
+- ``fresh15_set.tsv``: ``fresh15_a`` and ``fresh15_b``, by four more such authors, as
+  fresh7, written after the tenth round landed and scanned first by its rules and model.
 
 ``validation`` and the ``fresh`` sets are both their halves together. A row counts as
 alerted when the scan matched anything. For each split it prints:
@@ -112,6 +114,7 @@ FRESH11_SET = CORPUS / "fresh11_set.tsv"
 FRESH12_SET = CORPUS / "fresh12_set.tsv"
 FRESH13_SET = CORPUS / "fresh13_set.tsv"
 FRESH14_SET = CORPUS / "fresh14_set.tsv"
+FRESH15_SET = CORPUS / "fresh15_set.tsv"
 LABELLED_FILES = (
     EVAL_SET,
     VALIDATION_SET,
@@ -131,6 +134,7 @@ LABELLED_FILES = (
     FRESH12_SET,
     FRESH13_SET,
     FRESH14_SET,
+    FRESH15_SET,
 )
 # Sets written in two halves: the a half is tuned on (its misses are listed), the b half
 # is read in aggregate only; the set's own name reports both together.
@@ -150,6 +154,7 @@ HALVED = (
     "fresh12",
     "fresh13",
     "fresh14",
+    "fresh15",
 )
 SPLIT_PARTS = {name: (f"{name}_a", f"{name}_b") for name in HALVED}
 SPLITS = (
