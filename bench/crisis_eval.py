@@ -46,7 +46,10 @@ and rules alone):
 - ``fresh14_set.tsv``: ``fresh14_a`` and ``fresh14_b``, by four more such authors, as
   fresh7, written after the tenth round's critical veto and scanned first by it;
 - ``fresh15_set.tsv``: ``fresh15_a`` and ``fresh15_b``, by four more such authors, as
-  fresh7, written after the tenth round landed and scanned first by its rules and model.
+  fresh7, written after the tenth round landed and scanned first by its rules and model;
+- ``fresh16_set.tsv``: ``fresh16_a`` and ``fresh16_b``, by four more such authors, as
+  fresh7, written after the tenth round landed and scanned first by it and by the model
+  that had learned fresh15.
 
 ``validation`` and the ``fresh`` sets are both their halves together. A row counts as
 alerted when the scan matched anything. For each split it prints:
@@ -115,6 +118,7 @@ FRESH12_SET = CORPUS / "fresh12_set.tsv"
 FRESH13_SET = CORPUS / "fresh13_set.tsv"
 FRESH14_SET = CORPUS / "fresh14_set.tsv"
 FRESH15_SET = CORPUS / "fresh15_set.tsv"
+FRESH16_SET = CORPUS / "fresh16_set.tsv"
 LABELLED_FILES = (
     EVAL_SET,
     VALIDATION_SET,
@@ -135,6 +139,7 @@ LABELLED_FILES = (
     FRESH13_SET,
     FRESH14_SET,
     FRESH15_SET,
+    FRESH16_SET,
 )
 # Sets written in two halves: the a half is tuned on (its misses are listed), the b half
 # is read in aggregate only; the set's own name reports both together.
@@ -155,6 +160,7 @@ HALVED = (
     "fresh13",
     "fresh14",
     "fresh15",
+    "fresh16",
 )
 SPLIT_PARTS = {name: (f"{name}_a", f"{name}_b") for name in HALVED}
 SPLITS = (
