@@ -49,7 +49,10 @@ and rules alone):
   fresh7, written after the tenth round landed and scanned first by its rules and model;
 - ``fresh16_set.tsv``: ``fresh16_a`` and ``fresh16_b``, by four more such authors, as
   fresh7, written after the tenth round landed and scanned first by it and by the model
-  that had learned fresh15.
+  that had learned fresh15;
+- ``fresh17_set.tsv``: ``fresh17_a`` and ``fresh17_b``, by four more such authors, as
+  fresh7, scanned first by the tenth round and by the model that had learned fresh15 and
+  fresh16.
 
 ``validation`` and the ``fresh`` sets are both their halves together. A row counts as
 alerted when the scan matched anything. For each split it prints:
@@ -62,9 +65,10 @@ alerted when the scan matched anything. For each split it prints:
 - false alarms per 1,000 ordinary messages (label-0 rows that alerted, per 1,000 label-0
   rows).
 
-The text model learned from every split but ``held_out`` (``model_examples``), so with it
-the other splits flatter; ``--cross`` adds each ``_b`` half scanned with a model trained
-without its whole set (``cross_evaluate``), the figure for authors it never read.
+The text model learned from every split but ``held_out`` and the sets ``NOT_LEARNED``
+(``model_examples``), so with it the other splits flatter; ``--cross`` adds each ``_b``
+half scanned with a model trained without its whole set (``cross_evaluate``), the figure
+for authors it never read.
 
 ``--misses`` lists the wrongly scored rows of the splits tuned on (``MISSES_SHOWN_FOR``)
 only: the ``held_out`` rows are frozen and never read one by one while rules are tuned,
@@ -119,6 +123,7 @@ FRESH13_SET = CORPUS / "fresh13_set.tsv"
 FRESH14_SET = CORPUS / "fresh14_set.tsv"
 FRESH15_SET = CORPUS / "fresh15_set.tsv"
 FRESH16_SET = CORPUS / "fresh16_set.tsv"
+FRESH17_SET = CORPUS / "fresh17_set.tsv"
 LABELLED_FILES = (
     EVAL_SET,
     VALIDATION_SET,
@@ -140,6 +145,7 @@ LABELLED_FILES = (
     FRESH14_SET,
     FRESH15_SET,
     FRESH16_SET,
+    FRESH17_SET,
 )
 # Sets written in two halves: the a half is tuned on (its misses are listed), the b half
 # is read in aggregate only; the set's own name reports both together.
@@ -161,6 +167,7 @@ HALVED = (
     "fresh14",
     "fresh15",
     "fresh16",
+    "fresh17",
 )
 SPLIT_PARTS = {name: (f"{name}_a", f"{name}_b") for name in HALVED}
 SPLITS = (
@@ -184,6 +191,11 @@ RULE_TO_EVAL = {
 EVAL_TO_RULE = {name: category for category, name in RULE_TO_EVAL.items()}
 # The split no model ever learns from.
 FROZEN = "held_out"
+# Halved sets written as the blind test of the shipped text model, which has not learned
+# them (``model_examples``). Learning fresh17 put "some asshole ran me over on my bike and
+# drove off", a crisis written for the rules, under the critical veto (docs/crisis-language.md,
+# "The model's eleventh round"), so it waits for a model that keeps that text.
+NOT_LEARNED = ("fresh17",)
 
 
 @dataclass(frozen=True)
@@ -283,13 +295,14 @@ def read_all_rows() -> list[Row]:
 
 
 def model_examples(rows: Iterable[Row], *, leaving_out: str | None = None) -> list[Example]:
-    """What a text model learns from: every labelled row but the frozen ``held_out``, and
-    but the rows of the halved set ``leaving_out`` (both its halves)."""
-    left_out = set(SPLIT_PARTS[leaving_out]) if leaving_out else set()
+    """What a text model learns from: every labelled row but the frozen ``held_out``, the
+    sets ``NOT_LEARNED`` yet, and the halved set ``leaving_out`` (both its halves)."""
+    sets_left_out = (*NOT_LEARNED, leaving_out) if leaving_out else NOT_LEARNED
+    left_out = {FROZEN, *(part for name in sets_left_out for part in SPLIT_PARTS[name])}
     return [
         Example(normalise(row.text), row.label, EVAL_TO_RULE[row.category] if row.label else "")
         for row in rows
-        if row.split != FROZEN and row.split not in left_out
+        if row.split not in left_out
     ]
 
 

@@ -5,7 +5,8 @@
     .venv/bin/python bench/train_text_model.py --check   # exit 1 if the file is not what training gives
 
 Learns from every labelled row of ``tests/crisis/corpus/`` except the frozen
-``held_out`` split (``crisis_eval.model_examples``), with the settings of
+``held_out`` split and the sets not learned yet (``crisis_eval.model_examples``,
+``NOT_LEARNED``), with the settings of
 ``backend.crisis.text_model_training.Settings``. Training is deterministic, so the file
 changes only when the corpus, the settings or the normalisation do; run this after any
 of them changes (a test fails until it is run). ``bench/crisis_eval.py --cross``
@@ -23,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from backend.crisis.language import CATEGORIES
 from backend.crisis.text_model import MODEL_FILE
 from backend.crisis.text_model_training import Settings, serialise, train
-from bench.crisis_eval import model_examples, read_all_rows
+from bench.crisis_eval import FROZEN, NOT_LEARNED, model_examples, read_all_rows
 
 
 def shipped_model_text() -> str:
@@ -34,7 +35,7 @@ def shipped_model_text() -> str:
         "The crisis text model (backend/crisis/text_model.py). Generated: do not edit; run",
         "bench/train_text_model.py. Learned from "
         f"{sum(e.label for e in examples)} crisis and {sum(not e.label for e in examples)} ordinary messages "
-        "of tests/crisis/corpus/ (all but held_out),",
+        f"of tests/crisis/corpus/ (all but {' and '.join((FROZEN, *NOT_LEARNED))}),",
         f"alerting at probability {settings.alert_probability}. Rows: feature, alert weight, "
         "then one weight per category.",
     ]
