@@ -423,7 +423,7 @@ def main() -> None:
             parts = SPLIT_PARTS.get(split, (split,))
             print(cancelled_report(split, [row for row in rows if row.split in parts], matcher))
     if args.cross:
-        # Training needs every row but held_out, whichever splits were chosen for the report.
+        # Training needs every row it learns from, whichever splits were chosen for the report.
         training_rows = [row for row in read_all_rows() if row.split != FROZEN]
         for split, scored in cross_evaluate(matcher, training_rows).items():
             print(report(f"{split} (text model trained without its set)", scored))
