@@ -51,8 +51,8 @@ and rules alone):
   fresh7, written after the tenth round landed and scanned first by it and by the model
   that had learned fresh15;
 - ``fresh17_set.tsv``: ``fresh17_a`` and ``fresh17_b``, by four more such authors, as
-  fresh7, scanned first by the tenth round and by the model that had learned fresh15 and
-  fresh16.
+  fresh7, written after the model learned fresh15 and fresh16 and scanned first by the
+  tenth round and by that model; not learned (``NOT_LEARNED``).
 
 ``validation`` and the ``fresh`` sets are both their halves together. A row counts as
 alerted when the scan matched anything. For each split it prints:
@@ -66,7 +66,7 @@ alerted when the scan matched anything. For each split it prints:
   rows).
 
 The text model learned from every split but ``held_out`` and the sets ``NOT_LEARNED``
-(``model_examples``), so with it the other splits flatter; ``--cross`` adds each ``_b``
+(``model_examples``), so with it the splits it learned flatter; ``--cross`` adds each ``_b``
 half scanned with a model trained without its whole set (``cross_evaluate``), the figure
 for authors it never read.
 
@@ -423,7 +423,8 @@ def main() -> None:
             parts = SPLIT_PARTS.get(split, (split,))
             print(cancelled_report(split, [row for row in rows if row.split in parts], matcher))
     if args.cross:
-        # Training needs every row it learns from, whichever splits were chosen for the report.
+        # Every row but held_out, whichever splits were chosen for the report: what the cross
+        # models learn from, and the b halves they score (fresh17_b among them).
         training_rows = [row for row in read_all_rows() if row.split != FROZEN]
         for split, scored in cross_evaluate(matcher, training_rows).items():
             print(report(f"{split} (text model trained without its set)", scored))

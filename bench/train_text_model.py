@@ -35,7 +35,7 @@ def shipped_model_text() -> str:
         "The crisis text model (backend/crisis/text_model.py). Generated: do not edit; run",
         "bench/train_text_model.py. Learned from "
         f"{sum(e.label for e in examples)} crisis and {sum(not e.label for e in examples)} ordinary messages "
-        f"of tests/crisis/corpus/ (all but {' and '.join((FROZEN, *NOT_LEARNED))}),",
+        f"of tests/crisis/corpus/ (all but {', '.join((FROZEN, *NOT_LEARNED))}),",
         f"alerting at probability {settings.alert_probability}. Rows: feature, alert weight, "
         "then one weight per category.",
     ]
