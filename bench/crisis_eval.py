@@ -318,16 +318,20 @@ def cross_evaluate(matcher: PhraseMatcher, rows: Sequence[Row], sets: Iterable[s
     models are trained side by side, one process per core (training is pure Python, one
     model at a time per process, and most of the time this takes)."""
     names = list(sets)
+    # A set the model does not learn anyway (``NOT_LEARNED``) is scanned with the model
+    # trained on everything, once, not with a copy of it trained again.
+    left_out = list(dict.fromkeys(None if name in NOT_LEARNED else name for name in names))
     # "spawn": a fresh interpreter per worker, which inherits no thread, lock or
     # connection of the caller (the test suite's Django process among them).
     with ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=get_context("spawn")) as pool:
-        models = pool.map(partial(train_text_model, rows), names)
-        return {
-            f"{name}_b": score(
-                [row for row in rows if row.split == SPLIT_PARTS[name][1]], matcher.with_text_model(model)
-            )
-            for name, model in zip(names, models, strict=True)
-        }
+        models = dict(zip(left_out, pool.map(partial(train_text_model, rows), left_out), strict=True))
+    return {
+        f"{name}_b": score(
+            [row for row in rows if row.split == SPLIT_PARTS[name][1]],
+            matcher.with_text_model(models[None if name in NOT_LEARNED else name]),
+        )
+        for name in names
+    }
 
 
 def evaluate(matcher: PhraseMatcher | None = None, rows: Sequence[Row] | None = None) -> dict[str, Scored]:

@@ -309,7 +309,8 @@ def test_the_shipped_model_vetoes_no_crisis_the_rules_were_written_for():
     # of them under 1% as a whole, and a veto over every match dropped them: the veto now
     # reads only the match's clause, below 10%, and a critical match only when the whole
     # message is below 1% too, and never a critical overdose (the third, an overdose told as
-    # a number, scores 0.2%; the second, 0.9%, is kept by that rule alone).
+    # a number, scored 0.2% and the second 0.9% when that rule was made, 0.1% and 3.4% with
+    # the eleventh round's model: the rule keeps them whatever a retrained model gives).
     shipped = compile_matcher()
     cases = {
         "jag dör av skratt, men jag vill dö": "self_harm",
