@@ -52,7 +52,10 @@ and rules alone):
   that had learned fresh15;
 - ``fresh17_set.tsv``: ``fresh17_a`` and ``fresh17_b``, by four more such authors, as
   fresh7, written after the model learned fresh15 and fresh16 and scanned first by the
-  tenth round and by that model; not learned (``NOT_LEARNED``).
+  tenth round and by that model; not learned (``NOT_LEARNED``);
+- ``contrast_set.tsv``: ``contrast_a`` and ``contrast_b``, pairs of a crisis and an ordinary
+  message that share its alarming words, by six more such authors, written after the
+  eleventh round landed and scanned first by it; not learned (``NOT_LEARNED``).
 
 ``validation`` and the ``fresh`` sets are both their halves together. A row counts as
 alerted when the scan matched anything. For each split it prints:
@@ -124,6 +127,7 @@ FRESH14_SET = CORPUS / "fresh14_set.tsv"
 FRESH15_SET = CORPUS / "fresh15_set.tsv"
 FRESH16_SET = CORPUS / "fresh16_set.tsv"
 FRESH17_SET = CORPUS / "fresh17_set.tsv"
+CONTRAST_SET = CORPUS / "contrast_set.tsv"
 LABELLED_FILES = (
     EVAL_SET,
     VALIDATION_SET,
@@ -146,6 +150,7 @@ LABELLED_FILES = (
     FRESH15_SET,
     FRESH16_SET,
     FRESH17_SET,
+    CONTRAST_SET,
 )
 # Sets written in two halves: the a half is tuned on (its misses are listed), the b half
 # is read in aggregate only; the set's own name reports both together.
@@ -168,6 +173,7 @@ HALVED = (
     "fresh15",
     "fresh16",
     "fresh17",
+    "contrast",
 )
 SPLIT_PARTS = {name: (f"{name}_a", f"{name}_b") for name in HALVED}
 SPLITS = (
@@ -194,8 +200,10 @@ FROZEN = "held_out"
 # Halved sets written as the blind test of the shipped text model, which has not learned
 # them (``model_examples``). Learning fresh17 put "some asshole ran me over on my bike and
 # drove off", a crisis written for the rules, under the critical veto (docs/crisis-language.md,
-# "The model's eleventh round"), so it waits for a model that keeps that text.
-NOT_LEARNED = ("fresh17",)
+# "The model's eleventh round"), so it waits for a model that keeps that text. Learning
+# the contrast pairs bought no fewer false alarms on the other sets ("The twelfth round"),
+# so they stay the blind test of how the model reads alarming words in ordinary chat.
+NOT_LEARNED = ("fresh17", "contrast")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import pytest
 
 from backend.crisis.language import PhraseEntry, PhraseMatcher, compile_matcher, parse_phrase
 from bench.crisis_eval import (
+    CONTRAST_SET,
     EVAL_CATEGORIES,
     FRESH2_SET,
     FRESH3_SET,
@@ -78,14 +79,16 @@ def test_the_set_has_its_documented_shape():
 
 def test_the_model_learns_neither_held_out_nor_a_set_not_learned_yet_nor_the_set_left_out():
     rows = read_all_rows()
-    assert NOT_LEARNED == ("fresh17",)
+    assert NOT_LEARNED == ("fresh17", "contrast")
     learned = model_examples(rows)
-    # Every row but held_out's 331 and fresh17's 1,692, as the model file's header says.
-    assert len(learned) == len(rows) - 331 - 1692
+    # Every row but held_out's 331, fresh17's 1,692 and the contrast pairs' 1,559, as the
+    # model file's header says.
+    assert len(learned) == len(rows) - 331 - 1692 - 1559
     assert (sum(e.label for e in learned), sum(not e.label for e in learned)) == (16540, 16215)
     assert len(model_examples(rows, leaving_out="fresh16")) == len(learned) - 1694
-    # --cross leaves out every set in turn, a set not learned yet among them.
+    # --cross leaves out every set in turn, the sets not learned among them.
     assert len(model_examples(rows, leaving_out="fresh17")) == len(learned)
+    assert len(model_examples(rows, leaving_out="contrast")) == len(learned)
 
 
 def test_the_figures_count_what_alerted():
@@ -167,7 +170,8 @@ def test_the_shipped_rules_on_the_halves_tuned_on_reach_what_was_measured(figure
 # Recall and false alarms per 1,000 measured after the seventh pass of rule work and the
 # three blockers mended after the model's eighth round, on wording no rule was tuned on
 # (the b halves, read in aggregate only), by the lists and rules alone: the shipped text
-# model learned from these halves too (all but fresh17_b), so with it they flatter.
+# model learned from these halves too (all but fresh17_b and contrast_b), so with it they
+# flatter.
 UNSEEN_MEASURED = {
     "fresh_b": (0.828, 10.1),
     "fresh2_b": (0.804, 12.0),
@@ -187,6 +191,9 @@ UNSEEN_MEASURED = {
     "fresh15_b": (0.767, 25.2),
     "fresh16_b": (0.756, 35.1),
     "fresh17_b": (0.814, 32.7),
+    # Pairs of a crisis and an ordinary twin with its alarming words, written after the
+    # eleventh round: a quarter of the ordinary ones alert.
+    "contrast_b": (0.875, 247.4),
 }
 
 
@@ -200,7 +207,7 @@ def test_the_shipped_rules_on_unseen_wording_reach_what_was_measured(rules_figur
 
 # The same b halves with the rules and a text model trained on every labelled row but
 # held_out, the sets not learned yet and the half's own set (both halves): authors the
-# model never read (for fresh17_b, the shipped model). Measured after the model learned
+# model never read (for fresh17_b and contrast_b, the shipped model). Measured after the model learned
 # from fresh16, with the ninth round's settings (dropout 0.4, alerting at 0.85) and the
 # tenth's critical veto: a critical match dropped when its clause is under 10% and the
 # whole message under 1% (docs/crisis-language.md, "The model's tenth round").
@@ -223,6 +230,7 @@ UNSEEN_WITH_MODEL_MEASURED = {
     "fresh15_b": (0.946, 15.1),
     "fresh16_b": (0.957, 25.1),
     "fresh17_b": (0.975, 25.2),
+    "contrast_b": (0.979, 317.7),
 }
 
 
@@ -327,6 +335,33 @@ def test_a_fresh_set_has_its_documented_shape(path, prefix, size, in_a, ordinary
     assert sum(r.label == 0 for r in rows) == ordinary
     assert tuple(sum(r.category == category for r in rows) for category in EVAL_CATEGORIES) == per_category
     assert all((r.label == 0) == (r.category == "none") for r in rows)
+
+
+def test_the_contrast_set_is_pairs_of_a_crisis_and_an_ordinary_twin():
+    rows = read_rows(CONTRAST_SET)
+    assert len(rows) == 1559
+    assert (sum(r.split == "contrast_a" for r in rows), sum(r.label == 0 for r in rows)) == (792, 780)
+    assert tuple(sum(r.category == category for r in rows) for category in EVAL_CATEGORIES) == (
+        180,
+        120,
+        119,
+        120,
+        120,
+        120,
+    )
+    assert all((r.label == 0) == (r.category == "none") for r in rows)
+    # Each pair is two neighbouring rows of one half and one language, a crisis and an
+    # ordinary message; one crisis row was dropped as a duplicate of another file's row,
+    # which leaves its ordinary twin alone.
+    alone, index = 0, 0
+    while index < len(rows):
+        pair = rows[index : index + 2]
+        if len(pair) == 2 and {r.label for r in pair} == {0, 1} and len({(r.split, r.language) for r in pair}) == 1:
+            index += 2
+        else:
+            alone += 1
+            index += 1
+    assert alone == 1
 
 
 def test_no_message_is_in_two_files():
