@@ -201,8 +201,9 @@ FROZEN = "held_out"
 # them (``model_examples``). Learning fresh17 put "some asshole ran me over on my bike and
 # drove off", a crisis written for the rules, under the critical veto (docs/crisis-language.md,
 # "The model's eleventh round"), so it waits for a model that keeps that text. Learning
-# the contrast pairs bought no fewer false alarms on the other sets ("The twelfth round"),
-# so they stay the blind test of how the model reads alarming words in ordinary chat.
+# the contrast pairs bought no fewer false alarms on the other sets than a seed moves, for
+# fewer crises found ("The model's twelfth round"), so they stay the blind test of how
+# the model reads alarming words in ordinary chat.
 NOT_LEARNED = ("fresh17", "contrast")
 
 
@@ -304,7 +305,7 @@ def read_all_rows() -> list[Row]:
 
 def model_examples(rows: Iterable[Row], *, leaving_out: str | None = None) -> list[Example]:
     """What a text model learns from: every labelled row but the frozen ``held_out``, the
-    sets ``NOT_LEARNED`` yet, and the halved set ``leaving_out`` (both its halves)."""
+    sets ``NOT_LEARNED``, and the halved set ``leaving_out`` (both its halves)."""
     sets_left_out = (*NOT_LEARNED, leaving_out) if leaving_out else NOT_LEARNED
     left_out = {FROZEN, *(part for name in sets_left_out for part in SPLIT_PARTS[name])}
     return [
@@ -436,7 +437,7 @@ def main() -> None:
             print(cancelled_report(split, [row for row in rows if row.split in parts], matcher))
     if args.cross:
         # Every row but held_out, whichever splits were chosen for the report: what the cross
-        # models learn from, and the b halves they score (fresh17_b among them).
+        # models learn from, and the b halves they score (fresh17_b and contrast_b among them).
         training_rows = [row for row in read_all_rows() if row.split != FROZEN]
         for split, scored in cross_evaluate(matcher, training_rows).items():
             print(report(f"{split} (text model trained without its set)", scored))

@@ -5,7 +5,7 @@
     .venv/bin/python bench/train_text_model.py --check   # exit 1 if the file is not what training gives
 
 Learns from every labelled row of ``tests/crisis/corpus/`` except the frozen
-``held_out`` split and the sets not learned yet (``crisis_eval.model_examples``,
+``held_out`` split and the sets kept out of it (``crisis_eval.model_examples``,
 ``NOT_LEARNED``), with the settings of
 ``backend.crisis.text_model_training.Settings``. Training is deterministic, so the file
 changes only when the corpus, the settings or the normalisation do; run this after any
