@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
+from django.conf import settings
 from django.utils import timezone
 
 from backend.accounts.models import Programme, StaffRole
@@ -178,11 +181,25 @@ def test_someone_away_today_is_marked(supervisor, contact, programme, as_staff):
     client = as_staff(supervisor)
     url = pages(programme.pk, contact.user.pk)[0]
     assert "frånvarande i dag" not in client.get(url).content.decode()
-    today = timezone.localdate().isoformat()
+    # Today as the staff's own clock has it, which is the inbox's time zone, not UTC.
+    today = timezone.localdate(timezone=ZoneInfo(settings.LIVLINA_INBOX_TIME_ZONE)).isoformat()
     client.post(
         pages(programme.pk, contact.user.pk)[1], HOURS | {"absences-1-first_day": today, "absences-1-last_day": today}
     )
     assert "frånvarande i dag" in client.get(url).content.decode()
+
+
+def test_away_today_is_the_day_of_the_inbox_time_zone_after_midnight_there(supervisor, contact, programme, as_staff):
+    # 23:30 UTC on 3 December is 00:30 on 4 December in Stockholm: an absence of the 3rd
+    # is over, one of the 4th has begun.
+    client = as_staff(supervisor)
+    url, form = pages(programme.pk, contact.user.pk)
+    with time_machine.travel(dt.datetime(2026, 12, 3, 23, 30, tzinfo=dt.UTC), tick=False):
+        client.post(form, HOURS | {"absences-1-first_day": "2026-12-03", "absences-1-last_day": "2026-12-03"})
+        assert {"from": "2026-12-03", "until": "2026-12-03"} in WorkingHours.objects.get(user=contact.user).absences
+        assert "frånvarande i dag" not in client.get(url).content.decode()
+        client.post(form, HOURS | {"absences-1-first_day": "2026-12-04", "absences-1-last_day": "2026-12-04"})
+        assert "frånvarande i dag" in client.get(url).content.decode()
 
 
 def test_a_contact_person_who_is_also_a_supervisor_is_listed_once(make_staff, programme, as_staff):
