@@ -197,8 +197,8 @@ RULE_TO_EVAL = {
 EVAL_TO_RULE = {name: category for category, name in RULE_TO_EVAL.items()}
 # The split no model ever learns from.
 FROZEN = "held_out"
-# Halved sets written as the blind test of the shipped text model, which has not learned
-# them (``model_examples``). Learning fresh17 put "some asshole ran me over on my bike and
+# Halved sets kept as blind tests of the shipped text model, which has not learned them
+# (``model_examples``). Learning fresh17 put "some asshole ran me over on my bike and
 # drove off", a crisis written for the rules, under the critical veto (docs/crisis-language.md,
 # "The model's eleventh round"), so it waits for a model that keeps that text. Learning
 # the contrast pairs bought no fewer false alarms on the other sets than a seed moves, for
