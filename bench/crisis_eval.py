@@ -55,7 +55,11 @@ and rules alone):
   tenth round and by that model; not learned (``NOT_LEARNED``);
 - ``contrast_set.tsv``: ``contrast_a`` and ``contrast_b``, pairs of a crisis and an ordinary
   message that share its alarming words, by six more such authors, written after the
-  eleventh round landed and scanned first by it; not learned (``NOT_LEARNED``).
+  eleventh round landed and scanned first by it; not learned (``NOT_LEARNED``);
+- ``relapse_set.tsv``: ``relapse_a``, relapse said shortly or half said and ordinary
+  look-alikes, by three more such authors who read the older set's style, tuned on in the
+  thirteenth round; ``relapse_b``, by two more, written before its rules were measured on
+  them; not learned (``NOT_LEARNED``).
 
 ``validation`` and the ``fresh`` sets are both their halves together. A row counts as
 alerted when the scan matched anything. For each split it prints:
@@ -128,6 +132,7 @@ FRESH15_SET = CORPUS / "fresh15_set.tsv"
 FRESH16_SET = CORPUS / "fresh16_set.tsv"
 FRESH17_SET = CORPUS / "fresh17_set.tsv"
 CONTRAST_SET = CORPUS / "contrast_set.tsv"
+RELAPSE_SET = CORPUS / "relapse_set.tsv"
 LABELLED_FILES = (
     EVAL_SET,
     VALIDATION_SET,
@@ -151,6 +156,7 @@ LABELLED_FILES = (
     FRESH16_SET,
     FRESH17_SET,
     CONTRAST_SET,
+    RELAPSE_SET,
 )
 # Sets written in two halves: the a half is tuned on (its misses are listed), the b half
 # is read in aggregate only; the set's own name reports both together.
@@ -174,6 +180,7 @@ HALVED = (
     "fresh16",
     "fresh17",
     "contrast",
+    "relapse",
 )
 SPLIT_PARTS = {name: (f"{name}_a", f"{name}_b") for name in HALVED}
 SPLITS = (
@@ -203,8 +210,10 @@ FROZEN = "held_out"
 # "The model's eleventh round"), so it waits for a model that keeps that text. Learning
 # the contrast pairs bought no fewer false alarms on the other sets than a seed moves, for
 # fewer crises found ("The model's twelfth round"), so they stay the blind test of how
-# the model reads alarming words in ordinary chat.
-NOT_LEARNED = ("fresh17", "contrast")
+# the model reads alarming words in ordinary chat. The relapse set was written to test the
+# thirteenth round's rules, and kept out so that its figures read the rules and the model
+# shipped, not a model retrained on it.
+NOT_LEARNED = ("fresh17", "contrast", "relapse")
 
 
 @dataclass(frozen=True)

@@ -292,6 +292,7 @@ _BLOCK_COLUMNS = 4  # block, concept, categories, scope
 NOT_CRITICAL = "not_critical"
 _CLAUSE_COLUMNS = 2  # clause, concept
 _DROP_COLUMNS = 3  # drop, concept, follower
+_SIGN_COLUMNS = 2  # sign, concept
 
 
 def load_concept_file(path: Path, *, source: str) -> list[PhraseEntry]:
@@ -396,6 +397,10 @@ class RuleSet:
     # (concept, follower): a word of the concept directly followed by a word of the
     # follower does not count ("20 mg", "5 dagar" are not a number of tablets).
     drops: tuple[tuple[str, str], ...] = ()
+    # Concepts whose words anywhere in a message are a sign that it may be ordinary after
+    # all (a joke, a game, a dream): the text model may then drop a critical match at the
+    # ordinary veto (``PhraseMatcher._vetoed``).
+    ordinary_signs: frozenset[str] = frozenset()
 
     @property
     def concepts(self) -> frozenset[str]:
@@ -405,6 +410,7 @@ class RuleSet:
             | {b.concept for b in self.blockers}
             | self.clause_breaks
             | {c for pair in self.drops for c in pair}
+            | self.ordinary_signs
         )
 
 
@@ -456,13 +462,15 @@ def load_rule_file(path: Path) -> RuleSet:
     word), ``clause:N`` (as ``lead:N``, and rules around it), ``near:N``
     (as ``clause:N``, and matches up to N words before it) or ``within:N`` (as ``near:N``
     in any clause), then optionally ``not_critical`` (it cancels no critical match);
-    ``clause, concept`` (its words start a new clause); or
+    ``clause, concept`` (its words start a new clause);
     ``drop, concept, follower`` (a word of the concept right before a word of the
-    follower does not count)."""
+    follower does not count); or ``sign, concept`` (its words are a sign that a message
+    may be ordinary: ``RuleSet.ordinary_signs``)."""
     rules: list[Rule] = []
     blocks: list[tuple[list[str], str]] = []
     clause_breaks: set[str] = set()
     drops: list[tuple[str, str]] = []
+    signs: set[str] = set()
     for number, row in _rows(path):
         cells = [cell.strip() for cell in row]
         where = f"{path.name}:{number}"
@@ -480,11 +488,13 @@ def load_rule_file(path: Path) -> RuleSet:
             clause_breaks.add(cells[1])
         elif cells[0] == "drop" and len(cells) >= _DROP_COLUMNS:
             drops.append((cells[1], cells[2]))
+        elif cells[0] == "sign" and len(cells) >= _SIGN_COLUMNS:
+            signs.add(cells[1])
         else:
-            raise ValueError(f"{where}: expected a rule, a block, a clause or a drop line")
+            raise ValueError(f"{where}: expected a rule, a block, a clause, a drop or a sign line")
     names = {rule.name for rule in rules}
     blockers = [_blocker(cells, where, names) for cells, where in blocks]
-    return RuleSet(tuple(rules), tuple(blockers), frozenset(clause_breaks), tuple(drops))
+    return RuleSet(tuple(rules), tuple(blockers), frozenset(clause_breaks), tuple(drops), frozenset(signs))
 
 
 @cache
@@ -668,11 +678,11 @@ class PhraseMatcher:
         # no closer to a crisis.
         dropped: set[tuple[str, str, str]] = set()
         for reading, normalised in enumerate(variants):
-            hits = self._hits(f" {normalised} ", text)
+            hits, ordinary_sign = self._hits(f" {normalised} ", text)
             # ``clause_starts`` counts the words of the first reading; a filler dropped in
             # one reading and not the other ("l1ksom") would shift the clauses, so a match
             # only another reading found is never vetoed.
-            if hits and reading == 0 and self._vetoed(normalised, hits, text):
+            if hits and reading == 0 and self._vetoed(normalised, hits, text, ordinary_sign=ordinary_sign):
                 dropped = {(category, rule, label) for _, _, _, category, rule, label, _ in hits}
                 continue
             found += [hit for hit in hits if (hit[3], hit[4], hit[5]) not in dropped]
@@ -694,7 +704,7 @@ class PhraseMatcher:
             reasons=tuple(sorted(reasons)),
         )
 
-    def _vetoed(self, normalised: str, hits: list[_Hit], text: str | None) -> bool:
+    def _vetoed(self, normalised: str, hits: list[_Hit], text: str | None, *, ordinary_sign: bool) -> bool:
         """Whether the text model calls every clause a match lies in plainly ordinary
         (``TextModel.plainly_ordinary``), so the matches are dropped. A critical match
         (missing one costs too much) needs the whole message plainly ordinary too, below
@@ -705,7 +715,10 @@ class PhraseMatcher:
         overdose (the model reads words, not amounts: "tar bara en när knät värker men
         idag tog jag 20 ipren" is ordinary words around a number to it), and a
         programme's own phrase (the programme chose it, and the model has not read its
-        words)."""
+        words). With an ``ordinary_sign`` in the message (a joke, a game, a dream:
+        ``RuleSet.ordinary_signs``) the whole message need only be under the ordinary
+        veto: "jag dödar dig i fifa ikväll" need not read as ordinary as a message
+        without the game."""
         if self.text_model is None or text is None:
             return False
         critical = False
@@ -713,7 +726,7 @@ class PhraseMatcher:
             if rule == "programme_phrase" or (severity == _CRITICAL and category == "overdose"):
                 return False
             critical = critical or severity == _CRITICAL
-        if critical and not self.text_model.plainly_ordinary(normalised, critical=True):
+        if critical and not self.text_model.plainly_ordinary(normalised, critical=not ordinary_sign):
             return False
         if not _CLAUSE_END.search(_CLOSING.sub("", text)):
             # One clause, the usual chat message: every match's clause is the whole
@@ -745,11 +758,12 @@ class PhraseMatcher:
         twin.text_model = text_model
         return twin
 
-    def _hits(self, padded: str, text: str | None) -> list[_Hit]:
-        """The matches in one reading of the message that no exclusion or blocker cancels."""
+    def _hits(self, padded: str, text: str | None) -> tuple[list[_Hit], bool]:
+        """The matches in one reading of the message that no exclusion or blocker cancels,
+        and whether the reading holds a word of an ordinary sign (``RuleSet.ordinary_signs``)."""
         raw = self._matches(padded)
         if raw is None:
-            return []
+            return [], False
         kept = _outside_exclusions(padded, raw)
         hits: list[_Hit] = []
         concepts: dict[str, list[int]] = {}
@@ -768,8 +782,9 @@ class PhraseMatcher:
         self._drop_followed_words(concepts)
         if len(concepts) > 1:
             hits += self._rule_hits(concepts)
+        ordinary_sign = not self.rules.ordinary_signs.isdisjoint(concepts)
         if not hits or not blocking_words:
-            return hits
+            return hits, ordinary_sign
         blocking = [
             (blocker, word)
             for concept, word, start, stop in blocking_words
@@ -777,9 +792,9 @@ class PhraseMatcher:
             for blocker in self._blockers[concept]
         ]
         if not blocking:
-            return hits
+            return hits, ordinary_sign
         clauses = _Clauses(text, [w for c in self.rules.clause_breaks for w in concepts.get(c, ())])
-        return [hit for hit in hits if not _blocked(blocking, hit, clauses)]
+        return [hit for hit in hits if not _blocked(blocking, hit, clauses)], ordinary_sign
 
     def _drop_followed_words(self, concepts: dict[str, list[int]]) -> None:
         """A word of a concept right before a word of its follower does not count."""

@@ -34,6 +34,7 @@ from bench.crisis_eval import (
     LABELLED_FILES,
     NOT_LEARNED,
     PROBE_SET,
+    RELAPSE_SET,
     VALIDATION_SET,
     Row,
     cancelled_report,
@@ -81,18 +82,20 @@ def test_the_set_has_its_documented_shape():
 
 def test_the_model_learns_neither_held_out_nor_a_set_not_learned_nor_the_set_left_out():
     rows = read_all_rows()
-    assert NOT_LEARNED == ("fresh17", "contrast")
+    assert NOT_LEARNED == ("fresh17", "contrast", "relapse")
     learned = model_examples(rows)
-    # Every row but held_out's 331, fresh17's 1,692 and the contrast pairs' 1,559, as the
-    # model file's header says.
-    assert len(learned) == len(rows) - 331 - 1692 - 1559
+    # Every row but held_out's 331, fresh17's 1,692, the contrast pairs' 1,559 and the
+    # relapse set's 772, as the model file's header says.
+    assert len(learned) == len(rows) - 331 - 1692 - 1559 - 772
     assert (sum(e.label for e in learned), sum(not e.label for e in learned)) == (16540, 16215)
     assert len(model_examples(rows, leaving_out="fresh16")) == len(learned) - 1694
     # --cross leaves out every set in turn, the sets not learned among them.
     assert len(model_examples(rows, leaving_out="fresh17")) == len(learned)
     assert len(model_examples(rows, leaving_out="contrast")) == len(learned)
+    assert len(model_examples(rows, leaving_out="relapse")) == len(learned)
     learned_texts = {example.normalised for example in learned}
     assert not any(normalise(row.text) in learned_texts for row in read_rows(CONTRAST_SET))
+    assert not any(normalise(row.text) in learned_texts for row in read_rows(RELAPSE_SET))
 
 
 def test_the_figures_count_what_alerted():
@@ -182,22 +185,25 @@ UNSEEN_MEASURED = {
     "fresh3_b": (0.792, 15.0),
     "fresh4_b": (0.758, 27.6),
     "fresh5_b": (0.846, 17.5),
-    "fresh6_b": (0.792, 28.9),
-    "fresh7_b": (0.812, 27.7),
-    "fresh8_b": (0.800, 13.8),
-    "fresh9_b": (0.772, 30.1),
+    "fresh6_b": (0.794, 28.9),
+    "fresh7_b": (0.815, 27.7),
+    "fresh8_b": (0.804, 13.8),
+    "fresh9_b": (0.777, 30.1),
     "fresh10_b": (0.795, 53.8),
     # Written after the model's eighth round, and never tuned on.
     "fresh11_b": (0.787, 36.0),
-    "fresh12_b": (0.832, 32.7),
+    "fresh12_b": (0.832, 35.2),
     "fresh13_b": (0.812, 22.6),
     "fresh14_b": (0.794, 15.2),
-    "fresh15_b": (0.767, 25.2),
-    "fresh16_b": (0.756, 35.1),
-    "fresh17_b": (0.814, 32.7),
+    "fresh15_b": (0.769, 25.2),
+    "fresh16_b": (0.758, 35.1),
+    "fresh17_b": (0.819, 35.3),
     # Pairs of a crisis and an ordinary twin with its alarming words, written after the
     # eleventh round: a quarter of the ordinary ones alert.
-    "contrast_b": (0.875, 247.4),
+    "contrast_b": (0.875, 252.6),
+    # Relapse said shortly or half said, written for the thirteenth round before its rules
+    # were measured on them (docs/crisis-language.md, "The thirteenth round").
+    "relapse_b": (0.484, 92.1),
 }
 
 
@@ -218,14 +224,14 @@ def test_the_shipped_rules_on_unseen_wording_reach_what_was_measured(rules_figur
 UNSEEN_WITH_MODEL_MEASURED = {
     "validation_b": (0.990, 0.0),
     "fresh_b": (0.958, 10.1),
-    "fresh2_b": (0.965, 10.0),
+    "fresh2_b": (0.965, 8.0),
     "fresh3_b": (0.964, 15.0),
     "fresh4_b": (0.953, 22.6),
-    "fresh5_b": (0.976, 15.0),
-    "fresh6_b": (0.969, 21.4),
+    "fresh5_b": (0.976, 12.5),
+    "fresh6_b": (0.969, 20.1),
     "fresh7_b": (0.964, 23.9),
     "fresh8_b": (0.961, 12.5),
-    "fresh9_b": (0.953, 27.6),
+    "fresh9_b": (0.955, 25.1),
     "fresh10_b": (0.964, 30.8),
     "fresh11_b": (0.953, 30.8),
     "fresh12_b": (0.971, 20.1),
@@ -235,6 +241,7 @@ UNSEEN_WITH_MODEL_MEASURED = {
     "fresh16_b": (0.957, 25.1),
     "fresh17_b": (0.975, 25.2),
     "contrast_b": (0.979, 317.7),
+    "relapse_b": (0.607, 105.3),
 }
 
 
@@ -252,8 +259,10 @@ def test_rules_and_a_model_that_never_read_the_set_reach_what_was_measured(cross
 
 def test_the_shipped_rules_on_the_frozen_held_out_part_reach_what_was_measured(figures, rules_figures):
     # What the rules and the text model reach on held_out (docs/crisis-language.md):
-    # recall 0.957 (179 of 187), precision 0.989, 13.9 false alarms per 1,000 ordinary
-    # messages (2 of 144) once the model learned from fresh15 and fresh16, read once after
+    # recall 0.963 (180 of 187), precision 0.989, 13.9 false alarms per 1,000 ordinary
+    # messages (2 of 144) after the thirteenth round, whose relapse rules found one
+    # substance message more (28 of 31, 0.903: that category's target met); 0.957 (179),
+    # 0.989, 13.9 (2) once the model learned from fresh15 and fresh16, read once after
     # both were learned (a message lost and a false alarm more, where the fifteen older
     # sets' cross figures found more crises for as many false alarms: the doc's eleventh
     # round); 0.963 (180), 0.994, 6.9 (1) once it learned from fresh14 (0.952, 0.989, 13.9 before,
@@ -267,21 +276,23 @@ def test_the_shipped_rules_on_the_frozen_held_out_part_reach_what_was_measured(f
     # learned from fresh11); 0.930, 0.983, 20.8 after the seventh pass (the model
     # then learned from fresh10, and one message fewer reached its threshold); 0.936,
     # 0.983, 20.8 after the sixth; 0.930, 0.983, 20.8 after the fifth; 0.920, 0.977, 27.8
-    # before it. The rules alone: 0.872, 0.976, 27.8 after the sixth and seventh passes
+    # before it. The rules alone: 0.877, 0.976, 27.8 after the thirteenth round; 0.872,
+    # 0.976, 27.8 after the sixth and seventh passes
     # (after the fifth 0.840, 0.975; after the third round 0.807, 0.974, 27.8; after the
     # second: 0.690, 0.942, 55.6; before it: 0.503, 0.832, 131.9). Floors just below, so a
     # change that loses ground fails.
     held_out = figures["held_out"]
     assert held_out.rows == 331
-    assert held_out.recall >= 0.955
+    assert held_out.recall >= 0.960
+    assert held_out.recall_by_category["substance"].recall >= 0.90
     assert held_out.precision >= 0.985
     assert held_out.false_alarms_per_1000 <= 14.0
     rules_alone = rules_figures["held_out"]
-    assert rules_alone.recall >= 0.865
+    assert rules_alone.recall >= 0.875
     assert rules_alone.precision >= 0.97
 
 
-@pytest.mark.xfail(strict=True, reason="not met: held_out 13.9 false alarms/1,000 (2 of 144), substance recall 0.871")
+@pytest.mark.xfail(strict=True, reason="not met: held_out 13.9 false alarms/1,000 (2 of 144)")
 def test_the_shipped_rules_meet_the_targets_on_the_frozen_held_out_part(figures):
     held_out = figures["held_out"]
     assert held_out.recall >= TARGET_RECALL
@@ -381,6 +392,25 @@ def test_the_contrast_set_is_pairs_of_a_crisis_and_an_ordinary_twin():
     assert len(pairs) == 6 * 130
     expected = ["contrast_a" if number % 130 % 4 < 2 else "contrast_b" for number in range(len(pairs))]
     assert [pair[0].split for pair in pairs] == expected
+
+
+def test_the_relapse_set_is_relapse_and_ordinary_look_alikes():
+    rows = read_rows(RELAPSE_SET)
+    assert Counter((r.split, r.label, r.language) for r in rows) == {
+        ("relapse_a", 1, "sv"): 168,
+        ("relapse_a", 1, "en"): 112,
+        ("relapse_a", 0, "sv"): 119,
+        ("relapse_a", 0, "en"): 78,
+        ("relapse_b", 1, "sv"): 132,
+        ("relapse_b", 1, "en"): 87,
+        ("relapse_b", 0, "sv"): 45,
+        ("relapse_b", 0, "en"): 31,
+    }
+    # Every crisis in it is a relapse: the set measures that category.
+    assert {r.category for r in rows} == {"substance", "none"}
+    assert all((r.label == 0) == (r.category == "none") for r in rows)
+    # The tuned-on half comes first, as written.
+    assert [r.split for r in rows] == sorted(r.split for r in rows)
 
 
 def test_no_message_is_in_two_files():

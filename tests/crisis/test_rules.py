@@ -2088,3 +2088,54 @@ def test_a_commute_does_not_cancel_a_method_but_delays_and_waiting_still_do(scan
     for text, rule in fires.items():
         assert ("self_harm", rule) in reasons(scanner, text), text
     assert not scanner.scan("står på bron och väntar på bussen på väg hem").matched_any
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("pissprovet imorgon kommer vara positivt, bara sa du vet", "r13_drug_test_failed"),
+        ("my test next week is gonna be dirty", "r13_drug_test_failed"),
+        ("har inte varit ren sen vi sags sist", "r13_not_clean_since"),
+        ("full sen fredag, idag e de söndag", "r13_drunk_for_days"),
+        ("full på jobbet idag, chefen märkte nåt tror ja", "r13_drunk_at_a_duty"),
+        ("kan inte gå på mötet imorgon utan att dricka först", "r13_drinks_to_function"),
+        ("the shakes are back if i dont drink", "r13_drinks_to_function"),
+        ("went out for one drink, woke up on a bench", "r13_blackout_drinking"),
+        ("spent my whole paycheck on coke", "r13_money_spent_on_it"),
+        ("stopped counting drinks around midnight", "r13_lost_count_of_drinks"),
+        ("typ 12 öl igår, slutade räkna sen", "r13_drinks_counted"),
+        ("finished a bottle of whisky on my own last night", "r13_finished_a_bottle"),
+        ("satt på puben från lunch till stängning", "r13_at_the_bar_till_closing"),
+        ("wine every night since she left, thought i could control it", "r13_drinking_every_night"),
+        ("already did two runs this week", "r13_runs_for_them"),
+        ("skulden va 40 lax, jobbar av den nu. fattar du hur", "r13_debt_worked_off"),
+        ("holding something in my flat for a week, dont ask", "r13_holding_dont_ask"),
+        ("they asked to use my account and i said fine", "r13_account_lent"),
+        ("i was the lookout on saturday", "r13_was_the_lookout"),
+        ("ringde numret igen bror. han kom på tio min", "r13_old_number_called"),
+        ("har du tid idag? ja har börjat med oxy igen", "r13_started_on_a_drug"),
+        ("keff helg om du fattar. mycket vitt", "r13_a_lot_of_a_drug"),
+        ("3 grams in 2 days. cant believe im typing it", "r13_grams_counted"),
+        ("rokte tre jointar innan ja gick till jobbet", "r13_joints_counted"),
+        ("been on subs all weekend, sorry", "r13_medicine_for_days"),
+    ],
+)
+def test_relapse_said_shortly_is_seen(scanner, text, rule):
+    assert ("relapse", rule) in reasons(scanner, text)
+
+
+def test_the_everyday_twins_of_relapse_said_shortly_stay_quiet(scanner):
+    for text in (
+        "covid testet kommer vara positivt tror ja, hela familjen e sjuk",
+        "Can we move Tuesday to after four? Work runs late.",
+        "Sista korningen innan semestern. Sen tva veckor ledigt, fan va skont.",
+        "lanade ut mitt kort till syrran o nu har hon kopt typ 3 pizzor haha",
+        "Fick tillbaka pa skatten. Ska betala av en skuld med det.",
+        "An old number rang. I blocked it. I'm fine.",
+        "i took like 20 shots on goal at practice today, coach says im ready for saturday",
+        "gar pa gymmet varje dag nu, ingen alkohol bara vatten o protein",
+        "ska doda brorsan assa, han drack upp min sista alkoholfria ol haha",
+        "csn har inte betalat ut studiebidraget an, e de normalt?",
+        "brorsan har börjat med oxy igen, ja e orolig för honom",
+    ):
+        assert not scanner.scan(text).matched_any, text

@@ -296,6 +296,30 @@ def test_a_critical_match_is_dropped_only_when_its_clause_is_below_the_veto_and_
     )
 
 
+def test_an_ordinary_sign_lets_the_ordinary_veto_drop_a_critical_match(tmp_path: Path):
+    key, prefix = parse_phrase("vill dö")
+    entries = [
+        PhraseEntry(key, "critical", "self_harm", prefix=prefix, source="default:sv"),
+        PhraseEntry(normalise("fifa"), "", "", source="test", concept="game"),
+    ]
+    rules_path = tmp_path / "rules.tsv"
+    rules_path.write_text("sign\tgame\n", encoding="utf-8")
+    rules = language.load_rule_file(rules_path)
+    assert rules.ordinary_signs == {"game"}
+    assert "game" in rules.concepts  # a programme may add its own words to a sign
+    matcher = PhraseMatcher(entries, rules, small_model())
+    # -4.5: under the veto of -3, above the critical veto of -6. A game in the message is
+    # a sign it may be ordinary, so the ordinary veto is enough; without it, the critical
+    # match stands.
+    assert not matcher.scan("jag vill dö lol i fifa").matched_any
+    assert matcher.scan("jag vill dö lol").severity is Severity.CRITICAL
+    # The sign lowers the bar, it does not remove it: -2 is above the veto.
+    assert matcher.scan("jag vill dö i fifa").severity is Severity.CRITICAL
+    # Without the sign line the same words are just words.
+    plain = PhraseMatcher(entries, language.RuleSet((), ()), small_model())
+    assert plain.scan("jag vill dö lol i fifa").severity is Severity.CRITICAL
+
+
 @pytest.mark.parametrize("severity", ["high", "critical"])
 def test_the_veto_never_drops_a_programme_phrase(severity):
     key, prefix = parse_phrase("vill dö")
