@@ -59,7 +59,10 @@ and rules alone):
 - ``relapse_set.tsv``: ``relapse_a``, relapse said shortly or half said and ordinary
   look-alikes, by three more such authors who read the older set's style, tuned on in the
   thirteenth round; ``relapse_b``, by two more, written before its rules were measured on
-  them; not learned (``NOT_LEARNED``).
+  them; not learned (``NOT_LEARNED``);
+- ``everyday_set.tsv``: ``everyday_a`` and ``everyday_b``, ordinary chat only, in the same
+  style, by two more such authors, rows alternating between the halves, written after the
+  round's first rules; tuned on ``everyday_a``; not learned (``NOT_LEARNED``).
 
 ``validation`` and the ``fresh`` sets are both their halves together. A row counts as
 alerted when the scan matched anything. For each split it prints:
@@ -133,6 +136,7 @@ FRESH16_SET = CORPUS / "fresh16_set.tsv"
 FRESH17_SET = CORPUS / "fresh17_set.tsv"
 CONTRAST_SET = CORPUS / "contrast_set.tsv"
 RELAPSE_SET = CORPUS / "relapse_set.tsv"
+EVERYDAY_SET = CORPUS / "everyday_set.tsv"
 LABELLED_FILES = (
     EVAL_SET,
     VALIDATION_SET,
@@ -157,6 +161,7 @@ LABELLED_FILES = (
     FRESH17_SET,
     CONTRAST_SET,
     RELAPSE_SET,
+    EVERYDAY_SET,
 )
 # Sets written in two halves: the a half is tuned on (its misses are listed), the b half
 # is read in aggregate only; the set's own name reports both together.
@@ -181,6 +186,7 @@ HALVED = (
     "fresh17",
     "contrast",
     "relapse",
+    "everyday",
 )
 SPLIT_PARTS = {name: (f"{name}_a", f"{name}_b") for name in HALVED}
 SPLITS = (
@@ -210,10 +216,10 @@ FROZEN = "held_out"
 # "The model's eleventh round"), so it waits for a model that keeps that text. Learning
 # the contrast pairs bought no fewer false alarms on the other sets than a seed moves, for
 # fewer crises found ("The model's twelfth round"), so they stay the blind test of how
-# the model reads alarming words in ordinary chat. The relapse set was written to test the
-# thirteenth round's rules, and kept out so that its figures read the rules and the model
-# shipped, not a model retrained on it.
-NOT_LEARNED = ("fresh17", "contrast", "relapse")
+# the model reads alarming words in ordinary chat. The relapse and everyday sets were
+# written to test the thirteenth round's rules, and kept out so that their figures read the
+# rules and the model shipped, not a model retrained on them.
+NOT_LEARNED = ("fresh17", "contrast", "relapse", "everyday")
 
 
 @dataclass(frozen=True)

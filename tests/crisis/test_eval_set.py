@@ -12,6 +12,7 @@ from backend.crisis.language import PhraseEntry, PhraseMatcher, compile_matcher,
 from bench.crisis_eval import (
     CONTRAST_SET,
     EVAL_CATEGORIES,
+    EVERYDAY_SET,
     FRESH2_SET,
     FRESH3_SET,
     FRESH4_SET,
@@ -82,20 +83,22 @@ def test_the_set_has_its_documented_shape():
 
 def test_the_model_learns_neither_held_out_nor_a_set_not_learned_nor_the_set_left_out():
     rows = read_all_rows()
-    assert NOT_LEARNED == ("fresh17", "contrast", "relapse")
+    assert NOT_LEARNED == ("fresh17", "contrast", "relapse", "everyday")
     learned = model_examples(rows)
-    # Every row but held_out's 331, fresh17's 1,692, the contrast pairs' 1,559 and the
-    # relapse set's 772, as the model file's header says.
-    assert len(learned) == len(rows) - 331 - 1692 - 1559 - 772
+    # Every row but held_out's 331, fresh17's 1,692, the contrast pairs' 1,559, the
+    # relapse set's 772 and the everyday set's 396, as the model file's header says.
+    assert len(learned) == len(rows) - 331 - 1692 - 1559 - 772 - 396
     assert (sum(e.label for e in learned), sum(not e.label for e in learned)) == (16540, 16215)
     assert len(model_examples(rows, leaving_out="fresh16")) == len(learned) - 1694
     # --cross leaves out every set in turn, the sets not learned among them.
     assert len(model_examples(rows, leaving_out="fresh17")) == len(learned)
     assert len(model_examples(rows, leaving_out="contrast")) == len(learned)
     assert len(model_examples(rows, leaving_out="relapse")) == len(learned)
+    assert len(model_examples(rows, leaving_out="everyday")) == len(learned)
     learned_texts = {example.normalised for example in learned}
     assert not any(normalise(row.text) in learned_texts for row in read_rows(CONTRAST_SET))
     assert not any(normalise(row.text) in learned_texts for row in read_rows(RELAPSE_SET))
+    assert not any(normalise(row.text) in learned_texts for row in read_rows(EVERYDAY_SET))
 
 
 def test_the_figures_count_what_alerted():
@@ -186,24 +189,26 @@ UNSEEN_MEASURED = {
     "fresh4_b": (0.758, 27.6),
     "fresh5_b": (0.846, 17.5),
     "fresh6_b": (0.794, 28.9),
-    "fresh7_b": (0.815, 27.7),
+    "fresh7_b": (0.815, 25.2),
     "fresh8_b": (0.804, 13.8),
-    "fresh9_b": (0.777, 30.1),
-    "fresh10_b": (0.795, 53.8),
+    "fresh9_b": (0.777, 27.6),
+    "fresh10_b": (0.795, 51.3),
     # Written after the model's eighth round, and never tuned on.
     "fresh11_b": (0.787, 36.0),
     "fresh12_b": (0.832, 35.2),
     "fresh13_b": (0.812, 22.6),
-    "fresh14_b": (0.794, 15.2),
+    "fresh14_b": (0.794, 10.1),
     "fresh15_b": (0.769, 25.2),
     "fresh16_b": (0.758, 35.1),
     "fresh17_b": (0.819, 35.3),
     # Pairs of a crisis and an ordinary twin with its alarming words, written after the
     # eleventh round: a quarter of the ordinary ones alert.
-    "contrast_b": (0.875, 252.6),
+    "contrast_b": (0.875, 247.4),
     # Relapse said shortly or half said, written for the thirteenth round before its rules
     # were measured on them (docs/crisis-language.md, "The thirteenth round").
-    "relapse_b": (0.484, 92.1),
+    "relapse_b": (0.484, 39.5),
+    # Ordinary chat only, in the same style, written after that round's first rules.
+    "everyday_b": (1.000, 10.2),
 }
 
 
@@ -229,19 +234,20 @@ UNSEEN_WITH_MODEL_MEASURED = {
     "fresh4_b": (0.953, 22.6),
     "fresh5_b": (0.976, 12.5),
     "fresh6_b": (0.969, 20.1),
-    "fresh7_b": (0.964, 23.9),
+    "fresh7_b": (0.964, 21.4),
     "fresh8_b": (0.961, 12.5),
     "fresh9_b": (0.955, 25.1),
     "fresh10_b": (0.964, 30.8),
     "fresh11_b": (0.953, 30.8),
     "fresh12_b": (0.971, 20.1),
     "fresh13_b": (0.962, 17.6),
-    "fresh14_b": (0.951, 12.7),
+    "fresh14_b": (0.951, 10.1),
     "fresh15_b": (0.946, 15.1),
     "fresh16_b": (0.957, 25.1),
     "fresh17_b": (0.975, 25.2),
-    "contrast_b": (0.979, 317.7),
-    "relapse_b": (0.607, 105.3),
+    "contrast_b": (0.979, 315.1),
+    "relapse_b": (0.607, 52.6),
+    "everyday_b": (1.000, 15.3),
 }
 
 
@@ -411,6 +417,17 @@ def test_the_relapse_set_is_relapse_and_ordinary_look_alikes():
     assert all((r.label == 0) == (r.category == "none") for r in rows)
     # The tuned-on half comes first, as written.
     assert [r.split for r in rows] == sorted(r.split for r in rows)
+
+
+def test_the_everyday_set_is_ordinary_chat_in_two_alternating_halves():
+    rows = read_rows(EVERYDAY_SET)
+    assert Counter((r.split, r.language) for r in rows) == {
+        ("everyday_a", "sv"): 120,
+        ("everyday_a", "en"): 80,
+        ("everyday_b", "sv"): 118,
+        ("everyday_b", "en"): 78,
+    }
+    assert all(r.label == 0 and r.category == "none" for r in rows)
 
 
 def test_no_message_is_in_two_files():

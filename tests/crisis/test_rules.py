@@ -2139,3 +2139,44 @@ def test_the_everyday_twins_of_relapse_said_shortly_stay_quiet(scanner):
         "brorsan har börjat med oxy igen, ja e orolig för honom",
     ):
         assert not scanner.scan(text).matched_any, text
+
+
+def test_someone_elses_relapse_a_soft_drink_and_a_sober_year_are_no_relapse(scanner):
+    for text in (
+        "min kusin har fallit dit igen, ja kan inte hjälpa honom och de gör ont",
+        "kompis fick aterfall igen, ja sa att ja finns dar om han vill prata",
+        "my mate relapsed again, i feel bad for him but i'm staying away from that stuff",
+        "too much energy drink while studying, heart going crazy but i'm ok",
+        "drack tre red bull igår och kunde inte sova, aldrig mer",
+        "it's been a year since my last drink, my mum cried lol",
+    ):
+        assert not scanner.scan(text).matched_any, text
+    # The writer's own relapse, a friend in the room or not, still alerts; "bror" alone is
+    # how one speaks to a friend, not who relapsed.
+    assert scanner.scan("min kusin o ja söp hela helgen, förlåt").matched_any
+    assert scanner.scan("bror de e tillbaka till gamla livet. säljer i orten varje kväll").matched_any
+    assert scanner.scan("i relapsed again, my mate was there").matched_any
+
+
+def test_a_fright_that_turned_out_to_be_a_relative_is_no_sighting(scanner):
+    for text in (
+        "såg nån i huva som gick efter mig från tåget, hjärtat stannade, sen va de min kusin som skulle "
+        "till samma affär haha",
+        "nan stod utanfor porten nar ja kom hem, blev skraj men de va min moster med mat",
+    ):
+        assert not scanner.scan(text).matched_any, text
+    assert scanner.scan("nan stod utanfor porten nar ja kom hem, en av dom fran gamla ganget").matched_any
+
+
+def test_an_animal_a_debt_collector_fireworks_and_coming_home_are_no_alarm(scanner):
+    for text in (
+        "blev typ attackerad av en mås på stranden",
+        "a pigeon has been following me around campus all week, it knows me now",
+        "fick lonen och betala alla rakningar direkt, ingen inkasso som jagar mig langre",
+        "de smällde på gården hela kvällen, bara raketer nån firade",
+        "glömde medicinen hemma, tar den när ja kommer hem ikväll, de e lugnt",
+    ):
+        assert not scanner.scan(text).matched_any, text
+    # "getting" is not "geting" (a wasp): the threats around it still alert.
+    assert scanner.scan("keep getting voice notes saying im a dead man").matched_any
+    assert scanner.scan("dom kommer hem till mig ikväll, dom vet var ja bor").matched_any
