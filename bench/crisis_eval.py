@@ -452,7 +452,7 @@ def main() -> None:
             print(cancelled_report(split, [row for row in rows if row.split in parts], matcher))
     if args.cross:
         # Every row but held_out, whichever splits were chosen for the report: what the cross
-        # models learn from, and the b halves they score (fresh17_b and contrast_b among them).
+        # models learn from, and the b halves they score (those of the sets NOT_LEARNED among them).
         training_rows = [row for row in read_all_rows() if row.split != FROZEN]
         for split, scored in cross_evaluate(matcher, training_rows).items():
             print(report(f"{split} (text model trained without its set)", scored))

@@ -397,9 +397,9 @@ class RuleSet:
     # (concept, follower): a word of the concept directly followed by a word of the
     # follower does not count ("20 mg", "5 dagar" are not a number of tablets).
     drops: tuple[tuple[str, str], ...] = ()
-    # Concepts whose words anywhere in a message are a sign that it may be ordinary after
-    # all (a joke, a game, a dream): the text model may then drop a critical match at the
-    # ordinary veto (``PhraseMatcher._vetoed``).
+    # Concepts whose words are a sign that a message may be ordinary after all (a joke, a
+    # game, a dream): with one in the clause of every match, the text model may drop a
+    # critical match at the ordinary veto (``PhraseMatcher._vetoed``).
     ordinary_signs: frozenset[str] = frozenset()
 
     @property
@@ -715,10 +715,10 @@ class PhraseMatcher:
         overdose (the model reads words, not amounts: "tar bara en när knät värker men
         idag tog jag 20 ipren" is ordinary words around a number to it), and a
         programme's own phrase (the programme chose it, and the model has not read its
-        words). With an ``ordinary_sign`` in the message (a joke, a game, a dream:
-        ``RuleSet.ordinary_signs``) the whole message need only be under the ordinary
-        veto: "jag dödar dig i fifa ikväll" need not read as ordinary as a message
-        without the game."""
+        words). With an ``ordinary_sign`` beside every match (a joke, a game, a dream in
+        its clause: ``_signs_beside_every_match``) the whole message need only be
+        under the ordinary veto: "jag dödar dig i fifa ikväll" need not read as ordinary
+        as a message without the game."""
         if self.text_model is None or text is None:
             return False
         critical = False
@@ -730,8 +730,9 @@ class PhraseMatcher:
             return False
         if not _CLAUSE_END.search(_CLOSING.sub("", text)):
             # One clause, the usual chat message: every match's clause is the whole
-            # message, which a critical match has just passed at the critical veto, never
-            # above the veto (``TextModel`` refuses one that is).
+            # message, which a critical match has just passed at the critical veto (never
+            # above the veto: ``TextModel`` refuses one that is), or at the veto itself
+            # beside an ordinary sign.
             return critical or self.text_model.plainly_ordinary(normalised)
         words = normalised.split()
         starts = [0, *clause_starts(text), len(words)]
@@ -760,7 +761,8 @@ class PhraseMatcher:
 
     def _hits(self, padded: str, text: str | None) -> tuple[list[_Hit], bool]:
         """The matches in one reading of the message that no exclusion or blocker cancels,
-        and whether the reading holds a word of an ordinary sign (``RuleSet.ordinary_signs``)."""
+        and whether every one of them has a word of an ordinary sign
+        (``RuleSet.ordinary_signs``) in its own clause (``_signs_beside_every_match``)."""
         raw = self._matches(padded)
         if raw is None:
             return [], False
@@ -782,19 +784,28 @@ class PhraseMatcher:
         self._drop_followed_words(concepts)
         if len(concepts) > 1:
             hits += self._rule_hits(concepts)
-        ordinary_sign = not self.rules.ordinary_signs.isdisjoint(concepts)
-        if not hits or not blocking_words:
-            return hits, ordinary_sign
+        if not hits:
+            return hits, False
+        clauses = _Clauses(text, [w for c in self.rules.clause_breaks for w in concepts.get(c, ())])
+        if blocking_words:
+            hits = self._unblocked(hits, blocking_words, kept, clauses)
+        if self.rules.ordinary_signs.isdisjoint(concepts):
+            return hits, False
+        signs = [word for concept in self.rules.ordinary_signs for word in concepts.get(concept, ())]
+        return hits, _signs_beside_every_match(hits, signs, clauses)
+
+    def _unblocked(
+        self, hits: list[_Hit], blocking_words: list[tuple[str, int, int, int]], kept: list[_Found], clauses: _Clauses
+    ) -> list[_Hit]:
+        """The hits no blocker word cancels (one inside a longer match of another kind
+        negates nothing outside it)."""
         blocking = [
             (blocker, word)
             for concept, word, start, stop in blocking_words
             if not _inside_a_longer_match(start, stop, kept, self._blockers)
             for blocker in self._blockers[concept]
         ]
-        if not blocking:
-            return hits, ordinary_sign
-        clauses = _Clauses(text, [w for c in self.rules.clause_breaks for w in concepts.get(c, ())])
-        return [hit for hit in hits if not _blocked(blocking, hit, clauses)], ordinary_sign
+        return [hit for hit in hits if not _blocked(blocking, hit, clauses)] if blocking else hits
 
     def _drop_followed_words(self, concepts: dict[str, list[int]]) -> None:
         """A word of a concept right before a word of its follower does not count."""
@@ -928,6 +939,19 @@ def _blocked(blocking: list[tuple[Blocker, int]], hit: _Hit, clauses: _Clauses) 
         elif not blocker.clause and 0 < first - at <= blocker.before:
             return True
     return False
+
+
+def _signs_beside_every_match(hits: list[_Hit], signs: list[int], clauses: _Clauses) -> bool:
+    """Whether every match has a word of an ordinary sign inside it or in its own clause
+    (clause words such as "och"/"and" end one): "jag dödar dig i fifa" is a game, but "he
+    hit me after the game and said he'll kill me" says more than the game."""
+    return bool(signs) and all(
+        any(
+            first <= sign <= last or clauses.of(sign, with_words=True) == clauses.of(first, with_words=True)
+            for sign in signs
+        )
+        for first, last, *_ in hits
+    )
 
 
 def compile_matcher(extra: Iterable[PhraseEntry] = ()) -> PhraseMatcher:

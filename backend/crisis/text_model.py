@@ -130,7 +130,8 @@ class TextModel:
         """Whether a short passage (at most ``VETO_WORDS`` words) scores below the veto
         (below the critical veto when ``critical``): the matcher then drops a rule or
         listed phrase that fired inside it (a critical one only when the whole message is
-        plainly ordinary at the critical veto too)."""
+        plainly ordinary at the critical veto too, or at the veto beside an ordinary sign:
+        ``PhraseMatcher._vetoed``)."""
         veto = self.critical_veto if critical else self.veto
         return len(passage.split()) <= VETO_WORDS and self.score(passage) < veto
 

@@ -177,10 +177,11 @@ def test_the_shipped_rules_on_the_halves_tuned_on_reach_what_was_measured(figure
         assert scored.false_alarms_per_1000 <= 5.0, split
 
 
-# Recall and false alarms per 1,000 measured after the seventh pass of rule work and the
-# three blockers mended after the model's eighth round, on wording no rule was tuned on
-# (the b halves, read in aggregate only), by the lists and rules alone: the shipped text
-# model learned from these halves too (all but fresh17_b and contrast_b), so with it they
+# Recall and false alarms per 1,000 on wording no rule was tuned on (the b halves, read in
+# aggregate only), by the lists and rules alone, measured again after the thirteenth
+# round (its relapse rules and blockers moved a few halves by a message or two either way;
+# fresh8_b and fresh17_b lost a crisis each, which the text model finds): the shipped text
+# model learned from these halves too (all but the sets NOT_LEARNED), so with it they
 # flatter.
 UNSEEN_MEASURED = {
     "fresh_b": (0.828, 10.1),
@@ -190,23 +191,23 @@ UNSEEN_MEASURED = {
     "fresh5_b": (0.846, 17.5),
     "fresh6_b": (0.794, 28.9),
     "fresh7_b": (0.815, 25.2),
-    "fresh8_b": (0.804, 13.8),
+    "fresh8_b": (0.803, 13.8),
     "fresh9_b": (0.777, 27.6),
-    "fresh10_b": (0.795, 51.3),
+    "fresh10_b": (0.795, 53.8),
     # Written after the model's eighth round, and never tuned on.
     "fresh11_b": (0.787, 36.0),
-    "fresh12_b": (0.832, 35.2),
+    "fresh12_b": (0.832, 32.7),
     "fresh13_b": (0.812, 22.6),
     "fresh14_b": (0.794, 10.1),
     "fresh15_b": (0.769, 25.2),
     "fresh16_b": (0.758, 35.1),
-    "fresh17_b": (0.819, 35.3),
+    "fresh17_b": (0.817, 35.3),
     # Pairs of a crisis and an ordinary twin with its alarming words, written after the
     # eleventh round: a quarter of the ordinary ones alert.
-    "contrast_b": (0.875, 247.4),
+    "contrast_b": (0.875, 244.8),
     # Relapse said shortly or half said, written for the thirteenth round before its rules
     # were measured on them (docs/crisis-language.md, "The thirteenth round").
-    "relapse_b": (0.484, 39.5),
+    "relapse_b": (0.484, 52.6),
     # Ordinary chat only, in the same style, written after that round's first rules.
     "everyday_b": (1.000, 10.2),
 }
@@ -222,10 +223,11 @@ def test_the_shipped_rules_on_unseen_wording_reach_what_was_measured(rules_figur
 
 # The same b halves with the rules and a text model trained on every labelled row but
 # held_out, the sets not learned and the half's own set (both halves): authors the
-# model never read (for fresh17_b and contrast_b, the shipped model). Measured after the model learned
-# from fresh16, with the ninth round's settings (dropout 0.4, alerting at 0.85) and the
-# tenth's critical veto: a critical match dropped when its clause is under 10% and the
-# whole message under 1% (docs/crisis-language.md, "The model's tenth round").
+# model never read (for the sets NOT_LEARNED, the shipped model). Measured after the
+# thirteenth round, with the model that learned fresh16, the ninth round's settings
+# (dropout 0.4, alerting at 0.85), the tenth's critical veto (a critical match dropped when
+# its clause is under 10% and the whole message under 1%) and the thirteenth's ordinary
+# signs (docs/crisis-language.md, "The thirteenth round").
 UNSEEN_WITH_MODEL_MEASURED = {
     "validation_b": (0.990, 0.0),
     "fresh_b": (0.958, 10.1),
@@ -233,10 +235,10 @@ UNSEEN_WITH_MODEL_MEASURED = {
     "fresh3_b": (0.964, 15.0),
     "fresh4_b": (0.953, 22.6),
     "fresh5_b": (0.976, 12.5),
-    "fresh6_b": (0.969, 20.1),
+    "fresh6_b": (0.969, 21.4),
     "fresh7_b": (0.964, 21.4),
     "fresh8_b": (0.961, 12.5),
-    "fresh9_b": (0.955, 25.1),
+    "fresh9_b": (0.955, 27.6),
     "fresh10_b": (0.964, 30.8),
     "fresh11_b": (0.953, 30.8),
     "fresh12_b": (0.971, 20.1),
@@ -245,8 +247,8 @@ UNSEEN_WITH_MODEL_MEASURED = {
     "fresh15_b": (0.946, 15.1),
     "fresh16_b": (0.957, 25.1),
     "fresh17_b": (0.975, 25.2),
-    "contrast_b": (0.979, 315.1),
-    "relapse_b": (0.607, 52.6),
+    "contrast_b": (0.979, 312.5),
+    "relapse_b": (0.607, 65.8),
     "everyday_b": (1.000, 15.3),
 }
 
@@ -419,7 +421,7 @@ def test_the_relapse_set_is_relapse_and_ordinary_look_alikes():
     assert [r.split for r in rows] == sorted(r.split for r in rows)
 
 
-def test_the_everyday_set_is_ordinary_chat_in_two_alternating_halves():
+def test_the_everyday_set_is_ordinary_chat_in_two_halves():
     rows = read_rows(EVERYDAY_SET)
     assert Counter((r.split, r.language) for r in rows) == {
         ("everyday_a", "sv"): 120,

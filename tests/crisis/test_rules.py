@@ -13,6 +13,12 @@ from backend.crisis.language import PhraseEntry, PhraseMatcher, compile_matcher,
 
 
 @pytest.fixture(scope="module")
+def scanner_with_model() -> language.PhraseMatcher:
+    # The shipped scanner, text model and vetoes included: what must still alert.
+    return compile_matcher()
+
+
+@pytest.fixture(scope="module")
 def scanner() -> language.PhraseMatcher:
     # The lists and rules alone: what these tests pin down is which rule fires and what a
     # blocker cancels. The text model, asked when nothing here matched and whether to veto
@@ -2109,10 +2115,11 @@ def test_a_commute_does_not_cancel_a_method_but_delays_and_waiting_still_do(scan
         ("wine every night since she left, thought i could control it", "r13_drinking_every_night"),
         ("already did two runs this week", "r13_runs_for_them"),
         ("skulden va 40 lax, jobbar av den nu. fattar du hur", "r13_debt_worked_off"),
-        ("holding something in my flat for a week, dont ask", "r13_holding_dont_ask"),
+        ("holding something in my flat for a week, dont ask", "r13_holding_ask_not"),
+        ("har en lada i forradet som ja inte far oppna", "r13_holding_dont_ask"),
         ("they asked to use my account and i said fine", "r13_account_lent"),
         ("i was the lookout on saturday", "r13_was_the_lookout"),
-        ("ringde numret igen bror. han kom på tio min", "r13_old_number_called"),
+        ("ringde gamla numret igen bror. han kom på tio min", "r13_old_number_called"),
         ("har du tid idag? ja har börjat med oxy igen", "r13_started_on_a_drug"),
         ("keff helg om du fattar. mycket vitt", "r13_a_lot_of_a_drug"),
         ("3 grams in 2 days. cant believe im typing it", "r13_grams_counted"),
@@ -2158,25 +2165,30 @@ def test_someone_elses_relapse_a_soft_drink_and_a_sober_year_are_no_relapse(scan
     assert scanner.scan("i relapsed again, my mate was there").matched_any
 
 
-def test_a_fright_that_turned_out_to_be_a_relative_is_no_sighting(scanner):
+def test_naming_a_relative_or_a_game_does_not_silence_what_follows(scanner_with_model):
+    # "det var min X" as a false alarm (a fright that turned out to be a relative) and a
+    # game word beside a match in one clause only were tried this round and silenced these.
     for text in (
-        "såg nån i huva som gick efter mig från tåget, hjärtat stannade, sen va de min kusin som skulle "
-        "till samma affär haha",
-        "nan stod utanfor porten nar ja kom hem, blev skraj men de va min moster med mat",
+        "det var min sambo som slog mig, han sa att han dödar mig nästa gång",
+        "det var min pappa som slog mig igår, han sa att han ska döda mig",
+        "trodde det var min mamma men det var dom, dom står utanför",
+        "sen va de min kusin som ringde, dom har hittat min nya adress",
+        "he hit me after the game and said he'll kill me next time",
+        "inkasso ringer hela tiden, dom sa att dom vet var jag bor",
+        "Jag lovade ingen alkohol i år men igår drack jag en hel flaska",
+        "han sa han väntar utanför när jag kommer hem",
     ):
-        assert not scanner.scan(text).matched_any, text
-    assert scanner.scan("nan stod utanfor porten nar ja kom hem, en av dom fran gamla ganget").matched_any
+        assert scanner_with_model.scan(text).matched_any, text
 
 
-def test_an_animal_a_debt_collector_fireworks_and_coming_home_are_no_alarm(scanner):
+def test_an_animal_fireworks_and_coming_home_are_no_alarm(scanner):
     for text in (
         "blev typ attackerad av en mås på stranden",
         "a pigeon has been following me around campus all week, it knows me now",
-        "fick lonen och betala alla rakningar direkt, ingen inkasso som jagar mig langre",
         "de smällde på gården hela kvällen, bara raketer nån firade",
         "glömde medicinen hemma, tar den när ja kommer hem ikväll, de e lugnt",
     ):
         assert not scanner.scan(text).matched_any, text
     # "getting" is not "geting" (a wasp): the threats around it still alert.
     assert scanner.scan("keep getting voice notes saying im a dead man").matched_any
-    assert scanner.scan("dom kommer hem till mig ikväll, dom vet var ja bor").matched_any
+    assert scanner.scan("han sa han väntar utanför när jag kommer hem").matched_any

@@ -318,6 +318,11 @@ def test_an_ordinary_sign_lets_the_ordinary_veto_drop_a_critical_match(tmp_path:
     # Without the sign line the same words are just words.
     plain = PhraseMatcher(entries, language.RuleSet((), ()), small_model())
     assert plain.scan("jag vill dö lol i fifa").severity is Severity.CRITICAL
+    # The sign must lie in the match's own clause: a game in another one says nothing of it.
+    assert matcher.scan("jag vill dö lol, och fifa").severity is Severity.CRITICAL
+    # A critical overdose is never dropped, sign or not.
+    overdose = [PhraseEntry(key, "critical", "overdose", prefix=prefix, source="default:sv"), entries[1]]
+    assert PhraseMatcher(overdose, rules, small_model()).scan("jag vill dö lol i fifa").matched_any
 
 
 @pytest.mark.parametrize("severity", ["high", "critical"])
