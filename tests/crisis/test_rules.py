@@ -2191,6 +2191,14 @@ def test_naming_a_relative_or_a_game_does_not_silence_what_follows(scanner_with_
         "ja har t ex druckit varje dag i två veckor",
     ):
         assert scanner_with_model.scan(text).matched_any, text
+    # Missed before this round too: a fronted clause ("när jag kommer hem tar jag …"), and a
+    # nervous laugh beside a critical threat, which a joke no longer cancels.
+    for text in (
+        "när jag kommer hem tar jag livet av mig",
+        "they said they'll kill my family lol what do i do",
+    ):
+        assert scanner_with_model.scan(text).severity is Severity.CRITICAL, text
+    assert not scanner_with_model.scan("matchen tar livet av mig").matched_any
     for text in (
         "im dying they shot me",
         "he laughed when he said he would kill my kids",
