@@ -784,12 +784,13 @@ class PhraseMatcher:
         self._drop_followed_words(concepts)
         if len(concepts) > 1:
             hits += self._rule_hits(concepts)
-        if not hits:
+        has_sign = not self.rules.ordinary_signs.isdisjoint(concepts)
+        if not hits or not (blocking_words or has_sign):
             return hits, False
         clauses = _Clauses(text, [w for c in self.rules.clause_breaks for w in concepts.get(c, ())])
         if blocking_words:
             hits = self._unblocked(hits, blocking_words, kept, clauses)
-        if self.rules.ordinary_signs.isdisjoint(concepts):
+        if not has_sign:
             return hits, False
         signs = [word for concept in self.rules.ordinary_signs for word in concepts.get(concept, ())]
         return hits, _signs_beside_every_match(hits, signs, clauses)
