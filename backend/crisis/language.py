@@ -570,6 +570,8 @@ _Value: TypeAlias = tuple[int, tuple[PhraseEntry, ...], int]
 _LISTED = 1
 _CRITICAL = Severity.CRITICAL.value
 _EXCLUSION = 2
+# How many sets of concepts ``PhraseMatcher._possible_rules`` keeps its answer for.
+_POSSIBLE_RULES_KEPT = 4096
 # Where a needle was found in the padded text: first and last character, and its value.
 _Found: TypeAlias = tuple[int, int, _Value]
 
@@ -610,6 +612,7 @@ class PhraseMatcher:
             self._anchor_mask |= anchor
             for concept in rule.slots[0]:
                 self._rules_by_anchor.setdefault(self._concept_bit[concept], []).append((index, tuple(others)))
+        self._possible_by_concepts: dict[int, tuple[int, ...]] = {}
         self._blockers: dict[str, list[Blocker]] = {}
         for blocker in self.rules.blockers:
             self._blockers.setdefault(blocker.concept, []).append(blocker)
@@ -646,9 +649,23 @@ class PhraseMatcher:
         return hits
 
     def _any_rule_possible(self, present: int) -> bool:
-        return next(self._possible_rules(present), None) is not None
+        return bool(self._possible_rules(present))
 
-    def _possible_rules(self, present: int) -> Iterator[int]:
+    def _possible_rules(self, present: int) -> tuple[int, ...]:
+        """The rules (by position, in order) whose every slot has a concept in
+        ``present``. Ordinary chat brings the same few pronouns and verbs again and again,
+        so the answer is kept per set of concepts (a dict's get and set are atomic, which
+        keeps ``scan`` safe from many threads); the store is emptied when it grows past
+        ``_POSSIBLE_RULES_KEPT`` sets, so an odd message cannot make it grow without end."""
+        possible = self._possible_by_concepts.get(present)
+        if possible is None:
+            if len(self._possible_by_concepts) >= _POSSIBLE_RULES_KEPT:
+                self._possible_by_concepts.clear()
+            possible = tuple(sorted(set(self._rules_with_every_slot(present))))
+            self._possible_by_concepts[present] = possible
+        return possible
+
+    def _rules_with_every_slot(self, present: int) -> Iterator[int]:
         """The rules (by position) whose every slot has a concept in ``present``, found
         from their anchors (a rule with alternatives in its anchor may come twice)."""
         anchors = present & self._anchor_mask
@@ -822,7 +839,7 @@ class PhraseMatcher:
         present = 0
         for concept in concepts:
             present |= self._concept_bit.get(concept, 0)
-        for index in sorted(set(self._possible_rules(present))):
+        for index in self._possible_rules(present):
             rule = self.rules.rules[index]
             slots = [sorted(w for concept in slot for w in concepts.get(concept, ())) for slot in rule.slots]
             span = _first_span_within(rule.window, slots)

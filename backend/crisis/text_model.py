@@ -30,7 +30,7 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from itertools import pairwise, repeat
+from itertools import chain, pairwise, repeat
 from pathlib import Path
 
 MODEL_FILE = Path(__file__).resolve().parent / "default_phrases" / "text_model.tsv"
@@ -88,40 +88,31 @@ class TextModel:
     categories: tuple[str, ...]
     category_bias: tuple[float, ...]
     category_weights: dict[str, tuple[float, ...]]
-    # Derived from ``weights`` for speed: single words apart, and pairs (adjacent, and one
-    # word apart) keyed by a tuple of their two words, which ``pairwise`` and ``zip``
-    # yield as they are, so no joined string is built per pair.
-    _words: dict[str, float] = field(init=False, repr=False, compare=False)
-    _pairs: dict[tuple[str, ...], float] = field(init=False, repr=False, compare=False)
-    _skips: dict[tuple[str, ...], float] = field(init=False, repr=False, compare=False)
+    # Derived from ``weights`` for speed: one table for every feature's form, a word as
+    # it is, a pair as the tuple of its two words and a pair one word apart as a tuple of
+    # three with ``SKIP_MARK`` between, so ``score`` sums one chain of lookups and builds
+    # no joined string per pair.
+    _table: dict[str | tuple[str, ...], float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.critical_veto > self.veto:
             # The matcher reads a one-clause message's critical match against the
             # critical veto alone, which holds only while it is the lower bar.
             raise ValueError(f"critical_veto {self.critical_veto} is above veto {self.veto}")
-        words: dict[str, float] = {}
-        pairs: dict[tuple[str, ...], float] = {}
-        skips: dict[tuple[str, ...], float] = {}
+        table: dict[str | tuple[str, ...], float] = {}
         for feature, weight in self.weights.items():
-            match feature.split(" "):  # the forms ``well_formed`` lets in
-                case [word]:
-                    words[word] = weight
-                case [first, second]:
-                    pairs[first, second] = weight
-                case [first, _, last]:
-                    skips[first, last] = weight
-        object.__setattr__(self, "_words", words)
-        object.__setattr__(self, "_pairs", pairs)
-        object.__setattr__(self, "_skips", skips)
+            parts = feature.split(" ")  # the forms ``well_formed`` lets in
+            table[parts[0] if len(parts) == 1 else tuple(parts)] = weight
+        object.__setattr__(self, "_table", table)
 
     def score(self, normalised: str) -> float:
         """The alert log-odds of one normalised message. A word or pair counts as often as
         it occurs, as in training."""
         words = normalised.split()
-        total = self.bias + sum(map(self._words.get, words, repeat(0.0)))
-        total += sum(map(self._pairs.get, pairwise(words), repeat(0.0)))
-        return total + sum(map(self._skips.get, one_word_apart(words), repeat(0.0)))
+        skipped = zip(words, repeat(SKIP_MARK), words[2:], strict=False)
+        keys: Iterable[str | tuple[str, ...]] = chain(words, pairwise(words), skipped)
+        total: float = sum(map(self._table.get, keys, repeat(0.0)))
+        return self.bias + total
 
     def probability(self, normalised: str) -> float:
         return 1.0 / (1.0 + math.exp(-self.score(normalised)))
