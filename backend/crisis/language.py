@@ -288,11 +288,15 @@ def load_phrase_file(path: Path, *, source: str) -> list[PhraseEntry]:
 CONCEPT_COLUMNS = ("concept", "phrase")
 _RULE_COLUMNS = 6  # rule, name, severity, category, window, concepts
 _BLOCK_COLUMNS = 4  # block, concept, categories, scope
-# The one option a block line may add after its scope: it cancels no critical match.
+# The options a block line may add after its scope: it cancels no critical match; it
+# cancels rule matches only, not listed phrases.
 NOT_CRITICAL = "not_critical"
+RULES_ONLY = "rules_only"
+_BLOCK_OPTIONS = (NOT_CRITICAL, RULES_ONLY)
 _CLAUSE_COLUMNS = 2  # clause, concept
 _DROP_COLUMNS = 3  # drop, concept, follower
 _SIGN_COLUMNS = 2  # sign, concept
+_EARNEST_COLUMNS = 2  # earnest, concept
 
 
 def load_concept_file(path: Path, *, source: str) -> list[PhraseEntry]:
@@ -401,6 +405,10 @@ class RuleSet:
     # game, a dream): with one in the clause of every match, the text model may drop a
     # critical match at the ordinary veto (``PhraseMatcher._vetoed``).
     ordinary_signs: frozenset[str] = frozenset()
+    # Concepts whose words say a message means what it says (a plea for help, fear): with
+    # one anywhere in it, no ordinary sign counts ("dom hotar att döda min mamma haha vad
+    # ska ja göra" is a nervous laugh, not a joke).
+    earnest: frozenset[str] = frozenset()
 
     @property
     def concepts(self) -> frozenset[str]:
@@ -411,15 +419,18 @@ class RuleSet:
             | self.clause_breaks
             | {c for pair in self.drops for c in pair}
             | self.ordinary_signs
+            | self.earnest
         )
 
 
 def _blocker(cells: list[str], where: str, rule_names: set[str]) -> Blocker:
     _, concept, targets, scope = cells[:_BLOCK_COLUMNS]
     options = cells[_BLOCK_COLUMNS:]
-    if options not in ([], [NOT_CRITICAL]):
-        raise ValueError(f"{where}: unknown block option {' '.join(options)!r} (only {NOT_CRITICAL!r})")
-    spares_critical = options == [NOT_CRITICAL]
+    unknown = [option for option in options if option not in _BLOCK_OPTIONS]
+    if unknown:
+        raise ValueError(f"{where}: unknown block option {' '.join(unknown)!r} (only {', '.join(_BLOCK_OPTIONS)})")
+    spares_critical = NOT_CRITICAL in options
+    spares_listed = RULES_ONLY in options
     chosen = set() if targets == "*" else set(targets.split(","))
     categories = chosen & set(CATEGORIES)
     named = chosen - categories
@@ -430,7 +441,7 @@ def _blocker(cells: list[str], where: str, rule_names: set[str]) -> Blocker:
             concept,
             frozenset(categories),
             None,
-            rules_only=scope == "rules",
+            rules_only=scope == "rules" or spares_listed,
             rule_names=frozenset(named),
             spares_critical=spares_critical,
         )
@@ -441,7 +452,7 @@ def _blocker(cells: list[str], where: str, rule_names: set[str]) -> Blocker:
         concept,
         frozenset(categories),
         int(words),
-        rules_only=kind == "before",
+        rules_only=kind == "before" or spares_listed,
         clause=kind in {"lead", "from", "clause", "near"},
         rule_names=frozenset(named),
         near=kind == "near",
@@ -461,16 +472,19 @@ def load_rule_file(path: Path) -> RuleSet:
     in the same clause), ``from:N`` (as ``lead:N``, and a match starting on its own first
     word), ``clause:N`` (as ``lead:N``, and rules around it), ``near:N``
     (as ``clause:N``, and matches up to N words before it) or ``within:N`` (as ``near:N``
-    in any clause), then optionally ``not_critical`` (it cancels no critical match);
+    in any clause), then optionally ``not_critical`` (it cancels no critical match) and
+    ``rules_only`` (it cancels no listed phrase);
     ``clause, concept`` (its words start a new clause);
     ``drop, concept, follower`` (a word of the concept right before a word of the
-    follower does not count); or ``sign, concept`` (its words are a sign that a message
-    may be ordinary: ``RuleSet.ordinary_signs``)."""
+    follower does not count); ``sign, concept`` (its words are a sign that a message
+    may be ordinary: ``RuleSet.ordinary_signs``); or ``earnest, concept`` (its words
+    cancel every sign: ``RuleSet.earnest``)."""
     rules: list[Rule] = []
     blocks: list[tuple[list[str], str]] = []
     clause_breaks: set[str] = set()
     drops: list[tuple[str, str]] = []
     signs: set[str] = set()
+    earnest: set[str] = set()
     for number, row in _rows(path):
         cells = [cell.strip() for cell in row]
         where = f"{path.name}:{number}"
@@ -490,11 +504,15 @@ def load_rule_file(path: Path) -> RuleSet:
             drops.append((cells[1], cells[2]))
         elif cells[0] == "sign" and len(cells) >= _SIGN_COLUMNS:
             signs.add(cells[1])
+        elif cells[0] == "earnest" and len(cells) >= _EARNEST_COLUMNS:
+            earnest.add(cells[1])
         else:
-            raise ValueError(f"{where}: expected a rule, a block, a clause, a drop or a sign line")
+            raise ValueError(f"{where}: expected a rule, a block, a clause, a drop, a sign or an earnest line")
     names = {rule.name for rule in rules}
     blockers = [_blocker(cells, where, names) for cells, where in blocks]
-    return RuleSet(tuple(rules), tuple(blockers), frozenset(clause_breaks), tuple(drops), frozenset(signs))
+    return RuleSet(
+        tuple(rules), tuple(blockers), frozenset(clause_breaks), tuple(drops), frozenset(signs), frozenset(earnest)
+    )
 
 
 @cache
@@ -801,7 +819,7 @@ class PhraseMatcher:
         self._drop_followed_words(concepts)
         if len(concepts) > 1:
             hits += self._rule_hits(concepts)
-        has_sign = not self.rules.ordinary_signs.isdisjoint(concepts)
+        has_sign = not self.rules.ordinary_signs.isdisjoint(concepts) and self.rules.earnest.isdisjoint(concepts)
         if not hits or not (blocking_words or has_sign):
             return hits, False
         clauses = _Clauses(text, [w for c in self.rules.clause_breaks for w in concepts.get(c, ())])

@@ -369,6 +369,47 @@ def test_a_not_critical_blocker_cancels_a_high_match_and_never_a_critical_one(tm
     assert matcher.scan("alfa gamma").reasons == (("self_harm", "method"),)
 
 
+@pytest.mark.parametrize("severity", ["high", "critical"])
+def test_a_rules_only_blocker_cancels_a_rule_and_never_a_listed_phrase(tmp_path: Path, severity):
+    rules = rules_file(
+        tmp_path, f"rule\tmethod\t{severity}\tself_harm\t3\ta,c\nblock\tz\tself_harm\twithin:4\trules_only\n"
+    )
+    listed = PhraseEntry(normalise("vill dö"), severity, "self_harm", source="default:sv")
+    matcher = PhraseMatcher([*concept_words(a="alfa", c="gamma", z="zeta"), listed], rules)
+    assert not matcher.scan("alfa gamma zeta").matched_any
+    assert matcher.scan("alfa gamma").reasons == (("self_harm", "method"),)
+    # A phrase said in so many words is no rule's reading of ordinary words: it stays.
+    assert matcher.scan("vill dö zeta").reasons == (("self_harm", "listed_phrase"),)
+    assert matcher.scan("alfa gamma vill dö zeta").reasons == (("self_harm", "listed_phrase"),)
+    with pytest.raises(ValueError, match=r"rules.tsv:1: unknown block option 'rules'"):
+        rules_file(tmp_path, "block\tz\tself_harm\twithin:4\trules\n")
+
+
+def test_a_game_explains_a_rule_beside_it_but_not_a_critical_phrase_said_outright(scanner, scanner_with_model):
+    # The sport blocker cancelled the listed phrase too, and this went silent.
+    text = "ja ska ta livet av mig efter matchen ikväll"
+    assert scanner_with_model.scan(text).severity is Severity.CRITICAL
+    assert reasons(scanner, text) == {("self_harm", "listed_phrase")}
+    # A rule's jump or blow beside a sport is still the sport, critical rule or not.
+    for text in (
+        "såg ett klipp där en kille hoppade från ett tak i parkour asg sjukt",
+        "dottern har börjat boxas, hon slår hårdare än mig redan",
+    ):
+        assert not scanner.scan(text).matched_any, (text, scanner.scan(text).reasons)
+
+
+def test_a_plea_for_help_makes_a_laugh_beside_a_threat_nerves_not_a_joke(scanner_with_model):
+    # The laugh was an ordinary sign, which let the model drop the critical threat.
+    for text in (
+        "dom hotar att döda min mamma haha vad ska ja göra",
+        "they threaten to kill my mom lol what do i do",
+        "dom sa dom ska döda brorsan haha jag är så rädd",
+    ):
+        assert scanner_with_model.scan(text).severity is Severity.CRITICAL, text
+    # A plea in a game's trash talk brings no critical match with it.
+    assert not scanner_with_model.scan("jag dödar dig i fifa ikväll haha vad ska jag göra").matched_any
+
+
 def test_at_work_makes_a_feeling_ordinary_but_not_a_rope_or_a_roof(scanner):
     # Each of these was cancelled by at_work_benign before it spared critical matches.
     for text, rule in {

@@ -320,9 +320,29 @@ def test_an_ordinary_sign_lets_the_ordinary_veto_drop_a_critical_match(tmp_path:
     assert plain.scan("jag vill dö lol i fifa").severity is Severity.CRITICAL
     # The sign must lie in the match's own clause: a game in another one says nothing of it.
     assert matcher.scan("jag vill dö lol, och fifa").severity is Severity.CRITICAL
+    # An earnest word anywhere in the message (a plea, fear) cancels every sign.
+    rules_path.write_text("sign\tgame\nearnest\tplea\n", encoding="utf-8")
+    earnest_rules = language.load_rule_file(rules_path)
+    assert earnest_rules.earnest == {"plea"}
+    assert "plea" in earnest_rules.concepts
+    plea = PhraseEntry(normalise("hjälp mig"), "", "", source="test", concept="plea")
+    earnest = PhraseMatcher([*entries, plea], earnest_rules, small_model())
+    assert earnest.scan("jag vill dö lol i fifa. hjälp mig").severity is Severity.CRITICAL
+    assert not earnest.scan("jag vill dö lol i fifa").matched_any
     # A critical overdose is never dropped, sign or not.
     overdose = [PhraseEntry(key, "critical", "overdose", prefix=prefix, source="default:sv"), entries[1]]
     assert PhraseMatcher(overdose, rules, small_model()).scan("jag vill dö lol i fifa").matched_any
+
+
+def test_a_hyperbole_about_a_game_reaches_the_shipped_model_which_drops_it():
+    # The sport blocker no longer cancels a critical listed phrase ("ja ska ta livet av mig
+    # efter matchen ikväll" went silent); a hyperbole about a game is left to the model,
+    # which reads the game and the laugh beside it as ordinary signs (kept out of
+    # test_rules.py, whose critical texts the vetoes must all leave alerting).
+    shipped = compile_matcher()
+    for text in ("i'll kill myself if we lose the match tonight lol", "jag ska ta livet av mig om vi torskar derbyt"):
+        assert shipped.with_text_model(None).scan(text).severity is Severity.CRITICAL, text
+        assert not shipped.scan(text).matched_any, text
 
 
 @pytest.mark.parametrize("severity", ["high", "critical"])
