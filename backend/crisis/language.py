@@ -289,10 +289,12 @@ CONCEPT_COLUMNS = ("concept", "phrase")
 _RULE_COLUMNS = 6  # rule, name, severity, category, window, concepts
 _BLOCK_COLUMNS = 4  # block, concept, categories, scope
 # The options a block line may add after its scope: it cancels no critical match; it
-# cancels rule matches only, not listed phrases.
+# cancels rule matches only, not listed phrases; a word of a concept keeps the match
+# ("unless:CONCEPT").
 NOT_CRITICAL = "not_critical"
 RULES_ONLY = "rules_only"
 _BLOCK_OPTIONS = (NOT_CRITICAL, RULES_ONLY)
+UNLESS = "unless:"
 _CLAUSE_COLUMNS = 2  # clause, concept
 _DROP_COLUMNS = 3  # drop, concept, follower
 _SIGN_COLUMNS = 2  # sign, concept
@@ -366,7 +368,8 @@ class Blocker:
     att hon" of "syrran sa att hon ska döda mig", a sister teasing). With ``rules_only``
     (a film, a joke) only rules are cancelled, not listed phrases. With ``spares_critical``
     (a setting such as "at work", which makes a feeling ordinary but not a rope) a
-    critical match is never cancelled."""
+    critical match is never cancelled. With ``unless`` a word of that concept after the
+    blocker word in the match's clause keeps the match."""
 
     concept: str
     categories: frozenset[str]
@@ -383,6 +386,9 @@ class Blocker:
     # ``from``: as ``lead``, and a match that starts on the blocker's first word.
     at_start: bool = False
     spares_critical: bool = False
+    # ``unless:CONCEPT``: a word of the concept after the blocker word, in the match's own
+    # clause, keeps the match ("när min kusin kom drack jag hela natten": the writer drank).
+    unless: str = ""
 
     def blocks(self, category: str, rule: str, *, from_rule: bool, critical: bool) -> bool:
         if (self.rules_only and not from_rule) or (self.spares_critical and critical):
@@ -416,6 +422,7 @@ class RuleSet:
         return (
             frozenset(c for rule in self.rules for c in rule.concepts)
             | {b.concept for b in self.blockers}
+            | {b.unless for b in self.blockers if b.unless}
             | self.clause_breaks
             | {c for pair in self.drops for c in pair}
             | self.ordinary_signs
@@ -426,11 +433,13 @@ class RuleSet:
 def _blocker(cells: list[str], where: str, rule_names: set[str]) -> Blocker:
     _, concept, targets, scope = cells[:_BLOCK_COLUMNS]
     options = cells[_BLOCK_COLUMNS:]
-    unknown = [option for option in options if option not in _BLOCK_OPTIONS]
-    if unknown:
-        raise ValueError(f"{where}: unknown block option {' '.join(unknown)!r} (only {', '.join(_BLOCK_OPTIONS)})")
+    unknown = [option for option in options if option not in _BLOCK_OPTIONS and not option.startswith(UNLESS)]
+    if unknown or UNLESS in options:
+        known = f"{', '.join(_BLOCK_OPTIONS)}, {UNLESS}CONCEPT"
+        raise ValueError(f"{where}: unknown block option {' '.join(unknown or [UNLESS])!r} (only {known})")
     spares_critical = NOT_CRITICAL in options
     spares_listed = RULES_ONLY in options
+    unless = next((option.removeprefix(UNLESS) for option in options if option.startswith(UNLESS)), "")
     chosen = set() if targets == "*" else set(targets.split(","))
     categories = chosen & set(CATEGORIES)
     named = chosen - categories
@@ -444,6 +453,7 @@ def _blocker(cells: list[str], where: str, rule_names: set[str]) -> Blocker:
             rules_only=scope == "rules" or spares_listed,
             rule_names=frozenset(named),
             spares_critical=spares_critical,
+            unless=unless,
         )
     kind, _, words = scope.partition(":")
     if kind not in {"before", "lead", "from", "clause", "near", "within"} or not words.isdigit():
@@ -460,6 +470,7 @@ def _blocker(cells: list[str], where: str, rule_names: set[str]) -> Blocker:
         within=kind == "within",
         at_start=kind == "from",
         spares_critical=spares_critical,
+        unless=unless,
     )
 
 
@@ -824,19 +835,25 @@ class PhraseMatcher:
             return hits, False
         clauses = _Clauses(text, [w for c in self.rules.clause_breaks for w in concepts.get(c, ())])
         if blocking_words:
-            hits = self._unblocked(hits, blocking_words, kept, clauses)
+            hits = self._unblocked(hits, blocking_words, kept, clauses, concepts)
         if not has_sign:
             return hits, False
         signs = [word for concept in self.rules.ordinary_signs for word in concepts.get(concept, ())]
         return hits, _signs_beside_every_match(hits, signs, clauses)
 
     def _unblocked(
-        self, hits: list[_Hit], blocking_words: list[tuple[str, int, int, int]], kept: list[_Found], clauses: _Clauses
+        self,
+        hits: list[_Hit],
+        blocking_words: list[tuple[str, int, int, int]],
+        kept: list[_Found],
+        clauses: _Clauses,
+        concepts: dict[str, list[int]],
     ) -> list[_Hit]:
         """The hits no blocker word cancels (one inside a longer match of another kind
-        negates nothing outside it)."""
+        negates nothing outside it), with where the words of each blocker's ``unless``
+        concept lie."""
         blocking = [
-            (blocker, word)
+            (blocker, word, concepts.get(blocker.unless, []) if blocker.unless else [])
             for concept, word, start, stop in blocking_words
             if not _inside_a_longer_match(start, stop, kept, self._blockers)
             for blocker in self._blockers[concept]
@@ -948,11 +965,10 @@ def _first_span_within(window: int, positions: list[list[int]]) -> tuple[int, in
     return None
 
 
-def _blocked(blocking: list[tuple[Blocker, int]], hit: _Hit, clauses: _Clauses) -> bool:
-    first, last, severity, category, rule, _, from_rule = hit
-    critical = severity == _CRITICAL
-    for blocker, at in blocking:
-        if not blocker.blocks(category, rule, from_rule=from_rule, critical=critical):
+def _blocked(blocking: list[tuple[Blocker, int, list[int]]], hit: _Hit, clauses: _Clauses) -> bool:
+    first, last, _, _, _, _, from_rule = hit
+    for blocker, at, keeping in blocking:
+        if not _may_block(blocker, at, keeping, hit, clauses):
             continue
         if blocker.before is None:
             return True
@@ -975,6 +991,19 @@ def _blocked(blocking: list[tuple[Blocker, int]], hit: _Hit, clauses: _Clauses) 
         elif not blocker.clause and 0 < first - at <= blocker.before:
             return True
     return False
+
+
+def _may_block(blocker: Blocker, at: int, keeping: list[int], hit: _Hit, clauses: _Clauses) -> bool:
+    """Whether ``blocker`` (its word at ``at``) targets ``hit`` at all, wherever it lies: its
+    categories and rules, critical or not, listed or not, and no word of its ``unless``
+    concept (at ``keeping``) after the blocker word in the match's clause."""
+    first, _, severity, category, rule, _, from_rule = hit
+    if not blocker.blocks(category, rule, from_rule=from_rule, critical=severity == _CRITICAL):
+        return False
+    if not keeping:
+        return True
+    clause = clauses.of(first, with_words=True)
+    return not any(word > at and clauses.of(word, with_words=True) == clause for word in keeping)
 
 
 def _signs_beside_every_match(hits: list[_Hit], signs: list[int], clauses: _Clauses) -> bool:

@@ -2205,6 +2205,43 @@ def test_someone_elses_relapse_a_soft_drink_and_a_sober_year_are_no_relapse(scan
     assert scanner.scan("i relapsed again, my mate was there").matched_any
 
 
+def test_a_friend_or_a_relative_as_who_relapsed_is_no_relapse_unless_the_writer_is_in_it(scanner):
+    # The subject comes a few words before the relapse ("is drinking again", "har fått
+    # återfall"): within six words of it, in its clause, with no word for the writer between.
+    for text in (
+        "my ex is drinking again, worried about the kids at her place",
+        "min gamla polare har fått återfall igen, ja e orolig för honom",
+        "en kompis från förr har börjat med tjack igen, tråkigt men ja har inte träffat honom på länge",
+        "friend from back then got back on the pills, it's sad but i haven't seen him in ages",
+        "farsan drack igen i helgen o blev jobbig",
+    ):
+        assert not scanner.scan(text).matched_any, (text, scanner.scan(text).reasons)
+    # The writer named after the friend or relative, in the same clause, keeps the relapse.
+    for text in (
+        "när min kusin kom över söp jag igen",
+        "my brother got me drunk again last night",
+        "my cousin came over and we got wasted again",
+        "min bror o jag rökte på igen",
+    ):
+        assert scanner.scan(text).categories == ("relapse",), text
+
+
+def test_an_unless_concept_after_the_blocker_word_keeps_the_match(tmp_path: Path):
+    rules = rules_file(tmp_path, "rule\tused\thigh\trelapse\t2\ta,b\nblock\tz\trelapse\tlead:6\tunless:w\n")
+    assert rules.blockers[0].unless == "w"
+    assert "w" in rules.concepts  # a programme may add its own words for the writer
+    matcher = PhraseMatcher(concept_words(a="alfa", b="beta", z="zeta", w="wu"), rules)
+    assert not matcher.scan("zeta x x alfa beta").matched_any
+    assert matcher.scan("zeta wu alfa beta").reasons == (("relapse", "used"),)
+    assert matcher.scan("zeta alfa beta wu").reasons == (("relapse", "used"),)
+    # Before the blocker word, or in another clause, the word says nothing of the match.
+    assert not matcher.scan("wu zeta alfa beta").matched_any
+    assert not matcher.scan("zeta alfa beta. wu").matched_any
+    for option in ("unless:", "sometimes"):
+        with pytest.raises(ValueError, match=rf"rules.tsv:2: unknown block option '{option}'"):
+            rules_file(tmp_path, f"rule\tused\thigh\trelapse\t2\ta,b\nblock\tz\trelapse\tlead:6\t{option}\n")
+
+
 def test_naming_a_relative_or_a_game_does_not_silence_what_follows(scanner_with_model):
     # "det var min X" as a false alarm (a fright that turned out to be a relative) and a
     # game word beside a match in one clause only were tried this round and silenced these.
