@@ -387,7 +387,7 @@ class Blocker:
     at_start: bool = False
     spares_critical: bool = False
     # ``unless:CONCEPT``: a word of the concept after the blocker word, in the match's own
-    # clause, keeps the match ("när min kusin kom drack jag hela natten": the writer drank).
+    # clause, keeps the match ("när min kusin kom över söp jag igen": the writer drank).
     unless: str = ""
 
     def blocks(self, category: str, rule: str, *, from_rule: bool, critical: bool) -> bool:
@@ -483,8 +483,9 @@ def load_rule_file(path: Path) -> RuleSet:
     in the same clause), ``from:N`` (as ``lead:N``, and a match starting on its own first
     word), ``clause:N`` (as ``lead:N``, and rules around it), ``near:N``
     (as ``clause:N``, and matches up to N words before it) or ``within:N`` (as ``near:N``
-    in any clause), then optionally ``not_critical`` (it cancels no critical match) and
-    ``rules_only`` (it cancels no listed phrase);
+    in any clause), then optionally ``not_critical`` (it cancels no critical match),
+    ``rules_only`` (it cancels no listed phrase) and ``unless:CONCEPT`` (a word of the
+    concept after the blocker word, in the match's clause, keeps the match);
     ``clause, concept`` (its words start a new clause);
     ``drop, concept, follower`` (a word of the concept right before a word of the
     follower does not count); ``sign, concept`` (its words are a sign that a message
