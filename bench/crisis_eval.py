@@ -62,7 +62,11 @@ and rules alone):
   them; not learned (``NOT_LEARNED``);
 - ``everyday_set.tsv``: ``everyday_a`` and ``everyday_b``, ordinary chat only, in the same
   style, by two more such authors, rows alternating between the halves, written after the
-  round's first rules; tuned on ``everyday_a``; not learned (``NOT_LEARNED``).
+  round's first rules; tuned on ``everyday_a``; not learned (``NOT_LEARNED``);
+- ``medicine_set.tsv``: ``medicine_a`` and ``medicine_b``, ordinary chat only about medicine,
+  pills, doses and drink said in an ordinary way, in the same style, by two more such
+  authors, rows alternating between the halves, written in the fourteenth round and
+  scanned first by its scanner; tuned on ``medicine_a``; not learned (``NOT_LEARNED``).
 
 ``validation`` and the ``fresh`` sets are both their halves together. A row counts as
 alerted when the scan matched anything. For each split it prints:
@@ -137,6 +141,7 @@ FRESH17_SET = CORPUS / "fresh17_set.tsv"
 CONTRAST_SET = CORPUS / "contrast_set.tsv"
 RELAPSE_SET = CORPUS / "relapse_set.tsv"
 EVERYDAY_SET = CORPUS / "everyday_set.tsv"
+MEDICINE_SET = CORPUS / "medicine_set.tsv"
 LABELLED_FILES = (
     EVAL_SET,
     VALIDATION_SET,
@@ -162,6 +167,7 @@ LABELLED_FILES = (
     CONTRAST_SET,
     RELAPSE_SET,
     EVERYDAY_SET,
+    MEDICINE_SET,
 )
 # Sets written in two halves: the a half is tuned on (its misses are listed), the b half
 # is read in aggregate only; the set's own name reports both together.
@@ -187,6 +193,7 @@ HALVED = (
     "contrast",
     "relapse",
     "everyday",
+    "medicine",
 )
 SPLIT_PARTS = {name: (f"{name}_a", f"{name}_b") for name in HALVED}
 SPLITS = (
@@ -217,9 +224,10 @@ FROZEN = "held_out"
 # the contrast pairs bought no fewer false alarms on the other sets than a seed moves, for
 # fewer crises found ("The model's twelfth round"), so they stay the blind test of how
 # the model reads alarming words in ordinary chat. The relapse and everyday sets were
-# written to test the thirteenth round's rules, and kept out so that their figures read the
-# rules and the model shipped, not a model retrained on them.
-NOT_LEARNED = ("fresh17", "contrast", "relapse", "everyday")
+# written to test the thirteenth round's rules, and the medicine set the fourteenth's, and
+# kept out so that their figures read the rules and the model shipped, not a model
+# retrained on them.
+NOT_LEARNED = ("fresh17", "contrast", "relapse", "everyday", "medicine")
 
 
 @dataclass(frozen=True)

@@ -295,10 +295,12 @@ NOT_CRITICAL = "not_critical"
 RULES_ONLY = "rules_only"
 _BLOCK_OPTIONS = (NOT_CRITICAL, RULES_ONLY)
 UNLESS = "unless:"
-_CLAUSE_COLUMNS = 2  # clause, concept
-_DROP_COLUMNS = 3  # drop, concept, follower
-_SIGN_COLUMNS = 2  # sign, concept
-_EARNEST_COLUMNS = 2  # earnest, concept
+# Lines naming one concept (clause, sign, earnest: kind, concept) and two (drop:
+# kind, concept, follower; drop_after: kind, concept, leader).
+_CONCEPT_LINES = ("clause", "sign", "earnest")
+_CONCEPT_LINE_COLUMNS = 2
+_PAIR_LINES = ("drop", "drop_after")
+_PAIR_LINE_COLUMNS = 3
 
 
 def load_concept_file(path: Path, *, source: str) -> list[PhraseEntry]:
@@ -415,6 +417,9 @@ class RuleSet:
     # one anywhere in it, no ordinary sign counts ("dom hotar att döda min mamma haha vad
     # ska ja göra" is a nervous laugh, not a joke).
     earnest: frozenset[str] = frozenset()
+    # (concept, leader): a word of the concept directly after a one-word leader does not
+    # count ("kl 14", "at 8" are not a number of tablets).
+    drops_after: tuple[tuple[str, str], ...] = ()
 
     @property
     def concepts(self) -> frozenset[str]:
@@ -424,7 +429,7 @@ class RuleSet:
             | {b.concept for b in self.blockers}
             | {b.unless for b in self.blockers if b.unless}
             | self.clause_breaks
-            | {c for pair in self.drops for c in pair}
+            | {c for pair in (*self.drops, *self.drops_after) for c in pair}
             | self.ordinary_signs
             | self.earnest
         )
@@ -488,15 +493,14 @@ def load_rule_file(path: Path) -> RuleSet:
     concept after the blocker word, in the match's clause, keeps the match);
     ``clause, concept`` (its words start a new clause);
     ``drop, concept, follower`` (a word of the concept right before a word of the
-    follower does not count); ``sign, concept`` (its words are a sign that a message
+    follower does not count); ``drop_after, concept, leader`` (nor one right after a
+    one-word leader); ``sign, concept`` (its words are a sign that a message
     may be ordinary: ``RuleSet.ordinary_signs``); or ``earnest, concept`` (its words
     cancel every sign: ``RuleSet.earnest``)."""
     rules: list[Rule] = []
     blocks: list[tuple[list[str], str]] = []
-    clause_breaks: set[str] = set()
-    drops: list[tuple[str, str]] = []
-    signs: set[str] = set()
-    earnest: set[str] = set()
+    concept_lines: dict[str, set[str]] = {kind: set() for kind in _CONCEPT_LINES}
+    pair_lines: dict[str, list[tuple[str, str]]] = {kind: [] for kind in _PAIR_LINES}
     for number, row in _rows(path):
         cells = [cell.strip() for cell in row]
         where = f"{path.name}:{number}"
@@ -510,20 +514,22 @@ def load_rule_file(path: Path) -> RuleSet:
             rules.append(Rule(name, severity, category, slots, int(window)))
         elif cells[0] == "block" and len(cells) >= _BLOCK_COLUMNS:
             blocks.append((cells, where))
-        elif cells[0] == "clause" and len(cells) >= _CLAUSE_COLUMNS:
-            clause_breaks.add(cells[1])
-        elif cells[0] == "drop" and len(cells) >= _DROP_COLUMNS:
-            drops.append((cells[1], cells[2]))
-        elif cells[0] == "sign" and len(cells) >= _SIGN_COLUMNS:
-            signs.add(cells[1])
-        elif cells[0] == "earnest" and len(cells) >= _EARNEST_COLUMNS:
-            earnest.add(cells[1])
+        elif cells[0] in concept_lines and len(cells) >= _CONCEPT_LINE_COLUMNS:
+            concept_lines[cells[0]].add(cells[1])
+        elif cells[0] in pair_lines and len(cells) >= _PAIR_LINE_COLUMNS:
+            pair_lines[cells[0]].append((cells[1], cells[2]))
         else:
             raise ValueError(f"{where}: expected a rule, a block, a clause, a drop, a sign or an earnest line")
     names = {rule.name for rule in rules}
     blockers = [_blocker(cells, where, names) for cells, where in blocks]
     return RuleSet(
-        tuple(rules), tuple(blockers), frozenset(clause_breaks), tuple(drops), frozenset(signs), frozenset(earnest)
+        tuple(rules),
+        tuple(blockers),
+        frozenset(concept_lines["clause"]),
+        tuple(pair_lines["drop"]),
+        frozenset(concept_lines["sign"]),
+        frozenset(concept_lines["earnest"]),
+        tuple(pair_lines["drop_after"]),
     )
 
 
@@ -862,11 +868,16 @@ class PhraseMatcher:
         return [hit for hit in hits if not _blocked(blocking, hit, clauses)] if blocking else hits
 
     def _drop_followed_words(self, concepts: dict[str, list[int]]) -> None:
-        """A word of a concept right before a word of its follower does not count."""
+        """A word of a concept right before a word of its follower, or right after a word
+        of its leader, does not count."""
         for concept, follower in self.rules.drops:
             if concept in concepts and follower in concepts:
                 following = set(concepts[follower])
                 concepts[concept] = [w for w in concepts[concept] if w + 1 not in following]
+        for concept, leader in self.rules.drops_after:
+            if concept in concepts and leader in concepts:
+                leading = set(concepts[leader])
+                concepts[concept] = [w for w in concepts[concept] if w - 1 not in leading]
 
     def _rule_hits(self, concepts: dict[str, list[int]]) -> list[_Hit]:
         hits: list[_Hit] = []

@@ -33,6 +33,7 @@ from bench.crisis_eval import (
     FRESH_SET,
     FROZEN,
     LABELLED_FILES,
+    MEDICINE_SET,
     NOT_LEARNED,
     PROBE_SET,
     RELAPSE_SET,
@@ -83,11 +84,12 @@ def test_the_set_has_its_documented_shape():
 
 def test_the_model_learns_neither_held_out_nor_a_set_not_learned_nor_the_set_left_out():
     rows = read_all_rows()
-    assert NOT_LEARNED == ("fresh17", "contrast", "relapse", "everyday")
+    assert NOT_LEARNED == ("fresh17", "contrast", "relapse", "everyday", "medicine")
     learned = model_examples(rows)
     # Every row but held_out's 331, fresh17's 1,692, the contrast pairs' 1,559, the
-    # relapse set's 772 and the everyday set's 396, as the model file's header says.
-    assert len(learned) == len(rows) - 331 - 1692 - 1559 - 772 - 396
+    # relapse set's 772, the everyday set's 396 and the medicine set's 220, as the model
+    # file's header says.
+    assert len(learned) == len(rows) - 331 - 1692 - 1559 - 772 - 396 - 220
     assert (sum(e.label for e in learned), sum(not e.label for e in learned)) == (16540, 16215)
     assert len(model_examples(rows, leaving_out="fresh16")) == len(learned) - 1694
     # --cross leaves out every set in turn, the sets not learned among them.
@@ -95,10 +97,12 @@ def test_the_model_learns_neither_held_out_nor_a_set_not_learned_nor_the_set_lef
     assert len(model_examples(rows, leaving_out="contrast")) == len(learned)
     assert len(model_examples(rows, leaving_out="relapse")) == len(learned)
     assert len(model_examples(rows, leaving_out="everyday")) == len(learned)
+    assert len(model_examples(rows, leaving_out="medicine")) == len(learned)
     learned_texts = {example.normalised for example in learned}
     assert not any(normalise(row.text) in learned_texts for row in read_rows(CONTRAST_SET))
     assert not any(normalise(row.text) in learned_texts for row in read_rows(RELAPSE_SET))
     assert not any(normalise(row.text) in learned_texts for row in read_rows(EVERYDAY_SET))
+    assert not any(normalise(row.text) in learned_texts for row in read_rows(MEDICINE_SET))
 
 
 def test_the_figures_count_what_alerted():
@@ -212,6 +216,10 @@ UNSEEN_MEASURED = {
     "relapse_b": (0.484, 13.2),
     # Ordinary chat only, in the same style, written after that round's first rules.
     "everyday_b": (1.000, 10.2),
+    # Ordinary chat about medicine, pills and drink, in the same style, written in the
+    # fourteenth round (first scanned: 3 alerts of 110 by the rules alone, 5 with the model;
+    # a clock time no longer counts as a number of tablets).
+    "medicine_b": (1.000, 18.2),
 }
 
 
@@ -254,6 +262,7 @@ UNSEEN_WITH_MODEL_MEASURED = {
     "contrast_b": (0.979, 312.5),
     "relapse_b": (0.607, 26.3),
     "everyday_b": (1.000, 15.3),
+    "medicine_b": (1.000, 36.4),
 }
 
 
@@ -434,6 +443,19 @@ def test_the_everyday_set_is_ordinary_chat_in_two_halves():
         ("everyday_b", "en"): 78,
     }
     assert all(r.label == 0 and r.category == "none" for r in rows)
+
+
+def test_the_medicine_set_is_ordinary_chat_about_medicine_in_two_halves():
+    rows = read_rows(MEDICINE_SET)
+    assert Counter((r.split, r.language) for r in rows) == {
+        ("medicine_a", "sv"): 63,
+        ("medicine_a", "en"): 47,
+        ("medicine_b", "sv"): 69,
+        ("medicine_b", "en"): 41,
+    }
+    assert all(r.label == 0 and r.category == "none" for r in rows)
+    # The tuned-on half comes first, as written.
+    assert [r.split for r in rows] == sorted(r.split for r in rows)
 
 
 def test_no_message_is_in_two_files():

@@ -296,6 +296,33 @@ def test_a_quantity_word_before_a_unit_is_no_number_of_tablets(scanner):
     assert ("overdose", "medicine_quantity") in reasons(scanner, "har tagit 100 sertralin")
 
 
+def test_a_clock_time_is_no_number_of_tablets(scanner):
+    for text in (
+        "sambon har migrän, ja dra ut 23:00 och köpte alvedon på pressbyrån",
+        "har du tid imorgon? ja ska hämta ut medicin kl 14 men sen e ja ledig",
+        "i take my sertraline at 8 every morning",
+    ):
+        assert not scanner.scan(text).matched_any, (text, scanner.scan(text).reasons)
+    # A number of tablets beside a time, or a range, is still one.
+    for text in (
+        "kl 14 tog jag 20 alvedon",
+        "tog 30 stesolid kl 23",
+        "took 40 paracetamol at 3",
+        "tog typ 10-20 alvedon",
+    ):
+        assert ("overdose", "medicine_quantity") in reasons(scanner, text), text
+
+
+def test_a_drop_after_line_drops_a_word_right_after_its_one_word_leader(tmp_path: Path):
+    rules = rules_file(tmp_path, "rule\tdose\tcritical\toverdose\t3\ta,q\ndrop_after\tq\tk\n")
+    assert rules.drops_after == (("q", "k"),)
+    assert {"q", "k"} <= rules.concepts
+    matcher = PhraseMatcher(concept_words(a="alfa", q="20", k="kl"), rules)
+    assert not matcher.scan("alfa kl 20").matched_any
+    assert matcher.scan("alfa 20 kl").reasons == (("overdose", "dose"),)
+    assert matcher.scan("kl x 20 alfa").reasons == (("overdose", "dose"),)
+
+
 def test_a_family_word_blocks_seeing_only_as_the_one_who_saw(scanner):
     assert not scanner.scan("min mamma såg mig på stan och blev glad").matched_any
     assert ("located", "group_has_my_details") in reasons(
