@@ -418,7 +418,7 @@ class RuleSet:
     # ska ja göra" is a nervous laugh, not a joke).
     earnest: frozenset[str] = frozenset()
     # (concept, leader): a word of the concept directly after a one-word leader does not
-    # count ("kl 14", "at 8" are not a number of tablets).
+    # count ("kl 14", "klockan 8" are not a number of tablets).
     drops_after: tuple[tuple[str, str], ...] = ()
 
     @property

@@ -300,11 +300,13 @@ def test_a_clock_time_is_no_number_of_tablets(scanner):
     for text in (
         "sambon har migrän, ja dra ut 23:00 och köpte alvedon på pressbyrån",
         "har du tid imorgon? ja ska hämta ut medicin kl 14 men sen e ja ledig",
-        "i take my sertraline at 8 every morning",
+        "tar sertralinen klockan 8 varje morgon",
     ):
         assert not scanner.scan(text).matched_any, (text, scanner.scan(text).reasons)
-    # A number of tablets beside a time, or a range, is still one.
+    # A number of tablets beside a time, or a range, is still one; so is one after "at"
+    # ("i'm at 40 pills"), which is why English "at" is no clock word.
     for text in (
+        "im at 40 pills now",
         "kl 14 tog jag 20 alvedon",
         "tog 30 stesolid kl 23",
         "took 40 paracetamol at 3",
