@@ -371,7 +371,7 @@ class Blocker:
     (a film, a joke) only rules are cancelled, not listed phrases. With ``spares_critical``
     (a setting such as "at work", which makes a feeling ordinary but not a rope) a
     critical match is never cancelled. With ``unless`` a word of that concept after the
-    blocker word in the match's clause keeps the match."""
+    blocker word, inside the match or in its clause, keeps the match."""
 
     concept: str
     categories: frozenset[str]
@@ -388,8 +388,8 @@ class Blocker:
     # ``from``: as ``lead``, and a match that starts on the blocker's first word.
     at_start: bool = False
     spares_critical: bool = False
-    # ``unless:CONCEPT``: a word of the concept after the blocker word, in the match's own
-    # clause, keeps the match ("när min kusin kom över söp jag igen": the writer drank).
+    # ``unless:CONCEPT``: a word of the concept after the blocker word, inside the match or
+    # in its clause, keeps the match ("mamma hittade tjack i mitt rum": the writer's).
     unless: str = ""
 
     def blocks(self, category: str, rule: str, *, from_rule: bool, critical: bool) -> bool:
@@ -490,7 +490,7 @@ def load_rule_file(path: Path) -> RuleSet:
     (as ``clause:N``, and matches up to N words before it) or ``within:N`` (as ``near:N``
     in any clause), then optionally ``not_critical`` (it cancels no critical match),
     ``rules_only`` (it cancels no listed phrase) and ``unless:CONCEPT`` (a word of the
-    concept after the blocker word, in the match's clause, keeps the match);
+    concept after the blocker word, inside the match or in its clause, keeps the match);
     ``clause, concept`` (its words start a new clause);
     ``drop, concept, follower`` (a word of the concept right before a word of the
     follower does not count); ``drop_after, concept, leader`` (nor one right after a
@@ -1008,14 +1008,19 @@ def _blocked(blocking: list[tuple[Blocker, int, list[int]]], hit: _Hit, clauses:
 def _may_block(blocker: Blocker, at: int, keeping: list[int], hit: _Hit, clauses: _Clauses) -> bool:
     """Whether ``blocker`` (its word at ``at``) targets ``hit`` at all, wherever it lies: its
     categories and rules, critical or not, listed or not, and no word of its ``unless``
-    concept (at ``keeping``) after the blocker word in the match's clause."""
-    first, _, severity, category, rule, _, from_rule = hit
+    concept (at ``keeping``) after the blocker word inside the match or in the clause of
+    its first or last word (a rule may span a comma: "mamma hittade sprutan, ja har börjat
+    igen")."""
+    first, last, severity, category, rule, _, from_rule = hit
     if not blocker.blocks(category, rule, from_rule=from_rule, critical=severity == _CRITICAL):
         return False
     if not keeping:
         return True
-    clause = clauses.of(first, with_words=True)
-    return not any(word > at and clauses.of(word, with_words=True) == clause for word in keeping)
+    clauses_of_match = {clauses.of(first, with_words=True), clauses.of(last, with_words=True)}
+    return not any(
+        word > at and (first <= word <= last or clauses.of(word, with_words=True) in clauses_of_match)
+        for word in keeping
+    )
 
 
 def _signs_beside_every_match(hits: list[_Hit], signs: list[int], clauses: _Clauses) -> bool:

@@ -183,29 +183,29 @@ def test_the_shipped_rules_on_the_halves_tuned_on_reach_what_was_measured(figure
 
 # Recall and false alarms per 1,000 on wording no rule was tuned on (the b halves, read in
 # aggregate only), by the lists and rules alone, measured again after the fourteenth
-# round (someone else's relapse: fresh2_b, fresh10_b and fresh15_b lost a crisis each,
-# fresh6_b and fresh14_b a false alarm each, relapse_b five and everyday_b one; the
+# round (a relative right before a relapse: fresh14_b, relapse_b and everyday_b a false
+# alarm fewer each; the
 # thirteenth's relapse rules and blockers had moved a few halves by a message or two either
 # way, fresh8_b and fresh17_b losing a crisis each, which the text model finds): the shipped text
 # model learned from these halves too (all but the sets NOT_LEARNED), so with it they
 # flatter.
 UNSEEN_MEASURED = {
     "fresh_b": (0.828, 10.1),
-    "fresh2_b": (0.802, 14.0),
+    "fresh2_b": (0.804, 14.0),
     "fresh3_b": (0.792, 17.5),
     "fresh4_b": (0.758, 32.7),
     "fresh5_b": (0.846, 17.5),
-    "fresh6_b": (0.794, 27.6),
+    "fresh6_b": (0.794, 28.9),
     "fresh7_b": (0.814, 27.7),
     "fresh8_b": (0.803, 16.3),
     "fresh9_b": (0.777, 27.6),
-    "fresh10_b": (0.792, 53.8),
+    "fresh10_b": (0.795, 53.8),
     # Written after the model's eighth round, and never tuned on.
     "fresh11_b": (0.787, 36.0),
     "fresh12_b": (0.832, 32.7),
     "fresh13_b": (0.812, 27.6),
     "fresh14_b": (0.794, 10.1),
-    "fresh15_b": (0.767, 27.7),
+    "fresh15_b": (0.769, 27.7),
     "fresh16_b": (0.758, 37.6),
     "fresh17_b": (0.817, 35.3),
     # Pairs of a crisis and an ordinary twin with its alarming words, written after the
@@ -213,7 +213,7 @@ UNSEEN_MEASURED = {
     "contrast_b": (0.875, 244.8),
     # Relapse said shortly or half said, written for the thirteenth round before its rules
     # were measured on them (docs/crisis-language.md, "The thirteenth round").
-    "relapse_b": (0.484, 13.2),
+    "relapse_b": (0.484, 65.8),
     # Ordinary chat only, in the same style, written after that round's first rules.
     "everyday_b": (1.000, 10.2),
     # Ordinary chat about medicine, pills and drink, in the same style, written in the
@@ -238,12 +238,11 @@ def test_the_shipped_rules_on_unseen_wording_reach_what_was_measured(rules_figur
 # (dropout 0.4, alerting at 0.85), the tenth's critical veto (a critical match dropped when
 # its clause is under 10% and the whole message under 1%) and the thirteenth's ordinary
 # signs (docs/crisis-language.md, "The thirteenth round"), and again after the fourteenth
-# (someone else's relapse: fresh2_b lost a crisis, relapse_b five false alarms fewer and
-# everyday_b one).
+# (a relative right before a relapse: relapse_b and everyday_b a false alarm fewer each).
 UNSEEN_WITH_MODEL_MEASURED = {
     "validation_b": (0.990, 0.0),
     "fresh_b": (0.958, 10.1),
-    "fresh2_b": (0.963, 8.0),
+    "fresh2_b": (0.965, 8.0),
     "fresh3_b": (0.964, 15.0),
     "fresh4_b": (0.953, 25.1),
     "fresh5_b": (0.976, 12.5),
@@ -260,7 +259,7 @@ UNSEEN_WITH_MODEL_MEASURED = {
     "fresh16_b": (0.957, 25.1),
     "fresh17_b": (0.975, 25.2),
     "contrast_b": (0.979, 312.5),
-    "relapse_b": (0.607, 26.3),
+    "relapse_b": (0.607, 78.9),
     "everyday_b": (1.000, 15.3),
     "medicine_b": (1.000, 36.4),
 }

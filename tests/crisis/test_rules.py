@@ -2234,25 +2234,31 @@ def test_someone_elses_relapse_a_soft_drink_and_a_sober_year_are_no_relapse(scan
     assert scanner.scan("i relapsed again, my mate was there").matched_any
 
 
-def test_a_friend_or_a_relative_as_who_relapsed_is_no_relapse_unless_the_writer_is_in_it(scanner):
-    # The subject comes a few words before the relapse ("is drinking again", "har fått
-    # återfall"): within six words of it, in its clause, with no word for the writer between.
-    for text in (
-        "my ex is drinking again, worried about the kids at her place",
-        "min gamla polare har fått återfall igen, ja e orolig för honom",
-        "en kompis från förr har börjat med tjack igen, tråkigt men ja har inte träffat honom på länge",
-        "friend from back then got back on the pills, it's sad but i haven't seen him in ages",
-        "farsan drack igen i helgen o blev jobbig",
-    ):
+def test_a_relative_right_before_a_relapse_is_who_relapsed_unless_the_writer_is_in_it(scanner):
+    for text in ("farsan drack igen i helgen o blev jobbig", "morsan söp hela helgen"):
         assert not scanner.scan(text).matched_any, (text, scanner.scan(text).reasons)
-    # The writer named after the friend or relative, in the same clause, keeps the relapse.
+    # The writer named after the relative (inside the match, or in its clause), with the
+    # relative ("ja o brorsan"), or left unsaid further off: the writer's own relapse. A
+    # review found each of these silenced by a version that reached six words (a friend or
+    # a relative) and read the writer in the clause of the match's first word only.
     for text in (
         "när min kusin kom över söp jag igen",
         "my brother got me drunk again last night",
         "my cousin came over and we got wasted again",
         "min bror o jag rökte på igen",
+        "ja o brorsan söp igen hela helgen",
+        "mamma hittade tjack i mitt rum",
+        "mamma hittade sprutan, ja har börjat igen",
+        "sen farsan dog har druckit varje dag igen",
+        "morsan dog i fredags har supit sen dess",
+        "my mom found out i relapsed",
+        "after my dad died relapsed again",
+        "min bror kom hem igår fick återfall direkt",
+        "en kompis från gänget bjöd på en lina tog den direkt",
+        "brorsan fixade ett jobb åt gänget ska köra ett paket ikväll",
+        "polaren behövde hjälp så har gömt grejer åt gänget hemma igen",
     ):
-        assert scanner.scan(text).categories == ("relapse",), text
+        assert scanner.scan(text).categories == ("relapse",), (text, scanner.scan(text).reasons)
 
 
 def test_an_unless_concept_after_the_blocker_word_keeps_the_match(tmp_path: Path):
