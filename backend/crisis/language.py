@@ -519,7 +519,8 @@ def load_rule_file(path: Path) -> RuleSet:
         elif cells[0] in pair_lines and len(cells) >= _PAIR_LINE_COLUMNS:
             pair_lines[cells[0]].append((cells[1], cells[2]))
         else:
-            raise ValueError(f"{where}: expected a rule, a block, a clause, a drop, a sign or an earnest line")
+            kinds = "a rule, a block, a clause, a drop, a drop_after, a sign or an earnest line"
+            raise ValueError(f"{where}: expected {kinds}")
     names = {rule.name for rule in rules}
     blockers = [_blocker(cells, where, names) for cells, where in blocks]
     return RuleSet(
@@ -649,6 +650,12 @@ class PhraseMatcher:
             for concept in rule.slots[0]:
                 self._rules_by_anchor.setdefault(self._concept_bit[concept], []).append((index, tuple(others)))
         self._possible_by_concepts: dict[int, tuple[int, ...]] = {}
+        # (concept, neighbour, step): a word of the concept with a word of the neighbour
+        # ``step`` words on (a follower one after, a leader one before) does not count.
+        self._word_drops = tuple(
+            [(concept, follower, 1) for concept, follower in self.rules.drops]
+            + [(concept, leader, -1) for concept, leader in self.rules.drops_after]
+        )
         self._blockers: dict[str, list[Blocker]] = {}
         for blocker in self.rules.blockers:
             self._blockers.setdefault(blocker.concept, []).append(blocker)
@@ -870,14 +877,10 @@ class PhraseMatcher:
     def _drop_followed_words(self, concepts: dict[str, list[int]]) -> None:
         """A word of a concept right before a word of its follower, or right after a word
         of its leader, does not count."""
-        for concept, follower in self.rules.drops:
-            if concept in concepts and follower in concepts:
-                following = set(concepts[follower])
-                concepts[concept] = [w for w in concepts[concept] if w + 1 not in following]
-        for concept, leader in self.rules.drops_after:
-            if concept in concepts and leader in concepts:
-                leading = set(concepts[leader])
-                concepts[concept] = [w for w in concepts[concept] if w - 1 not in leading]
+        for concept, neighbour, step in self._word_drops:
+            if concept in concepts and neighbour in concepts:
+                beside = set(concepts[neighbour])
+                concepts[concept] = [w for w in concepts[concept] if w + step not in beside]
 
     def _rule_hits(self, concepts: dict[str, list[int]]) -> list[_Hit]:
         hits: list[_Hit] = []

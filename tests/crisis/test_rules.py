@@ -323,6 +323,9 @@ def test_a_drop_after_line_drops_a_word_right_after_its_one_word_leader(tmp_path
     assert not matcher.scan("alfa kl 20").matched_any
     assert matcher.scan("alfa 20 kl").reasons == (("overdose", "dose"),)
     assert matcher.scan("kl x 20 alfa").reasons == (("overdose", "dose"),)
+    # A drop_after line needs its leader, as a drop line its follower.
+    with pytest.raises(ValueError, match=r"rules.tsv:1: expected a rule, a block, a clause, a drop, a drop_after"):
+        rules_file(tmp_path, "drop_after\tq\n")
 
 
 def test_a_family_word_blocks_seeing_only_as_the_one_who_saw(scanner):
