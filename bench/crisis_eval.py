@@ -66,7 +66,12 @@ and rules alone):
 - ``medicine_set.tsv``: ``medicine_a`` and ``medicine_b``, ordinary chat only about medicine,
   pills, doses and drink said in an ordinary way, in the same style, by two more such
   authors, rows alternating between the halves, written in the fourteenth round and
-  scanned first by its scanner; tuned on ``medicine_a``; not learned (``NOT_LEARNED``).
+  scanned first by its scanner; tuned on ``medicine_a``; not learned (``NOT_LEARNED``);
+- ``dose_set.tsv``: ``dose_a`` and ``dose_b``, ordinary chat only, written hard on purpose
+  (doses and numbers, drink and drugs near the writer, the words a crisis uses in another
+  sense), in the same style, by two more such authors, rows alternating between the
+  halves, written in the fifteenth round and scanned first by the fourteenth round's
+  scanner; tuned on ``dose_a``; not learned (``NOT_LEARNED``).
 
 ``validation`` and the ``fresh`` sets are both their halves together. A row counts as
 alerted when the scan matched anything. For each split it prints:
@@ -142,6 +147,7 @@ CONTRAST_SET = CORPUS / "contrast_set.tsv"
 RELAPSE_SET = CORPUS / "relapse_set.tsv"
 EVERYDAY_SET = CORPUS / "everyday_set.tsv"
 MEDICINE_SET = CORPUS / "medicine_set.tsv"
+DOSE_SET = CORPUS / "dose_set.tsv"
 LABELLED_FILES = (
     EVAL_SET,
     VALIDATION_SET,
@@ -168,6 +174,7 @@ LABELLED_FILES = (
     RELAPSE_SET,
     EVERYDAY_SET,
     MEDICINE_SET,
+    DOSE_SET,
 )
 # Sets written in two halves: the a half is tuned on (its misses are listed), the b half
 # is read in aggregate only; the set's own name reports both together.
@@ -194,6 +201,7 @@ HALVED = (
     "relapse",
     "everyday",
     "medicine",
+    "dose",
 )
 SPLIT_PARTS = {name: (f"{name}_a", f"{name}_b") for name in HALVED}
 SPLITS = (
@@ -227,7 +235,7 @@ FROZEN = "held_out"
 # written to test the thirteenth round's rules, and the medicine set the fourteenth's, and
 # kept out so that their figures read the rules and the model shipped, not a model
 # retrained on them.
-NOT_LEARNED = ("fresh17", "contrast", "relapse", "everyday", "medicine")
+NOT_LEARNED = ("fresh17", "contrast", "relapse", "everyday", "medicine", "dose")
 
 
 @dataclass(frozen=True)

@@ -1013,15 +1013,16 @@ def _may_block(blocker: Blocker, at: int, keeping: list[int], hit: _Hit, clauses
     categories and rules, critical or not, listed or not, and no word of its ``unless``
     concept (at ``keeping``) after the blocker word inside the match or in the clause of
     its first or last word (a rule may span a comma: "mamma hittade sprutan, ja har börjat
-    igen")."""
+    igen"). Punctuation ends that clause, a clause word does not: "mamma drack igen och
+    jag med" is the writer's too."""
     first, last, severity, category, rule, _, from_rule = hit
     if not blocker.blocks(category, rule, from_rule=from_rule, critical=severity == _CRITICAL):
         return False
     if not keeping:
         return True
-    clauses_of_match = {clauses.of(first, with_words=True), clauses.of(last, with_words=True)}
+    clauses_of_match = {clauses.of(first, with_words=False), clauses.of(last, with_words=False)}
     return not any(
-        word > at and (first <= word <= last or clauses.of(word, with_words=True) in clauses_of_match)
+        word > at and (first <= word <= last or clauses.of(word, with_words=False) in clauses_of_match)
         for word in keeping
     )
 

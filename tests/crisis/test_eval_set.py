@@ -11,6 +11,7 @@ import pytest
 from backend.crisis.language import PhraseEntry, PhraseMatcher, compile_matcher, normalise, parse_phrase
 from bench.crisis_eval import (
     CONTRAST_SET,
+    DOSE_SET,
     EVAL_CATEGORIES,
     EVERYDAY_SET,
     FRESH2_SET,
@@ -84,12 +85,12 @@ def test_the_set_has_its_documented_shape():
 
 def test_the_model_learns_neither_held_out_nor_a_set_not_learned_nor_the_set_left_out():
     rows = read_all_rows()
-    assert NOT_LEARNED == ("fresh17", "contrast", "relapse", "everyday", "medicine")
+    assert NOT_LEARNED == ("fresh17", "contrast", "relapse", "everyday", "medicine", "dose")
     learned = model_examples(rows)
     # Every row but held_out's 331, fresh17's 1,692, the contrast pairs' 1,559, the
-    # relapse set's 772, the everyday set's 396 and the medicine set's 220, as the model
-    # file's header says.
-    assert len(learned) == len(rows) - 331 - 1692 - 1559 - 772 - 396 - 220
+    # relapse set's 772, the everyday set's 396, the medicine set's 220 and the dose set's
+    # 240, as the model file's header says.
+    assert len(learned) == len(rows) - 331 - 1692 - 1559 - 772 - 396 - 220 - 240
     assert (sum(e.label for e in learned), sum(not e.label for e in learned)) == (16540, 16215)
     assert len(model_examples(rows, leaving_out="fresh16")) == len(learned) - 1694
     # --cross leaves out every set in turn, the sets not learned among them.
@@ -98,11 +99,13 @@ def test_the_model_learns_neither_held_out_nor_a_set_not_learned_nor_the_set_lef
     assert len(model_examples(rows, leaving_out="relapse")) == len(learned)
     assert len(model_examples(rows, leaving_out="everyday")) == len(learned)
     assert len(model_examples(rows, leaving_out="medicine")) == len(learned)
+    assert len(model_examples(rows, leaving_out="dose")) == len(learned)
     learned_texts = {example.normalised for example in learned}
     assert not any(normalise(row.text) in learned_texts for row in read_rows(CONTRAST_SET))
     assert not any(normalise(row.text) in learned_texts for row in read_rows(RELAPSE_SET))
     assert not any(normalise(row.text) in learned_texts for row in read_rows(EVERYDAY_SET))
     assert not any(normalise(row.text) in learned_texts for row in read_rows(MEDICINE_SET))
+    assert not any(normalise(row.text) in learned_texts for row in read_rows(DOSE_SET))
 
 
 def test_the_figures_count_what_alerted():
@@ -213,13 +216,17 @@ UNSEEN_MEASURED = {
     "contrast_b": (0.875, 244.8),
     # Relapse said shortly or half said, written for the thirteenth round before its rules
     # were measured on them (docs/crisis-language.md, "The thirteenth round").
-    "relapse_b": (0.484, 65.8),
+    "relapse_b": (0.484, 39.5),
     # Ordinary chat only, in the same style, written after that round's first rules.
     "everyday_b": (1.000, 10.2),
     # Ordinary chat about medicine, pills and drink, in the same style, written in the
     # fourteenth round (first scanned: 3 alerts of 110 by the rules alone, 5 with the model;
     # a clock time no longer counts as a number of tablets).
     "medicine_b": (1.000, 18.2),
+    # Ordinary chat written hard on purpose (doses, drink and drugs near the writer), in the
+    # same style, written in the fifteenth round (first scanned: 10 alerts of 120 by the
+    # rules alone, 8 with the model).
+    "dose_b": (1.000, 83.3),
 }
 
 
@@ -238,7 +245,8 @@ def test_the_shipped_rules_on_unseen_wording_reach_what_was_measured(rules_figur
 # (dropout 0.4, alerting at 0.85), the tenth's critical veto (a critical match dropped when
 # its clause is under 10% and the whole message under 1%) and the thirteenth's ordinary
 # signs (docs/crisis-language.md, "The thirteenth round"), and again after the fourteenth
-# (a relative right before a relapse: relapse_b and everyday_b a false alarm fewer each).
+# (a relative right before a relapse: relapse_b and everyday_b a false alarm fewer each), and
+# after the fifteenth (someone else, then "is"/"har", then the relapse: relapse_b two fewer).
 UNSEEN_WITH_MODEL_MEASURED = {
     "validation_b": (0.990, 0.0),
     "fresh_b": (0.958, 10.1),
@@ -259,9 +267,10 @@ UNSEEN_WITH_MODEL_MEASURED = {
     "fresh16_b": (0.957, 25.1),
     "fresh17_b": (0.975, 25.2),
     "contrast_b": (0.979, 312.5),
-    "relapse_b": (0.607, 78.9),
+    "relapse_b": (0.607, 52.6),
     "everyday_b": (1.000, 15.3),
     "medicine_b": (1.000, 36.4),
+    "dose_b": (1.000, 66.7),
 }
 
 
@@ -454,6 +463,18 @@ def test_the_medicine_set_is_ordinary_chat_about_medicine_in_two_halves():
     }
     assert all(r.label == 0 and r.category == "none" for r in rows)
     # The tuned-on half comes first, as written.
+    assert [r.split for r in rows] == sorted(r.split for r in rows)
+
+
+def test_the_dose_set_is_ordinary_chat_in_two_halves():
+    rows = read_rows(DOSE_SET)
+    assert Counter((r.split, r.language) for r in rows) == {
+        ("dose_a", "sv"): 76,
+        ("dose_a", "en"): 44,
+        ("dose_b", "sv"): 68,
+        ("dose_b", "en"): 52,
+    }
+    assert all(r.label == 0 and r.category == "none" for r in rows)
     assert [r.split for r in rows] == sorted(r.split for r in rows)
 
 

@@ -2264,6 +2264,47 @@ def test_a_relative_right_before_a_relapse_is_who_relapsed_unless_the_writer_is_
         assert scanner.scan(text).categories == ("relapse",), (text, scanner.scan(text).reasons)
 
 
+def test_someone_else_then_a_verb_of_being_then_the_relapse_is_theirs(scanner):
+    # The fifteenth round: the relapse right after "is"/"has"/"har" and the person.
+    for text in (
+        "my ex is drinking again, worried about the kids at her place",
+        "min kusin har fallit dit igen, ja kan inte hjälpa honom",
+        "my roommate got drunk last night and sang karaoke at 2am, i just wore earplugs",
+    ):
+        assert not scanner.scan(text).matched_any, (text, scanner.scan(text).reasons)
+    # The writer named after them in the same stretch of words (a clause word such as
+    # "och"/"and" does not end it here, punctuation does): their relapse and the writer's.
+    for text in (
+        "mamma drack igen och jag med",
+        "my mum relapsed and i did too",
+        "min kusin har druckit igen och jag också",
+        "my cousin has relapsed and i have too",
+    ):
+        assert scanner.scan(text).categories == ("relapse",), (text, scanner.scan(text).reasons)
+
+
+def test_water_a_course_of_medicine_oil_and_tiredness_are_no_overdose_or_relapse(scanner):
+    for text in (
+        "blev så torr i munnen av nya medicinen, dricker massa vatten",
+        "huvudvärk hela dan, tog en treo och drack en massa vatten",
+        "har tagit alla tabletterna i kuren nu, klar med antibiotikan äntligen",
+        "dropped a whole bottle of olive oil in the store, so embarrassing",
+        "förr drack ja varje helg, nu kan ja inte ens tänka mig de",
+        "i'm so tired i feel drunk, just walked into the fridge door",
+        "drunk on sleep deprivation after the night shift haha",
+        "penicillin för halsen, tar dom enligt lappen",
+    ):
+        assert not scanner.scan(text).matched_any, (text, scanner.scan(text).reasons)
+    # Their crisis twins.
+    assert scanner.scan("tog massa stesolid").reasons == (("overdose", "medicine_quantity"),)
+    assert scanner.scan("tog 10 stesolid och drack massa vatten").reasons == (("overdose", "medicine_quantity"),)
+    assert scanner.scan("har tagit alla tabletterna").severity is Severity.CRITICAL
+    assert "relapse" in scanner.scan("drank a whole bottle of vodka last night").categories
+    assert scanner.scan("drack varje helg igen").categories == ("relapse",)
+    assert scanner.scan("im drunk again").categories == ("relapse",)
+    assert scanner.scan("han sa att dom tar dom om ja pratar").categories == ("threat",)
+
+
 def test_an_unless_concept_after_the_blocker_word_keeps_the_match(tmp_path: Path):
     rules = rules_file(tmp_path, "rule\tused\thigh\trelapse\t2\ta,b\nblock\tz\trelapse\tlead:6\tunless:w\n")
     assert rules.blockers[0].unless == "w"
