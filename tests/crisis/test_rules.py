@@ -2305,6 +2305,28 @@ def test_water_a_course_of_medicine_oil_and_tiredness_are_no_overdose_or_relapse
     assert scanner.scan("han sa att dom tar dom om ja pratar").categories == ("threat",)
 
 
+def test_a_doctors_dose_the_usual_dose_and_none_taken_are_no_overdose(scanner):
+    for text in (
+        "Läkaren höjde metadonet från 80 till 90 mg i dag. Enligt plan.",
+        "Doktorn höjde sertralinet te 100. Ska se hur hä går.",
+        "Took the usual two oxy with breakfast. Pain's manageable.",
+        "Knät värker efter löpningen. Tog en Alvedon enligt förpackningen och la på is.",
+        "Tog ingen oxy i dag alls. Klarade mig på alvedon.",
+        "bror ja e pa antabus sa ja drack ingen ol pa festen, alla trodde ja va sjuk",
+    ):
+        assert not scanner.scan(text).matched_any, (text, scanner.scan(text).reasons)
+    # The doctor's change or the usual dose names the amount right after it, not one
+    # further on or before it; a whole pack is no dose as the pack says.
+    for text in (
+        "tog 20 stesolid, läkaren höjde dosen igår",
+        "doktorn höjde dosen så ja tog 30 stesolid",
+        "took my usual dose and then 20 more oxy",
+        "tog 20 oxy",
+        "tog en hel förpackning alvedon",
+    ):
+        assert scanner.scan(text).categories == ("overdose",), (text, scanner.scan(text).reasons)
+
+
 def test_an_unless_concept_after_the_blocker_word_keeps_the_match(tmp_path: Path):
     rules = rules_file(tmp_path, "rule\tused\thigh\trelapse\t2\ta,b\nblock\tz\trelapse\tlead:6\tunless:w\n")
     assert rules.blockers[0].unless == "w"
