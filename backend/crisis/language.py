@@ -771,7 +771,8 @@ class PhraseMatcher:
         the far lower critical veto, so a critical match in a message of more than
         ``VETO_WORDS`` words is never dropped; and its own clause must still be plainly
         ordinary however the whole scores ("jag dör av skratt, men jag vill dö" keeps its
-        match, as its last clause is no joke). Never dropped either: a critical
+        match, as its last clause is no joke). A critical threat's bar is lower still
+        (``TextModel.threat_critical_veto``). Never dropped either: a critical
         overdose (the model reads words, not amounts: "tar bara en när knät värker men
         idag tog jag 20 ipren" is ordinary words around a number to it), and a
         programme's own phrase (the programme chose it, and the model has not read its
@@ -781,12 +782,13 @@ class PhraseMatcher:
         as a message without the game."""
         if self.text_model is None or text is None:
             return False
-        critical = False
+        critical = threat = False
         for _, _, severity, category, rule, _, _ in hits:
             if rule == "programme_phrase" or (severity == _CRITICAL and category == "overdose"):
                 return False
             critical = critical or severity == _CRITICAL
-        if critical and not self.text_model.plainly_ordinary(normalised, critical=not ordinary_sign):
+            threat = threat or (severity == _CRITICAL and category == "threat")
+        if critical and not self.text_model.plainly_ordinary(normalised, critical=not ordinary_sign, threat=threat):
             return False
         if not _CLAUSE_END.search(_CLOSING.sub("", text)):
             # One clause, the usual chat message: every match's clause is the whole
