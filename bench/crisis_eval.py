@@ -71,7 +71,11 @@ and rules alone):
   (doses and numbers, drink and drugs near the writer, the words a crisis uses in another
   sense), in the same style, by two more such authors, rows alternating between the
   halves, written in the fifteenth round and scanned first by the fourteenth round's
-  scanner; tuned on ``dose_a``; not learned (``NOT_LEARNED``).
+  scanner; tuned on ``dose_a``; not learned (``NOT_LEARNED``);
+- ``everyday2_set.tsv``: ``everyday2_a`` and ``everyday2_b``, everyday ordinary chat, a third
+  of it with words a crisis could use, in the same style, by two more such authors, rows
+  alternating between the halves, written after the fifteenth round's changes and scanned
+  first by its scanner; neither half tuned on yet; not learned (``NOT_LEARNED``).
 
 ``validation`` and the ``fresh`` sets are both their halves together. A row counts as
 alerted when the scan matched anything. For each split it prints:
@@ -148,6 +152,7 @@ RELAPSE_SET = CORPUS / "relapse_set.tsv"
 EVERYDAY_SET = CORPUS / "everyday_set.tsv"
 MEDICINE_SET = CORPUS / "medicine_set.tsv"
 DOSE_SET = CORPUS / "dose_set.tsv"
+EVERYDAY2_SET = CORPUS / "everyday2_set.tsv"
 LABELLED_FILES = (
     EVAL_SET,
     VALIDATION_SET,
@@ -175,6 +180,7 @@ LABELLED_FILES = (
     EVERYDAY_SET,
     MEDICINE_SET,
     DOSE_SET,
+    EVERYDAY2_SET,
 )
 # Sets written in two halves: the a half is tuned on (its misses are listed), the b half
 # is read in aggregate only; the set's own name reports both together.
@@ -202,6 +208,7 @@ HALVED = (
     "everyday",
     "medicine",
     "dose",
+    "everyday2",
 )
 SPLIT_PARTS = {name: (f"{name}_a", f"{name}_b") for name in HALVED}
 SPLITS = (
@@ -235,7 +242,7 @@ FROZEN = "held_out"
 # written to test the thirteenth round's rules, and the medicine set the fourteenth's, and
 # kept out so that their figures read the rules and the model shipped, not a model
 # retrained on them.
-NOT_LEARNED = ("fresh17", "contrast", "relapse", "everyday", "medicine", "dose")
+NOT_LEARNED = ("fresh17", "contrast", "relapse", "everyday", "medicine", "dose", "everyday2")
 
 
 @dataclass(frozen=True)

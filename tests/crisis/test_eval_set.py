@@ -13,6 +13,7 @@ from bench.crisis_eval import (
     CONTRAST_SET,
     DOSE_SET,
     EVAL_CATEGORIES,
+    EVERYDAY2_SET,
     EVERYDAY_SET,
     FRESH2_SET,
     FRESH3_SET,
@@ -85,12 +86,12 @@ def test_the_set_has_its_documented_shape():
 
 def test_the_model_learns_neither_held_out_nor_a_set_not_learned_nor_the_set_left_out():
     rows = read_all_rows()
-    assert NOT_LEARNED == ("fresh17", "contrast", "relapse", "everyday", "medicine", "dose")
+    assert NOT_LEARNED == ("fresh17", "contrast", "relapse", "everyday", "medicine", "dose", "everyday2")
     learned = model_examples(rows)
     # Every row but held_out's 331, fresh17's 1,692, the contrast pairs' 1,559, the
-    # relapse set's 772, the everyday set's 396, the medicine set's 220 and the dose set's
-    # 240, as the model file's header says.
-    assert len(learned) == len(rows) - 331 - 1692 - 1559 - 772 - 396 - 220 - 240
+    # relapse set's 772, the everyday set's 396, the medicine set's 220, the dose set's 240
+    # and the second everyday set's 217, as the model file's header says.
+    assert len(learned) == len(rows) - 331 - 1692 - 1559 - 772 - 396 - 220 - 240 - 217
     assert (sum(e.label for e in learned), sum(not e.label for e in learned)) == (16540, 16215)
     assert len(model_examples(rows, leaving_out="fresh16")) == len(learned) - 1694
     # --cross leaves out every set in turn, the sets not learned among them.
@@ -100,12 +101,14 @@ def test_the_model_learns_neither_held_out_nor_a_set_not_learned_nor_the_set_lef
     assert len(model_examples(rows, leaving_out="everyday")) == len(learned)
     assert len(model_examples(rows, leaving_out="medicine")) == len(learned)
     assert len(model_examples(rows, leaving_out="dose")) == len(learned)
+    assert len(model_examples(rows, leaving_out="everyday2")) == len(learned)
     learned_texts = {example.normalised for example in learned}
     assert not any(normalise(row.text) in learned_texts for row in read_rows(CONTRAST_SET))
     assert not any(normalise(row.text) in learned_texts for row in read_rows(RELAPSE_SET))
     assert not any(normalise(row.text) in learned_texts for row in read_rows(EVERYDAY_SET))
     assert not any(normalise(row.text) in learned_texts for row in read_rows(MEDICINE_SET))
     assert not any(normalise(row.text) in learned_texts for row in read_rows(DOSE_SET))
+    assert not any(normalise(row.text) in learned_texts for row in read_rows(EVERYDAY2_SET))
 
 
 def test_the_figures_count_what_alerted():
@@ -227,6 +230,10 @@ UNSEEN_MEASURED = {
     # same style, written in the fifteenth round (first scanned: 10 alerts of 120 by the
     # rules alone, 8 with the model).
     "dose_b": (1.000, 83.3),
+    # Everyday chat in the same style, written after the fifteenth round's changes (first
+    # scanned: 2 alerts of 109 on everyday2_a and none of 108 here by the rules alone; 3
+    # and 1 with the model, as with the fourteenth round's scanner).
+    "everyday2_b": (1.000, 0.0),
 }
 
 
@@ -272,6 +279,7 @@ UNSEEN_WITH_MODEL_MEASURED = {
     "everyday_b": (1.000, 15.3),
     "medicine_b": (1.000, 36.4),
     "dose_b": (1.000, 66.7),
+    "everyday2_b": (1.000, 9.3),
 }
 
 
@@ -474,6 +482,18 @@ def test_the_dose_set_is_ordinary_chat_in_two_halves():
         ("dose_a", "en"): 44,
         ("dose_b", "sv"): 68,
         ("dose_b", "en"): 52,
+    }
+    assert all(r.label == 0 and r.category == "none" for r in rows)
+    assert [r.split for r in rows] == sorted(r.split for r in rows)
+
+
+def test_the_second_everyday_set_is_ordinary_chat_in_two_halves():
+    rows = read_rows(EVERYDAY2_SET)
+    assert Counter((r.split, r.language) for r in rows) == {
+        ("everyday2_a", "sv"): 65,
+        ("everyday2_a", "en"): 44,
+        ("everyday2_b", "sv"): 64,
+        ("everyday2_b", "en"): 44,
     }
     assert all(r.label == 0 and r.category == "none" for r in rows)
     assert [r.split for r in rows] == sorted(r.split for r in rows)
