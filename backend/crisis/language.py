@@ -771,8 +771,7 @@ class PhraseMatcher:
         the far lower critical veto, so a critical match in a message of more than
         ``VETO_WORDS`` words is never dropped; and its own clause must still be plainly
         ordinary however the whole scores ("jag dör av skratt, men jag vill dö" keeps its
-        match, as its last clause is no joke). A critical threat's bar is lower still
-        (``TextModel.threat_critical_veto``). Never dropped either: a critical
+        match, as its last clause is no joke). Never dropped either: a critical
         overdose (the model reads words, not amounts: "tar bara en när knät värker men
         idag tog jag 20 ipren" is ordinary words around a number to it), and a
         programme's own phrase (the programme chose it, and the model has not read its
@@ -782,13 +781,12 @@ class PhraseMatcher:
         as a message without the game."""
         if self.text_model is None or text is None:
             return False
-        critical = threat = False
+        critical = False
         for _, _, severity, category, rule, _, _ in hits:
             if rule == "programme_phrase" or (severity == _CRITICAL and category == "overdose"):
                 return False
             critical = critical or severity == _CRITICAL
-            threat = threat or (severity == _CRITICAL and category == "threat")
-        if critical and not self.text_model.plainly_ordinary(normalised, critical=not ordinary_sign, threat=threat):
+        if critical and not self.text_model.plainly_ordinary(normalised, critical=not ordinary_sign):
             return False
         if not _CLAUSE_END.search(_CLOSING.sub("", text)):
             # One clause, the usual chat message: every match's clause is the whole
@@ -1015,16 +1013,15 @@ def _may_block(blocker: Blocker, at: int, keeping: list[int], hit: _Hit, clauses
     categories and rules, critical or not, listed or not, and no word of its ``unless``
     concept (at ``keeping``) after the blocker word inside the match or in the clause of
     its first or last word (a rule may span a comma: "mamma hittade sprutan, ja har börjat
-    igen"). Punctuation ends that clause, a clause word does not: "mamma drack igen och
-    jag med" is the writer's too."""
+    igen")."""
     first, last, severity, category, rule, _, from_rule = hit
     if not blocker.blocks(category, rule, from_rule=from_rule, critical=severity == _CRITICAL):
         return False
     if not keeping:
         return True
-    clauses_of_match = {clauses.of(first, with_words=False), clauses.of(last, with_words=False)}
+    clauses_of_match = {clauses.of(first, with_words=True), clauses.of(last, with_words=True)}
     return not any(
-        word > at and (first <= word <= last or clauses.of(word, with_words=False) in clauses_of_match)
+        word > at and (first <= word <= last or clauses.of(word, with_words=True) in clauses_of_match)
         for word in keeping
     )
 

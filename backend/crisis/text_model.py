@@ -74,20 +74,16 @@ def features(normalised: str) -> list[str]:
 
 @dataclass(frozen=True)
 class TextModel:
-    """A trained model (see the module docstring). ``threshold``, ``veto``,
-    ``critical_veto`` and ``threat_critical_veto`` are log-odds: the model alerts when
-    ``bias`` plus the weights of the message's features reach ``threshold``, and calls a
-    passage plainly ordinary below ``veto``, or, for a whole message with a critical match
-    in it, below ``critical_veto`` (never above ``veto``: a critical match must meet the
-    ordinary bar too), and below ``threat_critical_veto`` when a critical match is a threat
-    (never above ``critical_veto``: the model reads a threat told in the writer's own
-    words worst, "det var min pappa som slog mig igår, han sa att han ska döda mig")."""
+    """A trained model (see the module docstring). ``threshold``, ``veto`` and
+    ``critical_veto`` are log-odds: the model alerts when ``bias`` plus the weights of the message's features
+    reach ``threshold``, and calls a passage plainly ordinary below ``veto``, or, for a
+    whole message with a critical match in it, below ``critical_veto`` (never above
+    ``veto``: a critical match must meet the ordinary bar too)."""
 
     bias: float
     threshold: float
     veto: float
     critical_veto: float
-    threat_critical_veto: float
     weights: dict[str, float]
     categories: tuple[str, ...]
     category_bias: tuple[float, ...]
@@ -103,10 +99,6 @@ class TextModel:
             # The matcher reads a one-clause message's critical match against the
             # critical veto alone, which holds only while it is the lower bar.
             raise ValueError(f"critical_veto {self.critical_veto} is above veto {self.veto}")
-        if self.threat_critical_veto > self.critical_veto:
-            raise ValueError(
-                f"threat_critical_veto {self.threat_critical_veto} is above critical_veto {self.critical_veto}"
-            )
         table: dict[str | tuple[str, ...], float] = {}
         for feature, weight in self.weights.items():
             parts = feature.split(" ")  # the forms ``well_formed`` lets in
@@ -125,14 +117,13 @@ class TextModel:
     def probability(self, normalised: str) -> float:
         return 1.0 / (1.0 + math.exp(-self.score(normalised)))
 
-    def plainly_ordinary(self, passage: str, *, critical: bool = False, threat: bool = False) -> bool:
+    def plainly_ordinary(self, passage: str, *, critical: bool = False) -> bool:
         """Whether a short passage (at most ``VETO_WORDS`` words) scores below the veto
-        (below the critical veto when ``critical``, the threat critical veto when it is a
-        critical threat too): the matcher then drops a rule or listed phrase that fired
-        inside it (a critical one only when the whole message is plainly ordinary at the
-        critical veto too, or at the veto beside an ordinary sign:
+        (below the critical veto when ``critical``): the matcher then drops a rule or
+        listed phrase that fired inside it (a critical one only when the whole message is
+        plainly ordinary at the critical veto too, or at the veto beside an ordinary sign:
         ``PhraseMatcher._vetoed``)."""
-        veto = (self.threat_critical_veto if threat else self.critical_veto) if critical else self.veto
+        veto = self.critical_veto if critical else self.veto
         return len(passage.split()) <= VETO_WORDS and self.score(passage) < veto
 
     def category(self, normalised: str) -> str:
@@ -169,8 +160,8 @@ def _number(cell: str, where: str) -> float:
 
 
 # The header rows, in the order the file gives them, before any feature row.
-_HEADER_ROWS = ("bias", "threshold", "veto", "critical_veto", "threat_critical_veto", "categories", "category_bias")
-_ONE_NUMBER = ("bias", "threshold", "veto", "critical_veto", "threat_critical_veto")
+_HEADER_ROWS = ("bias", "threshold", "veto", "critical_veto", "categories", "category_bias")
+_ONE_NUMBER = ("bias", "threshold", "veto", "critical_veto")
 
 
 @dataclass
@@ -217,7 +208,7 @@ def _feature_weights(cells: list[str], categories: int, where: str) -> tuple[flo
 
 def parse_text_model(lines: Iterable[str], *, name: str = MODEL_FILE.name) -> TextModel:
     """Read the model file: the header rows ``bias``, ``threshold``, ``veto``,
-    ``critical_veto``, ``threat_critical_veto``, ``categories`` and ``category_bias``, each once, then one row per
+    ``critical_veto``, ``categories`` and ``category_bias``, each once, then one row per
     feature: the feature, its alert weight, and one weight per category (the category
     cells may be left out for a feature that says nothing of the category). A word of the corpus may share a
     header row's name: once every header row is in, every row is a feature. Raises
@@ -254,7 +245,6 @@ def parse_text_model(lines: Iterable[str], *, name: str = MODEL_FILE.name) -> Te
         threshold=header.number("threshold"),
         veto=header.number("veto"),
         critical_veto=header.number("critical_veto"),
-        threat_critical_veto=header.number("threat_critical_veto"),
         weights=weights,
         categories=categories,
         category_bias=category_bias,

@@ -46,17 +46,14 @@ class Example:
 class Settings:
     """How the model is trained. ``alert_probability`` is where it alerts (0.85: when it
     gives a crisis a probability of 0.85), ``veto_probability`` where it calls a passage
-    plainly ordinary, ``critical_veto_probability`` where it does so for a whole message
-    a critical match lies in, and ``threat_critical_veto_probability`` for one a critical
-    threat lies in (see ``TextModel.plainly_ordinary``); these four set the model's bars
-    and do not change the fit, which the others shape (see the module docstring)."""
+    plainly ordinary, and ``critical_veto_probability`` where it does so for a whole
+    message a critical match lies in (see ``TextModel.plainly_ordinary``); these three set
+    the model's bars and do not change the fit, which the others shape (see the module
+    docstring)."""
 
     alert_probability: float = 0.85
     veto_probability: float = 0.1
-    # 2% since the fifteenth round (1% before), a threat's kept at 1%: measured with
-    # ``bench/crisis_eval.py --cross`` (docs/crisis-language.md, "The fifteenth round").
-    critical_veto_probability: float = 0.02
-    threat_critical_veto_probability: float = 0.01
+    critical_veto_probability: float = 0.01
     min_count: int = 2
     epochs: int = 20
     dropout: float = 0.4
@@ -86,7 +83,6 @@ def train(examples: Sequence[Example], categories: Sequence[str], settings: Sett
         threshold=_log_odds(settings.alert_probability),
         veto=_log_odds(settings.veto_probability),
         critical_veto=_log_odds(settings.critical_veto_probability),
-        threat_critical_veto=_log_odds(settings.threat_critical_veto_probability),
         weights=dict(sorted(kept.items())),
         categories=tuple(categories),
         category_bias=category_bias,
@@ -182,7 +178,6 @@ def serialise(model: TextModel, *, comment: Iterable[str] = ()) -> str:
         f"threshold\t{_cell(model.threshold)}",
         f"veto\t{_cell(model.veto)}",
         f"critical_veto\t{_cell(model.critical_veto)}",
-        f"threat_critical_veto\t{_cell(model.threat_critical_veto)}",
         "categories\t" + "\t".join(model.categories),
         "category_bias\t" + "\t".join(map(_cell, model.category_bias)),
     ]

@@ -253,8 +253,7 @@ def test_the_shipped_rules_on_unseen_wording_reach_what_was_measured(rules_figur
 # its clause is under 10% and the whole message under 1%) and the thirteenth's ordinary
 # signs (docs/crisis-language.md, "The thirteenth round"), and again after the fourteenth
 # (a relative right before a relapse: relapse_b and everyday_b a false alarm fewer each), and
-# after the fifteenth (someone else, then "is"/"har", then the relapse: relapse_b two fewer;
-# the critical veto at 2%, a threat's at 1%: six b halves a false alarm or two fewer).
+# after the fifteenth (someone else, then "is", then the relapse: relapse_b two fewer).
 UNSEEN_WITH_MODEL_MEASURED = {
     "validation_b": (0.990, 0.0),
     "fresh_b": (0.958, 10.1),
@@ -262,19 +261,19 @@ UNSEEN_WITH_MODEL_MEASURED = {
     "fresh3_b": (0.964, 15.0),
     "fresh4_b": (0.953, 25.1),
     "fresh5_b": (0.976, 12.5),
-    "fresh6_b": (0.969, 18.8),
-    "fresh7_b": (0.964, 20.1),
-    "fresh8_b": (0.961, 11.3),
-    "fresh9_b": (0.955, 25.1),
-    "fresh10_b": (0.964, 28.2),
+    "fresh6_b": (0.969, 21.4),
+    "fresh7_b": (0.964, 21.4),
+    "fresh8_b": (0.961, 12.5),
+    "fresh9_b": (0.955, 27.6),
+    "fresh10_b": (0.964, 30.8),
     "fresh11_b": (0.953, 30.8),
     "fresh12_b": (0.971, 20.1),
     "fresh13_b": (0.962, 17.6),
     "fresh14_b": (0.951, 10.1),
     "fresh15_b": (0.946, 15.1),
     "fresh16_b": (0.957, 25.1),
-    "fresh17_b": (0.975, 22.7),
-    "contrast_b": (0.979, 309.9),
+    "fresh17_b": (0.975, 25.2),
+    "contrast_b": (0.979, 312.5),
     "relapse_b": (0.607, 52.6),
     "everyday_b": (1.000, 15.3),
     "medicine_b": (1.000, 36.4),

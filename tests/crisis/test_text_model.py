@@ -30,7 +30,6 @@ bias\t-2.0
 threshold\t1.0
 veto\t-3.0
 critical_veto\t-6.0
-threat_critical_veto\t-8.0
 categories\tself_harm\tthreat
 category_bias\t0.0\t0.0
 sista\t1.5\t0.5\t-0.5
@@ -44,9 +43,7 @@ haha\t-10.0
 """
 
 
-HEADER = (
-    "bias\t1\nthreshold\t1\nveto\t-1\ncritical_veto\t-2\nthreat_critical_veto\t-3\ncategories\ta\ncategory_bias\t0\n"
-)
+HEADER = "bias\t1\nthreshold\t1\nveto\t-1\ncritical_veto\t-2\ncategories\ta\ncategory_bias\t0\n"
 
 
 def small_model() -> TextModel:
@@ -89,25 +86,19 @@ def test_the_model_alerts_at_its_threshold_in_the_category_its_weights_favour():
         ("bias\tnan\n", "small.tsv:1: 'nan' is not a finite number"),
         ("bias\n", "small.tsv:1: bias takes one number, found 0"),
         ("threshold\t1\t2\n", "small.tsv:1: threshold takes one number, found 2"),
-        (
-            "ord\t1.0\n",
-            "small.tsv: missing header rows bias, threshold, veto, critical_veto, threat_critical_veto, categ",
-        ),
-        (HEADER + "ord\t1.0\t2.0\t3.0\n", "small.tsv:8: expected 2 or 3 cells, found 4"),
-        (HEADER + "ord\t1.0\nord\t2.0\n", "small.tsv:9: feature 'ord' is listed twice"),
-        (HEADER + "ord\tett\n", "small.tsv:8: 'ett' is not a number"),
-        (HEADER + "ord ord ord\t1.0\n", "small.tsv:8: 'ord ord ord' is not a word, a pair or a pair one word"),
-        (HEADER + "ord _\t1.0\n", "small.tsv:8: 'ord _' is not a word"),
-        (HEADER + "ord  ord\t1.0\n", "small.tsv:8: 'ord  ord' is not a word"),
-        (
-            "bias\t1\nthreshold\t1\ncategories\ta\n",
-            "small.tsv: missing header rows veto, critical_veto, threat_critical_veto, category_bias",
-        ),
+        ("ord\t1.0\n", "small.tsv: missing header rows bias, threshold, veto, critical_veto, categories, category_b"),
+        (HEADER + "ord\t1.0\t2.0\t3.0\n", "small.tsv:7: expected 2 or 3 cells, found 4"),
+        (HEADER + "ord\t1.0\nord\t2.0\n", "small.tsv:8: feature 'ord' is listed twice"),
+        (HEADER + "ord\tett\n", "small.tsv:7: 'ett' is not a number"),
+        (HEADER + "ord ord ord\t1.0\n", "small.tsv:7: 'ord ord ord' is not a word, a pair or a pair one word"),
+        (HEADER + "ord _\t1.0\n", "small.tsv:7: 'ord _' is not a word"),
+        (HEADER + "ord  ord\t1.0\n", "small.tsv:7: 'ord  ord' is not a word"),
+        ("bias\t1\nthreshold\t1\ncategories\ta\n", "small.tsv: missing header rows veto, critical_veto, category_bias"),
         ("bias\t1\nbias\t2\n", "small.tsv:2: bias is given twice"),
         ("critical_veto\t-1\t-2\n", "small.tsv:1: critical_veto takes one number, found 2"),
-        (HEADER.replace("categories\ta", "categories") + "ord\t1\n", "small.tsv:6: categories needs at least"),
-        (HEADER.replace("categories\ta", "categories\ta\t"), "small.tsv:6: categories needs"),
-        (HEADER.replace("category_bias\t0", "category_bias\t1\t2"), "small.tsv:7: category_bias has 2"),
+        (HEADER.replace("categories\ta", "categories") + "ord\t1\n", "small.tsv:5: categories needs at least"),
+        (HEADER.replace("categories\ta", "categories\ta\t"), "small.tsv:5: categories needs"),
+        (HEADER.replace("category_bias\t0", "category_bias\t1\t2"), "small.tsv:6: category_bias has 2"),
     ],
 )
 def test_a_broken_model_file_is_refused_naming_the_line(text, message):
@@ -122,17 +113,6 @@ def test_a_critical_veto_above_the_veto_is_refused():
         parse_text_model(HEADER.replace("critical_veto\t-2", "critical_veto\t0").splitlines(keepends=True))
     with pytest.raises(ValueError, match="is above veto"):
         train(toy_examples(), ("self_harm", "threat"), Settings(veto_probability=0.01, critical_veto_probability=0.02))
-    # Nor may a critical threat's bar be above the critical veto.
-    with pytest.raises(ValueError, match=r"threat_critical_veto -1\.0 is above critical_veto -2\.0"):
-        parse_text_model(
-            HEADER.replace("threat_critical_veto\t-3", "threat_critical_veto\t-1").splitlines(keepends=True)
-        )
-    with pytest.raises(ValueError, match="is above critical_veto"):
-        train(
-            toy_examples(),
-            ("self_harm", "threat"),
-            Settings(critical_veto_probability=0.01, threat_critical_veto_probability=0.02),
-        )
 
 
 def test_after_the_header_a_word_named_like_a_header_row_is_a_feature():
@@ -167,8 +147,7 @@ def test_training_learns_which_words_alert_and_in_which_category():
     assert model.alert_category(["vi ses imorgon"]) is None
     assert model.threshold == round(math.log(0.85 / 0.15), 4)
     assert model.veto == round(math.log(0.1 / 0.9), 4)
-    assert model.critical_veto == round(math.log(0.02 / 0.98), 4)
-    assert model.threat_critical_veto == round(math.log(0.01 / 0.99), 4)
+    assert model.critical_veto == round(math.log(0.01 / 0.99), 4)
 
 
 def test_training_keeps_only_features_seen_often_enough():
@@ -315,20 +294,6 @@ def test_a_critical_match_is_dropped_only_when_its_clause_is_below_the_veto_and_
     assert overdose.with_text_model(small_model()).scan("jag vill dö av haha").reasons == (
         ("overdose", "listed_phrase"),
     )
-
-
-def test_a_critical_threat_is_held_to_a_lower_bar_than_another_critical_match():
-    key, prefix = parse_phrase("vill dö")
-
-    def critical(category: str) -> PhraseMatcher:
-        entry = PhraseEntry(key, "critical", category, prefix=prefix, source="default:sv")
-        return PhraseMatcher([entry]).with_text_model(small_model())
-
-    # -7: under the critical veto of -6, above a threat's critical veto of -8.
-    assert not critical("self_harm").scan("jag vill dö lol lol").matched_any
-    assert critical("threat").scan("jag vill dö lol lol").reasons == (("threat", "listed_phrase"),)
-    # -12: under both.
-    assert not critical("threat").scan("jag vill dö av haha").matched_any
 
 
 def test_an_ordinary_sign_lets_the_ordinary_veto_drop_a_critical_match(tmp_path: Path):
