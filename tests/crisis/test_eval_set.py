@@ -461,40 +461,22 @@ def test_the_everyday_set_is_ordinary_chat_in_two_halves():
     assert all(r.label == 0 and r.category == "none" for r in rows)
 
 
-def test_the_medicine_set_is_ordinary_chat_about_medicine_in_two_halves():
-    rows = read_rows(MEDICINE_SET)
-    assert Counter((r.split, r.language) for r in rows) == {
-        ("medicine_a", "sv"): 63,
-        ("medicine_a", "en"): 47,
-        ("medicine_b", "sv"): 69,
-        ("medicine_b", "en"): 41,
-    }
+# The sets of ordinary chat only, written by two authors whose rows alternate between the
+# halves: (file, split prefix, messages per half and language).
+ORDINARY_HALVED_SETS = [
+    (MEDICINE_SET, "medicine", {("a", "sv"): 63, ("a", "en"): 47, ("b", "sv"): 69, ("b", "en"): 41}),
+    (DOSE_SET, "dose", {("a", "sv"): 76, ("a", "en"): 44, ("b", "sv"): 68, ("b", "en"): 52}),
+    (EVERYDAY2_SET, "everyday2", {("a", "sv"): 65, ("a", "en"): 44, ("b", "sv"): 64, ("b", "en"): 44}),
+]
+
+
+@pytest.mark.parametrize(("path", "prefix", "sizes"), ORDINARY_HALVED_SETS)
+def test_a_set_of_ordinary_chat_comes_in_two_halves(path, prefix, sizes):
+    rows = read_rows(path)
+    expected = {(f"{prefix}_{half}", language): size for (half, language), size in sizes.items()}
+    assert Counter((r.split, r.language) for r in rows) == expected
     assert all(r.label == 0 and r.category == "none" for r in rows)
     # The tuned-on half comes first, as written.
-    assert [r.split for r in rows] == sorted(r.split for r in rows)
-
-
-def test_the_dose_set_is_ordinary_chat_in_two_halves():
-    rows = read_rows(DOSE_SET)
-    assert Counter((r.split, r.language) for r in rows) == {
-        ("dose_a", "sv"): 76,
-        ("dose_a", "en"): 44,
-        ("dose_b", "sv"): 68,
-        ("dose_b", "en"): 52,
-    }
-    assert all(r.label == 0 and r.category == "none" for r in rows)
-    assert [r.split for r in rows] == sorted(r.split for r in rows)
-
-
-def test_the_second_everyday_set_is_ordinary_chat_in_two_halves():
-    rows = read_rows(EVERYDAY2_SET)
-    assert Counter((r.split, r.language) for r in rows) == {
-        ("everyday2_a", "sv"): 65,
-        ("everyday2_a", "en"): 44,
-        ("everyday2_b", "sv"): 64,
-        ("everyday2_b", "en"): 44,
-    }
-    assert all(r.label == 0 and r.category == "none" for r in rows)
     assert [r.split for r in rows] == sorted(r.split for r in rows)
 
 
